@@ -1,0 +1,21 @@
+import express, { type Express } from 'express';
+import type { BerthConfig } from '@berth/config';
+import type { Backends } from '../domain/backends';
+import { errorHandler, notFoundHandler } from './errors';
+import { listRoutes } from './list-routes';
+import { systemRoutes } from './system-routes';
+import { versionMiddleware } from './version-middleware';
+
+/** The Engine API as an express app; listening is the caller's business. */
+export function createApp(config: BerthConfig, version: string, backends: Backends): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'extended');
+  app.use(versionMiddleware(version));
+  app.use(systemRoutes(config, version, backends));
+  app.use(listRoutes(backends));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,22 @@
+import { Peers } from '@berth/clients';
+import { gatewayV1 } from '@berth/proto';
+import { runService } from '@berth/service-main';
+import { createApp } from './api/app';
+import { closeAll, listenAll } from './api/listeners';
+import { Backends } from './domain/backends';
+
+const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
+
+void runService({
+  name: 'gateway',
+  version: VERSION,
+  details: (config) => ({ hosts: config.hosts.join(',') }),
+  async setup({ config, server, logger, onClose }) {
+    server.add<gatewayV1.GatewayServer>('berth.gateway.v1', gatewayV1.GatewayService, {});
+    const backends = new Backends(new Peers(config));
+    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends));
+    logger.info({ hosts: config.hosts }, 'Engine API listening');
+    onClose(() => closeAll(listeners));
+    onClose(() => backends.close());
+  },
+});

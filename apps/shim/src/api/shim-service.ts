@@ -1,0 +1,39 @@
+import { failedPrecondition, notImplemented } from '@berth/errors';
+import { unaryHandler } from '@berth/grpc';
+import type { shimV1 } from '@berth/proto';
+import type { ShimArgs } from '../domain/args';
+import { readExitRecord } from '../domain/exit-record';
+
+/**
+ * The shim's contract. Running the container with the OCI runtime arrives with the lifecycle
+ * work (issue #3); until then a shim reports its bundle's recorded state truthfully and
+ * refuses what it cannot do with UNIMPLEMENTED rather than pretending.
+ */
+export function shimService(args: ShimArgs, exit: () => void): Omit<shimV1.ShimServer, 'info'> {
+  const state = (): shimV1.StateResponse => {
+    const rec = readExitRecord(args.bundle);
+    return {
+      id: args.id,
+      bundle: args.bundle,
+      status: rec ? 'stopped' : 'created',
+      pid: 0,
+      exitCode: rec?.exitCode ?? 0,
+      exitedUnixMs: rec?.exitedUnixMs ?? 0,
+    };
+  };
+  return {
+    state: unaryHandler(() => state()),
+    kill: unaryHandler(() => {
+      throw notImplemented('shim: kill is not implemented yet');
+    }),
+    wait: unaryHandler(() => {
+      const s = state();
+      if (s.status !== 'stopped') throw failedPrecondition('shim: container has not been started');
+      return { exitCode: s.exitCode, exitedUnixMs: s.exitedUnixMs };
+    }),
+    shutdown: unaryHandler(() => {
+      setImmediate(exit);
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@berth/store';
+
+export interface ExitRecord {
+  exitCode: number;
+  exitedUnixMs: number;
+}
+
+/** The exit status is written before it is reported, so it survives every service restarting. */
+export function writeExitRecord(bundle: string, rec: ExitRecord): void {
+  writeFileAtomic(join(bundle, 'exit.json'), JSON.stringify(rec));
+}
+
+export function readExitRecord(bundle: string): ExitRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(bundle, 'exit.json'), 'utf8')) as ExitRecord;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,33 @@
+import { snapshotterV1 } from '@berth/proto';
+import { runService } from '@berth/service-main';
+import { snapshotsService } from './api/snapshots-service';
+import { Snapshotter } from './domain/snapshotter';
+import { nativeDriver } from './drivers/native';
+import { backingFilesystem } from './drivers/backing-fs';
+import { overlayDriver, overlaySupported } from './drivers/overlay';
+
+const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
+
+let driverName = '';
+let backingFs = '';
+
+void runService({
+  name: 'snapshotter',
+  version: VERSION,
+  details: () => ({ driver: driverName, 'backing-filesystem': backingFs }),
+  setup({ server, dataDir, config, logger }) {
+    const want = config.storageDriver;
+    if (want !== 'overlay2' && want !== 'native') {
+      throw new Error(`storage driver ${JSON.stringify(want)} is not supported (choose overlay2 or native)`);
+    }
+    if (want === 'overlay2' && !overlaySupported()) {
+      throw new Error('storage driver overlay2 needs overlay support in the kernel; set "storage-driver": "native"');
+    }
+    const snapshotter = new Snapshotter(dataDir, want === 'overlay2' ? overlayDriver : nativeDriver);
+    const orphans = snapshotter.reconcile();
+    if (orphans > 0) logger.warn({ orphans }, 'removed snapshot directories left by an interrupted operation');
+    driverName = want;
+    backingFs = backingFilesystem(dataDir);
+    server.add<snapshotterV1.SnapshotsServer>('berth.snapshotter.v1', snapshotterV1.SnapshotsService, snapshotsService(snapshotter));
+  },
+});

@@ -1,0 +1,81 @@
+import type { Client } from '@grpc/grpc-js';
+import { type BerthConfig, type ServiceName } from '@berth/config';
+import { gatewayV1, health, imagesV1, netproxyV1, snapshotterV1, supervisorV1, type types } from '@berth/proto';
+import { type CallOpts, type ClientCtor, connect, unary } from '@berth/grpc';
+
+/** The client class that speaks each service's main contract (all of them answer Info). */
+const CONTRACT_CLIENTS = {
+  gateway: gatewayV1.GatewayClient,
+  images: imagesV1.ImagesClient,
+  snapshotter: snapshotterV1.SnapshotsClient,
+  supervisor: supervisorV1.ContainersClient,
+  netproxy: netproxyV1.NetworksClient,
+} as const;
+
+type InfoClient = Client & {
+  info: (r: types.InfoRequest, m: never, o: never, cb: (e: never, r: types.InfoResponse) => void) => never;
+};
+
+/** Asks any service who it is. */
+export async function serviceInfo(service: ServiceName, address: string, opts?: CallOpts): Promise<types.InfoResponse> {
+  const c = connect(CONTRACT_CLIENTS[service] as unknown as ClientCtor<InfoClient>, address);
+  try {
+    return await unary(service, c.info.bind(c) as never, {}, opts);
+  } finally {
+    c.close();
+  }
+}
+
+/** grpc.health.v1 Check of the whole server ("") at an address. */
+export async function serviceHealthy(service: string, address: string, opts?: CallOpts): Promise<boolean> {
+  const c = connect(health.HealthClient, address);
+  try {
+    const res = await unary(service, c.check.bind(c), { service: '' }, opts);
+    return res.status === health.HealthCheckResponse_ServingStatus.SERVING;
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Long-lived clients to the peers a service talks to, created on first use. Every peer is
+ * found by its configured address, so a swapped implementation needs no code change.
+ */
+export class Peers {
+  private readonly clients = new Map<string, Client>();
+  constructor(private readonly config: BerthConfig) {}
+
+  private get<C extends Client>(name: ServiceName, key: string, Ctor: new (...a: never[]) => C): C {
+    let c = this.clients.get(key) as C | undefined;
+    if (!c) {
+      c = connect(Ctor as never, this.config.services[name]) as C;
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  get images(): imagesV1.ImagesClient {
+    return this.get('images', 'images', imagesV1.ImagesClient);
+  }
+  get content(): imagesV1.ContentClient {
+    return this.get('images', 'content', imagesV1.ContentClient);
+  }
+  get snapshots(): snapshotterV1.SnapshotsClient {
+    return this.get('snapshotter', 'snapshots', snapshotterV1.SnapshotsClient);
+  }
+  get containers(): supervisorV1.ContainersClient {
+    return this.get('supervisor', 'containers', supervisorV1.ContainersClient);
+  }
+  get networks(): netproxyV1.NetworksClient {
+    return this.get('netproxy', 'networks', netproxyV1.NetworksClient);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+export { unary } from '@berth/grpc';

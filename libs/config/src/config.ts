@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { invalidArgument } from '@berth/errors';
+
+export const SERVICE_NAMES = ['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const DEFAULT_DATA_ROOT = '/var/lib/berth';
+export const DEFAULT_EXEC_ROOT = '/run/berth';
+export const DEFAULT_STORAGE_DRIVER = 'overlay2';
+export const DEFAULT_RUNTIME = 'runc';
+export const DEFAULT_LOG_DRIVER = 'json-file';
+export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3;
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 5;
+
+export interface RuntimeConfig {
+  path: string;
+  runtimeArgs?: string[];
+}
+
+export interface AddressPool {
+  base: string;
+  size: number;
+}
+
+/** The resolved configuration every service reads. Keys mirror daemon.json, camel-cased. */
+export interface BerthConfig {
+  dataRoot: string;
+  execRoot: string;
+  hosts: string[];
+  storageDriver: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOpts: string[];
+  logDriver: string;
+  logOpts: Record<string, string>;
+  defaultRuntime: string;
+  runtimes: Record<string, RuntimeConfig>;
+  logLevel: string;
+  logFormat: 'json' | 'console';
+  debug: boolean;
+  /** Redis URL; when the user gave none, the suite runs a private server at this address. */
+  redis: string;
+  privateRedis: boolean;
+  /** gRPC address of every service, `unix:///path` by default under the exec root. */
+  services: Record<ServiceName, string>;
+  insecureRegistries: string[];
+  registryMirrors: string[];
+  maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
+  defaultAddressPools: AddressPool[];
+  bip: string | undefined;
+  mtu: number;
+  iptables: boolean;
+  userlandProxy: boolean;
+  labels: string[];
+  shimPath: string | undefined;
+  /** The file this came from, if any. */
+  configFile: string | undefined;
+}
+
+/** A daemon.json document: the keys Berth accepts, each with how to check it. */
+type Check = (v: unknown) => boolean;
+const str: Check = (v) => typeof v === 'string';
+const bool: Check = (v) => typeof v === 'boolean';
+const int: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
+const strList: Check = (v) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const strMap: Check = (v) =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+const runtimes: Check = (v) =>
+  typeof v === 'object' && v !== null && Object.values(v).every((r) => typeof r === 'object' && r !== null && str((r as RuntimeConfig).path));
+const pools: Check = (v) =>
+  Array.isArray(v) && v.every((p) => typeof p === 'object' && p !== null && str((p as AddressPool).base) && int((p as AddressPool).size));
+const services: Check = (v) =>
+  typeof v === 'object' && v !== null &&
+  Object.entries(v).every(([k, s]) => (SERVICE_NAMES as readonly string[]).includes(k) && typeof s === 'object' && s !== null && str((s as { address: unknown }).address));
+
+const KEYS: Record<string, Check> = {
+  'data-root': str,
+  'exec-root': str,
+  hosts: strList,
+  'storage-driver': str,
+  dns: strList,
+  'dns-search': strList,
+  'dns-opts': strList,
+  'log-driver': str,
+  'log-opts': strMap,
+  'default-runtime': str,
+  runtimes,
+  'log-level': (v) => str(v) && ['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(v as string),
+  'log-format': (v) => v === 'json' || v === 'console' || v === 'text',
+  debug: bool,
+  redis: str,
+  services,
+  'insecure-registries': strList,
+  'registry-mirrors': strList,
+  'max-concurrent-downloads': int,
+  'max-concurrent-uploads': int,
+  'default-address-pools': pools,
+  bip: str,
+  mtu: int,
+  iptables: bool,
+  'userland-proxy': bool,
+  labels: strList,
+  'shim-path': str,
+  'live-restore': bool,
+};
+
+export type DaemonJson = Record<string, unknown>;
+
+/** A document that passed validateDaemonJson. */
+interface ValidatedDoc {
+  'data-root'?: string;
+  'exec-root'?: string;
+  hosts?: string[];
+  'storage-driver'?: string;
+  dns?: string[];
+  'dns-search'?: string[];
+  'dns-opts'?: string[];
+  'log-driver'?: string;
+  'log-opts'?: Record<string, string>;
+  'default-runtime'?: string;
+  runtimes?: Record<string, RuntimeConfig>;
+  'log-level'?: string;
+  'log-format'?: string;
+  debug?: boolean;
+  redis?: string;
+  services?: Partial<Record<ServiceName, { address: string }>>;
+  'insecure-registries'?: string[];
+  'registry-mirrors'?: string[];
+  'max-concurrent-downloads'?: number;
+  'max-concurrent-uploads'?: number;
+  'default-address-pools'?: AddressPool[];
+  bip?: string;
+  mtu?: number;
+  iptables?: boolean;
+  'userland-proxy'?: boolean;
+  labels?: string[];
+  'shim-path'?: string;
+}
+
+export function readDaemonJson(file: string): DaemonJson {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalidArgument(`unable to configure the Berth daemon with file ${file}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw invalidArgument(`unable to configure the Berth daemon with file ${file}: ${(err as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw invalidArgument(`unable to configure the Berth daemon with file ${file}: the top level must be a JSON object`);
+  }
+  return doc as DaemonJson;
+}
+
+/** Rejects unknown keys and ill-typed values, naming all of them at once, like dockerd. */
+export function validateDaemonJson(doc: DaemonJson): void {
+  const unknown = Object.keys(doc).filter((k) => !(k in KEYS)).sort();
+  if (unknown.length > 0) {
+    throw invalidArgument(`the following directives don't match any configuration option: ${unknown.join(', ')}`);
+  }
+  const bad = Object.entries(doc).filter(([k, v]) => !KEYS[k]!(v)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  if (bad.length > 0) throw invalidArgument(`invalid value for configuration directives: ${bad.join('; ')}`);
+}
+
+function pathFrom(v: unknown, fallback: string): string {
+  const p = typeof v === 'string' && v !== '' ? v : fallback;
+  return isAbsolute(p) ? p : resolve(p);
+}
+
+/** Resolves a validated daemon.json document into a full configuration with defaults. */
+export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig {
+  validateDaemonJson(doc);
+  const d = doc as ValidatedDoc;
+  const execRoot = pathFrom(d['exec-root'], DEFAULT_EXEC_ROOT);
+  const dataRoot = pathFrom(d['data-root'], DEFAULT_DATA_ROOT);
+  const svc = d.services ?? {};
+  const services = Object.fromEntries(
+    SERVICE_NAMES.map((name) => [name, svc[name]?.address ?? `unix://${join(execRoot, `${name}.sock`)}`]),
+  ) as Record<ServiceName, string>;
+  const redis = d.redis;
+  const logFormat = d['log-format'] === 'console' ? 'console' : 'json';
+  return {
+    dataRoot,
+    execRoot,
+    hosts: d.hosts?.length ? d.hosts : [`unix://${join(execRoot, 'docker.sock')}`],
+    storageDriver: d['storage-driver'] ?? DEFAULT_STORAGE_DRIVER,
+    dns: d.dns ?? [],
+    dnsSearch: d['dns-search'] ?? [],
+    dnsOpts: d['dns-opts'] ?? [],
+    logDriver: d['log-driver'] ?? DEFAULT_LOG_DRIVER,
+    logOpts: d['log-opts'] ?? {},
+    defaultRuntime: d['default-runtime'] ?? DEFAULT_RUNTIME,
+    runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' }, ...d.runtimes },
+    logLevel: d.debug ? 'debug' : (d['log-level'] ?? 'info'),
+    logFormat,
+    debug: d.debug ?? false,
+    redis: redis ?? `unix://${join(execRoot, 'redis.sock')}`,
+    privateRedis: redis === undefined,
+    services,
+    insecureRegistries: d['insecure-registries'] ?? [],
+    registryMirrors: d['registry-mirrors'] ?? [],
+    maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+    maxConcurrentUploads: d['max-concurrent-uploads'] ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
+    defaultAddressPools: d['default-address-pools'] ?? [],
+    bip: d.bip,
+    mtu: d.mtu ?? 1500,
+    iptables: d.iptables ?? true,
+    userlandProxy: d['userland-proxy'] ?? true,
+    labels: d.labels ?? [],
+    shimPath: d['shim-path'],
+    configFile,
+  };
+}
+
+/** Each service keeps its own state under `<data-root>/<service>`; no other service reads it. */
+export function serviceDataDir(cfg: BerthConfig, service: string): string {
+  return join(cfg.dataRoot, service);
+}
+
+/** The gRPC address of a service that is not in SERVICE_NAMES' long-running set (the gateway's admin socket is). */
+export function socketPath(address: string): string {
+  if (!address.startsWith('unix://')) throw invalidArgument(`only unix:// addresses are supported: ${address}`);
+  return address.slice('unix://'.length);
+}

@@ -1,0 +1,76 @@
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type Client,
+  type ClientUnaryCall,
+  credentials,
+  Metadata,
+  type ServiceError,
+  status,
+} from '@grpc/grpc-js';
+import { fromServiceError } from './status-mapping';
+import { MAX_MESSAGE_BYTES } from './server';
+
+export const DEFAULT_DEADLINE_MS = 10_000;
+export const DEFAULT_RETRY_BASE_MS = 50;
+export const DEFAULT_RETRY_MAX_MS = 1_000;
+
+export type ClientCtor<C> = new (address: string, creds: ChannelCredentials, options?: object) => C;
+
+/** A client for `peer` (a service name, used in error messages) at a `unix://` address. */
+export function connect<C extends Client>(Ctor: ClientCtor<C>, address: string): C {
+  return new Ctor(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    // A restarting peer should be found again quickly, not after grpc's default 20 s backoff.
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 1_000,
+  });
+}
+
+export type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (err: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+export interface CallOpts {
+  /** Total time for the call including retries. */
+  deadlineMs?: number;
+  /**
+   * Whether the call may be sent again when the peer is unavailable (restarting). Only safe
+   * for reads and idempotent writes; defaults to true.
+   */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * Calls a unary method with a deadline. While the peer restarts (UNAVAILABLE) an idempotent
+ * call is retried with exponential backoff until its deadline; errors come back in the
+ * suite's taxonomy with the peer's message.
+ */
+export async function unary<Req, Res>(peer: string, method: UnaryMethod<Req, Res>, request: Req, opts: CallOpts = {}): Promise<Res> {
+  const deadlineAt = Date.now() + (opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const idempotent = opts.idempotent ?? true;
+  let backoff = DEFAULT_RETRY_BASE_MS;
+  for (;;) {
+    try {
+      return await new Promise<Res>((resolve, reject) => {
+        const call = method(request, new Metadata(), { deadline: deadlineAt, waitForReady: idempotent } as Partial<CallOptions>, (err, res) =>
+          err ? reject(err) : resolve(res),
+        );
+        opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      });
+    } catch (err) {
+      const se = err as ServiceError;
+      const retry = idempotent && se.code === status.UNAVAILABLE && Date.now() + backoff < deadlineAt && !opts.signal?.aborted;
+      if (!retry) throw fromServiceError(se, peer);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, DEFAULT_RETRY_MAX_MS);
+    }
+  }
+}

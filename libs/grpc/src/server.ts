@@ -1,0 +1,110 @@
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+  type ServerUnaryCall,
+} from '@grpc/grpc-js';
+import { health, type types } from '@berth/proto';
+import { log } from '@berth/logging';
+import { HealthState } from './health';
+import { toServiceError } from './status-mapping';
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export interface ServiceIdentity {
+  name: string;
+  version: string;
+  /** Extra facts for `docker info`, computed when asked. */
+  details?: () => Record<string, string>;
+}
+
+/** Adapts an async handler to grpc-js, translating thrown errors to gRPC statuses. */
+export function unaryHandler<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => fn(call.request, call))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const se = toServiceError(err);
+          if (se.code === 13) log().error({ err }, 'internal error in handler');
+          callback(se);
+        },
+      );
+  };
+}
+
+/**
+ * A gRPC server for one service: its contracts, grpc.health.v1 and Info, listening on a unix
+ * socket. `close()` drains for a grace period, then cuts what is left.
+ */
+export class ServiceServer {
+  readonly server = new Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+  readonly health = new HealthState();
+  private readonly contracts: string[] = [];
+  private readonly startedAt = Date.now();
+  private closed = false;
+
+  constructor(private readonly identity: ServiceIdentity) {
+    this.server.addService(health.HealthService, this.health.implementation() as unknown as UntypedServiceImplementation);
+  }
+
+  /** Registers a contract; its Info method is filled in here so every contract answers it the same way. */
+  add<S extends UntypedServiceImplementation>(contract: string, definition: ServiceDefinition, impl: Omit<S, 'info'>): this {
+    const full = { ...impl, info: unaryHandler<types.InfoRequest, types.InfoResponse>(() => this.info()) };
+    this.server.addService(definition, full as UntypedServiceImplementation);
+    this.contracts.push(contract);
+    return this;
+  }
+
+  info(): types.InfoResponse {
+    return {
+      name: this.identity.name,
+      version: this.identity.version,
+      contracts: [...this.contracts],
+      pid: process.pid,
+      startedAtUnixMs: this.startedAt,
+      details: this.identity.details?.() ?? {},
+    };
+  }
+
+  /** Binds to `unix:///path`. A socket file left by a killed predecessor is replaced. */
+  async listen(address: string): Promise<void> {
+    if (address.startsWith('unix://')) {
+      const path = address.slice('unix://'.length);
+      mkdirSync(dirname(path), { recursive: true });
+      try {
+        if (statSync(path).isSocket()) rmSync(path);
+      } catch {
+        // absent: nothing to replace
+      }
+    }
+    await new Promise<void>((resolve, reject) =>
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
+    this.health.set('', true);
+    for (const c of this.contracts) this.health.set(c, true);
+  }
+
+  async close(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.health.shutdown();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,141 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../..');
+export const LAUNCHER = join(ROOT, 'dist/tools/launcher/launcher.js');
+export const ADMIN = join(ROOT, 'dist/tools/launcher/admin.js');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; never rejects on a non-zero exit. */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      cmd,
+      args,
+      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000, cwd: opts.cwd, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface LauncherState {
+  pid: number;
+  children: Record<string, { pid: number; restarts: number; status: string }>;
+}
+
+/** One isolated Berth suite: its own data root, exec root, sockets and Redis. */
+export class Suite {
+  private constructor(
+    readonly base: string,
+    readonly dataRoot: string,
+    readonly execRoot: string,
+    readonly proc: ChildProcess,
+    readonly dockerHost: string,
+    private readonly output: () => string,
+  ) {}
+
+  /** Starts a suite in a fresh temp dir (short path: unix socket paths are limited to 108 bytes). */
+  static async start(extraArgs: string[] = [], timeoutMs = 60_000): Promise<Suite> {
+    const base = mkdtempSync('/tmp/bt-');
+    const dataRoot = join(base, 'data');
+    const execRoot = join(base, 'run');
+    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const deadline = Date.now() + timeoutMs;
+    while (!/DOCKER_HOST=(\S+)/.test(out)) {
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        proc.kill('SIGTERM');
+        rmSync(base, { recursive: true, force: true });
+        throw new Error(`suite did not start (exit ${proc.exitCode}):\n${err}\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const host = /DOCKER_HOST=(\S+)/.exec(out)![1]!;
+    return new Suite(base, dataRoot, execRoot, proc, host, () => `${out}\n${err}`);
+  }
+
+  get logs(): string {
+    return this.output();
+  }
+
+  docker(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+    return run('docker', args, { ...opts, env: { DOCKER_HOST: this.dockerHost, DOCKER_CONFIG: join(this.base, 'docker-config'), ...opts.env } });
+  }
+
+  admin(args: string[]): Promise<RunResult> {
+    return run(process.execPath, [ADMIN, '--exec-root', this.execRoot, ...args]);
+  }
+
+  state(): LauncherState {
+    return JSON.parse(readFileSync(join(this.execRoot, 'launcher', 'state.json'), 'utf8')) as LauncherState;
+  }
+
+  /** A raw Engine API request over the unix socket. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+    return new Promise((resolvePromise, reject) => {
+      const req = request(
+        { socketPath: this.dockerHost.replace('unix://', ''), path, method, headers: body ? { 'content-type': 'application/json' } : {} },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+    });
+  }
+
+  /** Stops the launcher (which stops its services), checks they are gone, removes the roots. */
+  async stop(): Promise<void> {
+    let pids: number[] = [];
+    try {
+      pids = Object.values(this.state().children).map((c) => c.pid).filter((p) => p > 0);
+    } catch {
+      // never got that far
+    }
+    if (this.proc.exitCode === null) {
+      const exited = once(this.proc, 'exit');
+      this.proc.kill('SIGTERM');
+      await exited;
+    }
+    for (const pid of pids) {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(this.base, { recursive: true, force: true });
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Bundles one project into dist/<project dir>/ as self-contained CommonJS files that run with
+// plain `node`, plus a package.json carrying the project's own name and version, so the
+// folder can be shipped alone. Usage: bundle.mjs <project dir> [entry ...] (default src/main.ts).
+import { build } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+
+const [projectDir, ...entries] = process.argv.slice(2);
+if (!projectDir) {
+  console.error('usage: bundle.mjs <project dir> [entry ...]');
+  process.exit(2);
+}
+const root = resolve(import.meta.dirname, '../..');
+const pkg = JSON.parse(readFileSync(join(root, projectDir, 'package.json'), 'utf8'));
+const outdir = join(root, 'dist', projectDir);
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+
+await build({
+  absWorkingDir: root,
+  entryPoints: (entries.length ? entries : ['src/main.ts']).map((e) => join(projectDir, e)),
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  tsconfig: join(root, 'tsconfig.base.json'),
+  define: { __BERTH_VERSION__: JSON.stringify(pkg.version) },
+  // Optional native speed-ups that their packages load with a JS fallback.
+  external: ['msgpackr-extract', 'pino-pretty', 'cpu-features', 'ssh2'],
+});
+
+writeFileSync(
+  join(outdir, 'package.json'),
+  `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, main: entries.length ? undefined : 'main.js' }, null, 2)}\n`,
+);
+console.log(`built ${basename(projectDir)} ${pkg.version} -> ${outdir}`);

@@ -1,0 +1,97 @@
+import { connect } from 'node:net';
+import { loadConfig, type ServiceName, SERVICE_NAMES } from '@berth/config';
+import { messageOf } from '@berth/errors';
+import { serviceHealthy, serviceInfo } from '@berth/clients';
+import { controlSocket, type LauncherState, readState } from './state';
+
+const USAGE = `usage: npm run berth -- [--exec-root DIR | --config FILE] <command>
+
+commands:
+  status              each service's pid, version, uptime, health and restarts
+  restart <service>   restart one service alone (${SERVICE_NAMES.join(', ')}, redis)`;
+
+function request(execRoot: string, body: object): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const s = connect(controlSocket(execRoot));
+    let buf = '';
+    s.on('connect', () => s.write(`${JSON.stringify(body)}\n`));
+    s.on('data', (d) => (buf += d.toString()));
+    s.on('end', () => {
+      try {
+        resolve(JSON.parse(buf) as Record<string, unknown>);
+      } catch (err) {
+        reject(err);
+      }
+    });
+    s.on('error', (err) => reject(new Error(`the launcher for ${execRoot} is not running (${err.message})`)));
+  });
+}
+
+function uptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+async function main(): Promise<number> {
+  let config;
+  let rest: string[];
+  try {
+    ({ config, rest } = loadConfig(process.argv.slice(2)));
+  } catch (err) {
+    process.stderr.write(`${messageOf(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  const [cmd, arg] = rest;
+  if (cmd === 'status') {
+    let state: LauncherState | undefined;
+    try {
+      state = (await request(config.execRoot, { cmd: 'status' })).state as LauncherState;
+    } catch {
+      state = readState(config.execRoot);
+    }
+    const rows = [['SERVICE', 'PID', 'VERSION', 'UPTIME', 'HEALTH', 'RESTARTS']];
+    for (const name of ['redis', ...SERVICE_NAMES] as const) {
+      const child = state?.children[name];
+      if (name === 'redis') {
+        if (child) rows.push([name, String(child.pid || '-'), '-', child.pid ? uptime(Date.now() - child.startedAtUnixMs) : '-', child.status, String(child.restarts)]);
+        continue;
+      }
+      const address = config.services[name as ServiceName];
+      const [info, healthy] = await Promise.all([
+        serviceInfo(name as ServiceName, address, { deadlineMs: 2_000 }).catch(() => undefined),
+        serviceHealthy(name, address, { deadlineMs: 2_000 }),
+      ]);
+      rows.push([
+        name,
+        String(info?.pid ?? child?.pid ?? '-'),
+        info?.version ?? '-',
+        info ? uptime(Date.now() - info.startedAtUnixMs) : '-',
+        healthy ? 'healthy' : 'unhealthy',
+        String(child?.restarts ?? '-'),
+      ]);
+    }
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('   ').trimEnd()}\n`);
+    return rows.slice(1).every((r) => r[4] === 'healthy' || r[4] === 'running') ? 0 : 1;
+  }
+  if (cmd === 'restart' && arg) {
+    try {
+      const res = await request(config.execRoot, { cmd: 'restart', service: arg });
+      if (!res.ok) {
+        process.stderr.write(`${String(res.error)}\n`);
+        return 1;
+      }
+      process.stdout.write(`${arg} restarted (pid ${String(res.pid)})\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`${messageOf(err)}\n`);
+      return 1;
+    }
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+void main().then((code) => process.exit(code));

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check and test in stages and ends with one summary line. Exit status is non-zero
+# when any stage failed; every stage runs regardless so one report shows all failures.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export NX_DAEMON=false NX_NO_CLOUD=true
+results=()
+failed=0
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+stage() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo "=== $name"
+  if "$@"; then
+    results+=("$name: ok ($((SECONDS - start))s)")
+  else
+    results+=("$name: FAILED ($((SECONDS - start))s)")
+    failed=$((failed + 1))
+  fi
+}
+
+counts() { # vitest json report -> "N passed, M failed"
+  node -e 'const r=require(process.argv[1]);console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$1" 2>/dev/null || echo "no report"
+}
+
+stage "contracts: generated code up to date" bash tools/checks/proto-gen.sh --check
+stage "contracts: no breaking change" bash tools/checks/proto-breaking.sh
+stage "lint (types + boundaries)" npx --no-install nx run-many -t lint --outputStyle=static
+stage "unit tests" npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$out/unit.json"
+stage "deploy scripts" bash deploy/install-app.test.sh
+stage "integration tests" npx --no-install vitest run --config tests/vitest.integration.mts --reporter=default --reporter=json --outputFile.json="$out/integration.json"
+
+echo
+for r in "${results[@]}"; do echo "  $r"; done
+echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json")"
+exit $(( failed > 0 ))
