@@ -3,7 +3,7 @@
 // plain `node`, plus a package.json carrying the project's own name and version, so the
 // folder can be shipped alone. Usage: bundle.mjs <project dir> [entry ...] (default src/main.ts).
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 const [projectDir, ...entries] = process.argv.slice(2);
@@ -14,6 +14,9 @@ if (!projectDir) {
 const root = resolve(import.meta.dirname, '../..');
 const pkg = JSON.parse(readFileSync(join(root, projectDir, 'package.json'), 'utf8'));
 const outdir = join(root, 'dist', projectDir);
+// Packages with native parts (koffi) cannot be inlined: they stay external and are copied into
+// the artifact's own node_modules, with their per-platform packages, so the folder still runs alone.
+const copyModules = pkg.berth?.copyModules ?? [];
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
@@ -30,8 +33,19 @@ await build({
   tsconfig: join(root, 'tsconfig.base.json'),
   define: { __BERTH_VERSION__: JSON.stringify(pkg.version) },
   // Optional native speed-ups that their packages load with a JS fallback.
-  external: ['msgpackr-extract', 'pino-pretty', 'cpu-features', 'ssh2'],
+  external: ['msgpackr-extract', 'pino-pretty', 'cpu-features', 'ssh2', ...copyModules],
 });
+
+for (const mod of copyModules) {
+  cpSync(join(root, 'node_modules', mod), join(outdir, 'node_modules', mod), { recursive: true, dereference: true });
+  // koffi ships its native code as @koromix/koffi-<platform>-<arch> packages.
+  const scope = join(root, 'node_modules', '@koromix');
+  if (mod === 'koffi' && existsSync(scope)) {
+    for (const p of readdirSync(scope).filter((n) => n.endsWith(`${process.platform}-${process.arch}`))) {
+      cpSync(join(scope, p), join(outdir, 'node_modules', '@koromix', p), { recursive: true, dereference: true });
+    }
+  }
+}
 
 writeFileSync(
   join(outdir, 'package.json'),

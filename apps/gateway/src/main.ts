@@ -2,6 +2,7 @@ import { Peers } from '@berth/clients';
 import { gatewayV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { createApp } from './api/app';
+import { upgradeHandler } from './api/hijack';
 import { closeAll, listenAll } from './api/listeners';
 import { Backends } from './domain/backends';
 
@@ -14,7 +15,7 @@ void runService({
   async setup({ config, server, logger, onClose }) {
     server.add<gatewayV1.GatewayServer>('berth.gateway.v1', gatewayV1.GatewayService, {});
     const backends = new Backends(new Peers(config));
-    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends));
+    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends), upgradeHandler(backends));
     logger.info({ hosts: config.hosts }, 'Engine API listening');
     onClose(() => closeAll(listeners));
     onClose(() => backends.close());

@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { imagesV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
+import { Peers } from '@berth/clients';
+import { type UnaryMethod, unary } from '@berth/grpc';
+import { type LayerSnapshots, unpackImage } from './domain/unpack';
 import { RecordStore } from '@berth/store';
 import { contentService, imagesService } from './api/images-service';
 import { ContentStore } from './domain/content-store';
@@ -12,7 +15,7 @@ const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0
 void runService({
   name: 'images',
   version: VERSION,
-  setup({ server, dataDir, logger }) {
+  setup({ server, dataDir, logger, config, onClose }) {
     const content = new ContentStore(join(dataDir, 'content'));
     content.reconcile();
     const records = new RecordStore<ImageRecord>(join(dataDir, 'images')).load((id, err) =>
@@ -21,7 +24,19 @@ void runService({
     const images = new ImageStore(records, content);
     const dropped = images.reconcile();
     if (dropped.length) logger.warn({ dropped }, 'dropped image records whose blobs are gone');
-    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, imagesService(images, content));
+    const peers = new Peers(config);
+    onClose(() => peers.close());
+    const snaps = peers.snapshots;
+    const call = <Req, Res>(m: UnaryMethod<Req, Res>, req: Req) => unary('snapshotter', m.bind(snaps), req, { deadlineMs: 30 * 60_000 });
+    const layerSnapshots: LayerSnapshots = {
+      stat: (key) => call(snaps.stat, { key }),
+      prepare: (key, parent) => call(snaps.prepare, { key, parent, labels: {} }),
+      applyLayer: (key, blobPath, mediaType) => call(snaps.applyLayer, { key, blobPath, mediaType }),
+      commit: (name, key) => call(snaps.commit, { name, key, labels: {} }),
+      remove: (key) => call(snaps.remove, { key }),
+    };
+    const unpack = (img: ImageRecord) => unpackImage(img, content, layerSnapshots);
+    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, imagesService(images, content, unpack));
     // Content is a second contract of the same package; it needs no Info of its own.
     server.server.addService(imagesV1.ContentService, contentService(content) as unknown as UntypedServiceImplementation);
   },

@@ -1,10 +1,14 @@
 import { join } from 'node:path';
+import { Peers } from '@berth/clients';
 import { supervisorV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { RecordStore } from '@berth/store';
 import { containersService } from './api/containers-service';
-import { Containers, type ContainerRecord } from './domain/containers';
+import { findShim } from './clients/shim-client';
+import { Containers } from './domain/containers';
 import { engineId, runtimeVersion } from './domain/engine-facts';
+import { Lifecycle } from './domain/lifecycle';
+import type { ContainerRecord } from './domain/model';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
 
@@ -19,14 +23,30 @@ void runService({
     'runtime-version': facts.runtimeVersion,
     'engine-id': facts.engineId,
   }),
-  setup({ server, dataDir, logger, config }) {
+  async setup({ server, dataDir, logger, config, onClose }) {
     facts.engineId = engineId(dataDir);
     const runtime = config.runtimes[config.defaultRuntime];
     if (!runtime) throw new Error(`default runtime ${JSON.stringify(config.defaultRuntime)} is not among the configured runtimes`);
     facts.runtimeVersion = runtimeVersion(runtime.path);
-    const store = new RecordStore<ContainerRecord>(join(dataDir, 'containers')).load((id, err) =>
+    const store = new RecordStore<ContainerRecord>(join(dataDir, 'records')).load((id, err) =>
       logger.error({ id, err }, 'unreadable container record'),
     );
-    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(new Containers(store)));
+    const containers = new Containers(store);
+    const peers = new Peers(config);
+    const life = new Lifecycle({
+      config,
+      dataDir,
+      containers,
+      peers,
+      shimPath: () => findShim(config.shimPath),
+      logger,
+      event: (action, rec) => logger.info({ action, id: rec.id, name: rec.name }, 'container event'),
+    });
+    onClose(() => life.close());
+    onClose(() => peers.close());
+    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life));
+    // Reconcile after serving starts would race new requests; before it, peers may be restarting:
+    // run it now but do not hold start-up on a slow shim.
+    void life.reconcile().catch((err: unknown) => logger.error({ err }, 'reconcile failed'));
   },
 });

@@ -16,6 +16,12 @@ import { toServiceError } from './status-mapping';
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * A contract's handlers minus `info` (filled in by ServiceServer). ts-proto's server types carry
+ * an index signature, which would make `Omit` drop every named method; this keeps them checked.
+ */
+export type ContractImpl<S> = { [K in keyof S as string extends K ? never : K extends 'info' ? never : K]: S[K] };
+
 export interface ServiceIdentity {
   name: string;
   version: string;
@@ -55,7 +61,7 @@ export class ServiceServer {
   }
 
   /** Registers a contract; its Info method is filled in here so every contract answers it the same way. */
-  add<S extends UntypedServiceImplementation>(contract: string, definition: ServiceDefinition, impl: Omit<S, 'info'>): this {
+  add<S extends UntypedServiceImplementation>(contract: string, definition: ServiceDefinition, impl: ContractImpl<S>): this {
     const full = { ...impl, info: unaryHandler<types.InfoRequest, types.InfoResponse>(() => this.info()) };
     this.server.addService(definition, full as UntypedServiceImplementation);
     this.contracts.push(contract);

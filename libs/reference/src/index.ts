@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { invalidArgument } from '@berth/errors';
 
 export const DEFAULT_DOMAIN = 'docker.io';
@@ -90,4 +91,14 @@ export function familiarName(ref: Reference): string {
 
 export function familiarRepository(ref: Reference): string {
   return familiarName({ domain: ref.domain, path: ref.path });
+}
+
+/** Chain IDs of a layer stack (OCI image spec): each names a layer together with all below it. */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev ? `sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}` : d);
+  }
+  return out;
 }

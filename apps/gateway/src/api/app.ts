@@ -2,7 +2,8 @@ import express, { type Express } from 'express';
 import type { BerthConfig } from '@berth/config';
 import type { Backends } from '../domain/backends';
 import { errorHandler, notFoundHandler } from './errors';
-import { listRoutes } from './list-routes';
+import { containerRoutes } from './container-routes';
+import { imageRoutes } from './image-routes';
 import { systemRoutes } from './system-routes';
 import { versionMiddleware } from './version-middleware';
 
@@ -14,7 +15,8 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.set('query parser', 'extended');
   app.use(versionMiddleware(version));
   app.use(systemRoutes(config, version, backends));
-  app.use(listRoutes(backends));
+  app.use(containerRoutes(backends));
+  app.use(imageRoutes(backends));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -1,15 +1,19 @@
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parseHost } from '@berth/config';
 
 /** Listens on every `-H` address; a unix socket left by a killed gateway is replaced. */
-export async function listenAll(hosts: string[], handler: RequestListener): Promise<Server[]> {
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export async function listenAll(hosts: string[], handler: RequestListener, onUpgrade: UpgradeListener): Promise<Server[]> {
   const servers: Server[] = [];
   for (const h of hosts) {
     const addr = parseHost(h);
     const server = createServer(handler);
+    server.on('upgrade', onUpgrade);
     // Event streams and `wait` hold requests open for as long as containers run.
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;

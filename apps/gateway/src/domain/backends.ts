@@ -1,5 +1,8 @@
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import { Peers, unary } from '@berth/clients';
-import type { imagesV1, supervisorV1 } from '@berth/proto';
+import { connect, fromServiceError } from '@berth/grpc';
+import { type imagesV1, shimV1, type supervisorV1 } from '@berth/proto';
+import type { ServiceError } from '@grpc/grpc-js';
 
 export interface Counts {
   running: number;
@@ -8,13 +11,84 @@ export interface Counts {
   images: number;
 }
 
+const LONG = { deadlineMs: 2 ** 31 };
+
 /** What the gateway asks of the services, in one place, so routes stay free of gRPC details. */
 export class Backends {
-  constructor(private readonly peers: Peers) {}
+  constructor(readonly peers: Peers) {}
+
+  private get c() {
+    return this.peers.containers;
+  }
 
   async listContainers(all: boolean): Promise<supervisorV1.Container[]> {
-    const c = this.peers.containers;
-    return (await unary('supervisor', c.listContainers.bind(c), { all })).containers;
+    return (await unary('supervisor', this.c.listContainers.bind(this.c), { all })).containers;
+  }
+
+  getContainer(reference: string): Promise<supervisorV1.Container> {
+    return unary('supervisor', this.c.getContainer.bind(this.c), { reference });
+  }
+
+  createContainer(name: string, body: Buffer): Promise<supervisorV1.CreateContainerResponse> {
+    return unary('supervisor', this.c.createContainer.bind(this.c), { name, bodyJson: body }, { deadlineMs: 120_000, idempotent: false });
+  }
+
+  startContainer(reference: string): Promise<supervisorV1.StartContainerResponse> {
+    return unary('supervisor', this.c.startContainer.bind(this.c), { reference }, { deadlineMs: 120_000, idempotent: false });
+  }
+
+  stopContainer(reference: string, timeoutSeconds: number, signal: string, restart = false): Promise<supervisorV1.StopContainerResponse> {
+    const m = restart ? this.c.restartContainer : this.c.stopContainer;
+    return unary('supervisor', m.bind(this.c), { reference, timeoutSeconds, signal }, LONG);
+  }
+
+  async killContainer(reference: string, signal: string): Promise<void> {
+    await unary('supervisor', this.c.killContainer.bind(this.c), { reference, signal }, { idempotent: false });
+  }
+
+  async deleteContainer(reference: string, force: boolean, removeVolumes: boolean): Promise<void> {
+    await unary('supervisor', this.c.deleteContainer.bind(this.c), { reference, force, removeVolumes }, { deadlineMs: 120_000 });
+  }
+
+  async renameContainer(reference: string, newName: string): Promise<void> {
+    await unary('supervisor', this.c.renameContainer.bind(this.c), { reference, newName }, { idempotent: false });
+  }
+
+  async pauseContainer(reference: string, pause: boolean): Promise<void> {
+    const m = pause ? this.c.pauseContainer : this.c.unpauseContainer;
+    await unary('supervisor', m.bind(this.c), { reference });
+  }
+
+  topContainer(reference: string, psArgs: string): Promise<supervisorV1.TopContainerResponse> {
+    return unary('supervisor', this.c.topContainer.bind(this.c), { reference, psArgs });
+  }
+
+  pruneContainers(filtersJson: string): Promise<supervisorV1.PruneContainersResponse> {
+    return unary('supervisor', this.c.pruneContainers.bind(this.c), { filtersJson }, LONG);
+  }
+
+  /**
+   * Waits on a container; `onRegistered` fires once the supervisor has the waiter in place,
+   * which is when the HTTP headers may go out (the CLI starts the container right after).
+   */
+  waitContainer(reference: string, condition: string, onRegistered: () => void, signal: AbortSignal): Promise<supervisorV1.WaitContainerResponse> {
+    return new Promise((resolve, reject) => {
+      const call: ClientReadableStream<supervisorV1.WaitContainerResponse> = this.c.waitContainer({ reference, condition });
+      signal.addEventListener('abort', () => call.cancel(), { once: true });
+      let last: supervisorV1.WaitContainerResponse | undefined;
+      call.on('data', (m: supervisorV1.WaitContainerResponse) => {
+        if (m.registered) onRegistered();
+        else last = m;
+      });
+      call.on('error', (err: ServiceError) => reject(fromServiceError(err, 'supervisor')));
+      call.on('end', () => (last ? resolve(last) : reject(new Error('wait ended without a result'))));
+    });
+  }
+
+  /** A client for the container's shim, for the streams the gateway serves straight from it. */
+  async shim(reference: string): Promise<{ client: shimV1.ShimClient; tty: boolean; openStdin: boolean; id: string }> {
+    const a = await unary('supervisor', this.c.shimAddress.bind(this.c), { reference });
+    return { client: connect(shimV1.ShimClient, a.address), tty: a.tty, openStdin: a.openStdin, id: reference };
   }
 
   async listImages(): Promise<imagesV1.Image[]> {

@@ -1,14 +1,19 @@
-import type { ServerReadableStream, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
-import { toServiceError, unaryHandler } from '@berth/grpc';
-import { invalidArgument } from '@berth/errors';
+import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import { type ContractImpl, toServiceError, unaryHandler } from '@berth/grpc';
+import { invalidArgument, messageOf } from '@berth/errors';
 import type { imagesV1 } from '@berth/proto';
 import { familiarName, parseReference } from '@berth/reference';
 import type { BlobWriter, ContentStore } from '../domain/content-store';
 import type { ImageRecord, ImageStore } from '../domain/image-store';
+import { loadArchive } from '../domain/load-archive';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
 
 async function toProto(r: ImageRecord, content: ContentStore): Promise<imagesV1.Image> {
-  const chunks: Buffer[] = [];
-  for await (const c of content.read(r.id)) chunks.push(c as Buffer);
   return {
     id: r.id,
     manifestDigest: r.manifestDigest,
@@ -17,13 +22,48 @@ async function toProto(r: ImageRecord, content: ContentStore): Promise<imagesV1.
     diffIds: r.diffIds,
     size: r.layers.reduce((n, l) => n + l.size, 0),
     createdUnixMs: r.createdUnixMs,
-    configJson: Buffer.concat(chunks),
+    configJson: await readAll(content.read(r.id)),
     layers: r.layers,
   };
 }
 
-export function imagesService(images: ImageStore, content: ContentStore): Omit<imagesV1.ImagesServer, 'info'> {
+export function imagesService(
+  images: ImageStore,
+  content: ContentStore,
+  unpack: (img: ImageRecord) => Promise<unknown>,
+): ContractImpl<imagesV1.ImagesServer> {
   return {
+    loadArchive(call: ServerDuplexStream<imagesV1.LoadArchiveRequest, imagesV1.LoadArchiveResponse>) {
+      const chunks = (async function* () {
+        for await (const m of call as AsyncIterable<imagesV1.LoadArchiveRequest>) yield Buffer.from(m.data);
+      })();
+      loadArchive(chunks, content, images, unpack, (line) => call.write({ stream: line })).then(
+        () => call.end(),
+        (err: unknown) => call.destroy(Object.assign(new Error(messageOf(err)), toServiceError(err))),
+      );
+    },
+    imageHistory: unaryHandler(async (req: imagesV1.GetImageRequest) => {
+      const img = images.get(req.reference);
+      const cfg = JSON.parse((await readAll(content.read(img.id))).toString('utf8')) as {
+        history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
+      };
+      const history = cfg.history?.length ? cfg.history : img.layers.map(() => ({}) as { created?: string; created_by?: string; comment?: string; empty_layer?: boolean });
+      let layer = 0;
+      const entries = history.map((h) => ({
+        id: '<missing>',
+        createdUnix: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        createdBy: h.created_by ?? '',
+        tags: [] as string[],
+        size: h.empty_layer ? 0 : (img.layers[layer++]?.size ?? 0),
+        comment: h.comment ?? '',
+      }));
+      entries.reverse();
+      if (entries[0]) {
+        entries[0].id = img.id;
+        entries[0].tags = img.repoTags.map((t) => familiarName(parseReference(t)));
+      }
+      return { entries };
+    }),
     listImages: unaryHandler(async () => ({ images: await Promise.all(images.list().map((r) => toProto(r, content))) })),
     getImage: unaryHandler((req: imagesV1.GetImageRequest) => toProto(images.get(req.reference), content)),
     putImage: unaryHandler(async (req: imagesV1.PutImageRequest) => toProto(await images.put(req.manifestDigest, req.tags), content)),

@@ -82,7 +82,7 @@ describe('ImageStore', () => {
     expect(images.get('busybox:latest').id).toBe(a.config);
     expect(images.get(a.config.slice(7, 19)).id).toBe(a.config);
     expect(isNotFound(await err(() => images.get('nope')))).toBe(true);
-    expect(((await err(() => images.get('nope'))) as Error).message).toBe('No such image: nope');
+    expect(((await err(() => images.get('nope'))) as Error).message).toBe('No such image: nope:latest');
   });
 
   it('moves a tag to the image it is given to', async () => {

@@ -98,7 +98,7 @@ export class ImageStore {
       const matches = all.filter((r) => r.id.startsWith(id));
       if (matches.length === 1) return matches[0]!;
     }
-    throw notFound(`No such image: ${ref}`);
+    throw notFound(`No such image: ${parsed && !/^[a-f0-9]{64}$/.test(ref) ? familiarName(parsed) : ref}`);
   }
 
   /** Records an image from a manifest already in the content store. */

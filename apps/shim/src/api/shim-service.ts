@@ -1,5 +1,5 @@
 import { failedPrecondition, notImplemented } from '@berth/errors';
-import { unaryHandler } from '@berth/grpc';
+import { type ContractImpl, unaryHandler } from '@berth/grpc';
 import type { shimV1 } from '@berth/proto';
 import type { ShimArgs } from '../domain/args';
 import { readExitRecord } from '../domain/exit-record';
@@ -9,7 +9,7 @@ import { readExitRecord } from '../domain/exit-record';
  * work (issue #3); until then a shim reports its bundle's recorded state truthfully and
  * refuses what it cannot do with UNIMPLEMENTED rather than pretending.
  */
-export function shimService(args: ShimArgs, exit: () => void): Omit<shimV1.ShimServer, 'info'> {
+export function shimService(args: ShimArgs, exit: () => void): ContractImpl<shimV1.ShimServer> {
   const state = (): shimV1.StateResponse => {
     const rec = readExitRecord(args.bundle);
     return {
@@ -31,6 +31,21 @@ export function shimService(args: ShimArgs, exit: () => void): Omit<shimV1.ShimS
       if (s.status !== 'stopped') throw failedPrecondition('shim: container has not been started');
       return { exitCode: s.exitCode, exitedUnixMs: s.exitedUnixMs };
     }),
+    start: unaryHandler(() => {
+      throw notImplemented('shim: start is not implemented yet');
+    }),
+    pause: unaryHandler(() => {
+      throw notImplemented('shim: pause is not implemented yet');
+    }),
+    resume: unaryHandler(() => {
+      throw notImplemented('shim: resume is not implemented yet');
+    }),
+    resize: unaryHandler(() => {
+      throw notImplemented('shim: resize is not implemented yet');
+    }),
+    pids: unaryHandler(() => ({ pids: [] })),
+    attach: (call) => call.destroy(Object.assign(new Error('shim: attach is not implemented yet'), { code: 12 })),
+    logs: (call) => call.destroy(Object.assign(new Error('shim: logs is not implemented yet'), { code: 12 })),
     shutdown: unaryHandler(() => {
       setImmediate(exit);
       return {};

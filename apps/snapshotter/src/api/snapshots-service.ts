@@ -1,4 +1,4 @@
-import { unaryHandler } from '@berth/grpc';
+import { type ContractImpl, unaryHandler } from '@berth/grpc';
 import { snapshotterV1 } from '@berth/proto';
 import type { SnapshotRecord, Snapshotter } from '../domain/snapshotter';
 
@@ -12,7 +12,7 @@ function info(r: SnapshotRecord): snapshotterV1.SnapshotInfo {
   return { name: r.key, parent: r.parent, kind: KIND[r.kind], labels: r.labels, createdUnixMs: r.createdUnixMs };
 }
 
-export function snapshotsService(s: Snapshotter): Omit<snapshotterV1.SnapshotsServer, 'info'> {
+export function snapshotsService(s: Snapshotter): ContractImpl<snapshotterV1.SnapshotsServer> {
   return {
     prepare: unaryHandler((r: snapshotterV1.PrepareRequest) => ({ mounts: s.prepare(r.key, r.parent, r.labels) })),
     view: unaryHandler((r: snapshotterV1.PrepareRequest) => ({ mounts: s.view(r.key, r.parent, r.labels) })),
@@ -24,5 +24,6 @@ export function snapshotsService(s: Snapshotter): Omit<snapshotterV1.SnapshotsSe
     }),
     stat: unaryHandler((r: snapshotterV1.StatRequest) => info(s.stat(r.key))),
     list: unaryHandler(() => ({ snapshots: s.list().map(info) })),
+    applyLayer: unaryHandler((r: snapshotterV1.ApplyLayerRequest) => s.applyLayer(r.key, r.blobPath)),
   };
 }

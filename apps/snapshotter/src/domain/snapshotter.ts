@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import { RecordStore } from '@berth/store';
+import { applyLayer, type WhiteoutStyle } from './apply-layer';
 
 export type Kind = 'view' | 'active' | 'committed';
 
@@ -25,6 +26,8 @@ export interface SnapshotRecord {
 /** How a driver lays out and mounts snapshot directories; the Snapshotter keeps the metadata. */
 export interface SnapshotDriver {
   readonly name: string;
+  /** How deletions are written: overlay whiteouts in an upper dir, or removal from a full copy. */
+  readonly whiteouts: WhiteoutStyle;
   /** Fills a new snapshot's directory from its parent chain (bottom last), if the driver copies. */
   populate(dir: string, parents: string[]): void;
   /** Mounts that give the snapshot's tree: `dir` is the snapshot's own, `parents` nearest first. */
@@ -120,6 +123,13 @@ export class Snapshotter {
   mounts(key: string): Mount[] {
     const r = this.stat(key);
     return this.driver.mounts(this.dir(r.id), this.chain(r.parent).map((p) => join(this.dir(p.id), 'fs')), r.kind);
+  }
+
+  /** Unpacks a layer into an active snapshot (see the contract for the rules). */
+  async applyLayer(key: string, blobPath: string): Promise<{ diffId: string; size: number }> {
+    const r = this.stat(key);
+    if (r.kind !== 'active') throw failedPrecondition(`snapshot ${key} is not active`);
+    return applyLayer(join(this.dir(r.id), 'fs'), blobPath, this.driver.whiteouts);
   }
 
   /** Turns an active snapshot into a committed one named `name`; its work dir is dropped. */

@@ -8,6 +8,7 @@ import type { Kind, Mount, SnapshotDriver } from '../domain/snapshotter';
  */
 export const nativeDriver: SnapshotDriver = {
   name: 'native',
+  whiteouts: 'delete',
   populate(dir: string, parents: string[]) {
     const parent = parents[0];
     if (parent) execFileSync('cp', ['-a', '--reflink=auto', `${parent}/.`, dir]);

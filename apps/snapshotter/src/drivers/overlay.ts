@@ -5,6 +5,7 @@ import type { Kind, Mount, SnapshotDriver } from '../domain/snapshotter';
 /** overlay2: each snapshot's fs is one overlay layer; parents become lowerdirs, nothing is copied. */
 export const overlayDriver: SnapshotDriver = {
   name: 'overlay2',
+  whiteouts: 'overlay',
   populate() {},
   mounts(dir: string, parents: string[], kind: Kind): Mount[] {
     const fs = join(dir, 'fs');

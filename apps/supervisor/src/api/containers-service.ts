@@ -1,16 +1,74 @@
-import { unaryHandler } from '@berth/grpc';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { type ContractImpl, toServiceError, unaryHandler } from '@berth/grpc';
 import type { supervisorV1 } from '@berth/proto';
-import type { ContainerRecord, Containers } from '../domain/containers';
+import type { Containers } from '../domain/containers';
+import { inspect, summary } from '../domain/inspect';
+import type { Lifecycle } from '../domain/lifecycle';
+import type { ContainerRecord } from '../domain/model';
 
 function toProto(c: ContainerRecord): supervisorV1.Container {
-  return { ...c, configJson: Buffer.from(JSON.stringify(c.config ?? {})) };
+  return {
+    id: c.id,
+    name: c.name,
+    image: c.image,
+    imageId: c.imageId,
+    status: c.state.Status,
+    pid: c.state.Pid,
+    exitCode: c.state.ExitCode,
+    createdUnixMs: Date.parse(c.created),
+    startedUnixMs: Math.max(0, Date.parse(c.state.StartedAt)),
+    finishedUnixMs: Math.max(0, Date.parse(c.state.FinishedAt)),
+    labels: c.config.Labels,
+    configJson: Buffer.from(JSON.stringify({ ...c.config, HostConfig: c.hostConfig })),
+    inspectJson: Buffer.from(JSON.stringify(inspect(c))),
+    summaryJson: Buffer.from(JSON.stringify(summary(c))),
+  };
 }
 
-export function containersService(containers: Containers): Omit<supervisorV1.ContainersServer, 'info'> {
+export function containersService(containers: Containers, life: Lifecycle): ContractImpl<supervisorV1.ContainersServer> {
   return {
-    listContainers: unaryHandler((req: supervisorV1.ListContainersRequest) => ({
-      containers: containers.list(req.all).map(toProto),
-    })),
+    listContainers: unaryHandler((req: supervisorV1.ListContainersRequest) => ({ containers: containers.list(req.all).map(toProto) })),
     getContainer: unaryHandler((req: supervisorV1.GetContainerRequest) => toProto(containers.get(req.reference))),
+    createContainer: unaryHandler((req: supervisorV1.CreateContainerRequest) => life.create(req.name, req.bodyJson)),
+    startContainer: unaryHandler((req: supervisorV1.StartContainerRequest) => life.start(req.reference)),
+    stopContainer: unaryHandler((req: supervisorV1.StopContainerRequest) => life.stop(req.reference, req.timeoutSeconds, req.signal)),
+    restartContainer: unaryHandler(async (req: supervisorV1.StopContainerRequest) => {
+      await life.restart(req.reference, req.timeoutSeconds, req.signal);
+      return { already: false };
+    }),
+    killContainer: unaryHandler(async (req: supervisorV1.KillContainerRequest) => {
+      await life.kill(req.reference, req.signal);
+      return {};
+    }),
+    deleteContainer: unaryHandler(async (req: supervisorV1.DeleteContainerRequest) => {
+      await life.delete(req.reference, req.force);
+      return {};
+    }),
+    renameContainer: unaryHandler((req: supervisorV1.RenameContainerRequest) => {
+      life.rename(req.reference, req.newName);
+      return {};
+    }),
+    pauseContainer: unaryHandler(async (req: supervisorV1.GetContainerRequest) => {
+      await life.pause(req.reference, true);
+      return {};
+    }),
+    unpauseContainer: unaryHandler(async (req: supervisorV1.GetContainerRequest) => {
+      await life.pause(req.reference, false);
+      return {};
+    }),
+    waitContainer(call: ServerWritableStream<supervisorV1.WaitContainerRequest, supervisorV1.WaitContainerResponse>) {
+      life
+        .wait(call.request.reference, call.request.condition, () => call.write({ registered: true, exitCode: 0, error: '' }))
+        .then(
+          (r) => {
+            call.write({ registered: false, exitCode: r.exitCode, error: r.error });
+            call.end();
+          },
+          (err: unknown) => call.destroy(Object.assign(new Error(String((err as Error).message)), toServiceError(err))),
+        );
+    },
+    shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference)),
+    topContainer: unaryHandler((req: supervisorV1.TopContainerRequest) => life.top(req.reference, req.psArgs)),
+    pruneContainers: unaryHandler((req: supervisorV1.PruneContainersRequest) => life.prune(req.filtersJson)),
   };
 }

@@ -1,27 +1,14 @@
+import { alreadyExists, invalidArgument } from '@berth/errors';
 import { resolveRef } from '@berth/ids';
 import { RecordStore } from '@berth/store';
+import type { ContainerRecord, Status } from './model';
 
-export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+export type { ContainerRecord } from './model';
 
-/** A container as the supervisor records it. The create body is kept whole so nothing is lost. */
-export interface ContainerRecord {
-  id: string;
-  name: string;
-  image: string;
-  imageId: string;
-  status: ContainerStatus;
-  pid: number;
-  exitCode: number;
-  createdUnixMs: number;
-  startedUnixMs: number;
-  finishedUnixMs: number;
-  labels: Record<string, string>;
-  /** Engine API create body (Config + HostConfig + NetworkingConfig). */
-  config: unknown;
-}
+const LIVE: ReadonlySet<Status> = new Set(['running', 'paused', 'restarting']);
+const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
-const LIVE: ReadonlySet<ContainerStatus> = new Set(['running', 'paused', 'restarting']);
-
+/** The container records and the queries on them; the only writer of `<data>/containers`. */
 export class Containers {
   constructor(private readonly store: RecordStore<ContainerRecord>) {}
 
@@ -29,11 +16,45 @@ export class Containers {
   list(all: boolean): ContainerRecord[] {
     return this.store
       .values()
-      .filter((c) => all || LIVE.has(c.status))
-      .sort((a, b) => b.createdUnixMs - a.createdUnixMs);
+      .filter((c) => all || LIVE.has(c.state.Status))
+      .sort((a, b) => b.created.localeCompare(a.created));
   }
 
   get(ref: string): ContainerRecord {
-    return resolveRef(this.store.values(), ref, 'container');
+    return resolveRef(
+      this.store.values().map((c) => ({ ...c, id: c.id, name: c.name })),
+      ref,
+      'container',
+    );
+  }
+
+  /** The live record (not a copy) for updates by the lifecycle. */
+  byId(id: string): ContainerRecord | undefined {
+    return this.store.get(id);
+  }
+
+  all(): ContainerRecord[] {
+    return this.store.values();
+  }
+
+  /** Docker's name rule and uniqueness, with its exact messages. */
+  checkName(name: string, selfId?: string): string {
+    if (!NAME.test(name)) throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const bare = name.replace(/^\//, '');
+    const other = this.store.values().find((c) => c.name === bare && c.id !== selfId);
+    if (other) {
+      throw alreadyExists(
+        `Conflict. The container name "/${bare}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    return bare;
+  }
+
+  save(rec: ContainerRecord): void {
+    this.store.put(rec.id, rec);
+  }
+
+  remove(id: string): void {
+    this.store.delete(id);
   }
 }

@@ -10,10 +10,12 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
   type ClientWritableStream,
+  type handleBidiStreamingCall,
   type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
@@ -25,6 +27,28 @@ import {
 import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.images.v1";
+
+export interface LoadArchiveRequest {
+  data: Buffer;
+}
+
+export interface LoadArchiveResponse {
+  /** A line for the client, e.g. "Loaded image: busybox:latest". */
+  stream: string;
+}
+
+export interface ImageHistoryResponse {
+  entries: HistoryEntry[];
+}
+
+export interface HistoryEntry {
+  id: string;
+  createdUnix: number;
+  createdBy: string;
+  tags: string[];
+  size: number;
+  comment: string;
+}
 
 export interface Image {
   /** Image ID: digest of the config blob. */
@@ -110,6 +134,324 @@ export interface BlobChunk {
   offset: number;
   data: Buffer;
 }
+
+function createBaseLoadArchiveRequest(): LoadArchiveRequest {
+  return { data: Buffer.alloc(0) };
+}
+
+export const LoadArchiveRequest: MessageFns<LoadArchiveRequest> = {
+  encode(message: LoadArchiveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadArchiveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLoadArchiveRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): LoadArchiveRequest {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: LoadArchiveRequest): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadArchiveRequest>, I>>(base?: I): LoadArchiveRequest {
+    return LoadArchiveRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadArchiveRequest>, I>>(object: I): LoadArchiveRequest {
+    const message = createBaseLoadArchiveRequest();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseLoadArchiveResponse(): LoadArchiveResponse {
+  return { stream: "" };
+}
+
+export const LoadArchiveResponse: MessageFns<LoadArchiveResponse> = {
+  encode(message: LoadArchiveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== "") {
+      writer.uint32(10).string(message.stream);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadArchiveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLoadArchiveResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.stream = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): LoadArchiveResponse {
+    return { stream: isSet(object.stream) ? globalThis.String(object.stream) : "" };
+  },
+
+  toJSON(message: LoadArchiveResponse): unknown {
+    const obj: any = {};
+    if (message.stream !== "") {
+      obj.stream = message.stream;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadArchiveResponse>, I>>(base?: I): LoadArchiveResponse {
+    return LoadArchiveResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadArchiveResponse>, I>>(object: I): LoadArchiveResponse {
+    const message = createBaseLoadArchiveResponse();
+    message.stream = object.stream ?? "";
+    return message;
+  },
+};
+
+function createBaseImageHistoryResponse(): ImageHistoryResponse {
+  return { entries: [] };
+}
+
+export const ImageHistoryResponse: MessageFns<ImageHistoryResponse> = {
+  encode(message: ImageHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      HistoryEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseImageHistoryResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.entries.push(HistoryEntry.decode(reader, reader.uint32()));
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ImageHistoryResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => HistoryEntry.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImageHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => HistoryEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageHistoryResponse>, I>>(base?: I): ImageHistoryResponse {
+    return ImageHistoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageHistoryResponse>, I>>(object: I): ImageHistoryResponse {
+    const message = createBaseImageHistoryResponse();
+    message.entries = object.entries?.map((e) => HistoryEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseHistoryEntry(): HistoryEntry {
+  return { id: "", createdUnix: 0, createdBy: "", tags: [], size: 0, comment: "" };
+}
+
+export const HistoryEntry: MessageFns<HistoryEntry> = {
+  encode(message: HistoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.createdUnix !== 0) {
+      writer.uint32(16).int64(message.createdUnix);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(26).string(message.createdBy);
+    }
+    for (const v of message.tags) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.size !== 0) {
+      writer.uint32(40).int64(message.size);
+    }
+    if (message.comment !== "") {
+      writer.uint32(50).string(message.comment);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseHistoryEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.createdUnix = longToNumber(reader.int64());
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.createdBy = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.tags.push(reader.string());
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.size = longToNumber(reader.int64());
+          continue;
+        }
+        case 6: {
+          if (tag !== 50) {
+            break;
+          }
+
+          message.comment = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): HistoryEntry {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      createdUnix: isSet(object.createdUnix) ? globalThis.Number(object.createdUnix) : 0,
+      createdBy: isSet(object.createdBy) ? globalThis.String(object.createdBy) : "",
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+    };
+  },
+
+  toJSON(message: HistoryEntry): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.createdUnix !== 0) {
+      obj.createdUnix = Math.round(message.createdUnix);
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HistoryEntry>, I>>(base?: I): HistoryEntry {
+    return HistoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistoryEntry>, I>>(object: I): HistoryEntry {
+    const message = createBaseHistoryEntry();
+    message.id = object.id ?? "";
+    message.createdUnix = object.createdUnix ?? 0;
+    message.createdBy = object.createdBy ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.size = object.size ?? 0;
+    message.comment = object.comment ?? "";
+    return message;
+  },
+};
 
 function createBaseImage(): Image {
   return {
@@ -1376,6 +1718,33 @@ export const ImagesService = {
     responseSerialize: (value: DeleteImageResponse): Buffer => Buffer.from(DeleteImageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteImageResponse => DeleteImageResponse.decode(value),
   },
+  /**
+   * LoadArchive reads a `docker save` archive (docker-archive, with or without the OCI layout
+   * it carries; plain or gzip) sent in chunks, stores every blob after verifying its digest,
+   * records the images with their tags and unpacks their layers in the snapshotter. Progress
+   * and results come back as Docker's JSON-message `stream` lines; a failure ends the call
+   * with an error and records no image from the archive.
+   */
+  loadArchive: {
+    path: "/berth.images.v1.Images/LoadArchive",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (value: LoadArchiveRequest): Buffer => Buffer.from(LoadArchiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LoadArchiveRequest => LoadArchiveRequest.decode(value),
+    responseSerialize: (value: LoadArchiveResponse): Buffer => Buffer.from(LoadArchiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LoadArchiveResponse => LoadArchiveResponse.decode(value),
+  },
+  /** History lists the image's config history with the layer sizes, newest first. */
+  imageHistory: {
+    path: "/berth.images.v1.Images/ImageHistory",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetImageRequest): Buffer => Buffer.from(GetImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetImageRequest => GetImageRequest.decode(value),
+    responseSerialize: (value: ImageHistoryResponse): Buffer =>
+      Buffer.from(ImageHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageHistoryResponse => ImageHistoryResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -1400,6 +1769,16 @@ export interface ImagesServer extends UntypedServiceImplementation {
    * goes. Returns what was untagged and deleted, in Docker's order.
    */
   deleteImage: handleUnaryCall<DeleteImageRequest, DeleteImageResponse>;
+  /**
+   * LoadArchive reads a `docker save` archive (docker-archive, with or without the OCI layout
+   * it carries; plain or gzip) sent in chunks, stores every blob after verifying its digest,
+   * records the images with their tags and unpacks their layers in the snapshotter. Progress
+   * and results come back as Docker's JSON-message `stream` lines; a failure ends the call
+   * with an error and records no image from the archive.
+   */
+  loadArchive: handleBidiStreamingCall<LoadArchiveRequest, LoadArchiveResponse>;
+  /** History lists the image's config history with the layer sizes, newest first. */
+  imageHistory: handleUnaryCall<GetImageRequest, ImageHistoryResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -1495,6 +1874,35 @@ export interface ImagesClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteImageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * LoadArchive reads a `docker save` archive (docker-archive, with or without the OCI layout
+   * it carries; plain or gzip) sent in chunks, stores every blob after verifying its digest,
+   * records the images with their tags and unpacks their layers in the snapshotter. Progress
+   * and results come back as Docker's JSON-message `stream` lines; a failure ends the call
+   * with an error and records no image from the archive.
+   */
+  loadArchive(): ClientDuplexStream<LoadArchiveRequest, LoadArchiveResponse>;
+  loadArchive(options: Partial<CallOptions>): ClientDuplexStream<LoadArchiveRequest, LoadArchiveResponse>;
+  loadArchive(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<LoadArchiveRequest, LoadArchiveResponse>;
+  /** History lists the image's config history with the layer sizes, newest first. */
+  imageHistory(
+    request: GetImageRequest,
+    callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
+  ): ClientUnaryCall;
+  imageHistory(
+    request: GetImageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
+  ): ClientUnaryCall;
+  imageHistory(
+    request: GetImageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
   ): ClientUnaryCall;
 }
 

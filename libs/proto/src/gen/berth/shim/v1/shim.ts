@@ -10,8 +10,12 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -21,6 +25,110 @@ import {
 import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.shim.v1";
+
+export enum StreamKind {
+  STREAM_KIND_UNSPECIFIED = 0,
+  STREAM_KIND_STDOUT = 1,
+  STREAM_KIND_STDERR = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function streamKindFromJSON(object: any): StreamKind {
+  switch (object) {
+    case 0:
+    case "STREAM_KIND_UNSPECIFIED":
+      return StreamKind.STREAM_KIND_UNSPECIFIED;
+    case 1:
+    case "STREAM_KIND_STDOUT":
+      return StreamKind.STREAM_KIND_STDOUT;
+    case 2:
+    case "STREAM_KIND_STDERR":
+      return StreamKind.STREAM_KIND_STDERR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return StreamKind.UNRECOGNIZED;
+  }
+}
+
+export function streamKindToJSON(object: StreamKind): string {
+  switch (object) {
+    case StreamKind.STREAM_KIND_UNSPECIFIED:
+      return "STREAM_KIND_UNSPECIFIED";
+    case StreamKind.STREAM_KIND_STDOUT:
+      return "STREAM_KIND_STDOUT";
+    case StreamKind.STREAM_KIND_STDERR:
+      return "STREAM_KIND_STDERR";
+    case StreamKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface StartRequest {
+}
+
+export interface StartResponse {
+  pid: number;
+}
+
+export interface PauseRequest {
+}
+
+export interface PauseResponse {
+}
+
+export interface ResumeRequest {
+}
+
+export interface ResumeResponse {
+}
+
+export interface AttachRequest {
+  /** Set in the first message only. */
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  stdinData: Buffer;
+  closeStdin: boolean;
+}
+
+export interface AttachResponse {
+  stream: StreamKind;
+  data: Buffer;
+}
+
+export interface LogsRequest {
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** Unix nanoseconds; 0 means no bound. */
+  sinceUnixNano: number;
+  untilUnixNano: number;
+  /** Last N lines only; negative means all. */
+  tail: number;
+}
+
+export interface LogEntry {
+  stream: StreamKind;
+  line: Buffer;
+  timeUnixNano: number;
+}
+
+export interface ResizeRequest {
+  height: number;
+  width: number;
+}
+
+export interface ResizeResponse {
+}
+
+export interface PidsRequest {
+}
+
+export interface PidsResponse {
+  pids: number[];
+}
 
 export interface StateRequest {
 }
@@ -57,6 +165,943 @@ export interface ShutdownRequest {
 
 export interface ShutdownResponse {
 }
+
+function createBaseStartRequest(): StartRequest {
+  return {};
+}
+
+export const StartRequest: MessageFns<StartRequest> = {
+  encode(_: StartRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStartRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): StartRequest {
+    return {};
+  },
+
+  toJSON(_: StartRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartRequest>, I>>(base?: I): StartRequest {
+    return StartRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartRequest>, I>>(_: I): StartRequest {
+    const message = createBaseStartRequest();
+    return message;
+  },
+};
+
+function createBaseStartResponse(): StartResponse {
+  return { pid: 0 };
+}
+
+export const StartResponse: MessageFns<StartResponse> = {
+  encode(message: StartResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pid !== 0) {
+      writer.uint32(8).int32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStartResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.pid = reader.int32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): StartResponse {
+    return { pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0 };
+  },
+
+  toJSON(message: StartResponse): unknown {
+    const obj: any = {};
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartResponse>, I>>(base?: I): StartResponse {
+    return StartResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartResponse>, I>>(object: I): StartResponse {
+    const message = createBaseStartResponse();
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
+function createBasePauseRequest(): PauseRequest {
+  return {};
+}
+
+export const PauseRequest: MessageFns<PauseRequest> = {
+  encode(_: PauseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePauseRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PauseRequest {
+    return {};
+  },
+
+  toJSON(_: PauseRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseRequest>, I>>(base?: I): PauseRequest {
+    return PauseRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseRequest>, I>>(_: I): PauseRequest {
+    const message = createBasePauseRequest();
+    return message;
+  },
+};
+
+function createBasePauseResponse(): PauseResponse {
+  return {};
+}
+
+export const PauseResponse: MessageFns<PauseResponse> = {
+  encode(_: PauseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePauseResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PauseResponse {
+    return {};
+  },
+
+  toJSON(_: PauseResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseResponse>, I>>(base?: I): PauseResponse {
+    return PauseResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseResponse>, I>>(_: I): PauseResponse {
+    const message = createBasePauseResponse();
+    return message;
+  },
+};
+
+function createBaseResumeRequest(): ResumeRequest {
+  return {};
+}
+
+export const ResumeRequest: MessageFns<ResumeRequest> = {
+  encode(_: ResumeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseResumeRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): ResumeRequest {
+    return {};
+  },
+
+  toJSON(_: ResumeRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeRequest>, I>>(base?: I): ResumeRequest {
+    return ResumeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeRequest>, I>>(_: I): ResumeRequest {
+    const message = createBaseResumeRequest();
+    return message;
+  },
+};
+
+function createBaseResumeResponse(): ResumeResponse {
+  return {};
+}
+
+export const ResumeResponse: MessageFns<ResumeResponse> = {
+  encode(_: ResumeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseResumeResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): ResumeResponse {
+    return {};
+  },
+
+  toJSON(_: ResumeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeResponse>, I>>(base?: I): ResumeResponse {
+    return ResumeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeResponse>, I>>(_: I): ResumeResponse {
+    const message = createBaseResumeResponse();
+    return message;
+  },
+};
+
+function createBaseAttachRequest(): AttachRequest {
+  return { stdin: false, stdout: false, stderr: false, stdinData: Buffer.alloc(0), closeStdin: false };
+}
+
+export const AttachRequest: MessageFns<AttachRequest> = {
+  encode(message: AttachRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stdin !== false) {
+      writer.uint32(8).bool(message.stdin);
+    }
+    if (message.stdout !== false) {
+      writer.uint32(16).bool(message.stdout);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(24).bool(message.stderr);
+    }
+    if (message.stdinData.length !== 0) {
+      writer.uint32(34).bytes(message.stdinData);
+    }
+    if (message.closeStdin !== false) {
+      writer.uint32(40).bool(message.closeStdin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAttachRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.stdin = reader.bool();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.stdout = reader.bool();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.stderr = reader.bool();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.stdinData = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.closeStdin = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): AttachRequest {
+    return {
+      stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
+      stdout: isSet(object.stdout) ? globalThis.Boolean(object.stdout) : false,
+      stderr: isSet(object.stderr) ? globalThis.Boolean(object.stderr) : false,
+      stdinData: isSet(object.stdinData) ? Buffer.from(bytesFromBase64(object.stdinData)) : Buffer.alloc(0),
+      closeStdin: isSet(object.closeStdin) ? globalThis.Boolean(object.closeStdin) : false,
+    };
+  },
+
+  toJSON(message: AttachRequest): unknown {
+    const obj: any = {};
+    if (message.stdin !== false) {
+      obj.stdin = message.stdin;
+    }
+    if (message.stdout !== false) {
+      obj.stdout = message.stdout;
+    }
+    if (message.stderr !== false) {
+      obj.stderr = message.stderr;
+    }
+    if (message.stdinData.length !== 0) {
+      obj.stdinData = base64FromBytes(message.stdinData);
+    }
+    if (message.closeStdin !== false) {
+      obj.closeStdin = message.closeStdin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachRequest>, I>>(base?: I): AttachRequest {
+    return AttachRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachRequest>, I>>(object: I): AttachRequest {
+    const message = createBaseAttachRequest();
+    message.stdin = object.stdin ?? false;
+    message.stdout = object.stdout ?? false;
+    message.stderr = object.stderr ?? false;
+    message.stdinData = object.stdinData ?? Buffer.alloc(0);
+    message.closeStdin = object.closeStdin ?? false;
+    return message;
+  },
+};
+
+function createBaseAttachResponse(): AttachResponse {
+  return { stream: 0, data: Buffer.alloc(0) };
+}
+
+export const AttachResponse: MessageFns<AttachResponse> = {
+  encode(message: AttachResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== 0) {
+      writer.uint32(8).int32(message.stream);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAttachResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.stream = reader.int32() as any;
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): AttachResponse {
+    return {
+      stream: isSet(object.stream) ? streamKindFromJSON(object.stream) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AttachResponse): unknown {
+    const obj: any = {};
+    if (message.stream !== 0) {
+      obj.stream = streamKindToJSON(message.stream);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachResponse>, I>>(base?: I): AttachResponse {
+    return AttachResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachResponse>, I>>(object: I): AttachResponse {
+    const message = createBaseAttachResponse();
+    message.stream = object.stream ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseLogsRequest(): LogsRequest {
+  return { follow: false, stdout: false, stderr: false, sinceUnixNano: 0, untilUnixNano: 0, tail: 0 };
+}
+
+export const LogsRequest: MessageFns<LogsRequest> = {
+  encode(message: LogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.follow !== false) {
+      writer.uint32(8).bool(message.follow);
+    }
+    if (message.stdout !== false) {
+      writer.uint32(16).bool(message.stdout);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(24).bool(message.stderr);
+    }
+    if (message.sinceUnixNano !== 0) {
+      writer.uint32(32).int64(message.sinceUnixNano);
+    }
+    if (message.untilUnixNano !== 0) {
+      writer.uint32(40).int64(message.untilUnixNano);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(48).int32(message.tail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLogsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.follow = reader.bool();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.stdout = reader.bool();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.stderr = reader.bool();
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.sinceUnixNano = longToNumber(reader.int64());
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.untilUnixNano = longToNumber(reader.int64());
+          continue;
+        }
+        case 6: {
+          if (tag !== 48) {
+            break;
+          }
+
+          message.tail = reader.int32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): LogsRequest {
+    return {
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      stdout: isSet(object.stdout) ? globalThis.Boolean(object.stdout) : false,
+      stderr: isSet(object.stderr) ? globalThis.Boolean(object.stderr) : false,
+      sinceUnixNano: isSet(object.sinceUnixNano) ? globalThis.Number(object.sinceUnixNano) : 0,
+      untilUnixNano: isSet(object.untilUnixNano) ? globalThis.Number(object.untilUnixNano) : 0,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+    };
+  },
+
+  toJSON(message: LogsRequest): unknown {
+    const obj: any = {};
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.stdout !== false) {
+      obj.stdout = message.stdout;
+    }
+    if (message.stderr !== false) {
+      obj.stderr = message.stderr;
+    }
+    if (message.sinceUnixNano !== 0) {
+      obj.sinceUnixNano = Math.round(message.sinceUnixNano);
+    }
+    if (message.untilUnixNano !== 0) {
+      obj.untilUnixNano = Math.round(message.untilUnixNano);
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogsRequest>, I>>(base?: I): LogsRequest {
+    return LogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogsRequest>, I>>(object: I): LogsRequest {
+    const message = createBaseLogsRequest();
+    message.follow = object.follow ?? false;
+    message.stdout = object.stdout ?? false;
+    message.stderr = object.stderr ?? false;
+    message.sinceUnixNano = object.sinceUnixNano ?? 0;
+    message.untilUnixNano = object.untilUnixNano ?? 0;
+    message.tail = object.tail ?? 0;
+    return message;
+  },
+};
+
+function createBaseLogEntry(): LogEntry {
+  return { stream: 0, line: Buffer.alloc(0), timeUnixNano: 0 };
+}
+
+export const LogEntry: MessageFns<LogEntry> = {
+  encode(message: LogEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== 0) {
+      writer.uint32(8).int32(message.stream);
+    }
+    if (message.line.length !== 0) {
+      writer.uint32(18).bytes(message.line);
+    }
+    if (message.timeUnixNano !== 0) {
+      writer.uint32(24).int64(message.timeUnixNano);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLogEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.stream = reader.int32() as any;
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.line = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.timeUnixNano = longToNumber(reader.int64());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): LogEntry {
+    return {
+      stream: isSet(object.stream) ? streamKindFromJSON(object.stream) : 0,
+      line: isSet(object.line) ? Buffer.from(bytesFromBase64(object.line)) : Buffer.alloc(0),
+      timeUnixNano: isSet(object.timeUnixNano) ? globalThis.Number(object.timeUnixNano) : 0,
+    };
+  },
+
+  toJSON(message: LogEntry): unknown {
+    const obj: any = {};
+    if (message.stream !== 0) {
+      obj.stream = streamKindToJSON(message.stream);
+    }
+    if (message.line.length !== 0) {
+      obj.line = base64FromBytes(message.line);
+    }
+    if (message.timeUnixNano !== 0) {
+      obj.timeUnixNano = Math.round(message.timeUnixNano);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogEntry>, I>>(base?: I): LogEntry {
+    return LogEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogEntry>, I>>(object: I): LogEntry {
+    const message = createBaseLogEntry();
+    message.stream = object.stream ?? 0;
+    message.line = object.line ?? Buffer.alloc(0);
+    message.timeUnixNano = object.timeUnixNano ?? 0;
+    return message;
+  },
+};
+
+function createBaseResizeRequest(): ResizeRequest {
+  return { height: 0, width: 0 };
+}
+
+export const ResizeRequest: MessageFns<ResizeRequest> = {
+  encode(message: ResizeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.height !== 0) {
+      writer.uint32(8).uint32(message.height);
+    }
+    if (message.width !== 0) {
+      writer.uint32(16).uint32(message.width);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResizeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseResizeRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.height = reader.uint32();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.width = reader.uint32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ResizeRequest {
+    return {
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+    };
+  },
+
+  toJSON(message: ResizeRequest): unknown {
+    const obj: any = {};
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResizeRequest>, I>>(base?: I): ResizeRequest {
+    return ResizeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResizeRequest>, I>>(object: I): ResizeRequest {
+    const message = createBaseResizeRequest();
+    message.height = object.height ?? 0;
+    message.width = object.width ?? 0;
+    return message;
+  },
+};
+
+function createBaseResizeResponse(): ResizeResponse {
+  return {};
+}
+
+export const ResizeResponse: MessageFns<ResizeResponse> = {
+  encode(_: ResizeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResizeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseResizeResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): ResizeResponse {
+    return {};
+  },
+
+  toJSON(_: ResizeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResizeResponse>, I>>(base?: I): ResizeResponse {
+    return ResizeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResizeResponse>, I>>(_: I): ResizeResponse {
+    const message = createBaseResizeResponse();
+    return message;
+  },
+};
+
+function createBasePidsRequest(): PidsRequest {
+  return {};
+}
+
+export const PidsRequest: MessageFns<PidsRequest> = {
+  encode(_: PidsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PidsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePidsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PidsRequest {
+    return {};
+  },
+
+  toJSON(_: PidsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PidsRequest>, I>>(base?: I): PidsRequest {
+    return PidsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PidsRequest>, I>>(_: I): PidsRequest {
+    const message = createBasePidsRequest();
+    return message;
+  },
+};
+
+function createBasePidsResponse(): PidsResponse {
+  return { pids: [] };
+}
+
+export const PidsResponse: MessageFns<PidsResponse> = {
+  encode(message: PidsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    writer.uint32(10).fork();
+    for (const v of message.pids) {
+      writer.int32(v);
+    }
+    writer.join();
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PidsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePidsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag === 8) {
+            message.pids.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 10) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.pids.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PidsResponse {
+    return { pids: globalThis.Array.isArray(object?.pids) ? object.pids.map((e: any) => globalThis.Number(e)) : [] };
+  },
+
+  toJSON(message: PidsResponse): unknown {
+    const obj: any = {};
+    if (message.pids?.length) {
+      obj.pids = message.pids.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PidsResponse>, I>>(base?: I): PidsResponse {
+    return PidsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PidsResponse>, I>>(object: I): PidsResponse {
+    const message = createBasePidsResponse();
+    message.pids = object.pids?.map((e) => e) || [];
+    return message;
+  },
+};
 
 function createBaseStateRequest(): StateRequest {
   return {};
@@ -569,12 +1614,15 @@ export const ShutdownResponse: MessageFns<ShutdownResponse> = {
  * Shim supervises exactly one container process (and its exec'd processes) on behalf of
  * the supervisor, from its own detached session, so that it outlives every service.
  *
- * Lifecycle: the supervisor starts `shim --id <id> --bundle <dir>` detached; the shim serves
- * this contract on `<bundle>/shim.sock`, creates and starts the container with the OCI
- * runtime, holds its stdio, and records the exit status in `<bundle>/exit.json` before it
- * reports it. A supervisor that restarts reconnects to the socket; a shim whose socket is
- * gone but whose exit record exists has finished. Shutdown after the container exited
- * makes the shim leave; Shutdown while it runs is FAILED_PRECONDITION.
+ * Lifecycle: the supervisor writes the bundle (`config.json`, `rootfs-mounts.json`,
+ * `shim.json`) and starts `shim --id <id> --bundle <dir>` detached when the container is
+ * created; the shim serves this contract on the socket named in `shim.json` for the whole life
+ * of the container. Start mounts the rootfs and runs the OCI runtime (create + start) with stdio
+ * the shim holds; output goes to the json-file log and to attached clients. The exit status is
+ * written to `<bundle>/exit.json` before it is reported, so it survives every service
+ * restarting. Start may be called again after an exit (restart). A supervisor that restarts
+ * reconnects to the socket. Shutdown (when the container is removed) kills what still runs,
+ * unmounts the rootfs, deletes the runtime state and makes the shim exit.
  */
 export type ShimService = typeof ShimService;
 export const ShimService = {
@@ -595,6 +1643,20 @@ export const ShimService = {
     requestDeserialize: (value: Buffer): StateRequest => StateRequest.decode(value),
     responseSerialize: (value: StateResponse): Buffer => Buffer.from(StateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StateResponse => StateResponse.decode(value),
+  },
+  /**
+   * Start runs the container's process. FAILED_PRECONDITION when it is already running.
+   * The error message of a process that cannot be started (e.g. executable not found) is the
+   * runtime's, so the supervisor can map it to Docker's exit codes 126/127.
+   */
+  start: {
+    path: "/berth.shim.v1.Shim/Start",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: StartRequest): Buffer => Buffer.from(StartRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartRequest => StartRequest.decode(value),
+    responseSerialize: (value: StartResponse): Buffer => Buffer.from(StartResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartResponse => StartResponse.decode(value),
   },
   kill: {
     path: "/berth.shim.v1.Shim/Kill",
@@ -624,15 +1686,95 @@ export const ShimService = {
     responseSerialize: (value: ShutdownResponse): Buffer => Buffer.from(ShutdownResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ShutdownResponse => ShutdownResponse.decode(value),
   },
+  pause: {
+    path: "/berth.shim.v1.Shim/Pause",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PauseRequest): Buffer => Buffer.from(PauseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseRequest => PauseRequest.decode(value),
+    responseSerialize: (value: PauseResponse): Buffer => Buffer.from(PauseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseResponse => PauseResponse.decode(value),
+  },
+  resume: {
+    path: "/berth.shim.v1.Shim/Resume",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ResumeRequest): Buffer => Buffer.from(ResumeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeRequest => ResumeRequest.decode(value),
+    responseSerialize: (value: ResumeResponse): Buffer => Buffer.from(ResumeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeResponse => ResumeResponse.decode(value),
+  },
+  /**
+   * Attach: the first message selects the streams; later messages carry stdin data, and one
+   * with close_stdin set closes the process's stdin (half-close). Output is sent as it is
+   * produced. The stream ends when the process exits (after its output is flushed).
+   */
+  attach: {
+    path: "/berth.shim.v1.Shim/Attach",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (value: AttachRequest): Buffer => Buffer.from(AttachRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttachRequest => AttachRequest.decode(value),
+    responseSerialize: (value: AttachResponse): Buffer => Buffer.from(AttachResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AttachResponse => AttachResponse.decode(value),
+  },
+  /** Logs reads the json-file log (all rotated files kept), optionally following it. */
+  logs: {
+    path: "/berth.shim.v1.Shim/Logs",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: LogsRequest): Buffer => Buffer.from(LogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LogsRequest => LogsRequest.decode(value),
+    responseSerialize: (value: LogEntry): Buffer => Buffer.from(LogEntry.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogEntry => LogEntry.decode(value),
+  },
+  resize: {
+    path: "/berth.shim.v1.Shim/Resize",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ResizeRequest): Buffer => Buffer.from(ResizeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResizeRequest => ResizeRequest.decode(value),
+    responseSerialize: (value: ResizeResponse): Buffer => Buffer.from(ResizeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResizeResponse => ResizeResponse.decode(value),
+  },
+  /** Pids lists the host pids of every process in the container. */
+  pids: {
+    path: "/berth.shim.v1.Shim/Pids",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PidsRequest): Buffer => Buffer.from(PidsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PidsRequest => PidsRequest.decode(value),
+    responseSerialize: (value: PidsResponse): Buffer => Buffer.from(PidsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PidsResponse => PidsResponse.decode(value),
+  },
 } as const;
 
 export interface ShimServer extends UntypedServiceImplementation {
   info: handleUnaryCall<InfoRequest, InfoResponse>;
   state: handleUnaryCall<StateRequest, StateResponse>;
+  /**
+   * Start runs the container's process. FAILED_PRECONDITION when it is already running.
+   * The error message of a process that cannot be started (e.g. executable not found) is the
+   * runtime's, so the supervisor can map it to Docker's exit codes 126/127.
+   */
+  start: handleUnaryCall<StartRequest, StartResponse>;
   kill: handleUnaryCall<KillRequest, KillResponse>;
   /** Wait returns when the container's init process has exited (at once if it already has). */
   wait: handleUnaryCall<WaitRequest, WaitResponse>;
   shutdown: handleUnaryCall<ShutdownRequest, ShutdownResponse>;
+  pause: handleUnaryCall<PauseRequest, PauseResponse>;
+  resume: handleUnaryCall<ResumeRequest, ResumeResponse>;
+  /**
+   * Attach: the first message selects the streams; later messages carry stdin data, and one
+   * with close_stdin set closes the process's stdin (half-close). Output is sent as it is
+   * produced. The stream ends when the process exits (after its output is flushed).
+   */
+  attach: handleBidiStreamingCall<AttachRequest, AttachResponse>;
+  /** Logs reads the json-file log (all rotated files kept), optionally following it. */
+  logs: handleServerStreamingCall<LogsRequest, LogEntry>;
+  resize: handleUnaryCall<ResizeRequest, ResizeResponse>;
+  /** Pids lists the host pids of every process in the container. */
+  pids: handleUnaryCall<PidsRequest, PidsResponse>;
 }
 
 export interface ShimClient extends Client {
@@ -662,6 +1804,26 @@ export interface ShimClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Start runs the container's process. FAILED_PRECONDITION when it is already running.
+   * The error message of a process that cannot be started (e.g. executable not found) is the
+   * runtime's, so the supervisor can map it to Docker's exit codes 126/127.
+   */
+  start(
+    request: StartRequest,
+    callback: (error: ServiceError | null, response: StartResponse) => void,
+  ): ClientUnaryCall;
+  start(
+    request: StartRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartResponse) => void,
+  ): ClientUnaryCall;
+  start(
+    request: StartRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartResponse) => void,
   ): ClientUnaryCall;
   kill(request: KillRequest, callback: (error: ServiceError | null, response: KillResponse) => void): ClientUnaryCall;
   kill(
@@ -703,6 +1865,75 @@ export interface ShimClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ShutdownResponse) => void,
   ): ClientUnaryCall;
+  pause(
+    request: PauseRequest,
+    callback: (error: ServiceError | null, response: PauseResponse) => void,
+  ): ClientUnaryCall;
+  pause(
+    request: PauseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseResponse) => void,
+  ): ClientUnaryCall;
+  pause(
+    request: PauseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseResponse) => void,
+  ): ClientUnaryCall;
+  resume(
+    request: ResumeRequest,
+    callback: (error: ServiceError | null, response: ResumeResponse) => void,
+  ): ClientUnaryCall;
+  resume(
+    request: ResumeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeResponse) => void,
+  ): ClientUnaryCall;
+  resume(
+    request: ResumeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Attach: the first message selects the streams; later messages carry stdin data, and one
+   * with close_stdin set closes the process's stdin (half-close). Output is sent as it is
+   * produced. The stream ends when the process exits (after its output is flushed).
+   */
+  attach(): ClientDuplexStream<AttachRequest, AttachResponse>;
+  attach(options: Partial<CallOptions>): ClientDuplexStream<AttachRequest, AttachResponse>;
+  attach(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<AttachRequest, AttachResponse>;
+  /** Logs reads the json-file log (all rotated files kept), optionally following it. */
+  logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogEntry>;
+  logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogEntry>;
+  resize(
+    request: ResizeRequest,
+    callback: (error: ServiceError | null, response: ResizeResponse) => void,
+  ): ClientUnaryCall;
+  resize(
+    request: ResizeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResizeResponse) => void,
+  ): ClientUnaryCall;
+  resize(
+    request: ResizeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResizeResponse) => void,
+  ): ClientUnaryCall;
+  /** Pids lists the host pids of every process in the container. */
+  pids(request: PidsRequest, callback: (error: ServiceError | null, response: PidsResponse) => void): ClientUnaryCall;
+  pids(
+    request: PidsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PidsResponse) => void,
+  ): ClientUnaryCall;
+  pids(
+    request: PidsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PidsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ShimClient = makeGenericClientConstructor(ShimService, "berth.shim.v1.Shim") as unknown as {
@@ -710,6 +1941,14 @@ export const ShimClient = makeGenericClientConstructor(ShimService, "berth.shim.
   service: typeof ShimService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -67,6 +67,17 @@ export function kindToJSON(object: Kind): string {
   }
 }
 
+export interface ApplyLayerRequest {
+  key: string;
+  blobPath: string;
+  mediaType: string;
+}
+
+export interface ApplyLayerResponse {
+  diffId: string;
+  size: number;
+}
+
 /** Mount is one mount(2) call; applying all mounts of a response in order gives the tree. */
 export interface Mount {
   type: string;
@@ -134,6 +145,174 @@ export interface ListRequest {
 export interface ListResponse {
   snapshots: SnapshotInfo[];
 }
+
+function createBaseApplyLayerRequest(): ApplyLayerRequest {
+  return { key: "", blobPath: "", mediaType: "" };
+}
+
+export const ApplyLayerRequest: MessageFns<ApplyLayerRequest> = {
+  encode(message: ApplyLayerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.blobPath !== "") {
+      writer.uint32(18).string(message.blobPath);
+    }
+    if (message.mediaType !== "") {
+      writer.uint32(26).string(message.mediaType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyLayerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseApplyLayerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.blobPath = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.mediaType = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ApplyLayerRequest {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      blobPath: isSet(object.blobPath) ? globalThis.String(object.blobPath) : "",
+      mediaType: isSet(object.mediaType) ? globalThis.String(object.mediaType) : "",
+    };
+  },
+
+  toJSON(message: ApplyLayerRequest): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.blobPath !== "") {
+      obj.blobPath = message.blobPath;
+    }
+    if (message.mediaType !== "") {
+      obj.mediaType = message.mediaType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyLayerRequest>, I>>(base?: I): ApplyLayerRequest {
+    return ApplyLayerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyLayerRequest>, I>>(object: I): ApplyLayerRequest {
+    const message = createBaseApplyLayerRequest();
+    message.key = object.key ?? "";
+    message.blobPath = object.blobPath ?? "";
+    message.mediaType = object.mediaType ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyLayerResponse(): ApplyLayerResponse {
+  return { diffId: "", size: 0 };
+}
+
+export const ApplyLayerResponse: MessageFns<ApplyLayerResponse> = {
+  encode(message: ApplyLayerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.diffId !== "") {
+      writer.uint32(10).string(message.diffId);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).int64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyLayerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseApplyLayerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.diffId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.size = longToNumber(reader.int64());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ApplyLayerResponse {
+    return {
+      diffId: isSet(object.diffId) ? globalThis.String(object.diffId) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: ApplyLayerResponse): unknown {
+    const obj: any = {};
+    if (message.diffId !== "") {
+      obj.diffId = message.diffId;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyLayerResponse>, I>>(base?: I): ApplyLayerResponse {
+    return ApplyLayerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyLayerResponse>, I>>(object: I): ApplyLayerResponse {
+    const message = createBaseApplyLayerResponse();
+    message.diffId = object.diffId ?? "";
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
 
 function createBaseMount(): Mount {
   return { type: "", source: "", options: [] };
@@ -1291,6 +1470,22 @@ export const SnapshotsService = {
     responseSerialize: (value: ListResponse): Buffer => Buffer.from(ListResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListResponse => ListResponse.decode(value),
   },
+  /**
+   * ApplyLayer unpacks a layer tarball (uncompressed or gzip) into an active snapshot,
+   * honouring whiteouts and opaque directories. `blob_path` is a read-only path the images
+   * service handed out. Entries that would land outside the snapshot (`..`, absolute link
+   * targets used as paths, links that escape) are refused with INVALID_ARGUMENT and the
+   * snapshot must then be removed. Returns the uncompressed digest (diff ID) and size.
+   */
+  applyLayer: {
+    path: "/berth.snapshotter.v1.Snapshots/ApplyLayer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ApplyLayerRequest): Buffer => Buffer.from(ApplyLayerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyLayerRequest => ApplyLayerRequest.decode(value),
+    responseSerialize: (value: ApplyLayerResponse): Buffer => Buffer.from(ApplyLayerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyLayerResponse => ApplyLayerResponse.decode(value),
+  },
 } as const;
 
 export interface SnapshotsServer extends UntypedServiceImplementation {
@@ -1303,6 +1498,14 @@ export interface SnapshotsServer extends UntypedServiceImplementation {
   remove: handleUnaryCall<RemoveRequest, RemoveResponse>;
   stat: handleUnaryCall<StatRequest, SnapshotInfo>;
   list: handleUnaryCall<ListRequest, ListResponse>;
+  /**
+   * ApplyLayer unpacks a layer tarball (uncompressed or gzip) into an active snapshot,
+   * honouring whiteouts and opaque directories. `blob_path` is a read-only path the images
+   * service handed out. Entries that would land outside the snapshot (`..`, absolute link
+   * targets used as paths, links that escape) are refused with INVALID_ARGUMENT and the
+   * snapshot must then be removed. Returns the uncompressed digest (diff ID) and size.
+   */
+  applyLayer: handleUnaryCall<ApplyLayerRequest, ApplyLayerResponse>;
 }
 
 export interface SnapshotsClient extends Client {
@@ -1417,6 +1620,28 @@ export interface SnapshotsClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ApplyLayer unpacks a layer tarball (uncompressed or gzip) into an active snapshot,
+   * honouring whiteouts and opaque directories. `blob_path` is a read-only path the images
+   * service handed out. Entries that would land outside the snapshot (`..`, absolute link
+   * targets used as paths, links that escape) are refused with INVALID_ARGUMENT and the
+   * snapshot must then be removed. Returns the uncompressed digest (diff ID) and size.
+   */
+  applyLayer(
+    request: ApplyLayerRequest,
+    callback: (error: ServiceError | null, response: ApplyLayerResponse) => void,
+  ): ClientUnaryCall;
+  applyLayer(
+    request: ApplyLayerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyLayerResponse) => void,
+  ): ClientUnaryCall;
+  applyLayer(
+    request: ApplyLayerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyLayerResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -21,6 +23,106 @@ import {
 import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.supervisor.v1";
+
+export interface CreateContainerRequest {
+  name: string;
+  /** Engine API create body: Config fields at the top level, plus HostConfig and NetworkingConfig. */
+  bodyJson: Buffer;
+}
+
+export interface CreateContainerResponse {
+  id: string;
+  warnings: string[];
+}
+
+export interface StartContainerRequest {
+  reference: string;
+}
+
+export interface StartContainerResponse {
+  already: boolean;
+}
+
+export interface StopContainerRequest {
+  reference: string;
+  /** Seconds before SIGKILL; negative means the container's own (StopTimeout, else 10). */
+  timeoutSeconds: number;
+  /** Overrides the container's stop signal when set. */
+  signal: string;
+}
+
+export interface StopContainerResponse {
+  already: boolean;
+}
+
+export interface KillContainerRequest {
+  reference: string;
+  signal: string;
+}
+
+export interface KillContainerResponse {
+}
+
+export interface DeleteContainerRequest {
+  reference: string;
+  force: boolean;
+  removeVolumes: boolean;
+}
+
+export interface DeleteContainerResponse {
+}
+
+export interface RenameContainerRequest {
+  reference: string;
+  newName: string;
+}
+
+export interface RenameContainerResponse {
+}
+
+export interface PauseContainerResponse {
+}
+
+export interface WaitContainerRequest {
+  reference: string;
+  condition: string;
+}
+
+export interface WaitContainerResponse {
+  registered: boolean;
+  exitCode: number;
+  error: string;
+}
+
+export interface ShimAddressResponse {
+  address: string;
+  tty: boolean;
+  openStdin: boolean;
+}
+
+export interface TopContainerRequest {
+  reference: string;
+  psArgs: string;
+}
+
+export interface TopContainerResponse {
+  titles: string[];
+  processes: TopRow[];
+}
+
+export interface TopRow {
+  columns: string[];
+}
+
+export interface PruneContainersRequest {
+  /** Engine API filters JSON, e.g. {"until":["24h"],"label":["a=b"]}. */
+  filtersJson: string;
+}
+
+export interface PruneContainersResponse {
+  deleted: string[];
+  spaceReclaimed: number;
+}
 
 export interface Container {
   id: string;
@@ -37,6 +139,10 @@ export interface Container {
   labels: { [key: string]: string };
   /** The create body (Engine API ContainerConfig + HostConfig + NetworkingConfig) as JSON. */
   configJson: Buffer;
+  /** The container as `docker inspect` shows it (Engine API ContainerInspectResponse). */
+  inspectJson: Buffer;
+  /** The container as `docker ps` lists it (Engine API ContainerSummary). */
+  summaryJson: Buffer;
 }
 
 export interface Container_LabelsEntry {
@@ -57,6 +163,1448 @@ export interface GetContainerRequest {
   reference: string;
 }
 
+function createBaseCreateContainerRequest(): CreateContainerRequest {
+  return { name: "", bodyJson: Buffer.alloc(0) };
+}
+
+export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
+  encode(message: CreateContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.bodyJson.length !== 0) {
+      writer.uint32(18).bytes(message.bodyJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.bodyJson = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateContainerRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      bodyJson: isSet(object.bodyJson) ? Buffer.from(bytesFromBase64(object.bodyJson)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CreateContainerRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.bodyJson.length !== 0) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateContainerRequest>, I>>(base?: I): CreateContainerRequest {
+    return CreateContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateContainerRequest>, I>>(object: I): CreateContainerRequest {
+    const message = createBaseCreateContainerRequest();
+    message.name = object.name ?? "";
+    message.bodyJson = object.bodyJson ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCreateContainerResponse(): CreateContainerResponse {
+  return { id: "", warnings: [] };
+}
+
+export const CreateContainerResponse: MessageFns<CreateContainerResponse> = {
+  encode(message: CreateContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.warnings.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateContainerResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: CreateContainerResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateContainerResponse>, I>>(base?: I): CreateContainerResponse {
+    return CreateContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateContainerResponse>, I>>(object: I): CreateContainerResponse {
+    const message = createBaseCreateContainerResponse();
+    message.id = object.id ?? "";
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseStartContainerRequest(): StartContainerRequest {
+  return { reference: "" };
+}
+
+export const StartContainerRequest: MessageFns<StartContainerRequest> = {
+  encode(message: StartContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStartContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): StartContainerRequest {
+    return { reference: isSet(object.reference) ? globalThis.String(object.reference) : "" };
+  },
+
+  toJSON(message: StartContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartContainerRequest>, I>>(base?: I): StartContainerRequest {
+    return StartContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartContainerRequest>, I>>(object: I): StartContainerRequest {
+    const message = createBaseStartContainerRequest();
+    message.reference = object.reference ?? "";
+    return message;
+  },
+};
+
+function createBaseStartContainerResponse(): StartContainerResponse {
+  return { already: false };
+}
+
+export const StartContainerResponse: MessageFns<StartContainerResponse> = {
+  encode(message: StartContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.already !== false) {
+      writer.uint32(8).bool(message.already);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStartContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.already = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): StartContainerResponse {
+    return { already: isSet(object.already) ? globalThis.Boolean(object.already) : false };
+  },
+
+  toJSON(message: StartContainerResponse): unknown {
+    const obj: any = {};
+    if (message.already !== false) {
+      obj.already = message.already;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartContainerResponse>, I>>(base?: I): StartContainerResponse {
+    return StartContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartContainerResponse>, I>>(object: I): StartContainerResponse {
+    const message = createBaseStartContainerResponse();
+    message.already = object.already ?? false;
+    return message;
+  },
+};
+
+function createBaseStopContainerRequest(): StopContainerRequest {
+  return { reference: "", timeoutSeconds: 0, signal: "" };
+}
+
+export const StopContainerRequest: MessageFns<StopContainerRequest> = {
+  encode(message: StopContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.timeoutSeconds !== 0) {
+      writer.uint32(16).int32(message.timeoutSeconds);
+    }
+    if (message.signal !== "") {
+      writer.uint32(26).string(message.signal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStopContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.timeoutSeconds = reader.int32();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.signal = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): StopContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      timeoutSeconds: isSet(object.timeoutSeconds) ? globalThis.Number(object.timeoutSeconds) : 0,
+      signal: isSet(object.signal) ? globalThis.String(object.signal) : "",
+    };
+  },
+
+  toJSON(message: StopContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.timeoutSeconds !== 0) {
+      obj.timeoutSeconds = Math.round(message.timeoutSeconds);
+    }
+    if (message.signal !== "") {
+      obj.signal = message.signal;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopContainerRequest>, I>>(base?: I): StopContainerRequest {
+    return StopContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopContainerRequest>, I>>(object: I): StopContainerRequest {
+    const message = createBaseStopContainerRequest();
+    message.reference = object.reference ?? "";
+    message.timeoutSeconds = object.timeoutSeconds ?? 0;
+    message.signal = object.signal ?? "";
+    return message;
+  },
+};
+
+function createBaseStopContainerResponse(): StopContainerResponse {
+  return { already: false };
+}
+
+export const StopContainerResponse: MessageFns<StopContainerResponse> = {
+  encode(message: StopContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.already !== false) {
+      writer.uint32(8).bool(message.already);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStopContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.already = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): StopContainerResponse {
+    return { already: isSet(object.already) ? globalThis.Boolean(object.already) : false };
+  },
+
+  toJSON(message: StopContainerResponse): unknown {
+    const obj: any = {};
+    if (message.already !== false) {
+      obj.already = message.already;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopContainerResponse>, I>>(base?: I): StopContainerResponse {
+    return StopContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopContainerResponse>, I>>(object: I): StopContainerResponse {
+    const message = createBaseStopContainerResponse();
+    message.already = object.already ?? false;
+    return message;
+  },
+};
+
+function createBaseKillContainerRequest(): KillContainerRequest {
+  return { reference: "", signal: "" };
+}
+
+export const KillContainerRequest: MessageFns<KillContainerRequest> = {
+  encode(message: KillContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.signal !== "") {
+      writer.uint32(18).string(message.signal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KillContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseKillContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.signal = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): KillContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      signal: isSet(object.signal) ? globalThis.String(object.signal) : "",
+    };
+  },
+
+  toJSON(message: KillContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.signal !== "") {
+      obj.signal = message.signal;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KillContainerRequest>, I>>(base?: I): KillContainerRequest {
+    return KillContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KillContainerRequest>, I>>(object: I): KillContainerRequest {
+    const message = createBaseKillContainerRequest();
+    message.reference = object.reference ?? "";
+    message.signal = object.signal ?? "";
+    return message;
+  },
+};
+
+function createBaseKillContainerResponse(): KillContainerResponse {
+  return {};
+}
+
+export const KillContainerResponse: MessageFns<KillContainerResponse> = {
+  encode(_: KillContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KillContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseKillContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): KillContainerResponse {
+    return {};
+  },
+
+  toJSON(_: KillContainerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KillContainerResponse>, I>>(base?: I): KillContainerResponse {
+    return KillContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KillContainerResponse>, I>>(_: I): KillContainerResponse {
+    const message = createBaseKillContainerResponse();
+    return message;
+  },
+};
+
+function createBaseDeleteContainerRequest(): DeleteContainerRequest {
+  return { reference: "", force: false, removeVolumes: false };
+}
+
+export const DeleteContainerRequest: MessageFns<DeleteContainerRequest> = {
+  encode(message: DeleteContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    if (message.removeVolumes !== false) {
+      writer.uint32(24).bool(message.removeVolumes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDeleteContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.force = reader.bool();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.removeVolumes = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): DeleteContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      removeVolumes: isSet(object.removeVolumes) ? globalThis.Boolean(object.removeVolumes) : false,
+    };
+  },
+
+  toJSON(message: DeleteContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    if (message.removeVolumes !== false) {
+      obj.removeVolumes = message.removeVolumes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteContainerRequest>, I>>(base?: I): DeleteContainerRequest {
+    return DeleteContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteContainerRequest>, I>>(object: I): DeleteContainerRequest {
+    const message = createBaseDeleteContainerRequest();
+    message.reference = object.reference ?? "";
+    message.force = object.force ?? false;
+    message.removeVolumes = object.removeVolumes ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteContainerResponse(): DeleteContainerResponse {
+  return {};
+}
+
+export const DeleteContainerResponse: MessageFns<DeleteContainerResponse> = {
+  encode(_: DeleteContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDeleteContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): DeleteContainerResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteContainerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteContainerResponse>, I>>(base?: I): DeleteContainerResponse {
+    return DeleteContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteContainerResponse>, I>>(_: I): DeleteContainerResponse {
+    const message = createBaseDeleteContainerResponse();
+    return message;
+  },
+};
+
+function createBaseRenameContainerRequest(): RenameContainerRequest {
+  return { reference: "", newName: "" };
+}
+
+export const RenameContainerRequest: MessageFns<RenameContainerRequest> = {
+  encode(message: RenameContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.newName !== "") {
+      writer.uint32(18).string(message.newName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenameContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRenameContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.newName = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RenameContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      newName: isSet(object.newName) ? globalThis.String(object.newName) : "",
+    };
+  },
+
+  toJSON(message: RenameContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.newName !== "") {
+      obj.newName = message.newName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenameContainerRequest>, I>>(base?: I): RenameContainerRequest {
+    return RenameContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenameContainerRequest>, I>>(object: I): RenameContainerRequest {
+    const message = createBaseRenameContainerRequest();
+    message.reference = object.reference ?? "";
+    message.newName = object.newName ?? "";
+    return message;
+  },
+};
+
+function createBaseRenameContainerResponse(): RenameContainerResponse {
+  return {};
+}
+
+export const RenameContainerResponse: MessageFns<RenameContainerResponse> = {
+  encode(_: RenameContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenameContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRenameContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): RenameContainerResponse {
+    return {};
+  },
+
+  toJSON(_: RenameContainerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenameContainerResponse>, I>>(base?: I): RenameContainerResponse {
+    return RenameContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenameContainerResponse>, I>>(_: I): RenameContainerResponse {
+    const message = createBaseRenameContainerResponse();
+    return message;
+  },
+};
+
+function createBasePauseContainerResponse(): PauseContainerResponse {
+  return {};
+}
+
+export const PauseContainerResponse: MessageFns<PauseContainerResponse> = {
+  encode(_: PauseContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePauseContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PauseContainerResponse {
+    return {};
+  },
+
+  toJSON(_: PauseContainerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseContainerResponse>, I>>(base?: I): PauseContainerResponse {
+    return PauseContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseContainerResponse>, I>>(_: I): PauseContainerResponse {
+    const message = createBasePauseContainerResponse();
+    return message;
+  },
+};
+
+function createBaseWaitContainerRequest(): WaitContainerRequest {
+  return { reference: "", condition: "" };
+}
+
+export const WaitContainerRequest: MessageFns<WaitContainerRequest> = {
+  encode(message: WaitContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.condition !== "") {
+      writer.uint32(18).string(message.condition);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaitContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseWaitContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.condition = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): WaitContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      condition: isSet(object.condition) ? globalThis.String(object.condition) : "",
+    };
+  },
+
+  toJSON(message: WaitContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.condition !== "") {
+      obj.condition = message.condition;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WaitContainerRequest>, I>>(base?: I): WaitContainerRequest {
+    return WaitContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WaitContainerRequest>, I>>(object: I): WaitContainerRequest {
+    const message = createBaseWaitContainerRequest();
+    message.reference = object.reference ?? "";
+    message.condition = object.condition ?? "";
+    return message;
+  },
+};
+
+function createBaseWaitContainerResponse(): WaitContainerResponse {
+  return { registered: false, exitCode: 0, error: "" };
+}
+
+export const WaitContainerResponse: MessageFns<WaitContainerResponse> = {
+  encode(message: WaitContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.registered !== false) {
+      writer.uint32(8).bool(message.registered);
+    }
+    if (message.exitCode !== 0) {
+      writer.uint32(16).int32(message.exitCode);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaitContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseWaitContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.registered = reader.bool();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.exitCode = reader.int32();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.error = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): WaitContainerResponse {
+    return {
+      registered: isSet(object.registered) ? globalThis.Boolean(object.registered) : false,
+      exitCode: isSet(object.exitCode) ? globalThis.Number(object.exitCode) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: WaitContainerResponse): unknown {
+    const obj: any = {};
+    if (message.registered !== false) {
+      obj.registered = message.registered;
+    }
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WaitContainerResponse>, I>>(base?: I): WaitContainerResponse {
+    return WaitContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WaitContainerResponse>, I>>(object: I): WaitContainerResponse {
+    const message = createBaseWaitContainerResponse();
+    message.registered = object.registered ?? false;
+    message.exitCode = object.exitCode ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseShimAddressResponse(): ShimAddressResponse {
+  return { address: "", tty: false, openStdin: false };
+}
+
+export const ShimAddressResponse: MessageFns<ShimAddressResponse> = {
+  encode(message: ShimAddressResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.tty !== false) {
+      writer.uint32(16).bool(message.tty);
+    }
+    if (message.openStdin !== false) {
+      writer.uint32(24).bool(message.openStdin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShimAddressResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseShimAddressResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.address = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.tty = reader.bool();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.openStdin = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ShimAddressResponse {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      openStdin: isSet(object.openStdin) ? globalThis.Boolean(object.openStdin) : false,
+    };
+  },
+
+  toJSON(message: ShimAddressResponse): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
+    }
+    if (message.openStdin !== false) {
+      obj.openStdin = message.openStdin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ShimAddressResponse>, I>>(base?: I): ShimAddressResponse {
+    return ShimAddressResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ShimAddressResponse>, I>>(object: I): ShimAddressResponse {
+    const message = createBaseShimAddressResponse();
+    message.address = object.address ?? "";
+    message.tty = object.tty ?? false;
+    message.openStdin = object.openStdin ?? false;
+    return message;
+  },
+};
+
+function createBaseTopContainerRequest(): TopContainerRequest {
+  return { reference: "", psArgs: "" };
+}
+
+export const TopContainerRequest: MessageFns<TopContainerRequest> = {
+  encode(message: TopContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.psArgs !== "") {
+      writer.uint32(18).string(message.psArgs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTopContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.psArgs = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): TopContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      psArgs: isSet(object.psArgs) ? globalThis.String(object.psArgs) : "",
+    };
+  },
+
+  toJSON(message: TopContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.psArgs !== "") {
+      obj.psArgs = message.psArgs;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TopContainerRequest>, I>>(base?: I): TopContainerRequest {
+    return TopContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TopContainerRequest>, I>>(object: I): TopContainerRequest {
+    const message = createBaseTopContainerRequest();
+    message.reference = object.reference ?? "";
+    message.psArgs = object.psArgs ?? "";
+    return message;
+  },
+};
+
+function createBaseTopContainerResponse(): TopContainerResponse {
+  return { titles: [], processes: [] };
+}
+
+export const TopContainerResponse: MessageFns<TopContainerResponse> = {
+  encode(message: TopContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.titles) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.processes) {
+      TopRow.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTopContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.titles.push(reader.string());
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.processes.push(TopRow.decode(reader, reader.uint32()));
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): TopContainerResponse {
+    return {
+      titles: globalThis.Array.isArray(object?.titles) ? object.titles.map((e: any) => globalThis.String(e)) : [],
+      processes: globalThis.Array.isArray(object?.processes)
+        ? object.processes.map((e: any) => TopRow.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TopContainerResponse): unknown {
+    const obj: any = {};
+    if (message.titles?.length) {
+      obj.titles = message.titles;
+    }
+    if (message.processes?.length) {
+      obj.processes = message.processes.map((e) => TopRow.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TopContainerResponse>, I>>(base?: I): TopContainerResponse {
+    return TopContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TopContainerResponse>, I>>(object: I): TopContainerResponse {
+    const message = createBaseTopContainerResponse();
+    message.titles = object.titles?.map((e) => e) || [];
+    message.processes = object.processes?.map((e) => TopRow.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTopRow(): TopRow {
+  return { columns: [] };
+}
+
+export const TopRow: MessageFns<TopRow> = {
+  encode(message: TopRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.columns) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TopRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTopRow();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.columns.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): TopRow {
+    return {
+      columns: globalThis.Array.isArray(object?.columns) ? object.columns.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: TopRow): unknown {
+    const obj: any = {};
+    if (message.columns?.length) {
+      obj.columns = message.columns;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TopRow>, I>>(base?: I): TopRow {
+    return TopRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TopRow>, I>>(object: I): TopRow {
+    const message = createBaseTopRow();
+    message.columns = object.columns?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePruneContainersRequest(): PruneContainersRequest {
+  return { filtersJson: "" };
+}
+
+export const PruneContainersRequest: MessageFns<PruneContainersRequest> = {
+  encode(message: PruneContainersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filtersJson !== "") {
+      writer.uint32(10).string(message.filtersJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneContainersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePruneContainersRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.filtersJson = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PruneContainersRequest {
+    return { filtersJson: isSet(object.filtersJson) ? globalThis.String(object.filtersJson) : "" };
+  },
+
+  toJSON(message: PruneContainersRequest): unknown {
+    const obj: any = {};
+    if (message.filtersJson !== "") {
+      obj.filtersJson = message.filtersJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneContainersRequest>, I>>(base?: I): PruneContainersRequest {
+    return PruneContainersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneContainersRequest>, I>>(object: I): PruneContainersRequest {
+    const message = createBasePruneContainersRequest();
+    message.filtersJson = object.filtersJson ?? "";
+    return message;
+  },
+};
+
+function createBasePruneContainersResponse(): PruneContainersResponse {
+  return { deleted: [], spaceReclaimed: 0 };
+}
+
+export const PruneContainersResponse: MessageFns<PruneContainersResponse> = {
+  encode(message: PruneContainersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deleted) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.spaceReclaimed !== 0) {
+      writer.uint32(16).int64(message.spaceReclaimed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneContainersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePruneContainersResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.deleted.push(reader.string());
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.spaceReclaimed = longToNumber(reader.int64());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PruneContainersResponse {
+    return {
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+      spaceReclaimed: isSet(object.spaceReclaimed) ? globalThis.Number(object.spaceReclaimed) : 0,
+    };
+  },
+
+  toJSON(message: PruneContainersResponse): unknown {
+    const obj: any = {};
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    if (message.spaceReclaimed !== 0) {
+      obj.spaceReclaimed = Math.round(message.spaceReclaimed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneContainersResponse>, I>>(base?: I): PruneContainersResponse {
+    return PruneContainersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneContainersResponse>, I>>(object: I): PruneContainersResponse {
+    const message = createBasePruneContainersResponse();
+    message.deleted = object.deleted?.map((e) => e) || [];
+    message.spaceReclaimed = object.spaceReclaimed ?? 0;
+    return message;
+  },
+};
+
 function createBaseContainer(): Container {
   return {
     id: "",
@@ -71,6 +1619,8 @@ function createBaseContainer(): Container {
     finishedUnixMs: 0,
     labels: {},
     configJson: Buffer.alloc(0),
+    inspectJson: Buffer.alloc(0),
+    summaryJson: Buffer.alloc(0),
   };
 }
 
@@ -111,6 +1661,12 @@ export const Container: MessageFns<Container> = {
     });
     if (message.configJson.length !== 0) {
       writer.uint32(98).bytes(message.configJson);
+    }
+    if (message.inspectJson.length !== 0) {
+      writer.uint32(106).bytes(message.inspectJson);
+    }
+    if (message.summaryJson.length !== 0) {
+      writer.uint32(114).bytes(message.summaryJson);
     }
     return writer;
   },
@@ -221,6 +1777,22 @@ export const Container: MessageFns<Container> = {
           message.configJson = Buffer.from(reader.bytes());
           continue;
         }
+        case 13: {
+          if (tag !== 106) {
+            break;
+          }
+
+          message.inspectJson = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 14: {
+          if (tag !== 114) {
+            break;
+          }
+
+          message.summaryJson = Buffer.from(reader.bytes());
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -249,6 +1821,8 @@ export const Container: MessageFns<Container> = {
         }, {})
         : {},
       configJson: isSet(object.configJson) ? Buffer.from(bytesFromBase64(object.configJson)) : Buffer.alloc(0),
+      inspectJson: isSet(object.inspectJson) ? Buffer.from(bytesFromBase64(object.inspectJson)) : Buffer.alloc(0),
+      summaryJson: isSet(object.summaryJson) ? Buffer.from(bytesFromBase64(object.summaryJson)) : Buffer.alloc(0),
     };
   },
 
@@ -296,6 +1870,12 @@ export const Container: MessageFns<Container> = {
     if (message.configJson.length !== 0) {
       obj.configJson = base64FromBytes(message.configJson);
     }
+    if (message.inspectJson.length !== 0) {
+      obj.inspectJson = base64FromBytes(message.inspectJson);
+    }
+    if (message.summaryJson.length !== 0) {
+      obj.summaryJson = base64FromBytes(message.summaryJson);
+    }
     return obj;
   },
 
@@ -321,6 +1901,8 @@ export const Container: MessageFns<Container> = {
       return acc;
     }, {});
     message.configJson = object.configJson ?? Buffer.alloc(0);
+    message.inspectJson = object.inspectJson ?? Buffer.alloc(0);
+    message.summaryJson = object.summaryJson ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -621,12 +2203,193 @@ export const ContainersService = {
     responseSerialize: (value: Container): Buffer => Buffer.from(Container.encode(value).finish()),
     responseDeserialize: (value: Buffer): Container => Container.decode(value),
   },
+  /**
+   * CreateContainer records a container from an Engine API create body, prepares its rootfs
+   * and bundle, and starts its shim (which idles until StartContainer). ALREADY_EXISTS when
+   * the name is taken; NOT_FOUND when the image is unknown.
+   */
+  createContainer: {
+    path: "/berth.supervisor.v1.Containers/CreateContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CreateContainerRequest): Buffer =>
+      Buffer.from(CreateContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateContainerRequest => CreateContainerRequest.decode(value),
+    responseSerialize: (value: CreateContainerResponse): Buffer =>
+      Buffer.from(CreateContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateContainerResponse => CreateContainerResponse.decode(value),
+  },
+  /** StartContainer runs the container's process; `already` is set when it was running (304). */
+  startContainer: {
+    path: "/berth.supervisor.v1.Containers/StartContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: StartContainerRequest): Buffer =>
+      Buffer.from(StartContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartContainerRequest => StartContainerRequest.decode(value),
+    responseSerialize: (value: StartContainerResponse): Buffer =>
+      Buffer.from(StartContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartContainerResponse => StartContainerResponse.decode(value),
+  },
+  /** StopContainer sends the stop signal, then SIGKILL after the timeout. */
+  stopContainer: {
+    path: "/berth.supervisor.v1.Containers/StopContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: StopContainerRequest): Buffer => Buffer.from(StopContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopContainerRequest => StopContainerRequest.decode(value),
+    responseSerialize: (value: StopContainerResponse): Buffer =>
+      Buffer.from(StopContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StopContainerResponse => StopContainerResponse.decode(value),
+  },
+  restartContainer: {
+    path: "/berth.supervisor.v1.Containers/RestartContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: StopContainerRequest): Buffer => Buffer.from(StopContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopContainerRequest => StopContainerRequest.decode(value),
+    responseSerialize: (value: StopContainerResponse): Buffer =>
+      Buffer.from(StopContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StopContainerResponse => StopContainerResponse.decode(value),
+  },
+  /** KillContainer: FAILED_PRECONDITION when the container is not running. */
+  killContainer: {
+    path: "/berth.supervisor.v1.Containers/KillContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: KillContainerRequest): Buffer => Buffer.from(KillContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): KillContainerRequest => KillContainerRequest.decode(value),
+    responseSerialize: (value: KillContainerResponse): Buffer =>
+      Buffer.from(KillContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): KillContainerResponse => KillContainerResponse.decode(value),
+  },
+  deleteContainer: {
+    path: "/berth.supervisor.v1.Containers/DeleteContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DeleteContainerRequest): Buffer =>
+      Buffer.from(DeleteContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteContainerRequest => DeleteContainerRequest.decode(value),
+    responseSerialize: (value: DeleteContainerResponse): Buffer =>
+      Buffer.from(DeleteContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteContainerResponse => DeleteContainerResponse.decode(value),
+  },
+  renameContainer: {
+    path: "/berth.supervisor.v1.Containers/RenameContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: RenameContainerRequest): Buffer =>
+      Buffer.from(RenameContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenameContainerRequest => RenameContainerRequest.decode(value),
+    responseSerialize: (value: RenameContainerResponse): Buffer =>
+      Buffer.from(RenameContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenameContainerResponse => RenameContainerResponse.decode(value),
+  },
+  pauseContainer: {
+    path: "/berth.supervisor.v1.Containers/PauseContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetContainerRequest): Buffer => Buffer.from(GetContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetContainerRequest => GetContainerRequest.decode(value),
+    responseSerialize: (value: PauseContainerResponse): Buffer =>
+      Buffer.from(PauseContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseContainerResponse => PauseContainerResponse.decode(value),
+  },
+  unpauseContainer: {
+    path: "/berth.supervisor.v1.Containers/UnpauseContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetContainerRequest): Buffer => Buffer.from(GetContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetContainerRequest => GetContainerRequest.decode(value),
+    responseSerialize: (value: PauseContainerResponse): Buffer =>
+      Buffer.from(PauseContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseContainerResponse => PauseContainerResponse.decode(value),
+  },
+  /**
+   * WaitContainer first sends a message with `registered` set as soon as the waiter is in
+   * place (so a client can start the container without racing it), then one with the exit
+   * when the condition is met: "not-running" (default), "next-exit" or "removed".
+   */
+  waitContainer: {
+    path: "/berth.supervisor.v1.Containers/WaitContainer",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: WaitContainerRequest): Buffer => Buffer.from(WaitContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WaitContainerRequest => WaitContainerRequest.decode(value),
+    responseSerialize: (value: WaitContainerResponse): Buffer =>
+      Buffer.from(WaitContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WaitContainerResponse => WaitContainerResponse.decode(value),
+  },
+  /**
+   * ShimAddress tells where the container's shim serves berth.shim.v1, for streams (attach,
+   * logs, resize) that the gateway takes straight to the shim.
+   */
+  shimAddress: {
+    path: "/berth.supervisor.v1.Containers/ShimAddress",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetContainerRequest): Buffer => Buffer.from(GetContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetContainerRequest => GetContainerRequest.decode(value),
+    responseSerialize: (value: ShimAddressResponse): Buffer => Buffer.from(ShimAddressResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ShimAddressResponse => ShimAddressResponse.decode(value),
+  },
+  topContainer: {
+    path: "/berth.supervisor.v1.Containers/TopContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: TopContainerRequest): Buffer => Buffer.from(TopContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TopContainerRequest => TopContainerRequest.decode(value),
+    responseSerialize: (value: TopContainerResponse): Buffer =>
+      Buffer.from(TopContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TopContainerResponse => TopContainerResponse.decode(value),
+  },
+  pruneContainers: {
+    path: "/berth.supervisor.v1.Containers/PruneContainers",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PruneContainersRequest): Buffer =>
+      Buffer.from(PruneContainersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneContainersRequest => PruneContainersRequest.decode(value),
+    responseSerialize: (value: PruneContainersResponse): Buffer =>
+      Buffer.from(PruneContainersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneContainersResponse => PruneContainersResponse.decode(value),
+  },
 } as const;
 
 export interface ContainersServer extends UntypedServiceImplementation {
   info: handleUnaryCall<InfoRequest, InfoResponse>;
   listContainers: handleUnaryCall<ListContainersRequest, ListContainersResponse>;
   getContainer: handleUnaryCall<GetContainerRequest, Container>;
+  /**
+   * CreateContainer records a container from an Engine API create body, prepares its rootfs
+   * and bundle, and starts its shim (which idles until StartContainer). ALREADY_EXISTS when
+   * the name is taken; NOT_FOUND when the image is unknown.
+   */
+  createContainer: handleUnaryCall<CreateContainerRequest, CreateContainerResponse>;
+  /** StartContainer runs the container's process; `already` is set when it was running (304). */
+  startContainer: handleUnaryCall<StartContainerRequest, StartContainerResponse>;
+  /** StopContainer sends the stop signal, then SIGKILL after the timeout. */
+  stopContainer: handleUnaryCall<StopContainerRequest, StopContainerResponse>;
+  restartContainer: handleUnaryCall<StopContainerRequest, StopContainerResponse>;
+  /** KillContainer: FAILED_PRECONDITION when the container is not running. */
+  killContainer: handleUnaryCall<KillContainerRequest, KillContainerResponse>;
+  deleteContainer: handleUnaryCall<DeleteContainerRequest, DeleteContainerResponse>;
+  renameContainer: handleUnaryCall<RenameContainerRequest, RenameContainerResponse>;
+  pauseContainer: handleUnaryCall<GetContainerRequest, PauseContainerResponse>;
+  unpauseContainer: handleUnaryCall<GetContainerRequest, PauseContainerResponse>;
+  /**
+   * WaitContainer first sends a message with `registered` set as soon as the waiter is in
+   * place (so a client can start the container without racing it), then one with the exit
+   * when the condition is met: "not-running" (default), "next-exit" or "removed".
+   */
+  waitContainer: handleServerStreamingCall<WaitContainerRequest, WaitContainerResponse>;
+  /**
+   * ShimAddress tells where the container's shim serves berth.shim.v1, for streams (attach,
+   * logs, resize) that the gateway takes straight to the shim.
+   */
+  shimAddress: handleUnaryCall<GetContainerRequest, ShimAddressResponse>;
+  topContainer: handleUnaryCall<TopContainerRequest, TopContainerResponse>;
+  pruneContainers: handleUnaryCall<PruneContainersRequest, PruneContainersResponse>;
 }
 
 export interface ContainersClient extends Client {
@@ -671,6 +2434,212 @@ export interface ContainersClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Container) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateContainer records a container from an Engine API create body, prepares its rootfs
+   * and bundle, and starts its shim (which idles until StartContainer). ALREADY_EXISTS when
+   * the name is taken; NOT_FOUND when the image is unknown.
+   */
+  createContainer(
+    request: CreateContainerRequest,
+    callback: (error: ServiceError | null, response: CreateContainerResponse) => void,
+  ): ClientUnaryCall;
+  createContainer(
+    request: CreateContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateContainerResponse) => void,
+  ): ClientUnaryCall;
+  createContainer(
+    request: CreateContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateContainerResponse) => void,
+  ): ClientUnaryCall;
+  /** StartContainer runs the container's process; `already` is set when it was running (304). */
+  startContainer(
+    request: StartContainerRequest,
+    callback: (error: ServiceError | null, response: StartContainerResponse) => void,
+  ): ClientUnaryCall;
+  startContainer(
+    request: StartContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartContainerResponse) => void,
+  ): ClientUnaryCall;
+  startContainer(
+    request: StartContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartContainerResponse) => void,
+  ): ClientUnaryCall;
+  /** StopContainer sends the stop signal, then SIGKILL after the timeout. */
+  stopContainer(
+    request: StopContainerRequest,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  stopContainer(
+    request: StopContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  stopContainer(
+    request: StopContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  restartContainer(
+    request: StopContainerRequest,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  restartContainer(
+    request: StopContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  restartContainer(
+    request: StopContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  /** KillContainer: FAILED_PRECONDITION when the container is not running. */
+  killContainer(
+    request: KillContainerRequest,
+    callback: (error: ServiceError | null, response: KillContainerResponse) => void,
+  ): ClientUnaryCall;
+  killContainer(
+    request: KillContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: KillContainerResponse) => void,
+  ): ClientUnaryCall;
+  killContainer(
+    request: KillContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: KillContainerResponse) => void,
+  ): ClientUnaryCall;
+  deleteContainer(
+    request: DeleteContainerRequest,
+    callback: (error: ServiceError | null, response: DeleteContainerResponse) => void,
+  ): ClientUnaryCall;
+  deleteContainer(
+    request: DeleteContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteContainerResponse) => void,
+  ): ClientUnaryCall;
+  deleteContainer(
+    request: DeleteContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteContainerResponse) => void,
+  ): ClientUnaryCall;
+  renameContainer(
+    request: RenameContainerRequest,
+    callback: (error: ServiceError | null, response: RenameContainerResponse) => void,
+  ): ClientUnaryCall;
+  renameContainer(
+    request: RenameContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenameContainerResponse) => void,
+  ): ClientUnaryCall;
+  renameContainer(
+    request: RenameContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenameContainerResponse) => void,
+  ): ClientUnaryCall;
+  pauseContainer(
+    request: GetContainerRequest,
+    callback: (error: ServiceError | null, response: PauseContainerResponse) => void,
+  ): ClientUnaryCall;
+  pauseContainer(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseContainerResponse) => void,
+  ): ClientUnaryCall;
+  pauseContainer(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseContainerResponse) => void,
+  ): ClientUnaryCall;
+  unpauseContainer(
+    request: GetContainerRequest,
+    callback: (error: ServiceError | null, response: PauseContainerResponse) => void,
+  ): ClientUnaryCall;
+  unpauseContainer(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseContainerResponse) => void,
+  ): ClientUnaryCall;
+  unpauseContainer(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseContainerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * WaitContainer first sends a message with `registered` set as soon as the waiter is in
+   * place (so a client can start the container without racing it), then one with the exit
+   * when the condition is met: "not-running" (default), "next-exit" or "removed".
+   */
+  waitContainer(
+    request: WaitContainerRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WaitContainerResponse>;
+  waitContainer(
+    request: WaitContainerRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WaitContainerResponse>;
+  /**
+   * ShimAddress tells where the container's shim serves berth.shim.v1, for streams (attach,
+   * logs, resize) that the gateway takes straight to the shim.
+   */
+  shimAddress(
+    request: GetContainerRequest,
+    callback: (error: ServiceError | null, response: ShimAddressResponse) => void,
+  ): ClientUnaryCall;
+  shimAddress(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ShimAddressResponse) => void,
+  ): ClientUnaryCall;
+  shimAddress(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ShimAddressResponse) => void,
+  ): ClientUnaryCall;
+  topContainer(
+    request: TopContainerRequest,
+    callback: (error: ServiceError | null, response: TopContainerResponse) => void,
+  ): ClientUnaryCall;
+  topContainer(
+    request: TopContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TopContainerResponse) => void,
+  ): ClientUnaryCall;
+  topContainer(
+    request: TopContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TopContainerResponse) => void,
+  ): ClientUnaryCall;
+  pruneContainers(
+    request: PruneContainersRequest,
+    callback: (error: ServiceError | null, response: PruneContainersResponse) => void,
+  ): ClientUnaryCall;
+  pruneContainers(
+    request: PruneContainersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneContainersResponse) => void,
+  ): ClientUnaryCall;
+  pruneContainers(
+    request: PruneContainersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneContainersResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,157 @@
+import { Router, type Request, type Response } from 'express';
+import express from 'express';
+import { invalidArgument } from '@berth/errors';
+import { shimV1 } from '@berth/proto';
+import type { Backends } from '../domain/backends';
+import { filterContainers } from '../domain/container-filters';
+import { frame, parseTimestampNano, rfc3339Nano, STDERR, STDOUT } from '../domain/stdcopy';
+import { compareVersions } from '../domain/api-version';
+
+const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
+const param = (req: Request, name: string) => String(req.params[name] ?? '');
+
+/** The container endpoints (everything except hijacked attach, which the upgrade handler serves). */
+export function containerRoutes(b: Backends): Router {
+  const r = Router();
+  const json = express.raw({ type: () => true, limit: '8mb' });
+
+  r.post('/containers/create', json, async (req, res) => {
+    const name = typeof req.query.name === 'string' ? req.query.name : '';
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const out = await b.createContainer(name, body);
+    res.status(201).json({ Id: out.id, Warnings: out.warnings });
+  });
+
+  r.get('/containers/json', async (req, res) => {
+    const all = bool(req.query.all);
+    const filters = typeof req.query.filters === 'string' && req.query.filters ? (JSON.parse(req.query.filters) as Record<string, unknown>) : {};
+    const limit = Number(req.query.limit ?? -1);
+    const list = await b.listContainers(all || limit > 0 || Object.keys(filters).length > 0);
+    let rows = filterContainers(list, filters, all || limit > 0);
+    if (limit > 0) rows = rows.slice(0, limit);
+    res.json(rows.map((c) => JSON.parse(Buffer.from(c.summaryJson).toString())));
+  });
+
+  r.get('/containers/:id/json', async (req, res) => {
+    const c = await b.getContainer(param(req, 'id'));
+    res.type('application/json').send(Buffer.from(c.inspectJson));
+  });
+
+  r.post('/containers/:id/start', async (req, res) => {
+    const out = await b.startContainer(param(req, 'id'));
+    res.status(out.already ? 304 : 204).end();
+  });
+
+  const stopLike = (restart: boolean) => async (req: Request, res: Response) => {
+    const t = req.query.t ?? req.query.timeout;
+    const timeout = t === undefined || t === '' ? -1 : Number(t);
+    if (!Number.isInteger(timeout)) throw invalidArgument(`invalid value for timeout: ${String(t)}`);
+    const out = await b.stopContainer(param(req, 'id'), timeout, String(req.query.signal ?? ''), restart);
+    res.status(!restart && out.already ? 304 : 204).end();
+  };
+  r.post('/containers/:id/stop', stopLike(false));
+  r.post('/containers/:id/restart', stopLike(true));
+
+  r.post('/containers/:id/kill', async (req, res) => {
+    await b.killContainer(param(req, 'id'), String(req.query.signal ?? ''));
+    res.status(204).end();
+  });
+
+  r.post('/containers/:id/wait', async (req, res) => {
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const out = await b.waitContainer(
+      param(req, 'id'),
+      String(req.query.condition ?? ''),
+      () => {
+        res.status(200).type('application/json');
+        res.flushHeaders();
+      },
+      abort.signal,
+    );
+    const body: Record<string, unknown> = { StatusCode: out.exitCode };
+    if (out.error) body.Error = { Message: out.error };
+    res.end(JSON.stringify(body));
+  });
+
+  r.delete('/containers/:id', async (req, res) => {
+    await b.deleteContainer(param(req, 'id'), bool(req.query.force), bool(req.query.v));
+    res.status(204).end();
+  });
+
+  r.post('/containers/:id/rename', async (req, res) => {
+    await b.renameContainer(param(req, 'id'), String(req.query.name ?? ''));
+    res.status(204).end();
+  });
+
+  r.post('/containers/:id/pause', async (req, res) => {
+    await b.pauseContainer(param(req, 'id'), true);
+    res.status(204).end();
+  });
+  r.post('/containers/:id/unpause', async (req, res) => {
+    await b.pauseContainer(param(req, 'id'), false);
+    res.status(204).end();
+  });
+
+  r.get('/containers/:id/top', async (req, res) => {
+    const out = await b.topContainer(param(req, 'id'), String(req.query.ps_args ?? ''));
+    res.json({ Titles: out.titles, Processes: out.processes.map((p) => p.columns) });
+  });
+
+  r.post('/containers/prune', async (req, res) => {
+    const out = await b.pruneContainers(String(req.query.filters ?? ''));
+    res.json({ ContainersDeleted: out.deleted.length ? out.deleted : null, SpaceReclaimed: out.spaceReclaimed });
+  });
+
+  r.post('/containers/:id/resize', async (req, res) => {
+    const { client } = await b.shim(param(req, 'id'));
+    const height = Number(req.query.h);
+    const width = Number(req.query.w);
+    if (!Number.isInteger(height) || !Number.isInteger(width) || height < 0 || width < 0) throw invalidArgument('invalid resize parameters');
+    await new Promise<void>((resolve, reject) => client.resize({ height, width }, (err) => (err ? reject(err) : resolve())));
+    client.close();
+    res.status(200).end();
+  });
+
+  r.get('/containers/:id/logs', async (req, res) => {
+    const stdout = bool(req.query.stdout);
+    const stderr = bool(req.query.stderr);
+    if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    const { client, tty } = await b.shim(param(req, 'id'));
+    const tailQ = String(req.query.tail ?? 'all');
+    const tail = tailQ === 'all' || tailQ === '' ? -1 : Number(tailQ);
+    const timestamps = bool(req.query.timestamps);
+    const call = client.logs({
+      follow: bool(req.query.follow),
+      stdout,
+      stderr,
+      sinceUnixNano: parseTimestampNano(req.query.since as string | undefined),
+      untilUnixNano: parseTimestampNano(req.query.until as string | undefined),
+      tail: Number.isInteger(tail) ? tail : -1,
+    });
+    const multiplexed = !tty;
+    res.status(200);
+    res.type(multiplexed && compareVersions(req.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+    res.flushHeaders();
+    res.on('close', () => call.cancel());
+    call.on('data', (e: shimV1.LogEntry) => {
+      let line = Buffer.from(e.line);
+      if (timestamps) line = Buffer.concat([Buffer.from(`${rfc3339Nano(e.timeUnixNano)} `), line]);
+      const chunk = multiplexed ? frame(e.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, line) : line;
+      if (!res.write(chunk)) {
+        call.pause();
+        res.once('drain', () => call.resume());
+      }
+    });
+    call.on('end', () => {
+      res.end();
+      client.close();
+    });
+    call.on('error', () => {
+      res.end();
+      client.close();
+    });
+  });
+
+  return r;
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { BerthError, HTTP_STATUS, kindOf, messageOf } from '@berth/errors';
+import { log } from '@berth/logging';
+import { shimV1 } from '@berth/proto';
+import { checkApiVersion, compareVersions, MAX_API_VERSION } from '../domain/api-version';
+import type { Backends } from '../domain/backends';
+import { frame, STDERR, STDOUT } from '../domain/stdcopy';
+
+const bool = (v: string | null) => v === '1' || v === 'true' || v === 'True';
+
+function reply(socket: Duplex, err: unknown): void {
+  const status = err instanceof BerthError ? HTTP_STATUS[kindOf(err)] : 500;
+  const body = JSON.stringify({ message: messageOf(err) });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Error'}\r\nContent-Type: application/json\r\nApi-Version: ${MAX_API_VERSION}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Hijacked streams (`POST /containers/{id}/attach` with `Upgrade: tcp`): answer 101, then the
+ * raw socket carries stdin one way and stdout/stderr the other — multiplexed frames unless the
+ * container has a TTY. The CLI half-closes its side when stdin ends; that closes the
+ * container's stdin and nothing else.
+ */
+export function upgradeHandler(b: Backends) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://berth');
+    let path = url.pathname;
+    let apiVersion = MAX_API_VERSION;
+    const m = /^\/v([^/]+)(\/.*)$/.exec(path);
+    try {
+      if (m) {
+        apiVersion = checkApiVersion(m[1]!);
+        path = m[2]!;
+      }
+    } catch (err) {
+      reply(socket, err);
+      return;
+    }
+    const attach = /^\/containers\/([^/]+)\/attach$/.exec(path);
+    if (req.method !== 'POST' || !attach) {
+      reply(socket, new BerthError('not_found', 'page not found'));
+      return;
+    }
+    void attachStream(b, decodeURIComponent(attach[1]!), url.searchParams, apiVersion, socket, head).catch((err: unknown) => reply(socket, err));
+  };
+}
+
+async function attachStream(b: Backends, ref: string, q: URLSearchParams, apiVersion: string, socket: Duplex, head: Buffer): Promise<void> {
+  const { client, tty, openStdin } = await b.shim(ref);
+  const wantStdin = bool(q.get('stdin')) && openStdin;
+  const multiplexed = !tty;
+  const contentType = multiplexed && compareVersions(apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  const call: ClientDuplexStream<shimV1.AttachRequest, shimV1.AttachResponse> = client.attach();
+  call.write({ stdin: wantStdin, stdout: bool(q.get('stdout')), stderr: bool(q.get('stderr')), stdinData: Buffer.alloc(0), closeStdin: false });
+  socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+  const finish = () => {
+    socket.end();
+    client.close();
+  };
+  call.on('data', (m: shimV1.AttachResponse) => {
+    const data = Buffer.from(m.data);
+    const ok = socket.write(multiplexed ? frame(m.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, data) : data);
+    if (!ok) {
+      call.pause();
+      socket.once('drain', () => call.resume());
+    }
+  });
+  call.on('end', finish);
+  call.on('error', (err) => {
+    log().debug({ err: messageOf(err) }, 'attach stream ended');
+    finish();
+  });
+  const sendStdin = (d: Buffer) => {
+    if (wantStdin) call.write({ stdin: false, stdout: false, stderr: false, stdinData: d, closeStdin: false });
+  };
+  if (head.length) sendStdin(head);
+  socket.on('data', sendStdin);
+  socket.on('end', () => {
+    if (wantStdin) call.write({ stdin: false, stdout: false, stderr: false, stdinData: Buffer.alloc(0), closeStdin: true });
+  });
+  socket.on('error', () => call.cancel());
+  socket.on('close', () => call.cancel());
+}

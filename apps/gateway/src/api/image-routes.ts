@@ -1,0 +1,141 @@
+import { Router, type Request } from 'express';
+import type { ServiceError } from '@grpc/grpc-js';
+import { unary } from '@berth/clients';
+import { conflict, HTTP_STATUS, invalidArgument, kindOf, messageOf } from '@berth/errors';
+import { fromServiceError } from '@berth/grpc';
+import type { imagesV1 } from '@berth/proto';
+import { familiarName, parseReference } from '@berth/reference';
+import type { Backends } from '../domain/backends';
+
+const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
+const seconds = (ms: number) => Math.floor(ms / 1000);
+/** Image names contain slashes, so these routes are regular expressions with the name as group 1. */
+const named = (suffix: string) => new RegExp(`^/images/(.+?)${suffix}$`);
+const nameOf = (req: Request) => decodeURIComponent(String((req.params as Record<string, string>)[0] ?? ''));
+
+function configOf(i: imagesV1.Image): Record<string, unknown> {
+  return JSON.parse(Buffer.from(i.configJson).toString('utf8') || '{}') as Record<string, unknown>;
+}
+
+export function inspectImage(i: imagesV1.Image): Record<string, unknown> {
+  const cfg = configOf(i);
+  return {
+    Id: i.id,
+    RepoTags: i.repoTags,
+    RepoDigests: i.repoDigests,
+    Parent: '',
+    Comment: cfg.comment ?? '',
+    Created: cfg.created ?? new Date(i.createdUnixMs).toISOString(),
+    DockerVersion: cfg.docker_version ?? '',
+    Author: cfg.author ?? '',
+    Config: cfg.config ?? {},
+    Architecture: cfg.architecture ?? '',
+    Variant: cfg.variant,
+    Os: cfg.os ?? 'linux',
+    Size: i.size,
+    GraphDriver: { Name: 'overlay2', Data: null },
+    RootFS: { Type: 'layers', Layers: i.diffIds },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}
+
+export function imageRoutes(b: Backends): Router {
+  const r = Router();
+  const images = () => b.peers.images;
+
+  r.get('/images/json', async (_req, res) => {
+    const list = await b.listImages();
+    res.json(
+      list.map((i) => ({
+        Id: i.id,
+        ParentId: '',
+        RepoTags: i.repoTags,
+        RepoDigests: i.repoDigests,
+        Created: seconds(i.createdUnixMs),
+        Size: i.size,
+        SharedSize: -1,
+        Labels: (configOf(i).config as { Labels?: unknown } | undefined)?.Labels ?? {},
+        Containers: -1,
+      })),
+    );
+  });
+
+  r.post('/images/load', (req, res) => {
+    const call = images().loadArchive();
+    let started = false;
+    const start = () => {
+      if (!started) {
+        started = true;
+        res.status(200).setHeader('Content-Type', 'application/json');
+      }
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (!call.write({ data: chunk })) {
+        req.pause();
+        call.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => call.end());
+    req.on('aborted', () => call.cancel());
+    call.on('data', (m: imagesV1.LoadArchiveResponse) => {
+      start();
+      res.write(`${JSON.stringify({ stream: `${m.stream}\n` })}\n`);
+    });
+    call.on('end', () => {
+      start();
+      res.end();
+    });
+    call.on('error', (err: ServiceError) => {
+      const e = fromServiceError(err, 'images');
+      if (!started) {
+        res.status(HTTP_STATUS[kindOf(e)]).json({ message: messageOf(e) });
+        return;
+      }
+      res.end(`${JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) })}\n`);
+    });
+  });
+
+  r.get(named('/json'), async (req, res) => {
+    const i = await unary('images', images().getImage.bind(images()), { reference: nameOf(req) });
+    res.json(inspectImage(i));
+  });
+
+  r.get(named('/history'), async (req, res) => {
+    const h = await unary('images', images().imageHistory.bind(images()), { reference: nameOf(req) });
+    res.json(h.entries.map((e) => ({ Id: e.id, Created: e.createdUnix, CreatedBy: e.createdBy, Tags: e.tags.length ? e.tags : null, Size: e.size, Comment: e.comment })));
+  });
+
+  r.post(named('/tag'), async (req, res) => {
+    const repo = String(req.query.repo ?? '');
+    if (!repo) throw invalidArgument('repository name must have at least one component');
+    const tag = String(req.query.tag ?? '') || 'latest';
+    await unary('images', images().tagImage.bind(images()), { source: nameOf(req), target: `${repo}:${tag}` }, { idempotent: false });
+    res.status(201).end();
+  });
+
+  r.delete(/^\/images\/(.+)$/, async (req, res) => {
+    const ref = nameOf(req);
+    const force = bool(req.query.force);
+    const img = await unary('images', images().getImage.bind(images()), { reference: ref });
+    const users = (await b.listContainers(true)).filter((c) => c.imageId === img.id);
+    const byTag = (() => {
+      try {
+        const full = familiarName(parseReference(ref));
+        return img.repoTags.includes(full);
+      } catch {
+        return false;
+      }
+    })();
+    const deletes = !byTag || img.repoTags.length <= 1;
+    if (users.length > 0 && deletes && !force) {
+      const user = users[0]!;
+      throw byTag
+        ? conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${user.id.slice(0, 12)} is using its referenced image ${img.id.slice(7, 19)}`)
+        : conflict(`conflict: unable to delete ${img.id.slice(7, 19)} (must be forced) - image is being used by ${user.status === 'running' ? 'running' : 'stopped'} container ${user.id.slice(0, 12)}`);
+    }
+    const out = await unary('images', images().deleteImage.bind(images()), { reference: ref, force, noPrune: bool(req.query.noprune) }, { idempotent: false });
+    res.json([...out.untagged.map((u) => ({ Untagged: u })), ...out.deleted.map((d) => ({ Deleted: d }))]);
+  });
+
+  return r;
+}

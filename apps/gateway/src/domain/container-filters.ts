@@ -1,0 +1,41 @@
+import { invalidArgument } from '@berth/errors';
+import type { supervisorV1 } from '@berth/proto';
+
+const KNOWN = new Set(['status', 'name', 'id', 'label', 'exited', 'ancestor', 'before', 'since']);
+
+/** Engine API filters come as {"key": ["v"]} or the older {"key": {"v": true}}. */
+function values(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (v && typeof v === 'object') return Object.keys(v).filter((k) => (v as Record<string, unknown>)[k]);
+  return [];
+}
+
+/** `docker ps --filter`: values of one key are OR'ed, keys are AND'ed, as in Docker. */
+export function filterContainers(list: supervisorV1.Container[], filters: Record<string, unknown>, all: boolean): supervisorV1.Container[] {
+  for (const k of Object.keys(filters)) if (!KNOWN.has(k)) throw invalidArgument(`invalid filter '${k}'`);
+  const f = (k: string) => values(filters[k]);
+  const statuses = f('status');
+  for (const s of statuses) {
+    if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) {
+      throw invalidArgument(`invalid filter 'status=${s}'`);
+    }
+  }
+  const byRef = (ref: string) => list.find((c) => c.id.startsWith(ref) || c.name === ref.replace(/^\//, ''));
+  const before = f('before').map(byRef)[0];
+  const since = f('since').map(byRef)[0];
+  return list.filter((c) => {
+    if (!all && statuses.length === 0 && !['running', 'paused', 'restarting'].includes(c.status)) return false;
+    if (statuses.length && !statuses.includes(c.status)) return false;
+    if (f('name').length && !f('name').some((n) => new RegExp(n.replace(/^\//, '')).test(c.name))) return false;
+    if (f('id').length && !f('id').some((i) => c.id.startsWith(i))) return false;
+    if (f('exited').length && !(c.status === 'exited' && f('exited').map(Number).includes(c.exitCode))) return false;
+    if (f('ancestor').length && !f('ancestor').some((a) => c.image === a || c.imageId === a || c.imageId.replace('sha256:', '').startsWith(a))) return false;
+    for (const l of f('label')) {
+      const i = l.indexOf('=');
+      if (i < 0 ? !(l in c.labels) : c.labels[l.slice(0, i)] !== l.slice(i + 1)) return false;
+    }
+    if (before && c.createdUnixMs >= before.createdUnixMs) return false;
+    if (since && c.createdUnixMs <= since.createdUnixMs) return false;
+    return true;
+  });
+}

@@ -1,0 +1,136 @@
+import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { invalidArgument } from '@berth/errors';
+import { familiarName, parseReference } from '@berth/reference';
+import { readTar } from '@berth/tar';
+import type { ContentStore } from './content-store';
+import type { ImageRecord, ImageStore } from './image-store';
+
+export const MAX_ARCHIVE_JSON_BYTES = 4 * 1024 * 1024;
+const BLOB_PATH = /^blobs\/sha256\/([a-f0-9]{64})$/;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+
+interface ArchiveManifestItem {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+/** Passes gzip-compressed archives through gunzip; `docker load` accepts both. */
+async function* decompressed(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = Buffer.from(first.value);
+  const rest = (async function* () {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+  })();
+  if (head[0] === 0x1f && head[1] === 0x8b) yield* Readable.from(rest).pipe(createGunzip());
+  else yield* rest;
+}
+
+async function isGzipBlob(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    await fh.read(b, 0, 2, 0);
+    return b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * `docker load`: stores every file of the archive as a blob (digest-verified where the archive
+ * names it by digest), then records each image listed in manifest.json and unpacks it. No
+ * image is recorded until all of its blobs are stored, and one whose unpack fails is removed.
+ */
+export async function loadArchive(
+  source: AsyncIterable<Uint8Array>,
+  content: ContentStore,
+  images: ImageStore,
+  unpack: (img: ImageRecord) => Promise<unknown>,
+  say: (line: string) => void,
+): Promise<string[]> {
+  const byPath = new Map<string, string>();
+  const links = new Map<string, string>();
+  let manifestJson: Buffer | undefined;
+  for await (const e of readTar(decompressed(source))) {
+    const name = posix.normalize(e.header.name).replace(/^\.\//, '').replace(/\/$/, '');
+    if (name.startsWith('..') || name.startsWith('/')) throw invalidArgument(`invalid archive: entry ${JSON.stringify(e.header.name)} escapes the archive`);
+    if (e.header.type === '2' || e.header.type === '1') {
+      links.set(name, e.header.type === '2' ? posix.join(posix.dirname(name), e.header.linkname) : posix.normalize(e.header.linkname));
+      continue;
+    }
+    if (e.header.type !== '0') continue;
+    if (name === 'manifest.json') {
+      if (e.header.size > MAX_ARCHIVE_JSON_BYTES) throw invalidArgument('invalid archive: manifest.json is too large');
+      const chunks: Buffer[] = [];
+      for await (const c of e.body()) chunks.push(c);
+      manifestJson = Buffer.concat(chunks);
+      continue;
+    }
+    const m = BLOB_PATH.exec(name);
+    const w = m ? await content.writer(`sha256:${m[1]}`, e.header.size) : await content.writerUnverified();
+    try {
+      for await (const c of e.body()) await w.write(c);
+      byPath.set(name, (await w.commit()).digest);
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+  if (!manifestJson) throw invalidArgument('invalid archive: manifest.json not found (is this a `docker save` archive?)');
+  let items: ArchiveManifestItem[];
+  try {
+    items = JSON.parse(manifestJson.toString('utf8')) as ArchiveManifestItem[];
+  } catch {
+    throw invalidArgument('invalid archive: manifest.json is not valid JSON');
+  }
+  if (!Array.isArray(items)) throw invalidArgument('invalid archive: manifest.json must be a list');
+  const resolve = (p: string): string => {
+    let path = posix.normalize(p);
+    for (let hops = 0; links.has(path) && hops < 16; hops++) path = links.get(path)!;
+    const d = byPath.get(path);
+    if (!d) throw invalidArgument(`invalid archive: ${p} is listed in manifest.json but not in the archive`);
+    return d;
+  };
+  const loaded: string[] = [];
+  for (const item of items) {
+    if (typeof item?.Config !== 'string' || !Array.isArray(item.Layers)) throw invalidArgument('invalid archive: malformed manifest.json entry');
+    const config = content.stat(resolve(item.Config));
+    const layers = [];
+    for (const l of item.Layers) {
+      const info = content.stat(resolve(l));
+      layers.push({ mediaType: (await isGzipBlob(info.path)) ? `${'application/vnd.oci.image.layer.v1.tar'}+gzip` : 'application/vnd.oci.image.layer.v1.tar', digest: info.digest, size: info.size });
+    }
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size }, layers }),
+    );
+    const tags = (item.RepoTags ?? []).map((t) => familiarName(parseReference(t)));
+    const existed = (() => {
+      try {
+        images.get(config.digest);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    const stored = await content.put(manifest);
+    const img = await images.put(stored.digest, tags);
+    try {
+      await unpack(img);
+    } catch (err) {
+      if (!existed) images.delete(img.id, true);
+      throw err;
+    }
+    for (const t of tags) say(`Loaded image: ${t}`);
+    if (tags.length === 0) say(`Loaded image ID: ${img.id}`);
+    loaded.push(img.id);
+  }
+  return loaded;
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@berth/store';
+
+const LOCALHOST_NS = /^\s*nameserver\s+(127\.|::1\b)/;
+/** Docker's fallback when the host only lists local resolvers, which a container cannot reach. */
+const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
+
+/**
+ * resolv.conf for a container that is not on the host network: the host's, without loopback
+ * resolvers, with the user's --dns/--dns-search/--dns-option replacing the host's lines.
+ */
+export function resolvConf(host: string, dns: string[], search: string[], options: string[]): string {
+  const lines = host.split('\n').filter((l) => l.trim() !== '');
+  let ns = lines.filter((l) => /^\s*nameserver\s/.test(l) && !LOCALHOST_NS.test(l));
+  let rest = lines.filter((l) => !/^\s*nameserver\s/.test(l));
+  if (dns.length) ns = dns.map((d) => `nameserver ${d}`);
+  if (ns.length === 0) ns = FALLBACK_NAMESERVERS.map((d) => `nameserver ${d}`);
+  if (search.length) rest = rest.filter((l) => !/^\s*(search|domain)\s/.test(l)).concat(`search ${search.join(' ')}`);
+  if (options.length) rest = rest.filter((l) => !/^\s*options\s/.test(l)).concat(`options ${options.join(' ')}`);
+  return `${[...rest.filter((l) => !l.startsWith('#')), ...ns].join('\n')}\n`;
+}
+
+export function hostsFile(hostname: string, extra: string[]): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
+  for (const e of extra) {
+    const i = e.lastIndexOf(':');
+    if (i > 0) lines.push(`${e.slice(i + 1)}\t${e.slice(0, i)}`);
+  }
+  if (hostname) lines.push(`127.0.1.1\t${hostname}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function readHostFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function writeContainerFiles(
+  paths: { hostname: string; hosts: string; resolvConf: string },
+  opts: { hostname: string; hostNetwork: boolean; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; extraHosts: string[] },
+): void {
+  writeFileAtomic(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
+  writeFileAtomic(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts));
+  writeFileAtomic(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
+}

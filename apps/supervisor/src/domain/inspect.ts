@@ -1,0 +1,122 @@
+import type { ContainerRecord } from './model';
+
+/** Docker's human status column: "Up 5 seconds", "Exited (3) 2 minutes ago", "Created". */
+export function humanStatus(rec: ContainerRecord, nowMs = Date.now()): string {
+  const s = rec.state;
+  if (s.Status === 'removing') return 'Removal In Progress';
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${ago(nowMs - Date.parse(s.FinishedAt))} ago`;
+  if (s.Running) return `Up ${ago(nowMs - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Dead) return 'Dead';
+  if (s.StartedAt === '0001-01-01T00:00:00Z') return 'Created';
+  return `Exited (${s.ExitCode}) ${ago(nowMs - Date.parse(s.FinishedAt))} ago`;
+}
+
+/** Docker's units.HumanDuration, in the same words. */
+export function ago(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.round(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.round(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.round(h / 24 / 30)} months`;
+  return `${Math.round(h / 24 / 365)} years`;
+}
+
+function networkSettings(rec: ContainerRecord) {
+  const mode = rec.hostConfig.NetworkMode === 'default' ? 'none' : (rec.hostConfig.NetworkMode ?? 'none');
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: '',
+    Ports: {},
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+    Networks: {
+      [mode]: {
+        IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '',
+        IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
+      },
+    },
+  };
+}
+
+/** The Engine API's ContainerInspectResponse. */
+export function inspect(rec: ContainerRecord): Record<string, unknown> {
+  return {
+    Id: rec.id,
+    Created: rec.created,
+    Path: rec.path,
+    Args: rec.args,
+    State: { ...rec.state, Health: undefined },
+    Image: rec.imageId,
+    ResolvConfPath: rec.resolvConfPath,
+    HostnamePath: rec.hostnamePath,
+    HostsPath: rec.hostsPath,
+    LogPath: rec.logPath,
+    Name: `/${rec.name}`,
+    RestartCount: rec.restartCount,
+    Driver: rec.driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      NetworkMode: 'default',
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      AutoRemove: false,
+      LogConfig: { Type: 'json-file', Config: {} },
+      Binds: null,
+      PortBindings: {},
+      Privileged: false,
+      ReadonlyRootfs: false,
+      CapAdd: null,
+      CapDrop: null,
+      Init: null,
+      Runtime: 'runc',
+      ...rec.hostConfig,
+    },
+    GraphDriver: { Name: rec.driver, Data: null },
+    Mounts: [],
+    Config: rec.config,
+    NetworkSettings: networkSettings(rec),
+  };
+}
+
+/** The Engine API's ContainerSummary (`docker ps`). */
+export function summary(rec: ContainerRecord): Record<string, unknown> {
+  const command = [rec.path, ...rec.args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  return {
+    Id: rec.id,
+    Names: [`/${rec.name}`],
+    Image: rec.image,
+    ImageID: rec.imageId,
+    Command: command,
+    Created: Math.floor(Date.parse(rec.created) / 1000),
+    Ports: [],
+    Labels: rec.config.Labels,
+    State: rec.state.Status,
+    Status: humanStatus(rec),
+    HostConfig: { NetworkMode: rec.hostConfig.NetworkMode ?? 'default' },
+    NetworkSettings: { Networks: networkSettings(rec).Networks },
+    Mounts: [],
+  };
+}

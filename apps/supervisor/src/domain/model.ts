@@ -1,0 +1,105 @@
+/** Docker's container config (Engine API ContainerConfig), the fields Berth uses. */
+export interface DockerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  ExposedPorts?: Record<string, object>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Entrypoint: string[] | null;
+  Image: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir: string;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+}
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+export interface LogConfig {
+  Type: string;
+  Config: Record<string, string>;
+}
+
+/** Docker's HostConfig, the fields Berth acts on; the rest is kept and shown as given. */
+export interface HostConfig {
+  NetworkMode?: string;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  Privileged?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  ReadonlyRootfs?: boolean;
+  Init?: boolean | null;
+  ShmSize?: number;
+  Memory?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  PidsLimit?: number | null;
+  Sysctls?: Record<string, string> | null;
+  SecurityOpt?: string[] | null;
+  LogConfig?: LogConfig;
+  ConsoleSize?: [number, number] | null;
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
+  ExtraHosts?: string[] | null;
+  Runtime?: string;
+  [key: string]: unknown;
+}
+
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface State {
+  Status: Status;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** A container as the supervisor keeps it, one JSON file per container. */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  /** The image as the user named it, and the ID it resolved to. */
+  image: string;
+  imageId: string;
+  config: DockerConfig;
+  hostConfig: HostConfig;
+  networkingConfig: unknown;
+  state: State;
+  restartCount: number;
+  /** Set by `docker stop`/`kill` so restart policies know the stop was asked for. */
+  manuallyStopped: boolean;
+  path: string;
+  args: string[];
+  /** Snapshot key of the rootfs and the image's top chain ID. */
+  rootfsKey: string;
+  bundle: string;
+  shimSocket: string;
+  logPath: string;
+  resolvConfPath: string;
+  hostnamePath: string;
+  hostsPath: string;
+  driver: string;
+}

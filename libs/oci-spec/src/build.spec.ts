@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { buildSpec, capabilities, DEFAULT_CAPABILITIES, type SpecInput } from './index';
+
+const input = (over: Partial<SpecInput> = {}): SpecInput => ({
+  id: 'a'.repeat(64),
+  args: ['sh'],
+  env: ['PATH=/bin'],
+  cwd: '/',
+  user: { uid: 0, gid: 0 },
+  hostname: 'aaaaaaaaaaaa',
+  tty: false,
+  network: { mode: 'none' },
+  files: { hosts: '/x/hosts', resolvConf: '/x/resolv.conf', hostname: '/x/hostname' },
+  ...over,
+});
+
+describe('capabilities', () => {
+  it('follows Docker: defaults, add, drop, ALL', () => {
+    expect(capabilities(false)).toEqual(DEFAULT_CAPABILITIES);
+    expect(capabilities(false, ['net_admin'])).toContain('CAP_NET_ADMIN');
+    expect(capabilities(false, [], ['chown'])).not.toContain('CAP_CHOWN');
+    expect(capabilities(false, ['CHOWN'], ['ALL'])).toEqual(['CAP_CHOWN']);
+    expect(() => capabilities(false, ['bogus'])).toThrow('invalid capability: BOGUS');
+  });
+});
+
+describe('buildSpec', () => {
+  it('writes Docker defaults', () => {
+    const s = buildSpec(input());
+    expect(s.root).toEqual({ path: 'rootfs', readonly: false });
+    expect(s.mounts.map((m) => m.destination)).toEqual([
+      '/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/dev/shm', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts',
+    ]);
+    expect(s.linux.maskedPaths).toContain('/proc/kcore');
+    expect(s.linux.readonlyPaths).toContain('/proc/sys');
+    expect(s.linux.namespaces.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'network']);
+    expect(s.linux.seccomp?.syscalls[0]?.names).toContain('mount');
+    expect(s.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
+  });
+
+  it('joins the host network and wraps the command with the init', () => {
+    const s = buildSpec(input({ network: { mode: 'host' }, initBinary: '/usr/bin/tini-static' }));
+    expect(s.linux.namespaces.some((n) => n.type === 'network')).toBe(false);
+    expect(s.process.args).toEqual(['/sbin/docker-init', '--', 'sh']);
+    expect(s.mounts.find((m) => m.destination === '/sbin/docker-init')?.source).toBe('/usr/bin/tini-static');
+  });
+
+  it('lifts blocks for added capabilities and drops seccomp for privileged', () => {
+    expect(buildSpec(input({ capAdd: ['SYS_ADMIN'] })).linux.seccomp?.syscalls[0]?.names).not.toContain('mount');
+    const p = buildSpec(input({ privileged: true }));
+    expect(p.linux.seccomp).toBeUndefined();
+    expect(p.linux.maskedPaths).toEqual([]);
+  });
+});

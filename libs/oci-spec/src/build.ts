@@ -1,0 +1,126 @@
+import { invalidArgument } from '@berth/errors';
+import {
+  ALL_CAPABILITIES,
+  baseMounts,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_SHM_BYTES,
+  defaultSeccomp,
+  DEVICE_RULES,
+  MASKED_PATHS,
+  READONLY_PATHS,
+} from './defaults';
+import type { Mount, Namespace, Spec } from './types';
+
+/** What the supervisor knows when it writes a container's spec; all paths are host paths. */
+export interface SpecInput {
+  id: string;
+  /** Entrypoint + Cmd, already merged with the image's. */
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number; additionalGids?: number[] };
+  hostname: string;
+  tty: boolean;
+  consoleSize?: [number, number];
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  readonlyRootfs?: boolean;
+  /** "none" / "host" / a netns path to join. */
+  network: { mode: 'none' } | { mode: 'host' } | { mode: 'path'; path: string };
+  shmSizeBytes?: number;
+  memoryBytes?: number;
+  nanoCpus?: number;
+  cpuShares?: number;
+  pidsLimit?: number;
+  sysctls?: Record<string, string>;
+  /** seccomp=unconfined in --security-opt turns the profile off, as in Docker. */
+  seccomp?: boolean;
+  /** Host file mounted as /sbin/docker-init and run as the container's pid 1 (`--init`). */
+  initBinary?: string;
+  files: { hosts: string; resolvConf: string; hostname: string };
+  extraMounts?: Mount[];
+  cgroupParent?: string;
+}
+
+function normaliseCap(c: string): string {
+  const up = c.toUpperCase();
+  return up === 'ALL' ? 'ALL' : up.startsWith('CAP_') ? up : `CAP_${up}`;
+}
+
+/** Docker's rule: start from the defaults (or all when privileged), add, then drop; ALL works in both. */
+export function capabilities(privileged: boolean, add: string[] = [], drop: string[] = []): string[] {
+  if (privileged) return [...ALL_CAPABILITIES];
+  const adds = add.map(normaliseCap);
+  const drops = drop.map(normaliseCap);
+  for (const c of [...adds, ...drops]) {
+    if (c !== 'ALL' && !ALL_CAPABILITIES.includes(c)) throw invalidArgument(`invalid capability: ${c.replace(/^CAP_/, '')}`);
+  }
+  let caps = adds.includes('ALL') ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES, ...adds];
+  caps = drops.includes('ALL') ? adds.filter((c) => c !== 'ALL') : caps.filter((c) => !drops.includes(c));
+  return [...new Set(caps)];
+}
+
+export function buildSpec(i: SpecInput): Spec {
+  const caps = capabilities(i.privileged ?? false, i.capAdd, i.capDrop);
+  const namespaces: Namespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (i.network.mode === 'none') namespaces.push({ type: 'network' });
+  if (i.network.mode === 'path') namespaces.push({ type: 'network', path: i.network.path });
+  const bind = (destination: string, source: string, ro = false): Mount => ({
+    destination,
+    type: 'bind',
+    source,
+    options: ['rbind', 'rprivate', ro ? 'ro' : 'rw'],
+  });
+  const mounts = [
+    ...baseMounts(i.shmSizeBytes && i.shmSizeBytes > 0 ? i.shmSizeBytes : DEFAULT_SHM_BYTES),
+    bind('/etc/resolv.conf', i.files.resolvConf),
+    bind('/etc/hostname', i.files.hostname),
+    bind('/etc/hosts', i.files.hosts),
+    ...(i.initBinary ? [bind('/sbin/docker-init', i.initBinary, true)] : []),
+    ...(i.extraMounts ?? []),
+  ];
+  if (i.privileged) {
+    for (const m of mounts) if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = m.options.filter((o) => o !== 'ro').concat('rw');
+  }
+  const resources: Spec['linux']['resources'] = {
+    devices: i.privileged ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES.map((d) => ({ ...d })),
+  };
+  if (i.memoryBytes) resources.memory = { limit: i.memoryBytes };
+  if (i.nanoCpus || i.cpuShares) {
+    resources.cpu = {};
+    if (i.cpuShares) resources.cpu.shares = i.cpuShares;
+    if (i.nanoCpus) {
+      resources.cpu.period = 100_000;
+      resources.cpu.quota = Math.round((i.nanoCpus / 1e9) * 100_000);
+    }
+  }
+  if (i.pidsLimit && i.pidsLimit > 0) resources.pids = { limit: i.pidsLimit };
+  const spec: Spec = {
+    ociVersion: '1.0.2-dev',
+    process: {
+      terminal: i.tty,
+      user: i.user,
+      args: i.initBinary ? ['/sbin/docker-init', '--', ...i.args] : i.args,
+      env: i.env,
+      cwd: i.cwd || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
+      noNewPrivileges: false,
+    },
+    root: { path: 'rootfs', readonly: i.readonlyRootfs ?? false },
+    hostname: i.network.mode === 'host' ? '' : i.hostname,
+    mounts,
+    linux: {
+      namespaces,
+      maskedPaths: i.privileged ? [] : MASKED_PATHS,
+      readonlyPaths: i.privileged ? [] : READONLY_PATHS,
+      cgroupsPath: `${i.cgroupParent ?? '/berth'}/${i.id}`,
+      resources,
+    },
+  };
+  if (i.consoleSize) spec.process.consoleSize = { height: i.consoleSize[0], width: i.consoleSize[1] };
+  if (i.sysctls && Object.keys(i.sysctls).length) spec.linux.sysctl = i.sysctls;
+  if (!i.privileged && i.seccomp !== false) spec.linux.seccomp = defaultSeccomp(caps);
+  if (i.network.mode === 'host') spec.hostname = '';
+  return spec;
+}

@@ -1,0 +1,63 @@
+/** The parts of the OCI runtime spec (v1.0.2) Berth writes, as plain data. */
+export interface Spec {
+  ociVersion: string;
+  process: Process;
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: Mount[];
+  linux: Linux;
+}
+
+export interface Process {
+  terminal: boolean;
+  consoleSize?: { height: number; width: number };
+  user: { uid: number; gid: number; additionalGids?: number[] };
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities: { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[] };
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+}
+
+export interface Mount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface Namespace {
+  type: 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
+  path?: string;
+}
+
+export interface DeviceRule {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
+export interface Linux {
+  namespaces: Namespace[];
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  cgroupsPath: string;
+  resources: {
+    devices: DeviceRule[];
+    memory?: { limit?: number };
+    cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
+    pids?: { limit: number };
+  };
+  sysctl?: Record<string, string>;
+  seccomp?: Seccomp;
+}
+
+export interface Seccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  syscalls: { names: string[]; action: string; errnoRet?: number }[];
+}

@@ -1,0 +1,46 @@
+import koffi from 'koffi';
+
+/**
+ * File system calls Node does not offer (mknod, lsetxattr), reached through libc with koffi.
+ * Loaded on first use, so importing this module costs nothing.
+ */
+let libc: { mknod: (p: string, mode: number, dev: number) => number; lsetxattr: (p: string, n: string, v: Buffer, s: number, f: number) => number; errno: () => number } | undefined;
+
+function lib() {
+  if (!libc) {
+    const l = koffi.load('libc.so.6');
+    const errnoLoc = l.func('int *__errno_location()');
+    libc = {
+      mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+      lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+      errno: () => koffi.decode(errnoLoc(), 'int') as number,
+    };
+  }
+  return libc;
+}
+
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+
+/** glibc's makedev encoding of a device number. */
+export function makedev(major: number, minor: number): number {
+  return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12) | (Math.floor(major / 0x1000) * 2 ** 32);
+}
+
+function check(rc: number, what: string, path: string): void {
+  if (rc !== 0) {
+    const errno = lib().errno();
+    const err = new Error(`${what} ${path}: errno ${errno}`) as NodeJS.ErrnoException;
+    err.errno = errno;
+    throw err;
+  }
+}
+
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  check(lib().mknod(path, mode, makedev(major, minor)), 'mknod', path);
+}
+
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  check(lib().lsetxattr(path, name, value, value.length, 0), 'lsetxattr', path);
+}
