@@ -61,6 +61,8 @@ describe('system endpoints with the real docker CLI', () => {
     const r = await suite.api('GET', '/v1.50/swarm');
     expect(r.status).toBe(404);
     expect(JSON.parse(r.body)).toEqual({ message: 'page not found' });
+    // The CLI shows raw JSON instead of the message unless the type is exactly this (no charset).
+    expect(r.headers['content-type']).toBe('application/json');
     const inspect = await suite.docker(['inspect', 'nothing-here']);
     expect(inspect.code).toBe(1);
     expect(inspect.stderr).toContain('No such object: nothing-here');

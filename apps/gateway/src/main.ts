@@ -1,4 +1,5 @@
 import { Peers } from '@berth/clients';
+import { EventLog } from '@berth/events';
 import { gatewayV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { createApp } from './api/app';
@@ -15,7 +16,9 @@ void runService({
   async setup({ config, server, logger, onClose }) {
     server.add<gatewayV1.GatewayServer>('berth.gateway.v1', gatewayV1.GatewayService, {});
     const backends = new Backends(new Peers(config));
-    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends), upgradeHandler(backends));
+    const events = new EventLog(config.redis);
+    onClose(() => events.close());
+    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends, events), upgradeHandler(backends));
     logger.info({ hosts: config.hosts }, 'Engine API listening');
     onClose(() => closeAll(listeners));
     onClose(() => backends.close());

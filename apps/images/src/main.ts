@@ -3,6 +3,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { imagesV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { Peers } from '@berth/clients';
+import { EventLog } from '@berth/events';
 import { type UnaryMethod, unary } from '@berth/grpc';
 import { type LayerSnapshots, unpackImage } from './domain/unpack';
 import { RecordStore } from '@berth/store';
@@ -36,7 +37,12 @@ void runService({
       remove: (key) => call(snaps.remove, { key }),
     };
     const unpack = (img: ImageRecord) => unpackImage(img, content, layerSnapshots);
-    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, imagesService(images, content, unpack));
+    const events = new EventLog(config.redis);
+    onClose(() => events.close());
+    const event = (action: string, id: string, name: string) => {
+      events.publish('image', action, id, { name }).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
+    };
+    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, imagesService(images, content, unpack, event, layerSnapshots));
     // Content is a second contract of the same package; it needs no Info of its own.
     server.server.addService(imagesV1.ContentService, contentService(content) as unknown as UntypedServiceImplementation);
   },

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Peers } from '@berth/clients';
+import { EventLog } from '@berth/events';
 import { supervisorV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { RecordStore } from '@berth/store';
@@ -33,6 +34,8 @@ void runService({
     );
     const containers = new Containers(store);
     const peers = new Peers(config);
+    const events = new EventLog(config.redis);
+    onClose(() => events.close());
     const life = new Lifecycle({
       config,
       dataDir,
@@ -40,7 +43,11 @@ void runService({
       peers,
       shimPath: () => findShim(config.shimPath),
       logger,
-      event: (action, rec) => logger.info({ action, id: rec.id, name: rec.name }, 'container event'),
+      event: (action, rec, extra) => {
+        events
+          .publish('container', action, rec.id, { ...rec.config.Labels, image: rec.image, name: rec.name, ...extra })
+          .catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
+      },
     });
     onClose(() => life.close());
     onClose(() => peers.close());

@@ -38,3 +38,11 @@ export function fromServiceError(err: ServiceError, peer: string): BerthError {
   }
   return new BerthError(kind, err.details || err.message, { cause: err });
 }
+
+/**
+ * Ends a server stream with an error status. grpc-js sends the status only from its 'error'
+ * handler (then `end()`); `destroy(err)` would drop the call without telling the client why.
+ */
+export function endWithError(call: { emit(event: 'error', err: unknown): boolean }, err: unknown): void {
+  call.emit('error', toServiceError(err));
+}

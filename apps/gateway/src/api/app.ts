@@ -2,21 +2,26 @@ import express, { type Express } from 'express';
 import type { BerthConfig } from '@berth/config';
 import type { Backends } from '../domain/backends';
 import { errorHandler, notFoundHandler } from './errors';
+import { exactJson } from './json';
 import { containerRoutes } from './container-routes';
 import { imageRoutes } from './image-routes';
+import { eventRoutes } from './event-routes';
+import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
 import { versionMiddleware } from './version-middleware';
 
 /** The Engine API as an express app; listening is the caller's business. */
-export function createApp(config: BerthConfig, version: string, backends: Backends): Express {
+export function createApp(config: BerthConfig, version: string, backends: Backends, events: EventLog): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'extended');
+  app.use(exactJson);
   app.use(versionMiddleware(version));
   app.use(systemRoutes(config, version, backends));
   app.use(containerRoutes(backends));
   app.use(imageRoutes(backends));
+  app.use(eventRoutes(events));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -34,7 +34,8 @@ export function containerRoutes(b: Backends): Router {
 
   r.get('/containers/:id/json', async (req, res) => {
     const c = await b.getContainer(param(req, 'id'));
-    res.type('application/json').send(Buffer.from(c.inspectJson));
+    res.setHeader('Content-Type', 'application/json');
+    res.end(Buffer.from(c.inspectJson));
   });
 
   r.post('/containers/:id/start', async (req, res) => {
@@ -64,7 +65,7 @@ export function containerRoutes(b: Backends): Router {
       param(req, 'id'),
       String(req.query.condition ?? ''),
       () => {
-        res.status(200).type('application/json');
+        res.status(200).setHeader('Content-Type', 'application/json');
         res.flushHeaders();
       },
       abort.signal,

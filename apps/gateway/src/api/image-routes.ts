@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import type { ServiceError } from '@grpc/grpc-js';
 import { unary } from '@berth/clients';
-import { conflict, HTTP_STATUS, invalidArgument, kindOf, messageOf } from '@berth/errors';
+import { conflict, HTTP_STATUS, invalidArgument, kindOf, messageOf, notImplemented } from '@berth/errors';
 import { fromServiceError } from '@berth/grpc';
 import type { imagesV1 } from '@berth/proto';
 import { familiarName, parseReference } from '@berth/reference';
@@ -60,11 +60,38 @@ export function imageRoutes(b: Backends): Router {
     );
   });
 
+  r.post('/images/create', async (req, res) => {
+    const fromSrc = req.query.fromSrc;
+    if (fromSrc === undefined) {
+      const ref = `${String(req.query.fromImage ?? '')}${req.query.tag ? `:${String(req.query.tag)}` : ''}`;
+      throw notImplemented(`pulling ${ref} from a registry is not supported by Berth yet; load the image with docker load`);
+    }
+    if (fromSrc !== '-') throw notImplemented('importing from a URL is not supported by Berth; pipe the tarball to docker import -');
+    const repo = String(req.query.repo ?? '');
+    const tag = repo ? `${repo}${req.query.tag ? `:${String(req.query.tag)}` : ''}` : '';
+    const changes = ([] as unknown[]).concat(req.query.changes ?? []).map(String);
+    const img = await new Promise<imagesV1.Image>((resolve, reject) => {
+      const call = images().importRootfs((err, out) => (err ? reject(fromServiceError(err, 'images')) : resolve(out!)));
+      call.write({ tag, changes, message: String(req.query.message ?? ''), data: Buffer.alloc(0) });
+      req.on('data', (chunk: Buffer) => {
+        if (!call.write({ tag: '', changes: [], message: '', data: chunk })) {
+          req.pause();
+          call.once('drain', () => req.resume());
+        }
+      });
+      req.on('end', () => call.end());
+      req.on('aborted', () => call.cancel());
+    });
+    res.status(200).setHeader('Content-Type', 'application/json');
+    res.end(`${JSON.stringify({ status: img.id })}\n`);
+  });
+
   r.post('/images/load', (req, res) => {
     const call = images().loadArchive();
     let started = false;
+    let failed = false;
     const start = () => {
-      if (!started) {
+      if (!started && !failed) {
         started = true;
         res.status(200).setHeader('Content-Type', 'application/json');
       }
@@ -82,10 +109,13 @@ export function imageRoutes(b: Backends): Router {
       res.write(`${JSON.stringify({ stream: `${m.stream}\n` })}\n`);
     });
     call.on('end', () => {
+      if (failed) return;
       start();
       res.end();
     });
     call.on('error', (err: ServiceError) => {
+      if (failed) return;
+      failed = true;
       const e = fromServiceError(err, 'images');
       if (!started) {
         res.status(HTTP_STATUS[kindOf(e)]).json({ message: messageOf(e) });

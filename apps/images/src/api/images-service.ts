@@ -1,11 +1,13 @@
 import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
-import { type ContractImpl, toServiceError, unaryHandler } from '@berth/grpc';
+import { type ContractImpl, endWithError, toServiceError, unaryHandler } from '@berth/grpc';
 import { invalidArgument, messageOf } from '@berth/errors';
 import type { imagesV1 } from '@berth/proto';
 import { familiarName, parseReference } from '@berth/reference';
 import type { BlobWriter, ContentStore } from '../domain/content-store';
 import type { ImageRecord, ImageStore } from '../domain/image-store';
 import { loadArchive } from '../domain/load-archive';
+import { importRootfs } from '../domain/import-rootfs';
+import type { LayerSnapshots } from '../domain/unpack';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -31,15 +33,47 @@ export function imagesService(
   images: ImageStore,
   content: ContentStore,
   unpack: (img: ImageRecord) => Promise<unknown>,
+  event: (action: string, id: string, name: string) => void = () => undefined,
+  snaps?: LayerSnapshots,
 ): ContractImpl<imagesV1.ImagesServer> {
   return {
+    importRootfs(call: ServerReadableStream<imagesV1.ImportRootfsRequest, imagesV1.Image>, callback: sendUnaryData<imagesV1.Image>) {
+      const it = (call as AsyncIterable<imagesV1.ImportRootfsRequest>)[Symbol.asyncIterator]();
+      void (async () => {
+        const first = await it.next();
+        if (first.done) throw invalidArgument('ImportRootfs received no messages');
+        const opts = first.value;
+        const data = (async function* () {
+          if (opts.data.length) yield Buffer.from(opts.data);
+          for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value.data);
+        })();
+        if (!snaps) throw invalidArgument('import needs the snapshotter');
+        const img = await importRootfs(data, { tag: opts.tag, changes: opts.changes, message: opts.message }, content, images, snaps);
+        event('import', img.id, opts.tag || img.id);
+        return toProto(img, content);
+      })().then(
+        (img) => callback(null, img),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    },
     loadArchive(call: ServerDuplexStream<imagesV1.LoadArchiveRequest, imagesV1.LoadArchiveResponse>) {
-      const chunks = (async function* () {
-        for await (const m of call as AsyncIterable<imagesV1.LoadArchiveRequest>) yield Buffer.from(m.data);
-      })();
+      // The tar reader stops at the end-of-archive marker and would close what it reads; the
+      // call must stay open to carry the results back, so it only ever sees next().
+      const it = (call as AsyncIterable<imagesV1.LoadArchiveRequest>)[Symbol.asyncIterator]();
+      const chunks: AsyncIterable<Buffer> = {
+        [Symbol.asyncIterator]: () => ({
+          next: async () => {
+            const r = await it.next();
+            return r.done ? { done: true, value: undefined } : { done: false, value: Buffer.from(r.value.data) };
+          },
+        }),
+      };
       loadArchive(chunks, content, images, unpack, (line) => call.write({ stream: line })).then(
-        () => call.end(),
-        (err: unknown) => call.destroy(Object.assign(new Error(messageOf(err)), toServiceError(err))),
+        (ids) => {
+          for (const id of ids) event('load', id, images.get(id).repoTags.map((t) => familiarName(parseReference(t)))[0] ?? id);
+          call.end();
+        },
+        (err: unknown) => endWithError(call, err),
       );
     },
     imageHistory: unaryHandler(async (req: imagesV1.GetImageRequest) => {
@@ -67,8 +101,17 @@ export function imagesService(
     listImages: unaryHandler(async () => ({ images: await Promise.all(images.list().map((r) => toProto(r, content))) })),
     getImage: unaryHandler((req: imagesV1.GetImageRequest) => toProto(images.get(req.reference), content)),
     putImage: unaryHandler(async (req: imagesV1.PutImageRequest) => toProto(await images.put(req.manifestDigest, req.tags), content)),
-    tagImage: unaryHandler((req: imagesV1.TagImageRequest) => toProto(images.tag(req.source, req.target), content)),
-    deleteImage: unaryHandler((req: imagesV1.DeleteImageRequest) => images.delete(req.reference, req.force)),
+    tagImage: unaryHandler((req: imagesV1.TagImageRequest) => {
+      const img = images.tag(req.source, req.target);
+      event('tag', img.id, familiarName(parseReference(req.target)));
+      return toProto(img, content);
+    }),
+    deleteImage: unaryHandler((req: imagesV1.DeleteImageRequest) => {
+      const out = images.delete(req.reference, req.force);
+      for (const u of out.untagged) event('untag', u, u);
+      for (const d of out.deleted) event('delete', d, d);
+      return out;
+    }),
   };
 }
 
@@ -112,7 +155,7 @@ export function contentService(content: ContentStore): imagesV1.ContentServer {
       try {
         stream = content.read(call.request.digest, Number(call.request.offset));
       } catch (err) {
-        call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
+        endWithError(call, err);
         return;
       }
       let offset = Number(call.request.offset);
@@ -125,7 +168,7 @@ export function contentService(content: ContentStore): imagesV1.ContentServer {
         }
       });
       stream.on('end', () => call.end());
-      stream.on('error', (err) => call.destroy(err));
+      stream.on('error', (err) => endWithError(call, err));
       call.on('cancelled', () => (stream as unknown as { destroy(): void }).destroy());
     },
   };

@@ -62,22 +62,20 @@ export async function loadArchive(
   for await (const e of readTar(decompressed(source))) {
     const name = posix.normalize(e.header.name).replace(/^\.\//, '').replace(/\/$/, '');
     if (name.startsWith('..') || name.startsWith('/')) throw invalidArgument(`invalid archive: entry ${JSON.stringify(e.header.name)} escapes the archive`);
-    if (e.header.type === '2' || e.header.type === '1') {
-      links.set(name, e.header.type === '2' ? posix.join(posix.dirname(name), e.header.linkname) : posix.normalize(e.header.linkname));
+    if (e.header.type === 'symlink' || e.header.type === 'hardlink') {
+      links.set(name, e.header.type === 'symlink' ? posix.join(posix.dirname(name), e.header.linkname) : posix.normalize(e.header.linkname));
       continue;
     }
-    if (e.header.type !== '0') continue;
+    if (e.header.type !== 'file') continue;
     if (name === 'manifest.json') {
       if (e.header.size > MAX_ARCHIVE_JSON_BYTES) throw invalidArgument('invalid archive: manifest.json is too large');
-      const chunks: Buffer[] = [];
-      for await (const c of e.body()) chunks.push(c);
-      manifestJson = Buffer.concat(chunks);
+      manifestJson = await e.bytes();
       continue;
     }
     const m = BLOB_PATH.exec(name);
     const w = m ? await content.writer(`sha256:${m[1]}`, e.header.size) : await content.writerUnverified();
     try {
-      for await (const c of e.body()) await w.write(c);
+      for await (const c of e.content) await w.write(c);
       byPath.set(name, (await w.commit()).digest);
     } catch (err) {
       await w.abort();

@@ -1,5 +1,5 @@
 import { failedPrecondition, notImplemented } from '@berth/errors';
-import { type ContractImpl, unaryHandler } from '@berth/grpc';
+import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
 import type { shimV1 } from '@berth/proto';
 import type { ShimArgs } from '../domain/args';
 import { readExitRecord } from '../domain/exit-record';
@@ -44,8 +44,8 @@ export function shimService(args: ShimArgs, exit: () => void): ContractImpl<shim
       throw notImplemented('shim: resize is not implemented yet');
     }),
     pids: unaryHandler(() => ({ pids: [] })),
-    attach: (call) => call.destroy(Object.assign(new Error('shim: attach is not implemented yet'), { code: 12 })),
-    logs: (call) => call.destroy(Object.assign(new Error('shim: logs is not implemented yet'), { code: 12 })),
+    attach: (call) => endWithError(call, notImplemented('shim: attach is not implemented yet')),
+    logs: (call) => endWithError(call, notImplemented('shim: logs is not implemented yet')),
     shutdown: unaryHandler(() => {
       setImmediate(exit);
       return {};

@@ -68,7 +68,11 @@ export async function applyLayer(root: string, blobPath: string, style: Whiteout
   const dirTimes: [string, number][] = [];
   const opaque: string[] = [];
   let size = 0;
-  for await (const e of readTar(tee)) {
+  // The reader stops at the end-of-archive blocks; hide return() from it so the stream stays
+  // open and the rest can still be hashed (it is part of the diff ID).
+  const it = tee[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const source: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => it.next() }) };
+  for await (const e of readTar(source)) {
     const h = e.header;
     const rel = safeRelative(h.name);
     if (rel === '') continue;
@@ -88,13 +92,12 @@ export async function applyLayer(root: string, blobPath: string, style: Whiteout
     }
     const path = join(parentOf(root, rel), base);
     const st = exists(path);
-    if (st && !(st.isDirectory() && h.type === '5')) rmSync(path, { recursive: true, force: true });
+    if (st && !(st.isDirectory() && h.type === 'directory')) rmSync(path, { recursive: true, force: true });
     written.add(rel);
-    size += await writeEntry(root, path, h, e.body());
-    if (h.type === '5') dirTimes.push([path, h.mtimeMs]);
+    size += await writeEntry(root, path, h, e.content);
+    if (h.type === 'directory') dirTimes.push([path, h.mtimeSeconds]);
   }
-  // Whatever follows the end-of-archive blocks is part of the diff ID too.
-  for await (const c of tee) void c;
+  while (!(await it.next()).done);
   for (const d of opaque) {
     const dir = d ? join(root, d) : root;
     for (const child of readdirSync(dir)) {
@@ -103,16 +106,15 @@ export async function applyLayer(root: string, blobPath: string, style: Whiteout
     }
   }
   // Directory times last: creating their children changed them.
-  for (const [p, t] of dirTimes.reverse()) utimesSync(p, t / 1000, t / 1000);
+  for (const [p, t] of dirTimes.reverse()) utimesSync(p, t, t);
   return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
 
-async function writeEntry(root: string, path: string, h: TarHeader, body: AsyncGenerator<Buffer>): Promise<number> {
-  const t = h.mtimeMs / 1000;
+async function writeEntry(root: string, path: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<number> {
+  const t = h.mtimeSeconds;
   let bytes = 0;
   switch (h.type) {
-    case '0':
-    case '7': {
+    case 'file': {
       const out = createWriteStream(path, { mode: 0o600 });
       for await (const c of body) {
         bytes += c.length;
@@ -122,13 +124,13 @@ async function writeEntry(root: string, path: string, h: TarHeader, body: AsyncG
       await once(out, 'close');
       break;
     }
-    case '5':
+    case 'directory':
       if (!exists(path)) mkdirSync(path, { mode: 0o700 });
       break;
-    case '2':
+    case 'symlink':
       symlinkSync(h.linkname, path);
       break;
-    case '1': {
+    case 'hardlink': {
       const target = safeRelative(h.linkname);
       const src = join(root, target);
       const st = exists(src);
@@ -138,19 +140,21 @@ async function writeEntry(root: string, path: string, h: TarHeader, body: AsyncG
       linkSync(src, path);
       return 0;
     }
-    case '3':
-    case '4':
-      mknod(path, (h.type === '3' ? S_IFCHR : S_IFBLK) | h.mode, h.devmajor, h.devminor);
+    case 'char-device':
+    case 'block-device':
+      mknod(path, (h.type === 'char-device' ? S_IFCHR : S_IFBLK) | h.mode, h.devmajor, h.devminor);
       break;
-    case '6':
+    case 'fifo':
       mknod(path, S_IFIFO | h.mode);
       break;
     default:
-      throw invalidArgument(`invalid layer: unsupported tar entry type ${JSON.stringify(h.type)} for ${h.name}`);
+      throw invalidArgument(`invalid layer: unsupported tar entry type ${JSON.stringify(h.typeflag)} for ${h.name}`);
   }
   lchownSync(path, h.uid, h.gid);
-  if (h.type !== '2') chmodSync(path, h.mode);
-  for (const [k, v] of Object.entries(h.xattrs)) lsetxattr(path, k, v);
+  if (h.type !== 'symlink') chmodSync(path, h.mode);
+  for (const [k, v] of Object.entries(h.pax)) {
+    if (k.startsWith('SCHILY.xattr.')) lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'latin1'));
+  }
   lutimesSync(path, t, t);
   return bytes;
 }

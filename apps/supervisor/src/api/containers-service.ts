@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { type ContractImpl, toServiceError, unaryHandler } from '@berth/grpc';
+import { type ContractImpl, endWithError, toServiceError, unaryHandler } from '@berth/grpc';
 import type { supervisorV1 } from '@berth/proto';
 import type { Containers } from '../domain/containers';
 import { inspect, summary } from '../domain/inspect';
@@ -64,7 +64,7 @@ export function containersService(containers: Containers, life: Lifecycle): Cont
             call.write({ registered: false, exitCode: r.exitCode, error: r.error });
             call.end();
           },
-          (err: unknown) => call.destroy(Object.assign(new Error(String((err as Error).message)), toServiceError(err))),
+          (err: unknown) => endWithError(call, err),
         );
     },
     shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference)),

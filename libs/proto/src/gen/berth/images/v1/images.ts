@@ -28,6 +28,17 @@ import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.images.v1";
 
+export interface ImportRootfsRequest {
+  /**
+   * First message only: the tag to give (may be empty), Dockerfile instructions to apply
+   * (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL) and a comment.
+   */
+  tag: string;
+  changes: string[];
+  message: string;
+  data: Buffer;
+}
+
 export interface LoadArchiveRequest {
   data: Buffer;
 }
@@ -134,6 +145,114 @@ export interface BlobChunk {
   offset: number;
   data: Buffer;
 }
+
+function createBaseImportRootfsRequest(): ImportRootfsRequest {
+  return { tag: "", changes: [], message: "", data: Buffer.alloc(0) };
+}
+
+export const ImportRootfsRequest: MessageFns<ImportRootfsRequest> = {
+  encode(message: ImportRootfsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tag !== "") {
+      writer.uint32(10).string(message.tag);
+    }
+    for (const v of message.changes) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(34).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportRootfsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseImportRootfsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.tag = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.changes.push(reader.string());
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.message = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ImportRootfsRequest {
+    return {
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ImportRootfsRequest): unknown {
+    const obj: any = {};
+    if (message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportRootfsRequest>, I>>(base?: I): ImportRootfsRequest {
+    return ImportRootfsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportRootfsRequest>, I>>(object: I): ImportRootfsRequest {
+    const message = createBaseImportRootfsRequest();
+    message.tag = object.tag ?? "";
+    message.changes = object.changes?.map((e) => e) || [];
+    message.message = object.message ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
 
 function createBaseLoadArchiveRequest(): LoadArchiveRequest {
   return { data: Buffer.alloc(0) };
@@ -1734,6 +1853,19 @@ export const ImagesService = {
     responseSerialize: (value: LoadArchiveResponse): Buffer => Buffer.from(LoadArchiveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LoadArchiveResponse => LoadArchiveResponse.decode(value),
   },
+  /**
+   * ImportRootfs makes a one-layer image from a root filesystem tarball (`docker import`).
+   * The first message carries the options, the rest carry the tarball; the image ID comes back.
+   */
+  importRootfs: {
+    path: "/berth.images.v1.Images/ImportRootfs",
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: (value: ImportRootfsRequest): Buffer => Buffer.from(ImportRootfsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportRootfsRequest => ImportRootfsRequest.decode(value),
+    responseSerialize: (value: Image): Buffer => Buffer.from(Image.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Image => Image.decode(value),
+  },
   /** History lists the image's config history with the layer sizes, newest first. */
   imageHistory: {
     path: "/berth.images.v1.Images/ImageHistory",
@@ -1777,6 +1909,11 @@ export interface ImagesServer extends UntypedServiceImplementation {
    * with an error and records no image from the archive.
    */
   loadArchive: handleBidiStreamingCall<LoadArchiveRequest, LoadArchiveResponse>;
+  /**
+   * ImportRootfs makes a one-layer image from a root filesystem tarball (`docker import`).
+   * The first message carries the options, the rest carry the tarball; the image ID comes back.
+   */
+  importRootfs: handleClientStreamingCall<ImportRootfsRequest, Image>;
   /** History lists the image's config history with the layer sizes, newest first. */
   imageHistory: handleUnaryCall<GetImageRequest, ImageHistoryResponse>;
 }
@@ -1888,6 +2025,26 @@ export interface ImagesClient extends Client {
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<LoadArchiveRequest, LoadArchiveResponse>;
+  /**
+   * ImportRootfs makes a one-layer image from a root filesystem tarball (`docker import`).
+   * The first message carries the options, the rest carry the tarball; the image ID comes back.
+   */
+  importRootfs(
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<ImportRootfsRequest>;
+  importRootfs(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<ImportRootfsRequest>;
+  importRootfs(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<ImportRootfsRequest>;
+  importRootfs(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<ImportRootfsRequest>;
   /** History lists the image's config history with the layer sizes, newest first. */
   imageHistory(
     request: GetImageRequest,

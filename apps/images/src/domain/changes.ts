@@ -1,0 +1,92 @@
+import { invalidArgument } from '@berth/errors';
+
+export interface ContainerConfigDoc {
+  Cmd?: string[];
+  Entrypoint?: string[];
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Labels?: Record<string, string>;
+  ExposedPorts?: Record<string, object>;
+  Volumes?: Record<string, object>;
+  StopSignal?: string;
+}
+
+function words(rest: string): string[] {
+  const t = rest.trim();
+  if (t.startsWith('[')) {
+    try {
+      const v = JSON.parse(t) as unknown;
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
+    } catch {
+      // fall through: shell form
+    }
+  }
+  return ['/bin/sh', '-c', t];
+}
+
+function pairs(rest: string): [string, string][] {
+  const t = rest.trim();
+  if (!t.includes('=')) {
+    const sp = t.indexOf(' ');
+    if (sp < 0) throw invalidArgument(`ENV/LABEL needs a value: ${t}`);
+    return [[t.slice(0, sp), t.slice(sp + 1).trim()]];
+  }
+  const out: [string, string][] = [];
+  for (const m of t.matchAll(/([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+    const v = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+    out.push([m[1]!, v]);
+  }
+  return out;
+}
+
+/** Applies `--change` Dockerfile instructions, as `docker import` and `docker commit` accept them. */
+export function applyChanges(cfg: ContainerConfigDoc, changes: string[]): ContainerConfigDoc {
+  const out: ContainerConfigDoc = { ...cfg };
+  for (const change of changes) {
+    const m = /^\s*(\w+)\s+([\s\S]*)$/.exec(change);
+    if (!m) throw invalidArgument(`invalid change: ${JSON.stringify(change)}`);
+    const [, instr, rest] = m as unknown as [string, string, string];
+    switch (instr.toUpperCase()) {
+      case 'CMD':
+        out.Cmd = words(rest);
+        break;
+      case 'ENTRYPOINT':
+        out.Entrypoint = words(rest);
+        break;
+      case 'ENV': {
+        const env = [...(out.Env ?? [])];
+        for (const [k, v] of pairs(rest)) {
+          const i = env.findIndex((e) => e.startsWith(`${k}=`));
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
+        }
+        out.Env = env;
+        break;
+      }
+      case 'LABEL':
+        out.Labels = { ...(out.Labels ?? {}), ...Object.fromEntries(pairs(rest)) };
+        break;
+      case 'WORKDIR':
+        out.WorkingDir = rest.trim();
+        break;
+      case 'USER':
+        out.User = rest.trim();
+        break;
+      case 'STOPSIGNAL':
+        out.StopSignal = rest.trim();
+        break;
+      case 'EXPOSE':
+        out.ExposedPorts = { ...(out.ExposedPorts ?? {}) };
+        for (const p of rest.trim().split(/\s+/)) out.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
+        break;
+      case 'VOLUME':
+        out.Volumes = { ...(out.Volumes ?? {}) };
+        for (const v of words(rest)[0] === '/bin/sh' ? rest.trim().split(/\s+/) : words(rest)) out.Volumes[v] = {};
+        break;
+      default:
+        throw invalidArgument(`${instr} is not a valid change command`);
+    }
+  }
+  return out;
+}
