@@ -32,8 +32,11 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "berth setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: the registry here lacks other platforms' optional
+  # binaries (e.g. @bufbuild/buf-darwin-*), which `npm ci` insists on finding in the lockfile.
+  # It still installs the locked versions.
+  echo "berth setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 npx --no-install nx run-many -t build --outputStyle=static >/tmp/berth-build.$$.log 2>&1 || {
