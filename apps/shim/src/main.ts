@@ -4,24 +4,30 @@ import { createLogger } from '@berth/logging';
 import { shimV1 } from '@berth/proto';
 import { shimService } from './api/shim-service';
 import { parseShimArgs } from './domain/args';
+import { Container } from './domain/container';
+import { readOptions } from './domain/options';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
 
 async function main(): Promise<void> {
   let args;
+  let opts;
   try {
     args = parseShimArgs(process.argv.slice(2));
+    opts = readOptions(args.bundle);
   } catch (err) {
     process.stderr.write(`${messageOf(err)}\n`);
     process.exit(2);
   }
   const logger = createLogger({ service: 'shim' }).child({ container: args.id });
+  const container = new Container(opts, args.bundle, logger);
   const server = new ServiceServer({ name: 'shim', version: VERSION, details: () => ({ bundle: args.bundle }) });
   const exit = () => void server.close(1_000).then(() => process.exit(0));
-  server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, shimService(args, exit));
-  await server.listen(`unix://${args.socket}`);
-  logger.info({ socket: args.socket }, 'shim serving');
-  process.on('SIGTERM', exit);
+  server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, shimService(container, exit));
+  await server.listen(`unix://${opts.socket}`);
+  logger.info({ socket: opts.socket, version: VERSION }, 'shim serving');
+  // The container must outlive whoever sent these; only Shutdown ends a shim.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGPIPE'] as const) process.on(sig, () => logger.info({ sig }, 'ignored signal'));
 }
 
 void main();

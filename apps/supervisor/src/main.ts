@@ -7,6 +7,7 @@ import { RecordStore } from '@berth/store';
 import { containersService } from './api/containers-service';
 import { findShim } from './clients/shim-client';
 import { Containers } from './domain/containers';
+import { Execs } from './domain/execs';
 import { engineId, runtimeVersion } from './domain/engine-facts';
 import { Lifecycle } from './domain/lifecycle';
 import type { ContainerRecord } from './domain/model';
@@ -51,7 +52,7 @@ void runService({
     });
     onClose(() => life.close());
     onClose(() => peers.close());
-    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life));
+    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers)));
     // Reconcile after serving starts would race new requests; before it, peers may be restarting:
     // run it now but do not hold start-up on a slow shim.
     void life.reconcile().catch((err: unknown) => logger.error({ err }, 'reconcile failed'));

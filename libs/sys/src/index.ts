@@ -1,1 +1,2 @@
 export * from './fs-calls';
+export * from './pty';

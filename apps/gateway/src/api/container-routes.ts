@@ -4,7 +4,7 @@ import { invalidArgument } from '@berth/errors';
 import { shimV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 import { filterContainers } from '../domain/container-filters';
-import { frame, parseTimestampNano, rfc3339Nano, STDERR, STDOUT } from '../domain/stdcopy';
+import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
@@ -122,12 +122,18 @@ export function containerRoutes(b: Backends): Router {
     const tailQ = String(req.query.tail ?? 'all');
     const tail = tailQ === 'all' || tailQ === '' ? -1 : Number(tailQ);
     const timestamps = bool(req.query.timestamps);
+    const [sinceUnixSec, sinceNanos] = parseTimestamp(req.query.since as string | undefined);
+    const [untilUnixSec, untilNanos] = parseTimestamp(req.query.until as string | undefined);
     const call = client.logs({
       follow: bool(req.query.follow),
       stdout,
       stderr,
-      sinceUnixNano: parseTimestampNano(req.query.since as string | undefined),
-      untilUnixNano: parseTimestampNano(req.query.until as string | undefined),
+      sinceUnixNano: 0,
+      untilUnixNano: 0,
+      sinceUnixSec,
+      sinceNanos,
+      untilUnixSec,
+      untilNanos,
       tail: Number.isInteger(tail) ? tail : -1,
     });
     const multiplexed = !tty;
@@ -137,7 +143,7 @@ export function containerRoutes(b: Backends): Router {
     res.on('close', () => call.cancel());
     call.on('data', (e: shimV1.LogEntry) => {
       let line = Buffer.from(e.line);
-      if (timestamps) line = Buffer.concat([Buffer.from(`${rfc3339Nano(e.timeUnixNano)} `), line]);
+      if (timestamps) line = Buffer.concat([Buffer.from(`${rfc3339Nano(e.timeUnixSec, e.timeNanos)} `), line]);
       const chunk = multiplexed ? frame(e.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, line) : line;
       if (!res.write(chunk)) {
         call.pause();

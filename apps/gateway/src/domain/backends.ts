@@ -11,7 +11,8 @@ export interface Counts {
   images: number;
 }
 
-const LONG = { deadlineMs: 2 ** 31 };
+// Finite on purpose: a deadline timer past 2^31 ms would fire at once.
+const LONG = { deadlineMs: 24 * 3600_000 };
 
 /** What the gateway asks of the services, in one place, so routes stay free of gRPC details. */
 export class Backends {

@@ -1,53 +1,124 @@
-import { failedPrecondition, notImplemented } from '@berth/errors';
+import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
+import { invalidArgument } from '@berth/errors';
 import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
-import type { shimV1 } from '@berth/proto';
-import type { ShimArgs } from '../domain/args';
-import { readExitRecord } from '../domain/exit-record';
+import { shimV1 } from '@berth/proto';
+import type { Container } from '../domain/container';
+import type { StreamName } from '../domain/json-log';
 
-/**
- * The shim's contract. Running the container with the OCI runtime arrives with the lifecycle
- * work (issue #3); until then a shim reports its bundle's recorded state truthfully and
- * refuses what it cannot do with UNIMPLEMENTED rather than pretending.
- */
-export function shimService(args: ShimArgs, exit: () => void): ContractImpl<shimV1.ShimServer> {
-  const state = (): shimV1.StateResponse => {
-    const rec = readExitRecord(args.bundle);
-    return {
-      id: args.id,
-      bundle: args.bundle,
-      status: rec ? 'stopped' : 'created',
-      pid: 0,
-      exitCode: rec?.exitCode ?? 0,
-      exitedUnixMs: rec?.exitedUnixMs ?? 0,
-    };
-  };
+const KIND: Record<StreamName, shimV1.StreamKind> = { stdout: shimV1.StreamKind.STREAM_KIND_STDOUT, stderr: shimV1.StreamKind.STREAM_KIND_STDERR };
+
+function streams(stdout: boolean, stderr: boolean): Set<StreamName> {
+  const s = new Set<StreamName>();
+  if (stdout) s.add('stdout');
+  if (stderr) s.add('stderr');
+  return s;
+}
+
+export function shimService(c: Container, exit: () => void): ContractImpl<shimV1.ShimServer> {
+  const execHandles = new Map<string, { resize: (r: number, w: number) => void }>();
   return {
-    state: unaryHandler(() => state()),
-    kill: unaryHandler(() => {
-      throw notImplemented('shim: kill is not implemented yet');
+    state: unaryHandler(() => ({ id: c.o.id, bundle: c.bundle, ...c.state() })),
+    start: unaryHandler(async () => ({ pid: await c.start() })),
+    kill: unaryHandler(async (r: shimV1.KillRequest) => {
+      await c.kill(r.signal, r.all);
+      return {};
     }),
-    wait: unaryHandler(() => {
-      const s = state();
-      if (s.status !== 'stopped') throw failedPrecondition('shim: container has not been started');
-      return { exitCode: s.exitCode, exitedUnixMs: s.exitedUnixMs };
+    wait: unaryHandler(() => c.wait()),
+    pause: unaryHandler(async () => {
+      await c.pause(true);
+      return {};
     }),
-    start: unaryHandler(() => {
-      throw notImplemented('shim: start is not implemented yet');
+    resume: unaryHandler(async () => {
+      await c.pause(false);
+      return {};
     }),
-    pause: unaryHandler(() => {
-      throw notImplemented('shim: pause is not implemented yet');
+    pids: unaryHandler(async () => ({ pids: await c.pids() })),
+    resize: unaryHandler((r: shimV1.ResizeRequest) => {
+      c.resize(r.height, r.width);
+      return {};
     }),
-    resume: unaryHandler(() => {
-      throw notImplemented('shim: resume is not implemented yet');
-    }),
-    resize: unaryHandler(() => {
-      throw notImplemented('shim: resize is not implemented yet');
-    }),
-    pids: unaryHandler(() => ({ pids: [] })),
-    attach: (call) => endWithError(call, notImplemented('shim: attach is not implemented yet')),
-    logs: (call) => endWithError(call, notImplemented('shim: logs is not implemented yet')),
-    shutdown: unaryHandler(() => {
+    shutdown: unaryHandler(async () => {
+      await c.shutdown();
       setImmediate(exit);
+      return {};
+    }),
+    attach(call: ServerDuplexStream<shimV1.AttachRequest, shimV1.AttachResponse>) {
+      let handle: ReturnType<Container['attach']> | undefined;
+      call.on('data', (m: shimV1.AttachRequest) => {
+        if (!handle) {
+          handle = c.attach(streams(m.stdout, m.stderr), {
+            data: (s, b) => call.write({ stream: KIND[s], data: b }),
+            end: () => call.end(),
+          });
+        }
+        if (m.stdinData.length) handle.stdin(Buffer.from(m.stdinData));
+        if (m.closeStdin) handle.closeStdin();
+      });
+      const leave = () => handle?.leave();
+      call.on('cancelled', leave);
+      call.on('error', leave);
+      call.on('close', leave);
+    },
+    logs(call: ServerWritableStream<shimV1.LogsRequest, shimV1.LogEntry>) {
+      const r = call.request;
+      const ns = (sec: number, nanos: number) => BigInt(Math.trunc(sec)) * 1_000_000_000n + BigInt(nanos);
+      const stop = c.logs(
+        { follow: r.follow, sinceNano: ns(r.sinceUnixSec, r.sinceNanos), untilNano: ns(r.untilUnixSec, r.untilNanos), tail: r.tail, streams: streams(r.stdout, r.stderr) },
+        (l) => call.write({ stream: KIND[l.stream], line: l.line, timeUnixNano: 0, timeUnixSec: Number(l.timeNano / 1_000_000_000n), timeNanos: Number(l.timeNano % 1_000_000_000n) }),
+        () => call.end(),
+      );
+      call.on('cancelled', stop);
+      call.on('close', stop);
+    },
+    exec(call: ServerDuplexStream<shimV1.ExecRequest, shimV1.ExecResponse>) {
+      let handle: Awaited<ReturnType<Container['exec']>> | undefined;
+      let first = true;
+      const pendingStdin: shimV1.ExecRequest[] = [];
+      call.on('data', (m: shimV1.ExecRequest) => {
+        if (!first) {
+          if (handle) {
+            if (m.stdinData.length) handle.stdin(Buffer.from(m.stdinData));
+            if (m.closeStdin) handle.closeStdin();
+          } else pendingStdin.push(m);
+          return;
+        }
+        first = false;
+        if (!m.execId) return endWithError(call, invalidArgument('Exec: the first message must name the exec'));
+        const want = streams(m.stdout, m.stderr);
+        c.exec(
+          m.execId,
+          Buffer.from(m.processJson),
+          (s, b) => {
+            if (want.has(s)) call.write({ stream: KIND[s], data: b, started: false, pid: 0, exited: false, exitCode: 0 });
+          },
+          (code) => {
+            execHandles.delete(m.execId);
+            call.write({ stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, data: Buffer.alloc(0), started: false, pid: 0, exited: true, exitCode: code });
+            call.end();
+          },
+        ).then(
+          (h) => {
+            handle = h;
+            execHandles.set(m.execId, h);
+            call.write({ stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, data: Buffer.alloc(0), started: true, pid: h.pid, exited: false, exitCode: 0 });
+            for (const p of pendingStdin.splice(0)) {
+              if (p.stdinData.length) h.stdin(Buffer.from(p.stdinData));
+              if (p.closeStdin) h.closeStdin();
+            }
+          },
+          (err: unknown) => endWithError(call, err),
+        );
+      });
+    },
+    execState: unaryHandler((r: shimV1.ExecStateRequest) => {
+      try {
+        return { found: true, ...c.execState(r.execId) };
+      } catch {
+        return { found: false, running: false, exitCode: 0, pid: 0 };
+      }
+    }),
+    resizeExec: unaryHandler((r: shimV1.ResizeExecRequest) => {
+      execHandles.get(r.execId)?.resize(r.height, r.width);
       return {};
     }),
   };

@@ -4,6 +4,8 @@ import type { supervisorV1 } from '@berth/proto';
 import type { Containers } from '../domain/containers';
 import { inspect, summary } from '../domain/inspect';
 import type { Lifecycle } from '../domain/lifecycle';
+import { type Execs, inspectExec } from '../domain/execs';
+import { conflict } from '@berth/errors';
 import type { ContainerRecord } from '../domain/model';
 
 function toProto(c: ContainerRecord): supervisorV1.Container {
@@ -25,8 +27,32 @@ function toProto(c: ContainerRecord): supervisorV1.Container {
   };
 }
 
-export function containersService(containers: Containers, life: Lifecycle): ContractImpl<supervisorV1.ContainersServer> {
+export function containersService(containers: Containers, life: Lifecycle, execs: Execs): ContractImpl<supervisorV1.ContainersServer> {
   return {
+    createExec: unaryHandler((req: supervisorV1.CreateExecRequest) => ({ id: execs.create(req.reference, req.bodyJson) })),
+    startExec: unaryHandler(async (req: supervisorV1.ExecRequest) => {
+      const e = execs.get(req.id);
+      if (e.started) throw conflict(`exec ${e.id} has already been started`);
+      const c = containers.get(e.containerId);
+      if (!c.state.Running) throw conflict(`container ${c.id} is not running`);
+      const { address } = await life.shimAddress(c.id);
+      e.started = true;
+      e.running = true;
+      return {
+        shimAddress: address,
+        containerId: c.id,
+        processJson: Buffer.from(JSON.stringify(execs.process(e, c))),
+        tty: e.config.Tty ?? false,
+        attachStdin: e.config.AttachStdin ?? false,
+        attachStdout: e.config.AttachStdout ?? false,
+        attachStderr: e.config.AttachStderr ?? false,
+      };
+    }),
+    inspectExec: unaryHandler(async (req: supervisorV1.ExecRequest) => {
+      const e = execs.get(req.id);
+      await life.refreshExec(e);
+      return { inspectJson: Buffer.from(JSON.stringify(inspectExec(e, containers.get(e.containerId)))) };
+    }),
     listContainers: unaryHandler((req: supervisorV1.ListContainersRequest) => ({ containers: containers.list(req.all).map(toProto) })),
     getContainer: unaryHandler((req: supervisorV1.GetContainerRequest) => toProto(containers.get(req.reference))),
     createContainer: unaryHandler((req: supervisorV1.CreateContainerRequest) => life.create(req.name, req.bodyJson)),

@@ -13,6 +13,7 @@ import { chainIds } from '@berth/reference';
 import { writeFileAtomic } from '@berth/store';
 import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
 import type { Containers } from './containers';
+import type { ExecRecord } from './execs';
 import { writeContainerFiles } from './container-files';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
@@ -23,7 +24,8 @@ import { readRootfsFiles } from './rootfs-files';
 import { resolveUser } from './user';
 
 const execFileP = promisify(execFile);
-const NO_DEADLINE = { deadlineMs: 2 ** 31 };
+// Long waits (a container runs for days) still need a finite deadline: timers past 2^31 ms fire at once.
+const NO_DEADLINE = { deadlineMs: 24 * 3600_000 };
 const DEFAULT_STOP_TIMEOUT_S = 10;
 const TINI = '/usr/bin/tini-static';
 
@@ -466,6 +468,24 @@ export class Lifecycle {
     const rec = this.d.containers.get(ref);
     await this.ensureShim(rec);
     return { id: rec.id, address: `unix://${rec.shimSocket}`, tty: rec.config.Tty, openStdin: rec.config.OpenStdin };
+  }
+
+  /** Brings an exec's state up to date from the shim that runs it. */
+  async refreshExec(e: ExecRecord): Promise<void> {
+    if (!e.started || !e.running) return;
+    const rec = this.d.containers.byId(e.containerId);
+    if (!rec) {
+      e.running = false;
+      return;
+    }
+    const shim = this.shim(rec);
+    const st = await unary('shim', shim.execState.bind(shim), { execId: e.id }).catch(() => undefined);
+    if (!st) return;
+    e.pid = st.pid;
+    if (!st.running && st.found) {
+      e.running = false;
+      e.exitCode = st.exitCode;
+    }
   }
 
   async top(ref: string, psArgs: string): Promise<{ titles: string[]; processes: { columns: string[] }[] }> {

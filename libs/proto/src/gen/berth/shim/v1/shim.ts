@@ -65,6 +65,42 @@ export function streamKindToJSON(object: StreamKind): string {
   }
 }
 
+export interface ExecRequest {
+  execId: string;
+  processJson: Buffer;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  stdinData: Buffer;
+  closeStdin: boolean;
+}
+
+export interface ExecResponse {
+  stream: StreamKind;
+  data: Buffer;
+  started: boolean;
+  pid: number;
+  exited: boolean;
+  exitCode: number;
+}
+
+export interface ExecStateRequest {
+  execId: string;
+}
+
+export interface ExecStateResponse {
+  found: boolean;
+  running: boolean;
+  exitCode: number;
+  pid: number;
+}
+
+export interface ResizeExecRequest {
+  execId: string;
+  height: number;
+  width: number;
+}
+
 export interface StartRequest {
 }
 
@@ -102,17 +138,27 @@ export interface LogsRequest {
   follow: boolean;
   stdout: boolean;
   stderr: boolean;
-  /** Unix nanoseconds; 0 means no bound. */
+  /**
+   * Deprecated: nanoseconds since 1970 do not fit a JavaScript number; use the *_unix_sec and
+   * *_nanos pairs. 0 means no bound.
+   */
   sinceUnixNano: number;
   untilUnixNano: number;
   /** Last N lines only; negative means all. */
   tail: number;
+  sinceUnixSec: number;
+  sinceNanos: number;
+  untilUnixSec: number;
+  untilNanos: number;
 }
 
 export interface LogEntry {
   stream: StreamKind;
   line: Buffer;
+  /** Deprecated, never set: see time_unix_sec and time_nanos. */
   timeUnixNano: number;
+  timeUnixSec: number;
+  timeNanos: number;
 }
 
 export interface ResizeRequest {
@@ -165,6 +211,568 @@ export interface ShutdownRequest {
 
 export interface ShutdownResponse {
 }
+
+function createBaseExecRequest(): ExecRequest {
+  return {
+    execId: "",
+    processJson: Buffer.alloc(0),
+    stdin: false,
+    stdout: false,
+    stderr: false,
+    stdinData: Buffer.alloc(0),
+    closeStdin: false,
+  };
+}
+
+export const ExecRequest: MessageFns<ExecRequest> = {
+  encode(message: ExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.execId !== "") {
+      writer.uint32(10).string(message.execId);
+    }
+    if (message.processJson.length !== 0) {
+      writer.uint32(18).bytes(message.processJson);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(24).bool(message.stdin);
+    }
+    if (message.stdout !== false) {
+      writer.uint32(32).bool(message.stdout);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(40).bool(message.stderr);
+    }
+    if (message.stdinData.length !== 0) {
+      writer.uint32(50).bytes(message.stdinData);
+    }
+    if (message.closeStdin !== false) {
+      writer.uint32(56).bool(message.closeStdin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseExecRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.execId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.processJson = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.stdin = reader.bool();
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.stdout = reader.bool();
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.stderr = reader.bool();
+          continue;
+        }
+        case 6: {
+          if (tag !== 50) {
+            break;
+          }
+
+          message.stdinData = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 7: {
+          if (tag !== 56) {
+            break;
+          }
+
+          message.closeStdin = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ExecRequest {
+    return {
+      execId: isSet(object.execId) ? globalThis.String(object.execId) : "",
+      processJson: isSet(object.processJson) ? Buffer.from(bytesFromBase64(object.processJson)) : Buffer.alloc(0),
+      stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
+      stdout: isSet(object.stdout) ? globalThis.Boolean(object.stdout) : false,
+      stderr: isSet(object.stderr) ? globalThis.Boolean(object.stderr) : false,
+      stdinData: isSet(object.stdinData) ? Buffer.from(bytesFromBase64(object.stdinData)) : Buffer.alloc(0),
+      closeStdin: isSet(object.closeStdin) ? globalThis.Boolean(object.closeStdin) : false,
+    };
+  },
+
+  toJSON(message: ExecRequest): unknown {
+    const obj: any = {};
+    if (message.execId !== "") {
+      obj.execId = message.execId;
+    }
+    if (message.processJson.length !== 0) {
+      obj.processJson = base64FromBytes(message.processJson);
+    }
+    if (message.stdin !== false) {
+      obj.stdin = message.stdin;
+    }
+    if (message.stdout !== false) {
+      obj.stdout = message.stdout;
+    }
+    if (message.stderr !== false) {
+      obj.stderr = message.stderr;
+    }
+    if (message.stdinData.length !== 0) {
+      obj.stdinData = base64FromBytes(message.stdinData);
+    }
+    if (message.closeStdin !== false) {
+      obj.closeStdin = message.closeStdin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecRequest>, I>>(base?: I): ExecRequest {
+    return ExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecRequest>, I>>(object: I): ExecRequest {
+    const message = createBaseExecRequest();
+    message.execId = object.execId ?? "";
+    message.processJson = object.processJson ?? Buffer.alloc(0);
+    message.stdin = object.stdin ?? false;
+    message.stdout = object.stdout ?? false;
+    message.stderr = object.stderr ?? false;
+    message.stdinData = object.stdinData ?? Buffer.alloc(0);
+    message.closeStdin = object.closeStdin ?? false;
+    return message;
+  },
+};
+
+function createBaseExecResponse(): ExecResponse {
+  return { stream: 0, data: Buffer.alloc(0), started: false, pid: 0, exited: false, exitCode: 0 };
+}
+
+export const ExecResponse: MessageFns<ExecResponse> = {
+  encode(message: ExecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== 0) {
+      writer.uint32(8).int32(message.stream);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.started !== false) {
+      writer.uint32(24).bool(message.started);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(32).int32(message.pid);
+    }
+    if (message.exited !== false) {
+      writer.uint32(40).bool(message.exited);
+    }
+    if (message.exitCode !== 0) {
+      writer.uint32(48).int32(message.exitCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseExecResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.stream = reader.int32() as any;
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.started = reader.bool();
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.pid = reader.int32();
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.exited = reader.bool();
+          continue;
+        }
+        case 6: {
+          if (tag !== 48) {
+            break;
+          }
+
+          message.exitCode = reader.int32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ExecResponse {
+    return {
+      stream: isSet(object.stream) ? streamKindFromJSON(object.stream) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      started: isSet(object.started) ? globalThis.Boolean(object.started) : false,
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      exited: isSet(object.exited) ? globalThis.Boolean(object.exited) : false,
+      exitCode: isSet(object.exitCode) ? globalThis.Number(object.exitCode) : 0,
+    };
+  },
+
+  toJSON(message: ExecResponse): unknown {
+    const obj: any = {};
+    if (message.stream !== 0) {
+      obj.stream = streamKindToJSON(message.stream);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.started !== false) {
+      obj.started = message.started;
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.exited !== false) {
+      obj.exited = message.exited;
+    }
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecResponse>, I>>(base?: I): ExecResponse {
+    return ExecResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecResponse>, I>>(object: I): ExecResponse {
+    const message = createBaseExecResponse();
+    message.stream = object.stream ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    message.started = object.started ?? false;
+    message.pid = object.pid ?? 0;
+    message.exited = object.exited ?? false;
+    message.exitCode = object.exitCode ?? 0;
+    return message;
+  },
+};
+
+function createBaseExecStateRequest(): ExecStateRequest {
+  return { execId: "" };
+}
+
+export const ExecStateRequest: MessageFns<ExecStateRequest> = {
+  encode(message: ExecStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.execId !== "") {
+      writer.uint32(10).string(message.execId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseExecStateRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.execId = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ExecStateRequest {
+    return { execId: isSet(object.execId) ? globalThis.String(object.execId) : "" };
+  },
+
+  toJSON(message: ExecStateRequest): unknown {
+    const obj: any = {};
+    if (message.execId !== "") {
+      obj.execId = message.execId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecStateRequest>, I>>(base?: I): ExecStateRequest {
+    return ExecStateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecStateRequest>, I>>(object: I): ExecStateRequest {
+    const message = createBaseExecStateRequest();
+    message.execId = object.execId ?? "";
+    return message;
+  },
+};
+
+function createBaseExecStateResponse(): ExecStateResponse {
+  return { found: false, running: false, exitCode: 0, pid: 0 };
+}
+
+export const ExecStateResponse: MessageFns<ExecStateResponse> = {
+  encode(message: ExecStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.running !== false) {
+      writer.uint32(16).bool(message.running);
+    }
+    if (message.exitCode !== 0) {
+      writer.uint32(24).int32(message.exitCode);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(32).int32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseExecStateResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.found = reader.bool();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.running = reader.bool();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.exitCode = reader.int32();
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.pid = reader.int32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ExecStateResponse {
+    return {
+      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
+      running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+      exitCode: isSet(object.exitCode) ? globalThis.Number(object.exitCode) : 0,
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+    };
+  },
+
+  toJSON(message: ExecStateResponse): unknown {
+    const obj: any = {};
+    if (message.found !== false) {
+      obj.found = message.found;
+    }
+    if (message.running !== false) {
+      obj.running = message.running;
+    }
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecStateResponse>, I>>(base?: I): ExecStateResponse {
+    return ExecStateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecStateResponse>, I>>(object: I): ExecStateResponse {
+    const message = createBaseExecStateResponse();
+    message.found = object.found ?? false;
+    message.running = object.running ?? false;
+    message.exitCode = object.exitCode ?? 0;
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
+function createBaseResizeExecRequest(): ResizeExecRequest {
+  return { execId: "", height: 0, width: 0 };
+}
+
+export const ResizeExecRequest: MessageFns<ResizeExecRequest> = {
+  encode(message: ResizeExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.execId !== "") {
+      writer.uint32(10).string(message.execId);
+    }
+    if (message.height !== 0) {
+      writer.uint32(16).uint32(message.height);
+    }
+    if (message.width !== 0) {
+      writer.uint32(24).uint32(message.width);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResizeExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseResizeExecRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.execId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.height = reader.uint32();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.width = reader.uint32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ResizeExecRequest {
+    return {
+      execId: isSet(object.execId) ? globalThis.String(object.execId) : "",
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+    };
+  },
+
+  toJSON(message: ResizeExecRequest): unknown {
+    const obj: any = {};
+    if (message.execId !== "") {
+      obj.execId = message.execId;
+    }
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResizeExecRequest>, I>>(base?: I): ResizeExecRequest {
+    return ResizeExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResizeExecRequest>, I>>(object: I): ResizeExecRequest {
+    const message = createBaseResizeExecRequest();
+    message.execId = object.execId ?? "";
+    message.height = object.height ?? 0;
+    message.width = object.width ?? 0;
+    return message;
+  },
+};
 
 function createBaseStartRequest(): StartRequest {
   return {};
@@ -640,7 +1248,18 @@ export const AttachResponse: MessageFns<AttachResponse> = {
 };
 
 function createBaseLogsRequest(): LogsRequest {
-  return { follow: false, stdout: false, stderr: false, sinceUnixNano: 0, untilUnixNano: 0, tail: 0 };
+  return {
+    follow: false,
+    stdout: false,
+    stderr: false,
+    sinceUnixNano: 0,
+    untilUnixNano: 0,
+    tail: 0,
+    sinceUnixSec: 0,
+    sinceNanos: 0,
+    untilUnixSec: 0,
+    untilNanos: 0,
+  };
 }
 
 export const LogsRequest: MessageFns<LogsRequest> = {
@@ -662,6 +1281,18 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     }
     if (message.tail !== 0) {
       writer.uint32(48).int32(message.tail);
+    }
+    if (message.sinceUnixSec !== 0) {
+      writer.uint32(56).int64(message.sinceUnixSec);
+    }
+    if (message.sinceNanos !== 0) {
+      writer.uint32(64).int32(message.sinceNanos);
+    }
+    if (message.untilUnixSec !== 0) {
+      writer.uint32(72).int64(message.untilUnixSec);
+    }
+    if (message.untilNanos !== 0) {
+      writer.uint32(80).int32(message.untilNanos);
     }
     return writer;
   },
@@ -721,6 +1352,38 @@ export const LogsRequest: MessageFns<LogsRequest> = {
           message.tail = reader.int32();
           continue;
         }
+        case 7: {
+          if (tag !== 56) {
+            break;
+          }
+
+          message.sinceUnixSec = longToNumber(reader.int64());
+          continue;
+        }
+        case 8: {
+          if (tag !== 64) {
+            break;
+          }
+
+          message.sinceNanos = reader.int32();
+          continue;
+        }
+        case 9: {
+          if (tag !== 72) {
+            break;
+          }
+
+          message.untilUnixSec = longToNumber(reader.int64());
+          continue;
+        }
+        case 10: {
+          if (tag !== 80) {
+            break;
+          }
+
+          message.untilNanos = reader.int32();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -738,6 +1401,10 @@ export const LogsRequest: MessageFns<LogsRequest> = {
       sinceUnixNano: isSet(object.sinceUnixNano) ? globalThis.Number(object.sinceUnixNano) : 0,
       untilUnixNano: isSet(object.untilUnixNano) ? globalThis.Number(object.untilUnixNano) : 0,
       tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+      sinceUnixSec: isSet(object.sinceUnixSec) ? globalThis.Number(object.sinceUnixSec) : 0,
+      sinceNanos: isSet(object.sinceNanos) ? globalThis.Number(object.sinceNanos) : 0,
+      untilUnixSec: isSet(object.untilUnixSec) ? globalThis.Number(object.untilUnixSec) : 0,
+      untilNanos: isSet(object.untilNanos) ? globalThis.Number(object.untilNanos) : 0,
     };
   },
 
@@ -761,6 +1428,18 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     if (message.tail !== 0) {
       obj.tail = Math.round(message.tail);
     }
+    if (message.sinceUnixSec !== 0) {
+      obj.sinceUnixSec = Math.round(message.sinceUnixSec);
+    }
+    if (message.sinceNanos !== 0) {
+      obj.sinceNanos = Math.round(message.sinceNanos);
+    }
+    if (message.untilUnixSec !== 0) {
+      obj.untilUnixSec = Math.round(message.untilUnixSec);
+    }
+    if (message.untilNanos !== 0) {
+      obj.untilNanos = Math.round(message.untilNanos);
+    }
     return obj;
   },
 
@@ -775,12 +1454,16 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     message.sinceUnixNano = object.sinceUnixNano ?? 0;
     message.untilUnixNano = object.untilUnixNano ?? 0;
     message.tail = object.tail ?? 0;
+    message.sinceUnixSec = object.sinceUnixSec ?? 0;
+    message.sinceNanos = object.sinceNanos ?? 0;
+    message.untilUnixSec = object.untilUnixSec ?? 0;
+    message.untilNanos = object.untilNanos ?? 0;
     return message;
   },
 };
 
 function createBaseLogEntry(): LogEntry {
-  return { stream: 0, line: Buffer.alloc(0), timeUnixNano: 0 };
+  return { stream: 0, line: Buffer.alloc(0), timeUnixNano: 0, timeUnixSec: 0, timeNanos: 0 };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
@@ -793,6 +1476,12 @@ export const LogEntry: MessageFns<LogEntry> = {
     }
     if (message.timeUnixNano !== 0) {
       writer.uint32(24).int64(message.timeUnixNano);
+    }
+    if (message.timeUnixSec !== 0) {
+      writer.uint32(32).int64(message.timeUnixSec);
+    }
+    if (message.timeNanos !== 0) {
+      writer.uint32(40).int32(message.timeNanos);
     }
     return writer;
   },
@@ -828,6 +1517,22 @@ export const LogEntry: MessageFns<LogEntry> = {
           message.timeUnixNano = longToNumber(reader.int64());
           continue;
         }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.timeUnixSec = longToNumber(reader.int64());
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.timeNanos = reader.int32();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -842,6 +1547,8 @@ export const LogEntry: MessageFns<LogEntry> = {
       stream: isSet(object.stream) ? streamKindFromJSON(object.stream) : 0,
       line: isSet(object.line) ? Buffer.from(bytesFromBase64(object.line)) : Buffer.alloc(0),
       timeUnixNano: isSet(object.timeUnixNano) ? globalThis.Number(object.timeUnixNano) : 0,
+      timeUnixSec: isSet(object.timeUnixSec) ? globalThis.Number(object.timeUnixSec) : 0,
+      timeNanos: isSet(object.timeNanos) ? globalThis.Number(object.timeNanos) : 0,
     };
   },
 
@@ -856,6 +1563,12 @@ export const LogEntry: MessageFns<LogEntry> = {
     if (message.timeUnixNano !== 0) {
       obj.timeUnixNano = Math.round(message.timeUnixNano);
     }
+    if (message.timeUnixSec !== 0) {
+      obj.timeUnixSec = Math.round(message.timeUnixSec);
+    }
+    if (message.timeNanos !== 0) {
+      obj.timeNanos = Math.round(message.timeNanos);
+    }
     return obj;
   },
 
@@ -867,6 +1580,8 @@ export const LogEntry: MessageFns<LogEntry> = {
     message.stream = object.stream ?? 0;
     message.line = object.line ?? Buffer.alloc(0);
     message.timeUnixNano = object.timeUnixNano ?? 0;
+    message.timeUnixSec = object.timeUnixSec ?? 0;
+    message.timeNanos = object.timeNanos ?? 0;
     return message;
   },
 };
@@ -1747,6 +2462,39 @@ export const ShimService = {
     responseSerialize: (value: PidsResponse): Buffer => Buffer.from(PidsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PidsResponse => PidsResponse.decode(value),
   },
+  /**
+   * Exec runs an extra process in the running container. The first message names the exec and
+   * carries its OCI process (JSON) and the streams wanted; later messages carry stdin like
+   * Attach. Output follows; the last message has `exited` set with the exit code. A process
+   * that cannot start ends the call with the runtime's error.
+   */
+  exec: {
+    path: "/berth.shim.v1.Shim/Exec",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (value: ExecRequest): Buffer => Buffer.from(ExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecRequest => ExecRequest.decode(value),
+    responseSerialize: (value: ExecResponse): Buffer => Buffer.from(ExecResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
+  },
+  execState: {
+    path: "/berth.shim.v1.Shim/ExecState",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ExecStateRequest): Buffer => Buffer.from(ExecStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecStateRequest => ExecStateRequest.decode(value),
+    responseSerialize: (value: ExecStateResponse): Buffer => Buffer.from(ExecStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExecStateResponse => ExecStateResponse.decode(value),
+  },
+  resizeExec: {
+    path: "/berth.shim.v1.Shim/ResizeExec",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ResizeExecRequest): Buffer => Buffer.from(ResizeExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResizeExecRequest => ResizeExecRequest.decode(value),
+    responseSerialize: (value: ResizeResponse): Buffer => Buffer.from(ResizeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResizeResponse => ResizeResponse.decode(value),
+  },
 } as const;
 
 export interface ShimServer extends UntypedServiceImplementation {
@@ -1775,6 +2523,15 @@ export interface ShimServer extends UntypedServiceImplementation {
   resize: handleUnaryCall<ResizeRequest, ResizeResponse>;
   /** Pids lists the host pids of every process in the container. */
   pids: handleUnaryCall<PidsRequest, PidsResponse>;
+  /**
+   * Exec runs an extra process in the running container. The first message names the exec and
+   * carries its OCI process (JSON) and the streams wanted; later messages carry stdin like
+   * Attach. Output follows; the last message has `exited` set with the exit code. A process
+   * that cannot start ends the call with the runtime's error.
+   */
+  exec: handleBidiStreamingCall<ExecRequest, ExecResponse>;
+  execState: handleUnaryCall<ExecStateRequest, ExecStateResponse>;
+  resizeExec: handleUnaryCall<ResizeExecRequest, ResizeResponse>;
 }
 
 export interface ShimClient extends Client {
@@ -1933,6 +2690,45 @@ export interface ShimClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PidsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Exec runs an extra process in the running container. The first message names the exec and
+   * carries its OCI process (JSON) and the streams wanted; later messages carry stdin like
+   * Attach. Output follows; the last message has `exited` set with the exit code. A process
+   * that cannot start ends the call with the runtime's error.
+   */
+  exec(): ClientDuplexStream<ExecRequest, ExecResponse>;
+  exec(options: Partial<CallOptions>): ClientDuplexStream<ExecRequest, ExecResponse>;
+  exec(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ExecRequest, ExecResponse>;
+  execState(
+    request: ExecStateRequest,
+    callback: (error: ServiceError | null, response: ExecStateResponse) => void,
+  ): ClientUnaryCall;
+  execState(
+    request: ExecStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExecStateResponse) => void,
+  ): ClientUnaryCall;
+  execState(
+    request: ExecStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExecStateResponse) => void,
+  ): ClientUnaryCall;
+  resizeExec(
+    request: ResizeExecRequest,
+    callback: (error: ServiceError | null, response: ResizeResponse) => void,
+  ): ClientUnaryCall;
+  resizeExec(
+    request: ResizeExecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResizeResponse) => void,
+  ): ClientUnaryCall;
+  resizeExec(
+    request: ResizeExecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResizeResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -24,6 +24,34 @@ import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.supervisor.v1";
 
+export interface CreateExecRequest {
+  reference: string;
+  bodyJson: Buffer;
+}
+
+export interface CreateExecResponse {
+  id: string;
+}
+
+export interface ExecRequest {
+  id: string;
+}
+
+export interface StartExecResponse {
+  shimAddress: string;
+  containerId: string;
+  /** OCI runtime-spec Process as JSON. */
+  processJson: Buffer;
+  tty: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+}
+
+export interface InspectExecResponse {
+  inspectJson: Buffer;
+}
+
 export interface CreateContainerRequest {
   name: string;
   /** Engine API create body: Config fields at the top level, plus HostConfig and NetworkingConfig. */
@@ -162,6 +190,422 @@ export interface ListContainersResponse {
 export interface GetContainerRequest {
   reference: string;
 }
+
+function createBaseCreateExecRequest(): CreateExecRequest {
+  return { reference: "", bodyJson: Buffer.alloc(0) };
+}
+
+export const CreateExecRequest: MessageFns<CreateExecRequest> = {
+  encode(message: CreateExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.bodyJson.length !== 0) {
+      writer.uint32(18).bytes(message.bodyJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateExecRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.bodyJson = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateExecRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      bodyJson: isSet(object.bodyJson) ? Buffer.from(bytesFromBase64(object.bodyJson)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CreateExecRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.bodyJson.length !== 0) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateExecRequest>, I>>(base?: I): CreateExecRequest {
+    return CreateExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateExecRequest>, I>>(object: I): CreateExecRequest {
+    const message = createBaseCreateExecRequest();
+    message.reference = object.reference ?? "";
+    message.bodyJson = object.bodyJson ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCreateExecResponse(): CreateExecResponse {
+  return { id: "" };
+}
+
+export const CreateExecResponse: MessageFns<CreateExecResponse> = {
+  encode(message: CreateExecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateExecResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateExecResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateExecResponse {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: CreateExecResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateExecResponse>, I>>(base?: I): CreateExecResponse {
+    return CreateExecResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateExecResponse>, I>>(object: I): CreateExecResponse {
+    const message = createBaseCreateExecResponse();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseExecRequest(): ExecRequest {
+  return { id: "" };
+}
+
+export const ExecRequest: MessageFns<ExecRequest> = {
+  encode(message: ExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseExecRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ExecRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ExecRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecRequest>, I>>(base?: I): ExecRequest {
+    return ExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecRequest>, I>>(object: I): ExecRequest {
+    const message = createBaseExecRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseStartExecResponse(): StartExecResponse {
+  return {
+    shimAddress: "",
+    containerId: "",
+    processJson: Buffer.alloc(0),
+    tty: false,
+    attachStdin: false,
+    attachStdout: false,
+    attachStderr: false,
+  };
+}
+
+export const StartExecResponse: MessageFns<StartExecResponse> = {
+  encode(message: StartExecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.shimAddress !== "") {
+      writer.uint32(10).string(message.shimAddress);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(18).string(message.containerId);
+    }
+    if (message.processJson.length !== 0) {
+      writer.uint32(26).bytes(message.processJson);
+    }
+    if (message.tty !== false) {
+      writer.uint32(32).bool(message.tty);
+    }
+    if (message.attachStdin !== false) {
+      writer.uint32(40).bool(message.attachStdin);
+    }
+    if (message.attachStdout !== false) {
+      writer.uint32(48).bool(message.attachStdout);
+    }
+    if (message.attachStderr !== false) {
+      writer.uint32(56).bool(message.attachStderr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartExecResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseStartExecResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.shimAddress = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.processJson = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.tty = reader.bool();
+          continue;
+        }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.attachStdin = reader.bool();
+          continue;
+        }
+        case 6: {
+          if (tag !== 48) {
+            break;
+          }
+
+          message.attachStdout = reader.bool();
+          continue;
+        }
+        case 7: {
+          if (tag !== 56) {
+            break;
+          }
+
+          message.attachStderr = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): StartExecResponse {
+    return {
+      shimAddress: isSet(object.shimAddress) ? globalThis.String(object.shimAddress) : "",
+      containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
+      processJson: isSet(object.processJson) ? Buffer.from(bytesFromBase64(object.processJson)) : Buffer.alloc(0),
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      attachStdin: isSet(object.attachStdin) ? globalThis.Boolean(object.attachStdin) : false,
+      attachStdout: isSet(object.attachStdout) ? globalThis.Boolean(object.attachStdout) : false,
+      attachStderr: isSet(object.attachStderr) ? globalThis.Boolean(object.attachStderr) : false,
+    };
+  },
+
+  toJSON(message: StartExecResponse): unknown {
+    const obj: any = {};
+    if (message.shimAddress !== "") {
+      obj.shimAddress = message.shimAddress;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.processJson.length !== 0) {
+      obj.processJson = base64FromBytes(message.processJson);
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
+    }
+    if (message.attachStdin !== false) {
+      obj.attachStdin = message.attachStdin;
+    }
+    if (message.attachStdout !== false) {
+      obj.attachStdout = message.attachStdout;
+    }
+    if (message.attachStderr !== false) {
+      obj.attachStderr = message.attachStderr;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartExecResponse>, I>>(base?: I): StartExecResponse {
+    return StartExecResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartExecResponse>, I>>(object: I): StartExecResponse {
+    const message = createBaseStartExecResponse();
+    message.shimAddress = object.shimAddress ?? "";
+    message.containerId = object.containerId ?? "";
+    message.processJson = object.processJson ?? Buffer.alloc(0);
+    message.tty = object.tty ?? false;
+    message.attachStdin = object.attachStdin ?? false;
+    message.attachStdout = object.attachStdout ?? false;
+    message.attachStderr = object.attachStderr ?? false;
+    return message;
+  },
+};
+
+function createBaseInspectExecResponse(): InspectExecResponse {
+  return { inspectJson: Buffer.alloc(0) };
+}
+
+export const InspectExecResponse: MessageFns<InspectExecResponse> = {
+  encode(message: InspectExecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.inspectJson.length !== 0) {
+      writer.uint32(10).bytes(message.inspectJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectExecResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseInspectExecResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.inspectJson = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): InspectExecResponse {
+    return {
+      inspectJson: isSet(object.inspectJson) ? Buffer.from(bytesFromBase64(object.inspectJson)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: InspectExecResponse): unknown {
+    const obj: any = {};
+    if (message.inspectJson.length !== 0) {
+      obj.inspectJson = base64FromBytes(message.inspectJson);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectExecResponse>, I>>(base?: I): InspectExecResponse {
+    return InspectExecResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectExecResponse>, I>>(object: I): InspectExecResponse {
+    const message = createBaseInspectExecResponse();
+    message.inspectJson = object.inspectJson ?? Buffer.alloc(0);
+    return message;
+  },
+};
 
 function createBaseCreateContainerRequest(): CreateContainerRequest {
   return { name: "", bodyJson: Buffer.alloc(0) };
@@ -2354,6 +2798,42 @@ export const ContainersService = {
       Buffer.from(PruneContainersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PruneContainersResponse => PruneContainersResponse.decode(value),
   },
+  /**
+   * CreateExec records an exec (`docker exec`) in a running container from an Engine API
+   * ExecConfig body. FAILED_PRECONDITION (409) when the container is not running.
+   */
+  createExec: {
+    path: "/berth.supervisor.v1.Containers/CreateExec",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CreateExecRequest): Buffer => Buffer.from(CreateExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateExecRequest => CreateExecRequest.decode(value),
+    responseSerialize: (value: CreateExecResponse): Buffer => Buffer.from(CreateExecResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateExecResponse => CreateExecResponse.decode(value),
+  },
+  /**
+   * StartExec hands out what the gateway needs to run the exec on the container's shim: the
+   * OCI process, the shim address and the stdio settings. An exec starts once.
+   */
+  startExec: {
+    path: "/berth.supervisor.v1.Containers/StartExec",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ExecRequest): Buffer => Buffer.from(ExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecRequest => ExecRequest.decode(value),
+    responseSerialize: (value: StartExecResponse): Buffer => Buffer.from(StartExecResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartExecResponse => StartExecResponse.decode(value),
+  },
+  /** InspectExec returns the Engine API ExecInspectResponse, asking the shim for the state. */
+  inspectExec: {
+    path: "/berth.supervisor.v1.Containers/InspectExec",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ExecRequest): Buffer => Buffer.from(ExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecRequest => ExecRequest.decode(value),
+    responseSerialize: (value: InspectExecResponse): Buffer => Buffer.from(InspectExecResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectExecResponse => InspectExecResponse.decode(value),
+  },
 } as const;
 
 export interface ContainersServer extends UntypedServiceImplementation {
@@ -2390,6 +2870,18 @@ export interface ContainersServer extends UntypedServiceImplementation {
   shimAddress: handleUnaryCall<GetContainerRequest, ShimAddressResponse>;
   topContainer: handleUnaryCall<TopContainerRequest, TopContainerResponse>;
   pruneContainers: handleUnaryCall<PruneContainersRequest, PruneContainersResponse>;
+  /**
+   * CreateExec records an exec (`docker exec`) in a running container from an Engine API
+   * ExecConfig body. FAILED_PRECONDITION (409) when the container is not running.
+   */
+  createExec: handleUnaryCall<CreateExecRequest, CreateExecResponse>;
+  /**
+   * StartExec hands out what the gateway needs to run the exec on the container's shim: the
+   * OCI process, the shim address and the stdio settings. An exec starts once.
+   */
+  startExec: handleUnaryCall<ExecRequest, StartExecResponse>;
+  /** InspectExec returns the Engine API ExecInspectResponse, asking the shim for the state. */
+  inspectExec: handleUnaryCall<ExecRequest, InspectExecResponse>;
 }
 
 export interface ContainersClient extends Client {
@@ -2640,6 +3132,60 @@ export interface ContainersClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PruneContainersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateExec records an exec (`docker exec`) in a running container from an Engine API
+   * ExecConfig body. FAILED_PRECONDITION (409) when the container is not running.
+   */
+  createExec(
+    request: CreateExecRequest,
+    callback: (error: ServiceError | null, response: CreateExecResponse) => void,
+  ): ClientUnaryCall;
+  createExec(
+    request: CreateExecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateExecResponse) => void,
+  ): ClientUnaryCall;
+  createExec(
+    request: CreateExecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateExecResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * StartExec hands out what the gateway needs to run the exec on the container's shim: the
+   * OCI process, the shim address and the stdio settings. An exec starts once.
+   */
+  startExec(
+    request: ExecRequest,
+    callback: (error: ServiceError | null, response: StartExecResponse) => void,
+  ): ClientUnaryCall;
+  startExec(
+    request: ExecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartExecResponse) => void,
+  ): ClientUnaryCall;
+  startExec(
+    request: ExecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartExecResponse) => void,
+  ): ClientUnaryCall;
+  /** InspectExec returns the Engine API ExecInspectResponse, asking the shim for the state. */
+  inspectExec(
+    request: ExecRequest,
+    callback: (error: ServiceError | null, response: InspectExecResponse) => void,
+  ): ClientUnaryCall;
+  inspectExec(
+    request: ExecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectExecResponse) => void,
+  ): ClientUnaryCall;
+  inspectExec(
+    request: ExecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectExecResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,258 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { failedPrecondition, notFound } from '@berth/errors';
+import type { Logger } from '@berth/logging';
+import { readExitRecord, writeExitRecord } from './exit-record';
+import { Fanout, type Subscriber } from './fanout';
+import { JsonLog, LineSplitter, type LogLine, nowNano, type StreamName } from './json-log';
+import type { ShimOptions } from './options';
+import { ProcessRun } from './process-run';
+import { mountRootfs, unmountRootfs } from './rootfs';
+import { Runtime } from './runtime';
+import { pipeStdio, ptyStdio } from './stdio';
+
+export type Status = 'created' | 'running' | 'paused' | 'stopped';
+
+/** Stdin sent before the process starts is held up to this much; more is dropped. */
+export const MAX_EARLY_STDIN_BYTES = 1 << 20;
+
+export interface ExecState {
+  running: boolean;
+  exitCode: number;
+  pid: number;
+}
+
+/**
+ * The one container this shim holds: its runs (start, exit, start again), its output (log and
+ * attached clients), and the execs inside it.
+ */
+export class Container {
+  status: Status;
+  private run: ProcessRun | undefined;
+  private exit: { exitCode: number; exitedUnixMs: number } | undefined;
+  private readonly fanout = new Fanout();
+  private readonly logListeners = new Set<(l: LogLine) => void>();
+  private readonly log: JsonLog;
+  private readonly rt: Runtime;
+  private readonly execs = new Map<string, ExecState>();
+  private stdinTaken = false;
+  /** Stdin that arrived before the process runs (docker run attaches first), applied at start. */
+  private earlyStdin: Buffer[] = [];
+  private earlyStdinBytes = 0;
+  private earlyClose = false;
+
+  constructor(
+    readonly o: ShimOptions,
+    readonly bundle: string,
+    private readonly logger: Logger,
+  ) {
+    this.exit = readExitRecord(bundle);
+    this.rt = new Runtime(o);
+    this.log = new JsonLog(o.logPath, o.logMaxSize, Math.max(1, o.logMaxFile));
+    this.status = this.exit ? 'stopped' : 'created';
+  }
+
+  state() {
+    return { status: this.status, pid: this.run?.pid ?? 0, exitCode: this.exit?.exitCode ?? 0, exitedUnixMs: this.exit?.exitedUnixMs ?? 0 };
+  }
+
+  private record(stream: StreamName, splitter: LineSplitter, chunk: Buffer | undefined): void {
+    const lines = chunk ? splitter.push(chunk) : [splitter.flush()].filter((b): b is Buffer => !!b);
+    for (const line of lines) {
+      const l: LogLine = { stream, line, timeNano: nowNano() };
+      this.log.write(l);
+      for (const fn of this.logListeners) fn(l);
+    }
+  }
+
+  async start(): Promise<number> {
+    if (this.status === 'running' || this.status === 'paused') throw failedPrecondition(`container ${this.o.id} is already running`);
+    await this.rt.delete();
+    this.stdinTaken = false;
+    mountRootfs(this.bundle);
+    const spec = JSON.parse(readFileSync(join(this.bundle, 'config.json'), 'utf8')) as { process: { consoleSize?: { height: number; width: number } } };
+    const stdio = this.o.tty ? ptyStdio(spec.process.consoleSize?.height ?? 24, spec.process.consoleSize?.width ?? 80) : pipeStdio(this.o.openStdin);
+    const run = new ProcessRun(
+      this.rt.path,
+      this.rt.args('--log', join(this.bundle, 'runtime.log'), '--log-format', 'json', 'run', '--bundle', this.bundle, '--pid-file', join(this.bundle, 'init.pid'), this.o.id),
+      join(this.bundle, 'init.pid'),
+      join(this.bundle, 'runtime.log'),
+      stdio,
+    );
+    const splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+    const pid = await run.start((s, b) => {
+      this.record(s, splitters[s], b);
+      this.fanout.data(s, b);
+    });
+    this.run = run;
+    this.status = 'running';
+    for (const b of this.earlyStdin.splice(0)) stdio.writeStdin(b);
+    this.earlyStdinBytes = 0;
+    if (this.earlyClose) stdio.closeStdin();
+    this.earlyClose = false;
+    this.exit = undefined;
+    void run.done.then(async (r) => {
+      this.record('stdout', splitters.stdout, undefined);
+      this.record('stderr', splitters.stderr, undefined);
+      writeExitRecord(this.bundle, r);
+      this.exit = r;
+      this.status = 'stopped';
+      await this.rt.delete();
+      this.fanout.end();
+      for (const fn of [...this.logListeners]) fn({ stream: 'stdout', line: Buffer.alloc(0), timeNano: -1n });
+      this.logger.info({ exitCode: r.exitCode }, 'container exited');
+    });
+    return pid;
+  }
+
+  /** Resolves once the current run has exited. */
+  async wait(): Promise<{ exitCode: number; exitedUnixMs: number }> {
+    if (this.run && this.status !== 'stopped') return this.run.done;
+    if (this.exit) return this.exit;
+    throw failedPrecondition(`container ${this.o.id} has not been started`);
+  }
+
+  private running(): void {
+    if (this.status !== 'running' && this.status !== 'paused') throw failedPrecondition(`container ${this.o.id} is not running`);
+  }
+
+  async kill(signal: number, all: boolean): Promise<void> {
+    this.running();
+    await this.rt.kill(signal, all);
+  }
+
+  async pause(pause: boolean): Promise<void> {
+    this.running();
+    await this.rt.call(pause ? 'pause' : 'resume', this.o.id);
+    this.status = pause ? 'paused' : 'running';
+  }
+
+  async pids(): Promise<number[]> {
+    this.running();
+    return this.rt.pids();
+  }
+
+  resize(rows: number, cols: number): void {
+    if (!this.o.tty) throw failedPrecondition(`container ${this.o.id} has no TTY`);
+    this.running();
+    this.run?.stdio.resize(rows, cols);
+    this.run?.signalRuntime('SIGWINCH');
+  }
+
+  /** Live output for a client; returns how to send stdin and how to leave. */
+  attach(streams: Set<StreamName>, sub: Omit<Subscriber, 'streams'>) {
+    const stopped = this.status === 'stopped';
+    const leave = stopped ? () => undefined : this.fanout.add({ streams, ...sub });
+    if (stopped) setImmediate(() => sub.end());
+    const notYet = () => this.status === 'created' || (this.status === 'stopped' && !stopped);
+    return {
+      stdin: (b: Buffer) => {
+        if (!this.o.openStdin) return;
+        if (notYet()) {
+          if (this.earlyStdinBytes + b.length <= MAX_EARLY_STDIN_BYTES) {
+            this.earlyStdin.push(b);
+            this.earlyStdinBytes += b.length;
+          }
+          return;
+        }
+        this.run?.stdio.writeStdin(b);
+      },
+      closeStdin: () => {
+        // `-i` without stdin-once (`docker run -d -i`) keeps stdin open for later clients.
+        if (!this.o.openStdin || !this.o.stdinOnce || this.stdinTaken) return;
+        this.stdinTaken = true;
+        if (notYet()) this.earlyClose = true;
+        else this.run?.stdio.closeStdin();
+      },
+      leave,
+    };
+  }
+
+  /** Kept lines, then (when following) new ones until the process exits or the client leaves. */
+  logs(opts: { follow: boolean; sinceNano: bigint; untilNano: bigint; tail: number; streams: Set<StreamName> }, emit: (l: LogLine) => void, end: () => void): () => void {
+    const pending: LogLine[] = [];
+    let live = false;
+    const ok = (l: LogLine) => opts.streams.has(l.stream) && (opts.sinceNano === 0n || l.timeNano >= opts.sinceNano) && (opts.untilNano === 0n || l.timeNano <= opts.untilNano);
+    const listener = (l: LogLine) => {
+      if (l.timeNano === -1n) {
+        this.logListeners.delete(listener);
+        end();
+        return;
+      }
+      if (!live) pending.push(l);
+      else if (ok(l)) emit(l);
+    };
+    const follow = opts.follow && (this.status === 'running' || this.status === 'paused');
+    if (follow) this.logListeners.add(listener);
+    let lines = this.log.readAll().filter(ok);
+    if (opts.tail >= 0) lines = lines.slice(Math.max(0, lines.length - opts.tail));
+    const last = lines.length ? lines[lines.length - 1]!.timeNano : -1n;
+    for (const l of lines) emit(l);
+    if (!follow) {
+      end();
+      return () => undefined;
+    }
+    live = true;
+    for (const l of pending) if (l.timeNano > last && ok(l)) emit(l);
+    return () => this.logListeners.delete(listener);
+  }
+
+  /** Runs an extra process in the container (docker exec). */
+  async exec(
+    execId: string,
+    processJson: Buffer,
+    out: (s: StreamName, b: Buffer) => void,
+    onExit: (code: number) => void,
+  ): Promise<{ pid: number; stdin: (b: Buffer) => void; closeStdin: () => void; resize: (r: number, c: number) => void }> {
+    if (this.status !== 'running') throw failedPrecondition(`container ${this.o.id} is not running`);
+    if (this.execs.has(execId)) throw failedPrecondition(`exec ${execId} has already run`);
+    const proc = JSON.parse(processJson.toString('utf8')) as { terminal?: boolean; consoleSize?: { height: number; width: number } };
+    const file = join(this.bundle, `exec-${execId.slice(0, 12)}.json`);
+    writeFileSync(file, processJson);
+    const stdio = proc.terminal ? ptyStdio(proc.consoleSize?.height ?? 24, proc.consoleSize?.width ?? 80) : pipeStdio(true);
+    const pidFile = join(this.bundle, `exec-${execId.slice(0, 12)}.pid`);
+    const logFile = join(this.bundle, `exec-${execId.slice(0, 12)}.log`);
+    const run = new ProcessRun(this.rt.path, this.rt.args('--log', logFile, '--log-format', 'json', 'exec', '--process', file, '--pid-file', pidFile, this.o.id), pidFile, logFile, stdio);
+    const state: ExecState = { running: true, exitCode: 0, pid: 0 };
+    this.execs.set(execId, state);
+    let pid: number;
+    try {
+      pid = await run.start(out);
+    } catch (err) {
+      Object.assign(state, { running: false, exitCode: 126 });
+      throw err;
+    }
+    state.pid = pid;
+    void run.done.then((r) => {
+      Object.assign(state, { running: false, exitCode: r.exitCode });
+      onExit(r.exitCode);
+    });
+    return {
+      pid,
+      stdin: (b) => stdio.writeStdin(b),
+      closeStdin: () => stdio.closeStdin(),
+      resize: (rows, cols) => {
+        stdio.resize(rows, cols);
+        run.signalRuntime('SIGWINCH');
+      },
+    };
+  }
+
+  execState(execId: string): ExecState {
+    const s = this.execs.get(execId);
+    if (!s) throw notFound(`No such exec instance: ${execId}`);
+    return s;
+  }
+
+  /** Leaves nothing behind: kills what runs, removes runtime state, unmounts the rootfs. */
+  async shutdown(): Promise<void> {
+    if (this.status === 'running' || this.status === 'paused') {
+      if (this.status === 'paused') await this.rt.call('resume', this.o.id).catch(() => undefined);
+      await this.rt.kill(9, true).catch(() => undefined);
+      await Promise.race([this.run?.done, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    await this.rt.delete();
+    unmountRootfs(this.bundle);
+    this.log.close();
+  }
+}

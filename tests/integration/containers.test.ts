@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alive, eventually, Suite } from '../support/berth';
+import { fixtures } from '../support/fixtures';
+
+const NO_BRIDGE_WARNING = 'WARNING: bridge networking is not available in Berth yet: this container has no network, as with --network none\n';
+
+let suite: Suite;
+beforeAll(async () => {
+  const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
+  suite = s;
+  const load = await suite.docker(['load', '-i', fx.busybox]);
+  if (load.code !== 0) throw new Error(load.stderr);
+});
+afterAll(async () => {
+  if (suite) {
+    const ids = (await suite.docker(['ps', '-aq'])).stdout.trim();
+    if (ids) await suite.docker(['rm', '-f', ...ids.split('\n')]);
+    await suite.stop();
+  }
+});
+
+describe('docker run and the container lifecycle', () => {
+  it('runs in the foreground and returns the exit code', async () => {
+    const hello = await suite.docker(['run', '--rm', 'busybox', 'echo', 'hello']);
+    // Until networking lands, create warns that the default network is not available.
+    expect(hello.stderr).toBe(NO_BRIDGE_WARNING);
+    expect(hello.stdout).toBe('hello\n');
+    expect(hello.code).toBe(0);
+    expect((await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);
+    expect((await suite.docker(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('separates stdout and stderr', async () => {
+    const r = await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+    expect(r.stdout).toBe('out\n');
+    expect(r.stderr).toBe(`${NO_BRIDGE_WARNING}err\n`);
+  });
+
+  it('answers 127 for a missing command, 125 for an unknown image', async () => {
+    const r = await suite.docker(['run', '--name', 'nocmd', 'busybox', 'nosuchcmd']);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toContain('executable file not found');
+    expect((await suite.docker(['inspect', '--format', '{{.State.ExitCode}}', 'nocmd'])).stdout.trim()).toBe('127');
+    expect((await suite.docker(['rm', 'nocmd'])).code).toBe(0);
+    const img = await suite.docker(['run', '--rm', 'nosuchimage:1']);
+    expect(img.code).toBe(125);
+  });
+
+  it('passes stdin through with -i', async () => {
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      const { spawn } = require('node:child_process') as typeof import('node:child_process');
+      const p = spawn('docker', ['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('close', (code) => resolve({ code: code ?? -1, out }));
+      p.stdin.end('piped\n');
+    });
+    expect(r.out).toBe('piped\ndone\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('runs detached: ps, logs, top, inspect, rename, restart, stop, wait, rm', async () => {
+    const run = await suite.docker(['run', '-d', '--name', 'web', 'busybox', 'sh', '-c', 'echo started; exec httpd -f -p 8080 -h /www']);
+    expect(run.code, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const ps = await suite.docker(['ps', '--format', '{{.ID}} {{.Names}} {{.Status}}']);
+    expect(ps.stdout).toMatch(new RegExp(`^${id.slice(0, 12)} web Up `));
+    expect((await eventually(() => suite.docker(['logs', 'web']), (r) => r.stdout.includes('started'))).stdout).toBe('started\n');
+    const pid = Number((await suite.docker(['inspect', '--format', '{{.State.Pid}}', 'web'])).stdout.trim());
+    expect(alive(pid)).toBe(true);
+    const top = await suite.docker(['top', 'web']);
+    expect(top.stdout).toContain('httpd');
+    expect((await suite.docker(['rename', 'web', 'web2'])).code).toBe(0);
+    expect((await suite.docker(['restart', '-t', '1', 'web2'])).code).toBe(0);
+    const pid2 = Number((await suite.docker(['inspect', '--format', '{{.State.Pid}}', 'web2'])).stdout.trim());
+    expect(pid2).not.toBe(pid);
+    const stop = await suite.docker(['stop', '-t', '1', 'web2']);
+    expect(stop.stdout.trim()).toBe('web2');
+    expect((await suite.docker(['wait', 'web2'])).stdout.trim()).toBe('137');
+    expect((await suite.docker(['ps', '-a', '--filter', 'status=exited', '--format', '{{.Names}}'])).stdout).toContain('web2');
+    const rm = await suite.docker(['rm', 'web2']);
+    expect(rm.stdout.trim()).toBe('web2');
+    expect(alive(pid2)).toBe(false);
+  });
+
+  it('refuses bad input with Docker-style errors', async () => {
+    const badName = await suite.docker(['create', '--name', 'bad name!', 'busybox']);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toContain('Invalid container name');
+    await suite.docker(['create', '--name', 'dup', 'busybox', 'true']);
+    const dup = await suite.docker(['create', '--name', 'dup', 'busybox', 'true']);
+    expect(dup.stderr).toContain('is already in use by container');
+    const malformed = await suite.api('POST', '/v1.50/containers/create', '{ nope');
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body).message).toMatch(/invalid JSON/);
+    const running = await suite.docker(['run', '-d', '--name', 'busy', 'busybox', 'sleep', '100']);
+    expect(running.code).toBe(0);
+    const rm = await suite.docker(['rm', 'busy']);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toContain('container is running');
+    expect((await suite.docker(['rm', '-f', 'busy', 'dup'])).code).toBe(0);
+  });
+
+  it('keeps a container running across kill -9 of the supervisor, gateway and snapshotter', async () => {
+    const id = (await suite.docker(['run', '-d', '--name', 'survivor', 'busybox', 'sleep', '1000'])).stdout.trim();
+    const pid = Number((await suite.docker(['inspect', '--format', '{{.State.Pid}}', id])).stdout.trim());
+    for (const svc of ['supervisor', 'gateway', 'snapshotter']) {
+      const before = suite.state().children[svc]!.pid;
+      process.kill(before, 'SIGKILL');
+      await eventually(async () => suite.state().children[svc]!.pid, (p) => p !== before && p > 0);
+    }
+    expect(alive(pid)).toBe(true);
+    const ps = await eventually(() => suite.docker(['ps', '--format', '{{.Names}} {{.Status}}']), (r) => r.stdout.includes('survivor Up'));
+    expect(ps.stdout).toContain('survivor Up');
+    expect((await suite.docker(['stop', '-t', '1', 'survivor'])).code).toBe(0);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('records the true exit code of a container that exits while the supervisor is down', async () => {
+    await suite.docker(['run', '-d', '--name', 'quitter', 'busybox', 'sh', '-c', 'sleep 2; exit 42']);
+    const sup = suite.state().children.supervisor!.pid;
+    process.kill(sup, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 3_000));
+    process.kill(sup, 'SIGKILL');
+    process.kill(sup, 'SIGCONT');
+    const code = await eventually(() => suite.docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'quitter']), (r) => r.stdout.startsWith('exited'));
+    expect(code.stdout.trim()).toBe('exited 42');
+  });
+
+  it('writes json-file logs and rotates them', async () => {
+    const r = await suite.docker(['run', '--name', 'chatty', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done']);
+    expect(r.code).toBe(0);
+    const logPath = (await suite.docker(['inspect', '--format', '{{.LogPath}}', 'chatty'])).stdout.trim();
+    const first = JSON.parse(readFileSync(logPath, 'utf8').split('\n')[0]!);
+    expect(first).toMatchObject({ stream: 'stdout' });
+    expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const logs = await suite.docker(['logs', 'chatty']);
+    const lines = logs.stdout.trim().split('\n');
+    expect(lines[lines.length - 1]).toBe('line-299');
+    expect(lines.length).toBeLessThan(300);
+    const tail = await suite.docker(['logs', '--tail', '2', 'chatty']);
+    expect(tail.stdout).toBe('line-298\nline-299\n');
+    await suite.docker(['rm', 'chatty']);
+  });
+});
