@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, eventually, Suite } from '../support/berth';
+import { alive, eventually, run, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
 
 const NO_BRIDGE_WARNING = 'WARNING: bridge networking is not available in Berth yet: this container has no network, as with --network none\n';
@@ -143,5 +143,62 @@ describe('docker run and the container lifecycle', () => {
     const tail = await suite.docker(['logs', '--tail', '2', 'chatty']);
     expect(tail.stdout).toBe('line-298\nline-299\n');
     await suite.docker(['rm', 'chatty']);
+  });
+
+  it('execs into a running container: exit codes, -e, -w, -u, -i, -d and start failures', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'box', 'busybox', 'sleep', '300'])).code).toBe(0);
+    const ps = await suite.docker(['exec', 'box', 'ps', '-o', 'pid,args']);
+    expect(ps.code, ps.stderr).toBe(0);
+    expect(ps.stdout).toMatch(/1 sleep 300/);
+    expect((await suite.docker(['exec', 'box', 'sh', '-c', 'exit 3'])).code).toBe(3);
+    const env = await suite.docker(['exec', '-e', 'FOO=bar', '-w', '/tmp', '-u', 'nobody', 'box', 'sh', '-c', 'echo $FOO $(pwd) $(id -un)']);
+    expect(env.stdout).toBe('bar /tmp nobody\n');
+    const cat = await new Promise<string>((resolve) => {
+      const { spawn } = require('node:child_process') as typeof import('node:child_process');
+      const p = spawn('docker', ['exec', '-i', 'box', 'sh', '-c', 'cat; echo eof'], { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('close', () => resolve(out));
+      p.stdin.end('through stdin\n');
+    });
+    expect(cat).toBe('through stdin\neof\n');
+    expect((await suite.docker(['exec', '-d', 'box', 'sh', '-c', 'sleep 1; touch /tmp/detached'])).code).toBe(0);
+    await eventually(() => suite.docker(['exec', 'box', 'ls', '/tmp/detached']), (r) => r.code === 0);
+
+    const missing = await suite.docker(['exec', 'box', 'nosuchcmd']);
+    expect(missing.code).toBe(127);
+    expect(missing.stdout + missing.stderr).toContain('executable file not found in $PATH');
+    expect((await suite.docker(['exec', 'box', '/etc'])).code).toBe(126);
+    const user = await suite.docker(['exec', '-u', 'nosuchuser', 'box', 'id']);
+    expect(user.code).toBe(126);
+    expect(user.stdout + user.stderr).toContain('unable to find user nosuchuser');
+    const detached = await suite.docker(['exec', '-d', 'box', 'nosuchcmd']);
+    expect(detached.code).toBe(1);
+    expect(detached.stderr).toContain('Error response from daemon: OCI runtime exec failed');
+    expect((await suite.docker(['exec', 'nosuchcontainer', 'ls'])).stderr).toContain('No such container: nosuchcontainer');
+    expect((await suite.docker(['stop', '-t', '0', 'box'])).code).toBe(0);
+    const stopped = await suite.docker(['exec', 'box', 'ls']);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/container [0-9a-f]{64} is not running/);
+    await suite.docker(['rm', 'box']);
+  });
+
+  it('gives -t a real terminal of the client\'s size, for run and exec', async () => {
+    // `script` gives the docker CLI a pseudo-terminal, as an interactive shell would.
+    const tty = (cmd: string) => run('script', ['-eqc', `stty rows 33 cols 101; ${cmd}`, '/dev/null'], { env: { DOCKER_HOST: suite.dockerHost } });
+    const r = await tty("docker run --rm -it busybox sh -c 'stty size; tty; exit 4'");
+    expect(r.stdout).toContain('33 101\r\n/dev/pts/0\r\n');
+    expect(r.code).toBe(4);
+    expect((await suite.docker(['run', '-d', '--name', 'term', 'busybox', 'sleep', '300'])).code).toBe(0);
+    const e = await tty("docker exec -it term sh -c 'stty size; [ -t 0 ] && echo is-a-tty; exit 5'");
+    expect(e.stdout).toContain('33 101\r\nis-a-tty\r\n');
+    expect(e.code).toBe(5);
+    await suite.docker(['rm', '-f', 'term']);
+  });
+
+  it('removes a --rm container whose command cannot start', async () => {
+    const r = await suite.docker(['run', '--rm', '--name', 'gone', 'busybox', 'nosuchcmd']);
+    expect(r.code).toBe(127);
+    expect((await suite.docker(['ps', '-aq', '--filter', 'name=gone'])).stdout).toBe('');
   });
 });

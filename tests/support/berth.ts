@@ -20,7 +20,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     execFile(
       cmd,
       args,
-      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000, cwd: opts.cwd, maxBuffer: 64 << 20 },
+      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL', cwd: opts.cwd, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolvePromise({ code, stdout, stderr });

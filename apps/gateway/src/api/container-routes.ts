@@ -6,6 +6,7 @@ import type { Backends } from '../domain/backends';
 import { filterContainers } from '../domain/container-filters';
 import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
+import { runExec } from './exec-stream';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const param = (req: Request, name: string) => String(req.params[name] ?? '');
@@ -112,6 +113,43 @@ export function containerRoutes(b: Backends): Router {
     await new Promise<void>((resolve, reject) => client.resize({ height, width }, (err) => (err ? reject(err) : resolve())));
     client.close();
     res.status(200).end();
+  });
+
+  r.post('/containers/:id/exec', json, async (req, res) => {
+    const id = await b.createExec(param(req, 'id'), Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    res.status(201).json({ Id: id });
+  });
+
+  r.get('/exec/:id/json', async (req, res) => {
+    res.json(await b.inspectExec(param(req, 'id')));
+  });
+
+  r.post('/exec/:id/resize', async (req, res) => {
+    const e = await b.inspectExec(param(req, 'id'));
+    const { client } = await b.shim(String(e.ContainerID));
+    await new Promise<void>((resolve, reject) =>
+      client.resizeExec({ execId: param(req, 'id'), height: Number(req.query.h), width: Number(req.query.w) }, (err) => (err ? reject(err) : resolve())),
+    );
+    client.close();
+    res.status(200).end();
+  });
+
+  // Without an Upgrade header (detached execs, simple API clients): output over the HTTP body.
+  r.post('/exec/:id/start', json, async (req, res) => {
+    const body = (Buffer.isBuffer(req.body) && req.body.length ? JSON.parse(req.body.toString('utf8')) : {}) as { Detach?: boolean; Tty?: boolean };
+    await new Promise<void>((resolve, reject) => {
+      runExec(b, param(req, 'id'), {
+        out: res,
+        detach: body.Detach ?? false,
+        tty: body.Tty ?? false,
+        onStarted: (ct) => {
+          res.status(200).setHeader('Content-Type', ct);
+          res.flushHeaders();
+          resolve();
+        },
+        onError: reject,
+      }).catch(reject);
+    });
   });
 
   r.get('/containers/:id/logs', async (req, res) => {

@@ -7,10 +7,12 @@ import { shimV1 } from '@berth/proto';
 import { checkApiVersion, compareVersions, MAX_API_VERSION } from '../domain/api-version';
 import type { Backends } from '../domain/backends';
 import { frame, STDERR, STDOUT } from '../domain/stdcopy';
+import { runExec } from './exec-stream';
 
 const bool = (v: string | null) => v === '1' || v === 'true' || v === 'True';
 
 function reply(socket: Duplex, err: unknown): void {
+  if (socket.destroyed || !socket.writable) return;
   const status = err instanceof BerthError ? HTTP_STATUS[kindOf(err)] : 500;
   const body = JSON.stringify({ message: messageOf(err) });
   socket.end(
@@ -26,6 +28,8 @@ function reply(socket: Duplex, err: unknown): void {
  */
 export function upgradeHandler(b: Backends) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // A client that hangs up early must not take the gateway down with an unhandled EPIPE.
+    socket.on('error', (err) => log().debug({ err: messageOf(err) }, 'hijacked connection failed'));
     const url = new URL(req.url ?? '/', 'http://berth');
     let path = url.pathname;
     let apiVersion = MAX_API_VERSION;
@@ -37,6 +41,11 @@ export function upgradeHandler(b: Backends) {
       }
     } catch (err) {
       reply(socket, err);
+      return;
+    }
+    const exec = /^\/exec\/([^/]+)\/start$/.exec(path);
+    if (req.method === 'POST' && exec) {
+      void execStream(b, decodeURIComponent(exec[1]!), req, socket, head).catch((err: unknown) => reply(socket, err));
       return;
     }
     const attach = /^\/containers\/([^/]+)\/attach$/.exec(path);
@@ -83,4 +92,43 @@ async function attachStream(b: Backends, ref: string, q: URLSearchParams, apiVer
   });
   socket.on('error', () => call.cancel());
   socket.on('close', () => call.cancel());
+}
+
+/** Reads the JSON body that precedes the raw stream on an upgraded exec start. */
+async function readBody(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<{ body: Record<string, unknown>; rest: Buffer }> {
+  const len = Number(req.headers['content-length'] ?? 0);
+  let buf = head;
+  while (buf.length < len) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      socket.once('data', resolve);
+      socket.once('end', () => resolve(null));
+    });
+    if (!chunk) break;
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const text = buf.subarray(0, len).toString('utf8');
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    throw new BerthError('invalid_argument', 'invalid JSON in request body');
+  }
+  return { body, rest: buf.subarray(len) };
+}
+
+async function execStream(b: Backends, id: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const { body, rest } = await readBody(req, socket, head);
+  socket.pause();
+  await runExec(b, id, {
+    out: socket,
+    input: socket,
+    detach: body.Detach === true,
+    tty: body.Tty === true,
+    onStarted: (ct) => {
+      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      if (rest.length) socket.unshift(rest);
+      socket.resume();
+    },
+    onError: (err) => reply(socket, err),
+  });
 }

@@ -92,6 +92,19 @@ export class Backends {
     return { client: connect(shimV1.ShimClient, a.address), tty: a.tty, openStdin: a.openStdin, id: reference };
   }
 
+  async createExec(reference: string, body: Buffer): Promise<string> {
+    return (await unary('supervisor', this.c.createExec.bind(this.c), { reference, bodyJson: body }, { idempotent: false })).id;
+  }
+
+  startExec(id: string): Promise<supervisorV1.StartExecResponse> {
+    return unary('supervisor', this.c.startExec.bind(this.c), { id }, { idempotent: false });
+  }
+
+  async inspectExec(id: string): Promise<Record<string, unknown>> {
+    const r = await unary('supervisor', this.c.inspectExec.bind(this.c), { id });
+    return JSON.parse(Buffer.from(r.inspectJson).toString('utf8')) as Record<string, unknown>;
+  }
+
   async listImages(): Promise<imagesV1.Image[]> {
     const c = this.peers.images;
     return (await unary('images', c.listImages.bind(c), {})).images;

@@ -91,11 +91,6 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
           (s, b) => {
             if (want.has(s)) call.write({ stream: KIND[s], data: b, started: false, pid: 0, exited: false, exitCode: 0 });
           },
-          (code) => {
-            execHandles.delete(m.execId);
-            call.write({ stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, data: Buffer.alloc(0), started: false, pid: 0, exited: true, exitCode: code });
-            call.end();
-          },
         ).then(
           (h) => {
             handle = h;
@@ -105,6 +100,12 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
               if (p.stdinData.length) h.stdin(Buffer.from(p.stdinData));
               if (p.closeStdin) h.closeStdin();
             }
+            // A process can exit before its start is announced; "started" always goes first.
+            void h.exited.then((code) => {
+              execHandles.delete(m.execId);
+              call.write({ stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, data: Buffer.alloc(0), started: false, pid: 0, exited: true, exitCode: code });
+              call.end();
+            });
           },
           (err: unknown) => endWithError(call, err),
         );

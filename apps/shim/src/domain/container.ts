@@ -202,8 +202,7 @@ export class Container {
     execId: string,
     processJson: Buffer,
     out: (s: StreamName, b: Buffer) => void,
-    onExit: (code: number) => void,
-  ): Promise<{ pid: number; stdin: (b: Buffer) => void; closeStdin: () => void; resize: (r: number, c: number) => void }> {
+  ): Promise<{ pid: number; exited: Promise<number>; stdin: (b: Buffer) => void; closeStdin: () => void; resize: (r: number, c: number) => void }> {
     if (this.status !== 'running') throw failedPrecondition(`container ${this.o.id} is not running`);
     if (this.execs.has(execId)) throw failedPrecondition(`exec ${execId} has already run`);
     const proc = JSON.parse(processJson.toString('utf8')) as { terminal?: boolean; consoleSize?: { height: number; width: number } };
@@ -219,16 +218,19 @@ export class Container {
     try {
       pid = await run.start(out);
     } catch (err) {
-      Object.assign(state, { running: false, exitCode: 126 });
-      throw err;
+      // Docker's codes for a process that could not start: not found 127, not executable 126.
+      const msg = err instanceof Error ? err.message : String(err);
+      Object.assign(state, { running: false, exitCode: /not found|no such file/i.test(msg) ? 127 : 126 });
+      throw new Error(`OCI runtime exec failed: ${msg}: unknown`);
     }
     state.pid = pid;
-    void run.done.then((r) => {
+    const exited = run.done.then((r) => {
       Object.assign(state, { running: false, exitCode: r.exitCode });
-      onExit(r.exitCode);
+      return r.exitCode;
     });
     return {
       pid,
+      exited,
       stdin: (b) => stdio.writeStdin(b),
       closeStdin: () => stdio.closeStdin(),
       resize: (rows, cols) => {

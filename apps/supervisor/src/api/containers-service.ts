@@ -37,11 +37,19 @@ export function containersService(containers: Containers, life: Lifecycle, execs
       if (!c.state.Running) throw conflict(`container ${c.id} is not running`);
       const { address } = await life.shimAddress(c.id);
       e.started = true;
+      let processJson: Buffer;
+      try {
+        processJson = Buffer.from(JSON.stringify(execs.process(e, c)));
+      } catch (err) {
+        // Docker's code for an exec that could not be set up (e.g. an unknown user).
+        e.exitCode = 126;
+        throw err;
+      }
       e.running = true;
       return {
         shimAddress: address,
         containerId: c.id,
-        processJson: Buffer.from(JSON.stringify(execs.process(e, c))),
+        processJson,
         tty: e.config.Tty ?? false,
         attachStdin: e.config.AttachStdin ?? false,
         attachStdout: e.config.AttachStdout ?? false,

@@ -21,6 +21,8 @@ export interface ExecConfig {
   WorkingDir?: string;
   Privileged?: boolean;
   DetachKeys?: string;
+  /** [height, width], sent by API 1.42+ clients so a TTY starts at the right size. */
+  ConsoleSize?: [number, number] | null;
 }
 
 export interface ExecRecord {
@@ -80,6 +82,7 @@ export class Execs {
     return {
       ...spec.process,
       terminal: e.config.Tty ?? false,
+      consoleSize: e.config.Tty && e.config.ConsoleSize && e.config.ConsoleSize[0] > 0 ? { height: e.config.ConsoleSize[0], width: e.config.ConsoleSize[1] } : undefined,
       args: e.config.Cmd!,
       env: mergeEnv(c.config.Env, e.config.Env ?? []),
       cwd: e.config.WorkingDir || spec.process.cwd,

@@ -254,6 +254,8 @@ export class Lifecycle {
       const msg = messageOf(err);
       Object.assign(rec.state, { Status: rec.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Restarting: false, Error: msg, ExitCode: startFailureCode(msg) });
       this.d.containers.save(rec);
+      // As in Docker, --rm also covers a container that never started (the CLI waits for it).
+      if (rec.hostConfig.AutoRemove) await this.remove(rec, true).catch((e: unknown) => this.d.logger.error({ id: rec.id, err: messageOf(e) }, 'auto-remove failed'));
       throw invalidArgument(`failed to create task for container: ${msg}: unknown`);
     }
     Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, StartedAt: now() });
