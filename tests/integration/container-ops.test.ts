@@ -1,0 +1,132 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, run, Suite } from '../support/berth';
+import { fixtures } from '../support/fixtures';
+
+let suite: Suite;
+beforeAll(async () => {
+  const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
+  suite = s;
+  const load = await suite.docker(['load', '-i', fx.busybox]);
+  if (load.code !== 0) throw new Error(load.stderr);
+});
+afterAll(async () => {
+  if (suite) {
+    const ids = (await suite.docker(['ps', '-aq'])).stdout.trim();
+    if (ids) await suite.docker(['rm', '-f', ...ids.split('\n')]);
+    await suite.stop();
+  }
+});
+
+const state = async (name: string, fmt: string) => (await suite.docker(['inspect', '--format', fmt, name])).stdout.trim();
+
+describe('streams: attach, logs -f, events', () => {
+  it('attaches to a running container and returns its exit code', async () => {
+    await suite.docker(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'sleep 1; echo tick; echo tock >&2; exit 2']);
+    const r = await suite.docker(['attach', 'ticker']);
+    expect(r.stdout).toBe('tick\n');
+    expect(r.stderr).toBe('tock\n');
+    expect(r.code).toBe(2);
+    const gone = await suite.docker(['attach', 'ticker']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('You cannot attach to a stopped container, start it first');
+  });
+
+  it('follows logs until the container exits, with timestamps, --since and --tail', async () => {
+    await suite.docker(['run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.3; done']);
+    const f = await suite.docker(['logs', '-f', '-t', 'talker']);
+    const lines = f.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line 3$/);
+    expect((await suite.docker(['logs', '--tail', '1', 'talker'])).stdout).toBe('line 3\n');
+    expect((await suite.docker(['logs', '--since', '2999-01-01T00:00:00Z', 'talker'])).stdout).toBe('');
+    const bad = await suite.docker(['logs', 'nosuchcontainer']);
+    expect(bad.stderr).toContain('No such container: nosuchcontainer');
+  });
+
+  it('streams container and image events, with filters', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await suite.docker(['run', '--rm', '--name', 'evented', 'busybox', 'true']);
+    await suite.docker(['tag', 'busybox', 'busybox:evented']);
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const r = await suite.docker(['events', '--since', String(since), '--until', String(until), '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
+    const mine = r.stdout.split('\n').filter((l) => l.endsWith(' evented') || l.startsWith('image tag'));
+    expect(mine).toEqual(['container create evented', 'container start evented', 'container die evented', 'container destroy evented', 'image tag busybox:evented']);
+    const filtered = await suite.docker(['events', '--since', String(since), '--until', String(until), '--filter', 'type=image', '--format', '{{.Action}}']);
+    expect(filtered.stdout.trim().split('\n')).toEqual(['tag']);
+    await suite.docker(['rmi', 'busybox:evented']);
+  });
+});
+
+describe('container options and housekeeping', () => {
+  it('restarts by policy with a retry limit', async () => {
+    await suite.docker(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']);
+    await eventually(() => state('flaky', '{{.RestartCount}} {{.State.Status}}'), (s) => s === '2 exited');
+    expect(await state('flaky', '{{.State.ExitCode}}')).toBe('1');
+    await suite.docker(['run', '-d', '--name', 'steady', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.2']);
+    await eventually(() => state('steady', '{{.RestartCount}}'), (s) => Number(s) >= 2);
+    expect((await suite.docker(['stop', '-t', '1', 'steady'])).code).toBe(0);
+    const count = await state('steady', '{{.RestartCount}}');
+    await new Promise((r) => setTimeout(r, 1500));
+    // A manual stop ends the policy's restarts.
+    expect(await state('steady', '{{.RestartCount}} {{.State.Running}}')).toBe(`${count} false`);
+    const bad = await suite.docker(['run', '--rm', '--restart', 'always', 'busybox', 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('cannot specify both --restart and --rm');
+  });
+
+  it('runs --init as pid 1, writes --cidfile, pauses and unpauses', async () => {
+    const cidfile = join(suite.base, 'cid');
+    const r = await suite.docker(['run', '-d', '--init', '--cidfile', cidfile, '--name', 'inited', 'busybox', 'sleep', '300']);
+    expect(readFileSync(cidfile, 'utf8')).toBe(r.stdout.trim());
+    const top = await suite.docker(['top', 'inited']);
+    expect(top.stdout).toContain('docker-init');
+    const ps = await suite.docker(['exec', 'inited', 'ps', '-o', 'pid,args']);
+    expect(ps.stdout).toMatch(/\b1 \/sbin\/docker-init -- sleep 300/);
+    expect((await suite.docker(['pause', 'inited'])).code).toBe(0);
+    expect(await state('inited', '{{.State.Status}} {{.State.Paused}}')).toBe('paused true');
+    expect((await suite.docker(['exec', 'inited', 'true'])).stderr).toContain('is paused, unpause the container before exec');
+    expect((await suite.docker(['unpause', 'inited'])).code).toBe(0);
+    expect(await state('inited', '{{.State.Status}}')).toBe('running');
+    const again = await suite.docker(['run', '--cidfile', cidfile, 'busybox', 'true']);
+    expect(again.code).toBe(125);
+    expect(again.stderr).toContain('container ID file found');
+    await suite.docker(['rm', '-f', 'inited']);
+    rmSync(cidfile);
+  });
+
+  it('filters ps and prunes stopped containers', async () => {
+    await suite.docker(['run', '-d', '--name', 'keep', '--label', 'team=a', 'busybox', 'sleep', '300']);
+    await suite.docker(['run', '--name', 'done0', 'busybox', 'true']);
+    await suite.docker(['run', '--name', 'done3', '--label', 'team=b', 'busybox', 'sh', '-c', 'exit 3']);
+    const names = async (...args: string[]) => (await suite.docker(['ps', ...args, '--format', '{{.Names}}'])).stdout.trim().split('\n').filter(Boolean).sort();
+    expect(await names('-a', '--filter', 'exited=3')).toEqual(['done3']);
+    expect(await names('-a', '--filter', 'label=team')).toEqual(['done3', 'keep']);
+    expect(await names('--filter', 'label=team=a')).toEqual(['keep']);
+    expect(await names('-a', '--filter', 'status=exited', '--filter', 'name=done')).toEqual(['done0', 'done3']);
+    expect(await names('-a', '--filter', 'ancestor=busybox', '--filter', 'name=keep')).toEqual(['keep']);
+    const bad = await suite.docker(['ps', '--filter', 'status=sleeping']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('invalid filter');
+    const prune = await suite.docker(['container', 'prune', '-f', '--filter', 'label=team=b']);
+    expect(prune.stdout).toContain('Deleted Containers:');
+    expect(await names('-a', '--filter', 'name=done')).toEqual(['done0']);
+    await suite.docker(['container', 'prune', '-f']);
+    expect(await names('-a')).toEqual(['keep']);
+    await suite.docker(['rm', '-f', 'keep']);
+  });
+
+  it('leaves no mount, shim or runtime state behind after rm -f of everything', async () => {
+    for (const n of ['x1', 'x2', 'x3']) await suite.docker(['run', '-d', '--name', n, 'busybox', 'sleep', '300']);
+    const ids = (await suite.docker(['ps', '-aq', '--no-trunc'])).stdout.trim().split('\n');
+    expect((await suite.docker(['rm', '-f', ...ids])).code).toBe(0);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+    for (const root of [suite.dataRoot, suite.execRoot]) expect(mounts.includes(root)).toBe(false);
+    const shims = (await run('pgrep', ['-f', join(suite.execRoot, 'shims')])).stdout.trim();
+    expect(shims).toBe('');
+    for (const id of ids) expect(existsSync(join(suite.execRoot, 'bundles', id))).toBe(false);
+    const runc = (await run('runc', ['--root', join(suite.execRoot, 'runtime', 'runc'), 'list', '-q'])).stdout.trim();
+    expect(runc).toBe('');
+  });
+});
