@@ -201,4 +201,13 @@ describe('docker run and the container lifecycle', () => {
     expect(r.code).toBe(127);
     expect((await suite.docker(['ps', '-aq', '--filter', 'name=gone'])).stdout).toBe('');
   });
+
+  it('mounts an image with more layers than fit one page of overlay options', async () => {
+    const fx = await fixtures();
+    expect((await suite.docker(['load', '-i', fx.many])).code).toBe(0);
+    const r = await suite.docker(['run', '--rm', 'berth-fixtures/many', 'sh', '-c', 'ls /layers | wc -l; cat /layers/1 /layers/130']);
+    expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(['130', '1', '130']);
+    expect(r.code).toBe(0);
+    await suite.docker(['rmi', 'berth-fixtures/many']);
+  });
 });

@@ -1,6 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Suite } from '../support/berth';
+import { ROOT, run, Suite } from '../support/berth';
 
 let suite: Suite;
 beforeAll(async () => {
@@ -71,5 +73,17 @@ describe('system endpoints with the real docker CLI', () => {
   it('lists no containers and no images on a new data root', async () => {
     expect((await suite.docker(['ps', '-aq'])).stdout).toBe('');
     expect((await suite.docker(['images', '-q'])).stdout).toBe('');
+  });
+
+  it('has README commands that point at what the build produces', async () => {
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const name of ['start', 'berth']) {
+      const files = [...scripts[name]!.matchAll(/\bnode (\S+\.js)/g)].map((m) => m[1]!);
+      expect(files.length, name).toBeGreaterThan(0);
+      for (const f of files) expect(existsSync(join(ROOT, f)), `${name}: ${f}`).toBe(true);
+    }
+    const status = await run('npm', ['run', '--silent', 'berth', '--', '--exec-root', suite.execRoot, 'status'], { cwd: ROOT });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^gateway\s+\d+/m);
   });
 });

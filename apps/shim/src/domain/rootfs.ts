@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 
 interface MountSpec {
   type: string;
@@ -26,10 +26,8 @@ export function mountRootfs(bundle: string): string {
       execFileSync('mount', ['--rbind', m.source, target]);
       if (opts.includes('ro')) execFileSync('mount', ['-o', 'remount,bind,ro', target]);
     } else {
-      // Long lowerdir lists can pass the one-page limit on mount data; the shim then mounts from
-      // the snapshots' common parent with relative paths.
-      const data = opts.join(',');
-      execFileSync('mount', ['-t', m.type, m.source, target, '-o', data]);
+      const { data, cwd } = fitMountData(opts);
+      execFileSync('mount', ['-t', m.type, m.source, target, '-o', data], { cwd });
     }
   }
   execFileSync('mount', ['--make-private', target]);
@@ -45,4 +43,35 @@ export function unmountRootfs(bundle: string): void {
       execFileSync('umount', ['-l', target]);
     }
   }
+}
+
+/** The kernel takes at most one page of mount options. */
+const MOUNT_DATA_MAX = 4095;
+const PATH_KEYS = new Set(['lowerdir', 'upperdir', 'workdir']);
+
+/**
+ * Overlay options that fit the one-page limit: when absolute paths make them too long (images
+ * with many layers), the paths become relative to their common parent and mount runs there,
+ * since overlayfs resolves relative layer paths from the mounting process's directory.
+ */
+export function fitMountData(options: string[]): { data: string; cwd?: string } {
+  const data = options.join(',');
+  if (data.length <= MOUNT_DATA_MAX) return { data };
+  const paths = options.flatMap((o) => {
+    const [k, v] = splitOption(o);
+    return PATH_KEYS.has(k) ? v.split(':') : [];
+  });
+  if (paths.length === 0) return { data };
+  let base = dirname(paths[0]!);
+  while (!paths.every((p) => p.startsWith(base + sep)) && base !== sep) base = dirname(base);
+  const short = options.map((o) => {
+    const [k, v] = splitOption(o);
+    return PATH_KEYS.has(k) ? `${k}=${v.split(':').map((p) => relative(base, p)).join(':')}` : o;
+  });
+  return { data: short.join(','), cwd: base };
+}
+
+function splitOption(o: string): [string, string] {
+  const i = o.indexOf('=');
+  return i < 0 ? [o, ''] : [o.slice(0, i), o.slice(i + 1)];
 }
