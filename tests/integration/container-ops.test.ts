@@ -4,6 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, run, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
 
+// Shims of stopped containers exit after this much idle time: every test here also proves that
+// a new shim is started whenever one is needed again (logs, attach, start, rm).
+process.env.BERTH_SHIM_IDLE_MS = '300';
+
 let suite: Suite;
 beforeAll(async () => {
   const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
@@ -115,6 +119,20 @@ describe('container options and housekeeping', () => {
     await suite.docker(['container', 'prune', '-f']);
     expect(await names('-a')).toEqual(['keep']);
     await suite.docker(['rm', '-f', 'keep']);
+  });
+
+  it('lets the shim of a stopped container exit, and starts one again when needed', async () => {
+    const id = (await suite.docker(['run', '-d', '--name', 'napper', 'busybox', 'sh', '-c', 'echo zzz; exit 7'])).stdout.trim();
+    const shimOf = async () => (await run('pgrep', ['-f', `dist/apps/shim/main.js --id ${id}`])).stdout.trim();
+    await eventually(() => state('napper', '{{.State.Status}}'), (s) => s === 'exited');
+    await eventually(shimOf, (pids) => pids === '');
+    expect(await state('napper', '{{.State.ExitCode}}')).toBe('7');
+    expect((await suite.docker(['logs', 'napper'])).stdout).toBe('zzz\n');
+    expect((await suite.docker(['start', '-a', 'napper'])).stdout).toBe('zzz\n');
+    await eventually(shimOf, (pids) => pids === '');
+    expect((await suite.docker(['logs', 'napper'])).stdout).toBe('zzz\nzzz\n');
+    expect((await suite.docker(['rm', 'napper'])).code).toBe(0);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8').includes(id)).toBe(false);
   });
 
   it('leaves no mount, shim or runtime state behind after rm -f of everything', async () => {

@@ -2,12 +2,15 @@ import { messageOf } from '@berth/errors';
 import { ServiceServer } from '@berth/grpc';
 import { createLogger } from '@berth/logging';
 import { shimV1 } from '@berth/proto';
+import { Activity } from './api/activity';
 import { shimService } from './api/shim-service';
 import { parseShimArgs } from './domain/args';
 import { Container } from './domain/container';
 import { readOptions } from './domain/options';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
+/** How long a shim whose container is not running waits for a caller before it exits. */
+const IDLE_EXIT_MS = Number(process.env.BERTH_SHIM_IDLE_MS ?? 10_000);
 
 async function main(): Promise<void> {
   let args;
@@ -23,9 +26,18 @@ async function main(): Promise<void> {
   const container = new Container(opts, args.bundle, logger);
   const server = new ServiceServer({ name: 'shim', version: VERSION, details: () => ({ bundle: args.bundle }) });
   const exit = () => void server.close(1_000).then(() => process.exit(0));
-  server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, shimService(container, exit));
+  const activity = new Activity();
+  server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, activity.track(shimService(container, exit)));
   await server.listen(`unix://${opts.socket}`);
   logger.info({ socket: opts.socket, version: VERSION }, 'shim serving');
+  // A stopped container needs no process: its exit record, log and rootfs are all on disk, and
+  // the supervisor spawns a shim again for the next start, attach or logs.
+  setInterval(() => {
+    if ((container.status === 'created' || container.status === 'stopped') && activity.idleForMs() > IDLE_EXIT_MS) {
+      logger.info({ status: container.status }, 'shim idle, exiting');
+      exit();
+    }
+  }, Math.min(1_000, IDLE_EXIT_MS)).unref();
   // The container must outlive whoever sent these; only Shutdown ends a shim.
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGPIPE'] as const) process.on(sig, () => logger.info({ sig }, 'ignored signal'));
 }

@@ -141,10 +141,10 @@ export class Container {
 
   /** Live output for a client; returns how to send stdin and how to leave. */
   attach(streams: Set<StreamName>, sub: Omit<Subscriber, 'streams'>) {
-    const stopped = this.status === 'stopped';
-    const leave = stopped ? () => undefined : this.fanout.add({ streams, ...sub });
-    if (stopped) setImmediate(() => sub.end());
-    const notYet = () => this.status === 'created' || (this.status === 'stopped' && !stopped);
+    // Attached to a container that is not running, a client waits for its next run, as
+    // `docker start -a` does (attach first, then start).
+    const leave = this.fanout.add({ streams, ...sub });
+    const notYet = () => this.status === 'created' || this.status === 'stopped';
     return {
       stdin: (b: Buffer) => {
         if (!this.o.openStdin) return;

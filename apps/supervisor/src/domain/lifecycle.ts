@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BerthConfig } from '@berth/config';
-import { conflict, invalidArgument, isNotFound, messageOf, notImplemented, notFound } from '@berth/errors';
+import { conflict, invalidArgument, isNotFound, isUnavailable, messageOf, notImplemented, notFound } from '@berth/errors';
 import { type Peers, unary } from '@berth/clients';
 import { newId } from '@berth/ids';
 import type { Logger } from '@berth/logging';
@@ -96,6 +96,21 @@ export class Lifecycle {
     if (await socketAnswers(rec.shimSocket)) return;
     this.dropShim(rec.id);
     await spawnShim(this.d.shimPath(), rec.id, rec.bundle, rec.shimSocket);
+  }
+
+  /**
+   * Calls the container's shim, starting one if needed. A shim of a stopped container exits when
+   * idle and may do so between the check and the call; then it is started again, once.
+   */
+  private async withShim<T>(rec: ContainerRecord, call: (shim: shimV1.ShimClient) => Promise<T>): Promise<T> {
+    await this.ensureShim(rec);
+    try {
+      return await call(this.shim(rec));
+    } catch (err) {
+      if (!isUnavailable(err) || (await socketAnswers(rec.shimSocket))) throw err;
+      await this.ensureShim(rec);
+      return call(this.shim(rec));
+    }
   }
 
   async create(nameIn: string, bodyJson: Uint8Array): Promise<{ id: string; warnings: string[] }> {
@@ -245,11 +260,9 @@ export class Lifecycle {
 
   /** Runs the process once more; used by start and by restart policies. */
   private async run(rec: ContainerRecord): Promise<void> {
-    await this.ensureShim(rec);
-    const shim = this.shim(rec);
     let pid: number;
     try {
-      pid = (await unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false })).pid;
+      pid = (await this.withShim(rec, (shim) => unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false }))).pid;
     } catch (err) {
       const msg = messageOf(err);
       Object.assign(rec.state, { Status: rec.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Restarting: false, Error: msg, ExitCode: startFailureCode(msg) });
@@ -446,12 +459,11 @@ export class Lifecycle {
     }
     rec.state.Status = 'removing';
     this.d.containers.save(rec);
-    if (await socketAnswers(rec.shimSocket)) {
-      const shim = this.shim(rec);
-      await unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false }).catch((err: unknown) =>
-        this.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
-      );
-    }
+    // The shim's shutdown is what unmounts the rootfs and clears the runtime's state, so an idle
+    // shim that has exited is started once more to do it.
+    await this.withShim(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false })).catch((err: unknown) =>
+      this.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
+    );
     this.dropShim(rec.id);
     const snaps = this.d.peers.snapshots;
     await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
@@ -476,7 +488,8 @@ export class Lifecycle {
   async refreshExec(e: ExecRecord): Promise<void> {
     if (!e.started || !e.running) return;
     const rec = this.d.containers.byId(e.containerId);
-    if (!rec) {
+    // An exec dies with its container; the stopped container's shim may have exited since.
+    if (!rec || (!rec.state.Running && !(await socketAnswers(rec.shimSocket)))) {
       e.running = false;
       return;
     }
