@@ -208,6 +208,8 @@ describe('docker run and the container lifecycle', () => {
     const r = await suite.docker(['run', '--rm', 'berth-fixtures/many', 'sh', '-c', 'ls /layers | wc -l; cat /layers/1 /layers/130']);
     expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(['130', '1', '130']);
     expect(r.code).toBe(0);
+    // -u by name reads the image's /etc/passwd through the same many-layer mount.
+    expect((await suite.docker(['run', '--rm', '-u', 'nobody', 'berth-fixtures/many', 'id', '-un'])).stdout).toBe('nobody\n');
     await suite.docker(['rmi', 'berth-fixtures/many']);
   });
 });

@@ -4,6 +4,7 @@ import { conflict, invalidArgument, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import type { Process } from '@berth/oci-spec';
 import { capabilities } from '@berth/oci-spec';
+import { resolveInRoot } from '@berth/rootfs';
 import type { Containers } from './containers';
 import { mergeEnv } from './create-config';
 import type { ContainerRecord } from './model';
@@ -72,7 +73,7 @@ export class Execs {
     const rootfs = join(c.bundle, 'rootfs');
     const read = (p: string) => {
       try {
-        return readFileSync(join(rootfs, p), 'utf8');
+        return readFileSync(resolveInRoot(rootfs, p), 'utf8');
       } catch {
         return '';
       }

@@ -4,14 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { internal } from '@berth/errors';
+import { fitMountData, type MountSpec, resolveInRoot } from '@berth/rootfs';
 
 const run = promisify(execFile);
 
-export interface MountSpec {
-  type: string;
-  source: string;
-  options: string[];
-}
+export type { MountSpec };
 
 /**
  * Reads files from a container's rootfs as the container will see it (e.g. /etc/passwd to
@@ -30,13 +27,15 @@ export async function readRootfsFiles(mounts: MountSpec[], paths: string[]): Pro
         const lower = opts.find((o) => o.startsWith('lowerdir='));
         const upper = opts.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
         const lowers = [upper, lower?.slice('lowerdir='.length)].filter(Boolean).join(':');
-        await run('mount', ['-t', 'overlay', 'overlay', dir, '-o', `ro,lowerdir=${lowers}`]);
+        const { data, cwd } = fitMountData(['ro', `lowerdir=${lowers}`]);
+        await run('mount', ['-t', 'overlay', 'overlay', dir, '-o', data], { cwd });
       }
       mounted = true;
     }
     return paths.map((p) => {
       try {
-        return readFileSync(join(dir, p), 'utf8');
+        // As the container would resolve it: an image's symlink must not lead to a host file.
+        return readFileSync(resolveInRoot(dir, p), 'utf8');
       } catch {
         return '';
       }

@@ -1,0 +1,2 @@
+export { fitMountData, type MountSpec } from './mount-data';
+export { resolveInRoot } from './resolve';
