@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, run, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
@@ -211,5 +212,34 @@ describe('docker run and the container lifecycle', () => {
     // -u by name reads the image's /etc/passwd through the same many-layer mount.
     expect((await suite.docker(['run', '--rm', '-u', 'nobody', 'berth-fixtures/many', 'id', '-un'])).stdout).toBe('nobody\n');
     await suite.docker(['rmi', 'berth-fixtures/many']);
+  });
+
+  it('runs an interactive shell in a real terminal (tmux): typing, resize, Ctrl-D', async () => {
+    const sock = `berth-${process.pid}`;
+    const tmux = (...a: string[]) => run('tmux', ['-L', sock, ...a]);
+    const screen = async () => (await tmux('capture-pane', '-p', '-t', 'it')).stdout;
+    const code = join(suite.base, 'it-code');
+    try {
+      await tmux('new-session', '-d', '-s', 'it', '-x', '100', '-y', '30', `DOCKER_HOST=${suite.dockerHost} docker run -it --name ittest busybox sh; echo $? > ${code}`);
+      await eventually(screen, (s) => s.includes('/ #'));
+      await tmux('send-keys', '-t', 'it', 'stty size; echo typed-$((6*7))', 'Enter');
+      await eventually(screen, (s) => s.includes('typed-42'));
+      expect(await screen()).toMatch(/^30 100$/m);
+      await tmux('resize-window', '-t', 'it', '-x', '120', '-y', '40');
+      await new Promise((r) => setTimeout(r, 300));
+      await tmux('send-keys', '-t', 'it', 'clear; stty size; exit 9', 'Enter');
+      await eventually(() => Promise.resolve(existsSync(code)), (e) => e);
+      expect(readFileSync(code, 'utf8').trim()).toBe('9');
+      await suite.docker(['start', 'ittest']);
+      await tmux('new-session', '-d', '-s', 'it2', `DOCKER_HOST=${suite.dockerHost} docker attach ittest; echo $? > ${code}2`);
+      await new Promise((r) => setTimeout(r, 500));
+      await tmux('send-keys', '-t', 'it2', 'C-d');
+      await eventually(() => Promise.resolve(existsSync(`${code}2`)), (e) => e);
+      expect(readFileSync(`${code}2`, 'utf8').trim()).toBe('0');
+      expect((await suite.docker(['logs', 'ittest'])).stdout).toMatch(/40 120/);
+    } finally {
+      await tmux('kill-server');
+      await suite.docker(['rm', '-f', 'ittest']);
+    }
   });
 });

@@ -19,6 +19,8 @@ have nft || pkgs+=(nftables)
 have tini || pkgs+=(tini)
 have docker-registry || pkgs+=(docker-registry)
 have tar || pkgs+=(tar)
+# tmux is the real terminal the -it tests type into.
+have tmux || pkgs+=(tmux)
 # The docker CLI is the client the tests drive; Debian's docker.io carries one if it is missing.
 have docker || pkgs+=(docker.io)
 if [ ${#pkgs[@]} -gt 0 ]; then
