@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, run, Suite } from '../support/berth';
@@ -22,6 +22,10 @@ afterAll(async () => {
     await suite.stop();
   }
 });
+
+/** The container's cgroup directories, under every hierarchy (cgroup v1 has one per controller, v2 one). */
+const cgroupDirs = (id: string) =>
+  ['', ...readdirSync('/sys/fs/cgroup')].map((h) => join('/sys/fs/cgroup', h, 'berth', id)).filter((d) => existsSync(d));
 
 const state = async (name: string, fmt: string) => (await suite.docker(['inspect', '--format', fmt, name])).stdout.trim();
 
@@ -138,12 +142,17 @@ describe('container options and housekeeping', () => {
   it('leaves no mount, shim or runtime state behind after rm -f of everything', async () => {
     for (const n of ['x1', 'x2', 'x3']) await suite.docker(['run', '-d', '--name', n, 'busybox', 'sleep', '300']);
     const ids = (await suite.docker(['ps', '-aq', '--no-trunc'])).stdout.trim().split('\n');
+    // The check below can fail: while they run, each has its cgroup.
+    for (const id of ids) expect(cgroupDirs(id).length).toBeGreaterThan(0);
     expect((await suite.docker(['rm', '-f', ...ids])).code).toBe(0);
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
     for (const root of [suite.dataRoot, suite.execRoot]) expect(mounts.includes(root)).toBe(false);
     const shims = (await run('pgrep', ['-f', join(suite.execRoot, 'shims')])).stdout.trim();
     expect(shims).toBe('');
-    for (const id of ids) expect(existsSync(join(suite.execRoot, 'bundles', id))).toBe(false);
+    for (const id of ids) {
+      expect(existsSync(join(suite.execRoot, 'bundles', id))).toBe(false);
+      expect(cgroupDirs(id)).toEqual([]);
+    }
     const runc = (await run('runc', ['--root', join(suite.execRoot, 'runtime', 'runc'), 'list', '-q'])).stdout.trim();
     expect(runc).toBe('');
   });

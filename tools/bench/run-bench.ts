@@ -80,7 +80,12 @@ async function runcFloor(rootfsTar: string): Promise<number[]> {
   }
 }
 
-async function reference(busybox: string): Promise<number[] | undefined> {
+interface ReferenceResult {
+  runMs: number[];
+  perContainerPssMiB: number;
+}
+
+async function reference(busybox: string): Promise<ReferenceResult | undefined> {
   if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return undefined;
   const base = mkdtempSync('/tmp/berth-bench-ref-');
   const sock = join(base, 'docker.sock');
@@ -93,9 +98,17 @@ async function reference(busybox: string): Promise<number[] | undefined> {
   try {
     for (let i = 0; i < 100 && (await run('docker', ['version'], { env })).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
     await run('docker', ['load', '-i', busybox], { env });
-    return await time(RUNS, async () => {
+    const runMs = await time(RUNS, async () => {
       await run('docker', ['run', '--rm', '--network', 'none', 'busybox', 'true'], { env });
     });
+    // dockerd, its containerd and the shims all carry the base dir or the namespace on their command line.
+    const refPids = () => [d.pid!, ...berthPids(base, -1), ...berthPids('berth-bench', -1)].filter((p, i, a) => a.indexOf(p) === i);
+    const idle = refPids().reduce((n, p) => n + pss(p), 0);
+    for (let i = 0; i < CONTAINERS; i++) await run('docker', ['run', '-d', '--network', 'none', '--name', `mem${i}`, 'busybox', 'sleep', '1000'], { env });
+    await new Promise((r) => setTimeout(r, 2000));
+    const busy = refPids().reduce((n, p) => n + pss(p), 0);
+    await run('docker', ['rm', '-f', ...Array.from({ length: CONTAINERS }, (_, i) => `mem${i}`)], { env });
+    return { runMs, perContainerPssMiB: (busy - idle) / CONTAINERS / 2 ** 20 };
   } finally {
     d.kill('SIGTERM');
     await new Promise((r) => d.once('exit', r));
@@ -125,8 +138,14 @@ async function main(): Promise<void> {
     const f = stats(floor);
     const result = {
       runs: RUNS,
-      runRmTrueMs: { berth: b, runcFloor: f, reference: ref ? stats(ref) : null, berthOverReference: ref ? b.median / stats(ref).median : null },
-      memory: { containers: CONTAINERS, idleSuitePssMiB: idle / 2 ** 20, withContainersPssMiB: busy / 2 ** 20, perContainerPssMiB: (busy - idle) / CONTAINERS / 2 ** 20 },
+      runRmTrueMs: { berth: b, runcFloor: f, reference: ref ? stats(ref.runMs) : null, berthOverReference: ref ? b.median / stats(ref.runMs).median : null },
+      memory: {
+        containers: CONTAINERS,
+        idleSuitePssMiB: idle / 2 ** 20,
+        withContainersPssMiB: busy / 2 ** 20,
+        perContainerPssMiB: (busy - idle) / CONTAINERS / 2 ** 20,
+        referencePerContainerPssMiB: ref ? ref.perContainerPssMiB : null,
+      },
     };
     console.log(JSON.stringify(result, null, 2));
   } finally {
