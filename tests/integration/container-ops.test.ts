@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, run, Suite } from '../support/berth';
@@ -155,5 +155,49 @@ describe('container options and housekeeping', () => {
     }
     const runc = (await run('runc', ['--root', join(suite.execRoot, 'runtime', 'runc'), 'list', '-q'])).stdout.trim();
     expect(runc).toBe('');
+  });
+
+  it('applies Docker defaults and run options to the process', async () => {
+    const envFile = join(suite.base, 'env');
+    writeFileSync(envFile, '# a comment\nB=from-file\n');
+    const script = [
+      'hostname',
+      'echo $A $B',
+      'pwd',
+      'id -u; id -g',
+      'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status',
+      // Masked paths read as empty (a /dev/null bind or an empty tmpfs); which exist depends on the kernel.
+      'for f in /proc/keys /proc/timer_list /proc/kcore /proc/sched_debug; do [ -e $f ] && echo "masked $(wc -c < $f)"; done',
+      'ls /sys/firmware | wc -l',
+      'echo x 2>/dev/null > /proc/sys/kernel/domainname || echo proc-sys-ro',
+      'df -k /dev/shm | tail -1',
+      'grep -c h1 /etc/hosts',
+      'ls /dev/null /dev/zero /dev/urandom /dev/tty /dev/full /dev/random | wc -l',
+    ].join('; ');
+    const r = await suite.docker(['run', '--rm', '--hostname', 'h1', '-e', 'A=from-flag', '--env-file', envFile, '-w', '/tmp', '-u', '1000:1000', '--entrypoint', 'sh', 'busybox', '-c', script]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout.trim().split('\n');
+    expect(out.slice(0, 5)).toEqual(['h1', 'from-flag from-file', '/tmp', '1000', '1000']);
+    // Docker's default capability set (no CAP_SYS_ADMIN, CAP_NET_ADMIN, ...), seccomp filtering.
+    expect(out).toContain('CapEff:\t0000000000000000');
+    expect(out).toContain('Seccomp:\t2');
+    const masked = out.filter((l) => l.startsWith('masked '));
+    expect(masked.length).toBe(['/proc/keys', '/proc/timer_list', '/proc/kcore', '/proc/sched_debug'].filter((f) => existsSync(f)).length);
+    expect(new Set(masked)).toEqual(new Set(masked.length ? ['masked 0'] : []));
+    expect(out[out.indexOf('Seccomp:\t2') + 1 + masked.length]).toBe('0');
+    expect(out).toContain('proc-sys-ro');
+    expect(out.find((l) => l.includes('/dev/shm'))).toMatch(/\s65536\s/);
+    expect(out.slice(-2)).toEqual(['1', '6']);
+    const root = await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status']);
+    expect(root.stdout.trim()).toBe('CapEff:\t00000000a80425fb');
+  });
+
+  it('stops with --stop-signal and keeps labels', async () => {
+    await suite.docker(['run', '-d', '--name', 'trapper', '--stop-signal', 'USR1', '--stop-timeout', '5', '--label', 'tier=web', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 0" USR1; while true; do sleep 0.1; done']);
+    expect(await state('trapper', '{{.Config.StopSignal}} {{.Config.StopTimeout}} {{index .Config.Labels "tier"}}')).toBe('USR1 5 web');
+    expect((await suite.docker(['stop', 'trapper'])).code).toBe(0);
+    expect((await suite.docker(['logs', 'trapper'])).stdout).toBe('got-usr1\n');
+    expect(await state('trapper', '{{.State.ExitCode}}')).toBe('0');
+    await suite.docker(['rm', 'trapper']);
   });
 });
