@@ -4,8 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, run, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
 
-const NO_BRIDGE_WARNING = 'WARNING: bridge networking is not available in Berth yet: this container has no network, as with --network none\n';
-
 let suite: Suite;
 beforeAll(async () => {
   const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
@@ -24,8 +22,7 @@ afterAll(async () => {
 describe('docker run and the container lifecycle', () => {
   it('runs in the foreground and returns the exit code', async () => {
     const hello = await suite.docker(['run', '--rm', 'busybox', 'echo', 'hello']);
-    // Until networking lands, create warns that the default network is not available.
-    expect(hello.stderr).toBe(NO_BRIDGE_WARNING);
+    expect(hello.stderr).toBe('');
     expect(hello.stdout).toBe('hello\n');
     expect(hello.code).toBe(0);
     expect((await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);
@@ -35,7 +32,7 @@ describe('docker run and the container lifecycle', () => {
   it('separates stdout and stderr', async () => {
     const r = await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
     expect(r.stdout).toBe('out\n');
-    expect(r.stderr).toBe(`${NO_BRIDGE_WARNING}err\n`);
+    expect(r.stderr).toBe('err\n');
   });
 
   it('answers 127 for a missing command, 125 for an unknown image', async () => {

@@ -1,6 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 
@@ -43,6 +44,9 @@ export class Suite {
     readonly proc: ChildProcess,
     readonly dockerHost: string,
     private readonly output: () => string,
+    /** This suite's default bridge and the pool its networks take subnets from. */
+    readonly bridge: string,
+    readonly addressPool: string,
   ) {}
 
   /** Starts a suite in a fresh temp dir (short path: unix socket paths are limited to 108 bytes). */
@@ -50,7 +54,10 @@ export class Suite {
     const base = mkdtempSync('/tmp/bt-');
     const dataRoot = join(base, 'data');
     const execRoot = join(base, 'run');
-    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...extraArgs], {
+    const bridge = `bt${randomBytes(4).toString('hex')}`;
+    const addressPool = freeAddressPool();
+    const netArgs = ['--bridge', bridge, '--default-address-pool', `base=${addressPool},size=24`];
+    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...netArgs, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -67,7 +74,7 @@ export class Suite {
       await new Promise((r) => setTimeout(r, 50));
     }
     const host = /DOCKER_HOST=(\S+)/.exec(out)![1]!;
-    return new Suite(base, dataRoot, execRoot, proc, host, () => `${out}\n${err}`);
+    return new Suite(base, dataRoot, execRoot, proc, host, () => `${out}\n${err}`, bridge, addressPool);
   }
 
   get logs(): string {
@@ -118,7 +125,60 @@ export class Suite {
     for (const pid of pids) {
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
+    this.removeNetworking();
     rmSync(this.base, { recursive: true, force: true });
+  }
+
+  /**
+   * Bridges, veths, namespaces and NAT rules outlive the services by design; a finished suite
+   * takes its own away: the interfaces enslaved to its bridges, the bridges, its nft table.
+   */
+  removeNetworking(): void {
+    const sh = (cmd: string, args: string[]) => {
+      try {
+        return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      } catch {
+        return '';
+      }
+    };
+    for (const br of this.bridges()) {
+      for (const port of sh('ip', ['-o', 'link', 'show', 'master', br]).matchAll(/^\d+:\s+([^@:\s]+)/gm)) sh('ip', ['link', 'del', port[1]!]);
+      sh('ip', ['link', 'del', br]);
+    }
+    sh('nft', ['delete', 'table', 'ip', `berth_${this.bridge}`]);
+    const netnsDir = join(this.execRoot, 'netns');
+    let files: string[] = [];
+    try {
+      files = readdirSync(netnsDir);
+    } catch {
+      // none made
+    }
+    for (const f of files) sh('umount', ['-l', join(netnsDir, f)]);
+  }
+
+  /** The default bridge and every bridge of a user-defined network of this suite (named br-<id>). */
+  bridges(): string[] {
+    const out = [this.bridge];
+    try {
+      for (const f of readdirSync(join(this.dataRoot, 'netproxy', 'networks'))) {
+        const rec = JSON.parse(readFileSync(join(this.dataRoot, 'netproxy', 'networks', f), 'utf8')) as { bridge?: string };
+        if (rec.bridge && !out.includes(rec.bridge)) out.push(rec.bridge);
+      }
+    } catch {
+      // no records
+    }
+    return out;
+  }
+}
+
+/** A random 10.x.y.0/22 that no host route or interface address overlaps, for one suite's networks. */
+export function freeAddressPool(): string {
+  const used = execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all']).toString() + execFileSync('ip', ['-4', '-o', 'addr']).toString();
+  const taken = [...used.matchAll(/\b10\.(\d+)\.(\d+)\.\d+/g)].map((m) => [Number(m[1]), Number(m[2]) & ~3]);
+  for (;;) {
+    const a = randomInt(100, 250);
+    const b = randomInt(0, 64) * 4;
+    if (!taken.some(([x, y]) => x === a && y === b)) return `10.${a}.${b}.0/22`;
   }
 }
 

@@ -3,20 +3,50 @@ import { runService } from '@berth/service-main';
 import { RecordStore } from '@berth/store';
 import { join } from 'node:path';
 import { networksService } from './api/networks-service';
+import { pickSubnet } from './domain/address-pools';
+import { Endpoints, type SandboxRecord } from './domain/endpoints';
+import { formatCidr, formatIp, parseCidr } from './domain/ipv4';
 import { Networks, type NetworkRecord } from './domain/networks';
+import { detectFirewall, tableName } from './kernel/nat-rules';
+import { hostRouteDestinations } from './kernel/routes';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
+
+const facts = { firewall: '' };
 
 void runService({
   name: 'netproxy',
   version: VERSION,
-  details: () => ({ drivers: 'host,null' }),
-  setup({ server, dataDir, logger }) {
+  details: () => ({ drivers: 'bridge,host,null', firewall: facts.firewall }),
+  async setup({ server, dataDir, logger, config }) {
     const store = new RecordStore<NetworkRecord>(join(dataDir, 'networks')).load((id, err) =>
       logger.error({ id, err }, 'unreadable network record'),
     );
     const networks = new Networks(store);
     networks.reconcile();
-    server.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, networksService(networks));
+    const routes = await hostRouteDestinations();
+    networks.ensureDefaultBridge(config.bridge, () => {
+      if (config.bip) {
+        const b = parseCidr(config.bip, true);
+        return { subnet: formatCidr(b), gateway: formatIp(b.addr) };
+      }
+      const taken = [...routes, ...networks.list().flatMap((n) => n.ipam.map((i) => i.subnet))].map((c) => parseCidr(c, true));
+      const s = pickSubnet(config.defaultAddressPools, taken);
+      return { subnet: formatCidr(s), gateway: formatIp(s.base + 1) };
+    });
+    facts.firewall = config.iptables ? await detectFirewall() : 'none';
+    if (facts.firewall === 'none') logger.warn('no nftables: containers get no outbound NAT and ports are not published');
+    const sandboxes = new RecordStore<SandboxRecord>(join(dataDir, 'sandboxes')).load((id, err) =>
+      logger.error({ id, err }, 'unreadable sandbox record'),
+    );
+    const endpoints = new Endpoints(sandboxes, networks, {
+      netnsDir: join(config.execRoot, 'netns'),
+      table: tableName(config.bridge),
+      mtu: config.mtu,
+      firewall: facts.firewall as 'nftables' | 'none',
+      logger,
+    });
+    await endpoints.reconcile();
+    server.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, networksService(networks, endpoints));
   },
 });

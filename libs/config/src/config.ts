@@ -12,6 +12,7 @@ export const DEFAULT_RUNTIME = 'runc';
 export const DEFAULT_LOG_DRIVER = 'json-file';
 export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3;
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 5;
+export const DEFAULT_BRIDGE = 'berth0';
 
 export interface RuntimeConfig {
   path: string;
@@ -50,6 +51,8 @@ export interface BerthConfig {
   maxConcurrentUploads: number;
   defaultAddressPools: AddressPool[];
   bip: string | undefined;
+  /** Name of the default bridge interface (dockerd's `bridge`, `-b`). */
+  bridge: string;
   mtu: number;
   iptables: boolean;
   userlandProxy: boolean;
@@ -98,6 +101,7 @@ const KEYS: Record<string, Check> = {
   'max-concurrent-uploads': int,
   'default-address-pools': pools,
   bip: str,
+  bridge: (v) => str(v) && /^[A-Za-z0-9_.-]{1,15}$/.test(v as string),
   mtu: int,
   iptables: bool,
   'userland-proxy': bool,
@@ -132,6 +136,7 @@ interface ValidatedDoc {
   'max-concurrent-uploads'?: number;
   'default-address-pools'?: AddressPool[];
   bip?: string;
+  bridge?: string;
   mtu?: number;
   iptables?: boolean;
   'userland-proxy'?: boolean;
@@ -209,6 +214,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     maxConcurrentUploads: d['max-concurrent-uploads'] ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
     defaultAddressPools: d['default-address-pools'] ?? [],
     bip: d.bip,
+    bridge: d.bridge ?? DEFAULT_BRIDGE,
     mtu: d.mtu ?? 1500,
     iptables: d.iptables ?? true,
     userlandProxy: d['userland-proxy'] ?? true,

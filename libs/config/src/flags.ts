@@ -2,7 +2,7 @@ import { invalidArgument } from '@berth/errors';
 import { type BerthConfig, type DaemonJson, readDaemonJson, resolveConfig } from './config';
 
 /** Flags that stand for a daemon.json key, as dockerd has them. */
-const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean }> = {
+const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean; parse?: (v: string) => unknown }> = {
   '--data-root': { key: 'data-root' },
   '--exec-root': { key: 'exec-root' },
   '-H': { key: 'hosts', list: true },
@@ -18,7 +18,19 @@ const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean }>
   '--insecure-registry': { key: 'insecure-registries', list: true },
   '--debug': { key: 'debug', bool: true },
   '-D': { key: 'debug', bool: true },
+  '--bridge': { key: 'bridge' },
+  '-b': { key: 'bridge' },
+  '--bip': { key: 'bip' },
+  '--mtu': { key: 'mtu', parse: Number },
+  '--default-address-pool': { key: 'default-address-pools', list: true, parse: parseAddressPool },
 };
+
+/** dockerd's `--default-address-pool base=10.10.0.0/16,size=24`. */
+function parseAddressPool(v: string): unknown {
+  const kv = Object.fromEntries(v.split(',').map((p) => p.split('=', 2) as [string, string]));
+  if (!kv.base || !kv.size || !/^\d+$/.test(kv.size)) throw invalidArgument(`invalid default address pool: ${v}: want base=<cidr>,size=<prefix length>`);
+  return { base: kv.base, size: Number(kv.size) };
+}
 
 export interface ParsedFlags {
   configFile: string | undefined;
@@ -54,8 +66,8 @@ export function parseFlags(argv: string[]): ParsedFlags {
       continue;
     }
     if (spec.bool) values[spec.key] = inline === undefined ? true : inline !== 'false';
-    else if (spec.list) values[spec.key] = [...((values[spec.key] as string[] | undefined) ?? []), takeValue()];
-    else values[spec.key] = takeValue();
+    else if (spec.list) values[spec.key] = [...((values[spec.key] as unknown[] | undefined) ?? []), (spec.parse ?? String)(takeValue())];
+    else values[spec.key] = (spec.parse ?? String)(takeValue());
   }
   return { configFile, values, rest };
 }

@@ -101,7 +101,7 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
       Images: counts.images,
       Driver: driver,
       DriverStatus: snap instanceof Error || !snap?.details['backing-filesystem'] ? [] : [['Backing Filesystem', snap.details['backing-filesystem']]],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
       SwapLimit: false,
       CpuCfsPeriod: true,

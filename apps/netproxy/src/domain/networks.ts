@@ -12,7 +12,14 @@ export interface NetworkRecord {
   labels: Record<string, string>;
   createdUnixMs: number;
   ipam: { subnet: string; gateway: string; ipRange: string }[];
+  /** The bridge interface of a bridge network. */
+  bridge?: string;
 }
+
+export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+export const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+export const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
+export const MTU_OPTION = 'com.docker.network.driver.mtu';
 
 /** Networks Docker always has that need no kernel set-up: `host` shares the host's stack, `none` has only lo. */
 const PREDEFINED: { name: string; driver: string }[] = [
@@ -41,6 +48,41 @@ export class Networks {
       };
       this.store.put(rec.id, rec);
     }
+  }
+
+  /**
+   * Makes sure the default bridge network exists on `bridge` with a subnet; `pick` chooses the
+   * subnet the first time (from --bip or the address pools), and it is kept from then on.
+   */
+  ensureDefaultBridge(bridge: string, pick: () => { subnet: string; gateway: string }, now = Date.now()): NetworkRecord {
+    const existing = this.store.values().find((n) => n.name === 'bridge');
+    if (existing && existing.bridge === bridge) return existing;
+    const { subnet, gateway } = pick();
+    const rec: NetworkRecord = {
+      id: existing?.id ?? newId(),
+      name: 'bridge',
+      driver: 'bridge',
+      scope: 'local',
+      internal: false,
+      enableIpv6: false,
+      options: {
+        'com.docker.network.bridge.default_bridge': 'true',
+        [ICC_OPTION]: 'true',
+        [MASQUERADE_OPTION]: 'true',
+        'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+        [BRIDGE_NAME_OPTION]: bridge,
+      },
+      labels: {},
+      createdUnixMs: existing?.createdUnixMs ?? now,
+      ipam: [{ subnet, gateway, ipRange: '' }],
+      bridge,
+    };
+    this.store.put(rec.id, rec);
+    return rec;
+  }
+
+  byId(id: string): NetworkRecord | undefined {
+    return this.store.get(id);
   }
 
   list(): NetworkRecord[] {

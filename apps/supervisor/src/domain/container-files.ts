@@ -20,7 +20,7 @@ export function resolvConf(host: string, dns: string[], search: string[], option
   return `${[...rest.filter((l) => !l.startsWith('#')), ...ns].join('\n')}\n`;
 }
 
-export function hostsFile(hostname: string, extra: string[]): string {
+export function hostsFile(hostname: string, extra: string[], ip?: string): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -33,7 +33,8 @@ export function hostsFile(hostname: string, extra: string[]): string {
     const i = e.lastIndexOf(':');
     if (i > 0) lines.push(`${e.slice(i + 1)}\t${e.slice(0, i)}`);
   }
-  if (hostname) lines.push(`127.0.1.1\t${hostname}`);
+  // Docker names the container by its own address on a network, by 127.0.1.1 only without one.
+  if (hostname) lines.push(`${ip || '127.0.1.1'}\t${hostname}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -47,9 +48,9 @@ export function readHostFile(path: string): string {
 
 export function writeContainerFiles(
   paths: { hostname: string; hosts: string; resolvConf: string },
-  opts: { hostname: string; hostNetwork: boolean; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; extraHosts: string[] },
+  opts: { hostname: string; hostNetwork: boolean; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; extraHosts: string[]; ip?: string },
 ): void {
   writeFileAtomic(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
-  writeFileAtomic(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts));
+  writeFileAtomic(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts, opts.ip));
   writeFileAtomic(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
 }

@@ -1,3 +1,4 @@
+import { portMap } from './network-attach';
 import type { ContainerRecord } from './model';
 
 /** Docker's human status column: "Up 5 seconds", "Exited (3) 2 minutes ago", "Created". */
@@ -30,32 +31,56 @@ export function ago(ms: number): string {
 }
 
 function networkSettings(rec: ContainerRecord) {
-  const mode = rec.hostConfig.NetworkMode === 'default' ? 'none' : (rec.hostConfig.NetworkMode ?? 'none');
+  const mode = rec.hostConfig.NetworkMode === 'default' ? (rec.network ? 'bridge' : 'none') : (rec.hostConfig.NetworkMode ?? 'none');
+  const a = rec.network;
+  const onDefault = a?.networkName === 'bridge';
+  const addr = {
+    MacAddress: a?.macAddress ?? '',
+    Gateway: a?.gateway ?? '',
+    IPAddress: a?.ipv4Address ?? '',
+    IPPrefixLen: a?.prefixLen ?? 0,
+  };
   return {
     Bridge: '',
-    SandboxID: '',
-    SandboxKey: '',
-    Ports: {},
+    SandboxID: a ? rec.id : '',
+    SandboxKey: a?.netnsPath ?? '',
+    Ports: portMap(rec.config, a),
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
+    // As in Docker, the top-level address fields describe the default bridge only.
+    EndpointID: onDefault ? a.endpointId : '',
+    Gateway: onDefault ? addr.Gateway : '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
+    IPAddress: onDefault ? addr.IPAddress : '',
+    IPPrefixLen: onDefault ? addr.IPPrefixLen : 0,
     IPv6Gateway: '',
-    MacAddress: '',
+    MacAddress: onDefault ? addr.MacAddress : '',
     Networks: {
-      [mode]: {
-        IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '',
-        IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
+      [a?.networkName || mode]: {
+        IPAMConfig: null, Links: null, Aliases: null, NetworkID: a?.networkId ?? '', EndpointID: a?.endpointId ?? '', ...addr,
+        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
       },
     },
   };
+}
+
+/** ContainerSummary.Ports, as `docker ps` shows them. */
+function summaryPorts(rec: ContainerRecord) {
+  const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = (rec.network?.ports ?? []).map((p) => ({
+    IP: p.hostIp || '0.0.0.0',
+    PrivatePort: p.containerPort,
+    PublicPort: p.hostPort,
+    Type: p.protocol,
+  }));
+  for (const k of Object.keys(rec.config.ExposedPorts ?? {})) {
+    const [port, proto = 'tcp'] = k.split('/');
+    if (!out.some((p) => p.PrivatePort === Number(port) && p.Type === proto)) out.push({ PrivatePort: Number(port), Type: proto });
+  }
+  return out;
 }
 
 /** The Engine API's ContainerInspectResponse. */
@@ -111,7 +136,7 @@ export function summary(rec: ContainerRecord): Record<string, unknown> {
     ImageID: rec.imageId,
     Command: command,
     Created: Math.floor(Date.parse(rec.created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(rec),
     Labels: rec.config.Labels,
     State: rec.state.Status,
     Status: humanStatus(rec),

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BerthConfig } from '@berth/config';
-import { conflict, invalidArgument, isNotFound, isUnavailable, messageOf, notImplemented, notFound } from '@berth/errors';
+import { conflict, invalidArgument, isNotFound, isUnavailable, messageOf } from '@berth/errors';
 import { type Peers, unary } from '@berth/clients';
 import { newId } from '@berth/ids';
 import type { Logger } from '@berth/logging';
@@ -15,6 +15,7 @@ import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
 import type { Containers } from './containers';
 import type { ExecRecord } from './execs';
 import { writeContainerFiles } from './container-files';
+import { type Attachment, attach as attachNetwork, networkChoice, release as releaseNetwork, retain as retainNetworks } from './network-attach';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
 import { generateName } from './names';
@@ -66,6 +67,8 @@ export class Lifecycle {
   private readonly watching = new Set<string>();
   private readonly restartDelays = new Map<string, number>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Containers between their network attach and their first record write. */
+  private readonly creating = new Set<string>();
 
   constructor(private readonly d: LifecycleDeps) {}
 
@@ -121,16 +124,8 @@ export class Lifecycle {
     validateRestartPolicy(hostConfig.RestartPolicy, hostConfig.AutoRemove ?? false);
     const warnings: string[] = [];
     const mode = hostConfig.NetworkMode || 'default';
-    let network: 'none' | 'host';
-    if (mode === 'host' || mode === 'none') network = mode;
-    else if (mode === 'default') {
-      network = 'none';
-      warnings.push('bridge networking is not available in Berth yet: this container has no network, as with --network none');
-    } else if (mode === 'bridge' || mode.startsWith('container:')) {
-      throw notImplemented(`network mode "${mode}" is not supported by Berth yet; use --network none or --network host`);
-    } else {
-      throw notFound(`network ${mode} not found`);
-    }
+    const choice = networkChoice(mode);
+    const network = choice.kind === 'host' ? 'host' : 'none';
     hostConfig.NetworkMode = mode;
     const runtime = hostConfig.Runtime || this.d.config.defaultRuntime;
     const rt = this.d.config.runtimes[runtime];
@@ -146,7 +141,10 @@ export class Lifecycle {
     const { mounts } = await unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} });
     const bundle = this.bundleDir(id);
     const files = this.filesDir(id);
+    let attached: Attachment | undefined;
+    this.creating.add(id);
     try {
+      if (choice.kind === 'network') attached = await attachNetwork(peers, id, choice.name, merged.config, hostConfig);
       mkdirSync(bundle, { recursive: true, mode: 0o711 });
       mkdirSync(files, { recursive: true, mode: 0o710 });
       const rec: ContainerRecord = {
@@ -174,6 +172,7 @@ export class Lifecycle {
         hostnamePath: join(files, 'hostname'),
         hostsPath: join(files, 'hosts'),
         driver: this.d.config.storageDriver,
+        network: attached,
       };
       writeContainerFiles(
         { hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath },
@@ -184,6 +183,7 @@ export class Lifecycle {
           dnsSearch: hostConfig.DnsSearch ?? this.d.config.dnsSearch,
           dnsOptions: hostConfig.DnsOptions ?? this.d.config.dnsOpts,
           extraHosts: hostConfig.ExtraHosts ?? [],
+          ip: attached?.ipv4Address,
         },
       );
       const etc = merged.config.User ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
@@ -201,7 +201,7 @@ export class Lifecycle {
         capAdd: hostConfig.CapAdd ?? [],
         capDrop: hostConfig.CapDrop ?? [],
         readonlyRootfs: hostConfig.ReadonlyRootfs,
-        network: { mode: network },
+        network: attached ? { mode: 'path', path: attached.netnsPath } : { mode: network },
         shmSizeBytes: hostConfig.ShmSize,
         memoryBytes: hostConfig.Memory,
         nanoCpus: hostConfig.NanoCpus,
@@ -240,10 +240,13 @@ export class Lifecycle {
     } catch (err) {
       if (!containers.byId(id)) {
         await unary('snapshotter', snaps.remove.bind(snaps), { key: id }).catch(() => undefined);
+        if (choice.kind === 'network') await releaseNetwork(peers, id).catch(() => undefined);
         rmSync(bundle, { recursive: true, force: true });
         rmSync(files, { recursive: true, force: true });
       }
       throw err;
+    } finally {
+      this.creating.delete(id);
     }
   }
 
@@ -469,6 +472,7 @@ export class Lifecycle {
     await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
+    if (rec.network) await releaseNetwork(this.d.peers, rec.id);
     rmSync(rec.bundle, { recursive: true, force: true });
     rmSync(this.filesDir(rec.id), { recursive: true, force: true });
     rmSync(rec.shimSocket, { force: true });
@@ -576,6 +580,12 @@ export class Lifecycle {
       const exit = readExitFile(rec.bundle);
       this.exited(rec.id, exit?.exitCode ?? 255, exit?.exitedUnixMs ?? Date.now(), exit ? '' : 'container shim disappeared');
     }
+    // Endpoints of containers whose creation a crash cut short.
+    const keep = [...this.d.containers.all().map((c) => c.id), ...this.creating];
+    await retainNetworks(this.d.peers, keep).then(
+      (released) => released.length && this.d.logger.info({ released }, 'released networking of unknown containers'),
+      (err: unknown) => this.d.logger.warn({ err: messageOf(err) }, 'could not reconcile networking with netproxy'),
+    );
   }
 
   close(): void {

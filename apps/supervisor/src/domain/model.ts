@@ -1,3 +1,4 @@
+import type { Attachment } from './network-attach';
 /** Docker's container config (Engine API ContainerConfig), the fields Berth uses. */
 export interface DockerConfig {
   Hostname: string;
@@ -87,6 +88,8 @@ export interface ContainerRecord {
   config: DockerConfig;
   hostConfig: HostConfig;
   networkingConfig: unknown;
+  /** The endpoint netproxy gave it on a bridge network; absent for host, none and old records. */
+  network?: Attachment;
   state: State;
   restartCount: number;
   /** Set by `docker stop`/`kill` so restart policies know the stop was asked for. */

@@ -63,6 +63,57 @@ export interface GetNetworkRequest {
   reference: string;
 }
 
+export interface PortBinding {
+  /** The container side: a port number and "tcp" or "udp". */
+  containerPort: number;
+  protocol: string;
+  /** The host side: an address ("" for every address) and a port (0 picks a free one). */
+  hostIp: string;
+  hostPort: number;
+}
+
+export interface AttachRequest {
+  containerId: string;
+  /** A network name, ID or unique ID prefix; "bridge" is the default bridge. */
+  network: string;
+  /** A static address (`--ip`); empty to take the next free one. */
+  ipv4Address: string;
+  portBindings: PortBinding[];
+  aliases: string[];
+}
+
+export interface Endpoint {
+  endpointId: string;
+  networkId: string;
+  networkName: string;
+  /** The bind-mounted network namespace to give the OCI runtime. */
+  netnsPath: string;
+  ipv4Address: string;
+  prefixLen: number;
+  gateway: string;
+  macAddress: string;
+  /** The bindings as published, host ports chosen. */
+  ports: PortBinding[];
+  /** The bridge interface on the host side. */
+  bridge: string;
+}
+
+export interface ReleaseRequest {
+  containerId: string;
+}
+
+export interface ReleaseResponse {
+}
+
+export interface RetainRequest {
+  containerIds: string[];
+}
+
+export interface RetainResponse {
+  /** The containers whose networking was released. */
+  released: string[];
+}
+
 function createBaseNetwork(): Network {
   return {
     id: "",
@@ -721,6 +772,678 @@ export const GetNetworkRequest: MessageFns<GetNetworkRequest> = {
   },
 };
 
+function createBasePortBinding(): PortBinding {
+  return { containerPort: 0, protocol: "", hostIp: "", hostPort: 0 };
+}
+
+export const PortBinding: MessageFns<PortBinding> = {
+  encode(message: PortBinding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerPort !== 0) {
+      writer.uint32(8).uint32(message.containerPort);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(18).string(message.protocol);
+    }
+    if (message.hostIp !== "") {
+      writer.uint32(26).string(message.hostIp);
+    }
+    if (message.hostPort !== 0) {
+      writer.uint32(32).uint32(message.hostPort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortBinding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePortBinding();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.containerPort = reader.uint32();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.protocol = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.hostIp = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.hostPort = reader.uint32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PortBinding {
+    return {
+      containerPort: isSet(object.containerPort) ? globalThis.Number(object.containerPort) : 0,
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      hostIp: isSet(object.hostIp) ? globalThis.String(object.hostIp) : "",
+      hostPort: isSet(object.hostPort) ? globalThis.Number(object.hostPort) : 0,
+    };
+  },
+
+  toJSON(message: PortBinding): unknown {
+    const obj: any = {};
+    if (message.containerPort !== 0) {
+      obj.containerPort = Math.round(message.containerPort);
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.hostIp !== "") {
+      obj.hostIp = message.hostIp;
+    }
+    if (message.hostPort !== 0) {
+      obj.hostPort = Math.round(message.hostPort);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortBinding>, I>>(base?: I): PortBinding {
+    return PortBinding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortBinding>, I>>(object: I): PortBinding {
+    const message = createBasePortBinding();
+    message.containerPort = object.containerPort ?? 0;
+    message.protocol = object.protocol ?? "";
+    message.hostIp = object.hostIp ?? "";
+    message.hostPort = object.hostPort ?? 0;
+    return message;
+  },
+};
+
+function createBaseAttachRequest(): AttachRequest {
+  return { containerId: "", network: "", ipv4Address: "", portBindings: [], aliases: [] };
+}
+
+export const AttachRequest: MessageFns<AttachRequest> = {
+  encode(message: AttachRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    if (message.ipv4Address !== "") {
+      writer.uint32(26).string(message.ipv4Address);
+    }
+    for (const v of message.portBindings) {
+      PortBinding.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.aliases) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAttachRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.network = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.ipv4Address = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.portBindings.push(PortBinding.decode(reader, reader.uint32()));
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.aliases.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): AttachRequest {
+    return {
+      containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      ipv4Address: isSet(object.ipv4Address) ? globalThis.String(object.ipv4Address) : "",
+      portBindings: globalThis.Array.isArray(object?.portBindings)
+        ? object.portBindings.map((e: any) => PortBinding.fromJSON(e))
+        : [],
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: AttachRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.ipv4Address !== "") {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.portBindings?.length) {
+      obj.portBindings = message.portBindings.map((e) => PortBinding.toJSON(e));
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachRequest>, I>>(base?: I): AttachRequest {
+    return AttachRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachRequest>, I>>(object: I): AttachRequest {
+    const message = createBaseAttachRequest();
+    message.containerId = object.containerId ?? "";
+    message.network = object.network ?? "";
+    message.ipv4Address = object.ipv4Address ?? "";
+    message.portBindings = object.portBindings?.map((e) => PortBinding.fromPartial(e)) || [];
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseEndpoint(): Endpoint {
+  return {
+    endpointId: "",
+    networkId: "",
+    networkName: "",
+    netnsPath: "",
+    ipv4Address: "",
+    prefixLen: 0,
+    gateway: "",
+    macAddress: "",
+    ports: [],
+    bridge: "",
+  };
+}
+
+export const Endpoint: MessageFns<Endpoint> = {
+  encode(message: Endpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpointId !== "") {
+      writer.uint32(10).string(message.endpointId);
+    }
+    if (message.networkId !== "") {
+      writer.uint32(18).string(message.networkId);
+    }
+    if (message.networkName !== "") {
+      writer.uint32(26).string(message.networkName);
+    }
+    if (message.netnsPath !== "") {
+      writer.uint32(34).string(message.netnsPath);
+    }
+    if (message.ipv4Address !== "") {
+      writer.uint32(42).string(message.ipv4Address);
+    }
+    if (message.prefixLen !== 0) {
+      writer.uint32(48).uint32(message.prefixLen);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(58).string(message.gateway);
+    }
+    if (message.macAddress !== "") {
+      writer.uint32(66).string(message.macAddress);
+    }
+    for (const v of message.ports) {
+      PortBinding.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.bridge !== "") {
+      writer.uint32(82).string(message.bridge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Endpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseEndpoint();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.endpointId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.networkId = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.networkName = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.netnsPath = reader.string();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.ipv4Address = reader.string();
+          continue;
+        }
+        case 6: {
+          if (tag !== 48) {
+            break;
+          }
+
+          message.prefixLen = reader.uint32();
+          continue;
+        }
+        case 7: {
+          if (tag !== 58) {
+            break;
+          }
+
+          message.gateway = reader.string();
+          continue;
+        }
+        case 8: {
+          if (tag !== 66) {
+            break;
+          }
+
+          message.macAddress = reader.string();
+          continue;
+        }
+        case 9: {
+          if (tag !== 74) {
+            break;
+          }
+
+          message.ports.push(PortBinding.decode(reader, reader.uint32()));
+          continue;
+        }
+        case 10: {
+          if (tag !== 82) {
+            break;
+          }
+
+          message.bridge = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): Endpoint {
+    return {
+      endpointId: isSet(object.endpointId) ? globalThis.String(object.endpointId) : "",
+      networkId: isSet(object.networkId) ? globalThis.String(object.networkId) : "",
+      networkName: isSet(object.networkName) ? globalThis.String(object.networkName) : "",
+      netnsPath: isSet(object.netnsPath) ? globalThis.String(object.netnsPath) : "",
+      ipv4Address: isSet(object.ipv4Address) ? globalThis.String(object.ipv4Address) : "",
+      prefixLen: isSet(object.prefixLen) ? globalThis.Number(object.prefixLen) : 0,
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      macAddress: isSet(object.macAddress) ? globalThis.String(object.macAddress) : "",
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortBinding.fromJSON(e)) : [],
+      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
+    };
+  },
+
+  toJSON(message: Endpoint): unknown {
+    const obj: any = {};
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.networkName !== "") {
+      obj.networkName = message.networkName;
+    }
+    if (message.netnsPath !== "") {
+      obj.netnsPath = message.netnsPath;
+    }
+    if (message.ipv4Address !== "") {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.prefixLen !== 0) {
+      obj.prefixLen = Math.round(message.prefixLen);
+    }
+    if (message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => PortBinding.toJSON(e));
+    }
+    if (message.bridge !== "") {
+      obj.bridge = message.bridge;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Endpoint>, I>>(base?: I): Endpoint {
+    return Endpoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Endpoint>, I>>(object: I): Endpoint {
+    const message = createBaseEndpoint();
+    message.endpointId = object.endpointId ?? "";
+    message.networkId = object.networkId ?? "";
+    message.networkName = object.networkName ?? "";
+    message.netnsPath = object.netnsPath ?? "";
+    message.ipv4Address = object.ipv4Address ?? "";
+    message.prefixLen = object.prefixLen ?? 0;
+    message.gateway = object.gateway ?? "";
+    message.macAddress = object.macAddress ?? "";
+    message.ports = object.ports?.map((e) => PortBinding.fromPartial(e)) || [];
+    message.bridge = object.bridge ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseRequest(): ReleaseRequest {
+  return { containerId: "" };
+}
+
+export const ReleaseRequest: MessageFns<ReleaseRequest> = {
+  encode(message: ReleaseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseReleaseRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ReleaseRequest {
+    return { containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "" };
+  },
+
+  toJSON(message: ReleaseRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseRequest>, I>>(base?: I): ReleaseRequest {
+    return ReleaseRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseRequest>, I>>(object: I): ReleaseRequest {
+    const message = createBaseReleaseRequest();
+    message.containerId = object.containerId ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseResponse(): ReleaseResponse {
+  return {};
+}
+
+export const ReleaseResponse: MessageFns<ReleaseResponse> = {
+  encode(_: ReleaseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseReleaseResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): ReleaseResponse {
+    return {};
+  },
+
+  toJSON(_: ReleaseResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseResponse>, I>>(base?: I): ReleaseResponse {
+    return ReleaseResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseResponse>, I>>(_: I): ReleaseResponse {
+    const message = createBaseReleaseResponse();
+    return message;
+  },
+};
+
+function createBaseRetainRequest(): RetainRequest {
+  return { containerIds: [] };
+}
+
+export const RetainRequest: MessageFns<RetainRequest> = {
+  encode(message: RetainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.containerIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetainRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRetainRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerIds.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RetainRequest {
+    return {
+      containerIds: globalThis.Array.isArray(object?.containerIds)
+        ? object.containerIds.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RetainRequest): unknown {
+    const obj: any = {};
+    if (message.containerIds?.length) {
+      obj.containerIds = message.containerIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetainRequest>, I>>(base?: I): RetainRequest {
+    return RetainRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetainRequest>, I>>(object: I): RetainRequest {
+    const message = createBaseRetainRequest();
+    message.containerIds = object.containerIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRetainResponse(): RetainResponse {
+  return { released: [] };
+}
+
+export const RetainResponse: MessageFns<RetainResponse> = {
+  encode(message: RetainResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.released) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetainResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRetainResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.released.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RetainResponse {
+    return {
+      released: globalThis.Array.isArray(object?.released) ? object.released.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: RetainResponse): unknown {
+    const obj: any = {};
+    if (message.released?.length) {
+      obj.released = message.released;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetainResponse>, I>>(base?: I): RetainResponse {
+    return RetainResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetainResponse>, I>>(object: I): RetainResponse {
+    const message = createBaseRetainResponse();
+    message.released = object.released?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * Networks owns networks, IPAM, network namespaces and published ports.
  *
@@ -758,12 +1481,72 @@ export const NetworksService = {
     responseSerialize: (value: Network): Buffer => Buffer.from(Network.encode(value).finish()),
     responseDeserialize: (value: Buffer): Network => Network.decode(value),
   },
+  /**
+   * Attach gives a container an endpoint on a network: a persistent network namespace under the
+   * exec root (created on the first attach of that container), a veth pair from the network's
+   * bridge into it, an address from the network's IPAM and its published ports as kernel NAT
+   * rules. Everything it sets up lives in the kernel, so it outlives netproxy. Attaching a
+   * container that already has an endpoint on that network returns the existing endpoint.
+   */
+  attach: {
+    path: "/berth.netproxy.v1.Networks/Attach",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: AttachRequest): Buffer => Buffer.from(AttachRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttachRequest => AttachRequest.decode(value),
+    responseSerialize: (value: Endpoint): Buffer => Buffer.from(Endpoint.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Endpoint => Endpoint.decode(value),
+  },
+  /**
+   * Release removes every endpoint of a container, its NAT rules, its addresses and its network
+   * namespace. Releasing a container that has none is not an error.
+   */
+  release: {
+    path: "/berth.netproxy.v1.Networks/Release",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ReleaseRequest): Buffer => Buffer.from(ReleaseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseRequest => ReleaseRequest.decode(value),
+    responseSerialize: (value: ReleaseResponse): Buffer => Buffer.from(ReleaseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseResponse => ReleaseResponse.decode(value),
+  },
+  /**
+   * Retain releases every container's networking except the listed containers'. The owner of
+   * containers calls it after a crash, to clean up endpoints of containers whose creation died.
+   */
+  retain: {
+    path: "/berth.netproxy.v1.Networks/Retain",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: RetainRequest): Buffer => Buffer.from(RetainRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetainRequest => RetainRequest.decode(value),
+    responseSerialize: (value: RetainResponse): Buffer => Buffer.from(RetainResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetainResponse => RetainResponse.decode(value),
+  },
 } as const;
 
 export interface NetworksServer extends UntypedServiceImplementation {
   info: handleUnaryCall<InfoRequest, InfoResponse>;
   listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksResponse>;
   getNetwork: handleUnaryCall<GetNetworkRequest, Network>;
+  /**
+   * Attach gives a container an endpoint on a network: a persistent network namespace under the
+   * exec root (created on the first attach of that container), a veth pair from the network's
+   * bridge into it, an address from the network's IPAM and its published ports as kernel NAT
+   * rules. Everything it sets up lives in the kernel, so it outlives netproxy. Attaching a
+   * container that already has an endpoint on that network returns the existing endpoint.
+   */
+  attach: handleUnaryCall<AttachRequest, Endpoint>;
+  /**
+   * Release removes every endpoint of a container, its NAT rules, its addresses and its network
+   * namespace. Releasing a container that has none is not an error.
+   */
+  release: handleUnaryCall<ReleaseRequest, ReleaseResponse>;
+  /**
+   * Retain releases every container's networking except the listed containers'. The owner of
+   * containers calls it after a crash, to clean up endpoints of containers whose creation died.
+   */
+  retain: handleUnaryCall<RetainRequest, RetainResponse>;
 }
 
 export interface NetworksClient extends Client {
@@ -808,6 +1591,63 @@ export interface NetworksClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  /**
+   * Attach gives a container an endpoint on a network: a persistent network namespace under the
+   * exec root (created on the first attach of that container), a veth pair from the network's
+   * bridge into it, an address from the network's IPAM and its published ports as kernel NAT
+   * rules. Everything it sets up lives in the kernel, so it outlives netproxy. Attaching a
+   * container that already has an endpoint on that network returns the existing endpoint.
+   */
+  attach(request: AttachRequest, callback: (error: ServiceError | null, response: Endpoint) => void): ClientUnaryCall;
+  attach(
+    request: AttachRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Endpoint) => void,
+  ): ClientUnaryCall;
+  attach(
+    request: AttachRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Endpoint) => void,
+  ): ClientUnaryCall;
+  /**
+   * Release removes every endpoint of a container, its NAT rules, its addresses and its network
+   * namespace. Releasing a container that has none is not an error.
+   */
+  release(
+    request: ReleaseRequest,
+    callback: (error: ServiceError | null, response: ReleaseResponse) => void,
+  ): ClientUnaryCall;
+  release(
+    request: ReleaseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseResponse) => void,
+  ): ClientUnaryCall;
+  release(
+    request: ReleaseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Retain releases every container's networking except the listed containers'. The owner of
+   * containers calls it after a crash, to clean up endpoints of containers whose creation died.
+   */
+  retain(
+    request: RetainRequest,
+    callback: (error: ServiceError | null, response: RetainResponse) => void,
+  ): ClientUnaryCall;
+  retain(
+    request: RetainRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetainResponse) => void,
+  ): ClientUnaryCall;
+  retain(
+    request: RetainRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetainResponse) => void,
   ): ClientUnaryCall;
 }
 

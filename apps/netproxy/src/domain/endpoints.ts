@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, invalidArgument, isNotFound, messageOf, notFound } from '@berth/errors';
+import { newId } from '@berth/ids';
+import type { Logger } from '@berth/logging';
+import type { RecordStore } from '@berth/store';
+import { bridgePorts, deleteLink, ensureBridge, ensureNetns, ensureVeth, isNetnsMount, linkExists, removeNetns } from '../kernel/links';
+import { applyRuleset, type NatState } from '../kernel/nat-rules';
+import { EPHEMERAL_PORTS, hostPortFree } from './host-ports';
+import { allocateIp } from './ipam';
+import { macForIp, parseCidr, parseIp } from './ipv4';
+import { ICC_OPTION, MASQUERADE_OPTION, MTU_OPTION, type NetworkRecord, type Networks } from './networks';
+
+export interface PortRecord {
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  hostIp: string;
+  hostPort: number;
+}
+
+export interface EndpointRecord {
+  id: string;
+  networkId: string;
+  ip: string;
+  mac: string;
+  /** Host side of the veth pair. */
+  hostIf: string;
+  aliases: string[];
+  ports: PortRecord[];
+}
+
+/** One container's network namespace and its endpoints; the durable IPAM and port state. */
+export interface SandboxRecord {
+  containerId: string;
+  netnsPath: string;
+  endpoints: EndpointRecord[];
+}
+
+export interface AttachInput {
+  containerId: string;
+  network: string;
+  ipv4Address: string;
+  portBindings: { containerPort: number; protocol: string; hostIp: string; hostPort: number }[];
+  aliases: string[];
+}
+
+export interface EndpointView {
+  endpointId: string;
+  networkId: string;
+  networkName: string;
+  netnsPath: string;
+  ipv4Address: string;
+  prefixLen: number;
+  gateway: string;
+  macAddress: string;
+  ports: PortRecord[];
+  bridge: string;
+}
+
+export interface EndpointsOptions {
+  netnsDir: string;
+  table: string;
+  mtu: number;
+  firewall: 'nftables' | 'none';
+  logger: Logger;
+}
+
+/** Container IDs name files under the exec root: nothing else may pass. */
+function checkContainerId(id: string): void {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw invalidArgument(`invalid container ID: ${JSON.stringify(id)}`);
+}
+
+/** Host veth names are derived from container and network, so a restart finds them again. */
+function hostIfName(containerId: string, networkId: string): string {
+  return `vb${createHash('sha256').update(`${containerId}/${networkId}`).digest('hex').slice(0, 10)}`;
+}
+
+/**
+ * The bridge driver: gives containers endpoints on bridge networks. Records are written before
+ * the kernel is touched and deleted after it is cleaned, so reconciliation can always finish
+ * what a crash interrupted.
+ */
+export class Endpoints {
+  private rules: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: RecordStore<SandboxRecord>,
+    private readonly networks: Networks,
+    private readonly o: EndpointsOptions,
+  ) {}
+
+  private mtu(net: NetworkRecord): number {
+    return Number(net.options[MTU_OPTION]) || this.o.mtu;
+  }
+
+  private usedIps(net: NetworkRecord): Set<string> {
+    const used = new Set(net.ipam.map((i) => i.gateway));
+    for (const sb of this.store.values()) for (const ep of sb.endpoints) if (ep.networkId === net.id) used.add(ep.ip);
+    return used;
+  }
+
+  private allPorts(): PortRecord[] {
+    return this.store.values().flatMap((sb) => sb.endpoints.flatMap((e) => e.ports));
+  }
+
+  private view(sb: SandboxRecord, ep: EndpointRecord): EndpointView {
+    const net = this.networks.byId(ep.networkId);
+    const ipam = net?.ipam[0];
+    return {
+      endpointId: ep.id,
+      networkId: ep.networkId,
+      networkName: net?.name ?? '',
+      netnsPath: sb.netnsPath,
+      ipv4Address: ep.ip,
+      prefixLen: ipam ? parseCidr(ipam.subnet).prefix : 0,
+      gateway: ipam?.gateway ?? '',
+      macAddress: ep.mac,
+      ports: ep.ports,
+      bridge: net?.bridge ?? '',
+    };
+  }
+
+  /** Chooses host ports for the bindings, refusing ones another container or a host process holds. */
+  private async choosePorts(bindings: AttachInput['portBindings'], containerIp: string): Promise<PortRecord[]> {
+    const taken = this.allPorts();
+    const out: PortRecord[] = [];
+    const clash = (p: PortRecord, q: PortRecord) =>
+      p.protocol === q.protocol && p.hostPort === q.hostPort && (!p.hostIp || !q.hostIp || p.hostIp === '0.0.0.0' || q.hostIp === '0.0.0.0' || p.hostIp === q.hostIp);
+    for (const b of bindings) {
+      const protocol = b.protocol === 'udp' ? 'udp' : b.protocol === 'tcp' || b.protocol === '' ? 'tcp' : undefined;
+      if (!protocol) throw invalidArgument(`invalid proto: ${b.protocol}`);
+      if (b.hostIp) parseIp(b.hostIp);
+      const hostIp = b.hostIp === '0.0.0.0' ? '' : b.hostIp;
+      const shown = `${hostIp || '0.0.0.0'}`;
+      if (b.hostPort) {
+        const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: b.hostPort };
+        if ([...taken, ...out].some((q) => clash(p, q))) throw conflict(`Bind for ${shown}:${b.hostPort} failed: port is already allocated`);
+        if (!(await hostPortFree(hostIp, b.hostPort, protocol))) {
+          throw conflict(`failed to bind host port for ${shown}:${b.hostPort}:${containerIp}:${b.containerPort}/${protocol}: address already in use`);
+        }
+        out.push(p);
+        continue;
+      }
+      let chosen: PortRecord | undefined;
+      for (let port = EPHEMERAL_PORTS.first; port <= EPHEMERAL_PORTS.last && !chosen; port++) {
+        const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: port };
+        if ([...taken, ...out].some((q) => clash(p, q))) continue;
+        if (await hostPortFree(hostIp, port, protocol)) chosen = p;
+      }
+      if (!chosen) throw conflict(`Bind for ${shown}:0 failed: no free port in ${EPHEMERAL_PORTS.first}-${EPHEMERAL_PORTS.last}`);
+      out.push(chosen);
+    }
+    return out;
+  }
+
+  async attach(req: AttachInput): Promise<EndpointView> {
+    checkContainerId(req.containerId);
+    const ref = req.network || 'bridge';
+    let net: NetworkRecord;
+    try {
+      net = this.networks.get(ref);
+    } catch (err) {
+      if (isNotFound(err)) throw notFound(`network ${ref} not found`);
+      throw err;
+    }
+    if (net.driver !== 'bridge' || !net.bridge || !net.ipam[0]) throw invalidArgument(`network ${net.name} is not a bridge network`);
+    const existing = this.store.get(req.containerId);
+    const already = existing?.endpoints.find((e) => e.networkId === net.id);
+    if (existing && already) return this.view(existing, already);
+    // Everything up to the record write is synchronous, so two attaches cannot take the same address.
+    const ip = allocateIp(net.ipam[0], this.usedIps(net), req.ipv4Address);
+    const sb: SandboxRecord = existing ?? { containerId: req.containerId, netnsPath: join(this.o.netnsDir, req.containerId), endpoints: [] };
+    const ep: EndpointRecord = { id: newId(), networkId: net.id, ip, mac: macForIp(parseIp(ip)), hostIf: hostIfName(req.containerId, net.id), aliases: req.aliases, ports: [] };
+    sb.endpoints.push(ep);
+    this.store.put(sb.containerId, sb);
+    try {
+      ep.ports = await this.choosePorts(req.portBindings, ip);
+      this.store.put(sb.containerId, sb);
+      await this.plumb(sb, ep, net);
+      await this.syncRules();
+    } catch (err) {
+      await this.detachEndpoint(sb, ep).catch((e: unknown) => this.o.logger.warn({ err: messageOf(e) }, 'undoing a failed attach'));
+      throw err;
+    }
+    return this.view(sb, ep);
+  }
+
+  private async plumb(sb: SandboxRecord, ep: EndpointRecord, net: NetworkRecord): Promise<void> {
+    const ipam = net.ipam[0]!;
+    await ensureNetns(sb.netnsPath);
+    await ensureVeth({
+      netnsPath: sb.netnsPath,
+      hostIf: ep.hostIf,
+      bridge: net.bridge!,
+      cidr: `${ep.ip}/${parseCidr(ipam.subnet).prefix}`,
+      gateway: ipam.gateway,
+      mac: ep.mac,
+      mtu: this.mtu(net),
+      internal: net.internal,
+    });
+  }
+
+  private async detachEndpoint(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
+    await deleteLink(ep.hostIf);
+    sb.endpoints = sb.endpoints.filter((e) => e !== ep);
+    if (sb.endpoints.length === 0) {
+      await removeNetns(sb.netnsPath);
+      this.store.delete(sb.containerId);
+    } else {
+      this.store.put(sb.containerId, sb);
+    }
+    await this.syncRules();
+  }
+
+  async release(containerId: string): Promise<void> {
+    checkContainerId(containerId);
+    const sb = this.store.get(containerId);
+    if (!sb) return;
+    for (const ep of [...sb.endpoints]) await deleteLink(ep.hostIf);
+    await removeNetns(sb.netnsPath);
+    this.store.delete(containerId);
+    await this.syncRules();
+  }
+
+  async retain(keep: Set<string>): Promise<string[]> {
+    const gone = this.store.values().map((sb) => sb.containerId).filter((id) => !keep.has(id));
+    for (const id of gone) await this.release(id);
+    return gone;
+  }
+
+  /** Endpoints of a network, for `network inspect` and `network rm`. */
+  endpointsOn(networkId: string): { containerId: string; endpoint: EndpointRecord }[] {
+    return this.store.values().flatMap((sb) => sb.endpoints.filter((e) => e.networkId === networkId).map((endpoint) => ({ containerId: sb.containerId, endpoint })));
+  }
+
+  private natState(): NatState {
+    const nets = this.networks.list().filter((n) => n.driver === 'bridge' && n.bridge && n.ipam[0]);
+    const ports: NatState['ports'] = [];
+    for (const sb of this.store.values()) {
+      for (const ep of sb.endpoints) {
+        const bridge = this.networks.byId(ep.networkId)?.bridge;
+        if (!bridge) continue;
+        for (const p of ep.ports) ports.push({ ...p, containerIp: ep.ip, bridge });
+      }
+    }
+    return {
+      networks: nets.map((n) => ({
+        bridge: n.bridge!,
+        subnet: n.ipam[0]!.subnet,
+        internal: n.internal,
+        icc: n.options[ICC_OPTION] !== 'false',
+        masquerade: n.options[MASQUERADE_OPTION] !== 'false',
+      })),
+      ports,
+    };
+  }
+
+  /** Replaces the whole rule table from the records; runs one at a time, always with the latest state. */
+  syncRules(): Promise<void> {
+    if (this.o.firewall === 'none') return Promise.resolve();
+    const next = this.rules.catch(() => undefined).then(() => applyRuleset(this.o.table, this.natState()));
+    this.rules = next;
+    return next;
+  }
+
+  /** Brings a bridge network's interface up (idempotent). */
+  async ensureNetwork(net: NetworkRecord): Promise<void> {
+    const ipam = net.ipam[0];
+    if (!net.bridge || !ipam) return;
+    await ensureBridge(net.bridge, `${ipam.gateway}/${parseCidr(ipam.subnet).prefix}`, this.mtu(net));
+  }
+
+  /**
+   * After a crash or a reboot: bridges up, every recorded endpoint plumbed (a namespace lost to a
+   * reboot is made again, a missing veth recreated), strays from interrupted removals deleted,
+   * and the rule table rewritten.
+   */
+  async reconcile(): Promise<void> {
+    const nets = this.networks.list().filter((n) => n.driver === 'bridge');
+    for (const n of nets) await this.ensureNetwork(n);
+    const wanted = new Set<string>();
+    for (const sb of this.store.values()) {
+      for (const ep of [...sb.endpoints]) {
+        const net = this.networks.byId(ep.networkId);
+        if (!net) {
+          sb.endpoints = sb.endpoints.filter((e) => e !== ep);
+          continue;
+        }
+        wanted.add(ep.hostIf);
+        if (isNetnsMount(sb.netnsPath) && (await linkExists(ep.hostIf))) continue;
+        await this.plumb(sb, ep, net).catch((err: unknown) => this.o.logger.error({ id: sb.containerId, err: messageOf(err) }, 'could not restore an endpoint'));
+      }
+      if (sb.endpoints.length === 0) await this.release(sb.containerId);
+    }
+    for (const n of nets) {
+      for (const port of await bridgePorts(n.bridge!)) if (port.startsWith('vb') && !wanted.has(port)) await deleteLink(port);
+    }
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.o.netnsDir);
+    } catch {
+      // none made yet
+    }
+    for (const f of files) if (!this.store.has(f)) await removeNetns(join(this.o.netnsDir, f));
+    await this.syncRules();
+  }
+
+  sandbox(containerId: string): SandboxRecord {
+    const sb = this.store.get(containerId);
+    if (!sb) throw notFound(`container ${containerId} has no network endpoints`);
+    return sb;
+  }
+}

@@ -1,0 +1,88 @@
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { mustRun, runCommand } from './run-command';
+
+/**
+ * Kernel network objects a container's networking is made of: bridges, veth pairs and network
+ * namespaces bind-mounted on files, so that they live on when every Berth process is gone.
+ * Each call is idempotent, since reconciliation repeats them after a crash.
+ */
+
+export async function linkExists(name: string): Promise<boolean> {
+  return (await runCommand('ip', ['link', 'show', 'dev', name])).code === 0;
+}
+
+export async function ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
+  if (!(await linkExists(name))) {
+    const r = await runCommand('ip', ['link', 'add', 'name', name, 'mtu', String(mtu), 'type', 'bridge']);
+    if (r.code !== 0 && !(await linkExists(name))) throw new Error(`creating bridge ${name}: ${r.stderr.trim()}`);
+  }
+  await mustRun('ip', ['addr', 'replace', gatewayCidr, 'dev', name]);
+  await mustRun('ip', ['link', 'set', 'dev', name, 'up']);
+  // Published ports are reached from 127.0.0.1 on the host by DNAT; the kernel routes such
+  // packets out of the bridge only with route_localnet set on it.
+  writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
+}
+
+export async function deleteLink(name: string): Promise<void> {
+  if (await linkExists(name)) await runCommand('ip', ['link', 'del', 'dev', name]);
+}
+
+/** Interfaces enslaved to a bridge. */
+export async function bridgePorts(bridge: string): Promise<string[]> {
+  const r = await runCommand('ip', ['-o', 'link', 'show', 'master', bridge]);
+  if (r.code !== 0) return [];
+  return r.stdout.split('\n').map((l) => /^\d+:\s+([^@:\s]+)/.exec(l)?.[1]).filter((n): n is string => !!n);
+}
+
+/** True when a network namespace is bind-mounted on the path (it survives a reboot only as an empty file). */
+export function isNetnsMount(path: string): boolean {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((l) => l.split(' ')[4] === path);
+}
+
+export async function ensureNetns(path: string): Promise<void> {
+  if (isNetnsMount(path)) return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+  closeSync(openSync(path, 'a'));
+  await mustRun('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+}
+
+export async function removeNetns(path: string): Promise<void> {
+  // A lazy unmount: a process still entering it (an exec) must not make the removal fail.
+  while (isNetnsMount(path)) {
+    const r = await runCommand('umount', ['-l', path]);
+    if (r.code !== 0) throw new Error(`unmounting ${path}: ${r.stderr.trim()}`);
+  }
+  if (existsSync(path)) rmSync(path, { force: true });
+}
+
+export interface VethSpec {
+  netnsPath: string;
+  hostIf: string;
+  bridge: string;
+  /** Address with prefix, e.g. 10.1.0.2/24. */
+  cidr: string;
+  gateway: string;
+  mac: string;
+  mtu: number;
+  /** No default route: the network is internal. */
+  internal: boolean;
+}
+
+/** Creates the veth pair with `eth0` inside the namespace, replacing a half-made one. */
+export async function ensureVeth(v: VethSpec): Promise<void> {
+  await deleteLink(v.hostIf);
+  const inNs = (args: string[], input?: string) => mustRun('nsenter', [`--net=${v.netnsPath}`, ...args], input);
+  await runCommand('nsenter', [`--net=${v.netnsPath}`, 'ip', 'link', 'del', 'eth0']);
+  await inNs(['ip', 'link', 'add', 'eth0', 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.hostIf, 'netns', String(process.pid)]);
+  await mustRun('ip', ['link', 'set', 'dev', v.hostIf, 'master', v.bridge, 'mtu', String(v.mtu), 'up']);
+  const batch = [
+    `link set dev eth0 address ${v.mac}`,
+    `addr add ${v.cidr} dev eth0`,
+    'link set dev eth0 up',
+    'link set dev lo up',
+    ...(v.internal ? [] : [`route add default via ${v.gateway} dev eth0`]),
+  ];
+  await inNs(['ip', '-batch', '-'], `${batch.join('\n')}\n`);
+}
