@@ -194,3 +194,112 @@ describe('published ports', () => {
     expect(ports()).not.toContain('dnat');
   });
 });
+
+describe('user-defined networks', () => {
+  const inNet = (net: string, script: string, extra: string[] = []) => suite.docker(['run', '--rm', '--network', net, ...extra, 'busybox', 'sh', '-c', script]);
+
+  it('creates, lists and inspects networks like Docker, and refuses bad ones', async () => {
+    const c = await suite.docker(['network', 'create', '--label', 'team=a', 'front']);
+    expect(c.code).toBe(0);
+    expect(c.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    const ls = await suite.docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
+    expect(ls.stdout.split('\n').filter(Boolean).sort()).toEqual(['bridge bridge', 'front bridge', 'host host', 'none null']);
+    const dup = await suite.docker(['network', 'create', 'front']);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toContain('network with name front already exists');
+    const overlap = await suite.docker(['network', 'create', '--subnet', suite.addressPool, 'wide']);
+    expect(overlap.stderr).toContain('Pool overlaps with other one on this address space');
+    const badGw = await suite.docker(['network', 'create', '--subnet', '10.254.250.0/24', '--gateway', '10.254.251.1', 'badgw']);
+    expect(badGw.stderr).toContain('no matching subnet for gateway 10.254.251.1');
+    const badName = await suite.docker(['network', 'create', 'a/b']);
+    expect(badName.code).toBe(1);
+    const missing = await suite.docker(['network', 'inspect', 'nosuch']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('network nosuch not found');
+    expect((await suite.docker(['network', 'rm', 'bridge'])).stderr).toContain('bridge is a pre-defined network and cannot be removed');
+  });
+
+  it('lets containers reach each other by name and alias; another network cannot', async () => {
+    expect((await suite.docker(['network', 'create', 'back'])).code).toBe(0);
+    const web = await suite.docker(['run', '-d', '--name', 'api', '--network', 'front', '--network-alias', 'api-alias', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    expect(web.code).toBe(0);
+    const byName = await inNet('front', 'wget -qO- http://api/index.html && wget -qO- http://api-alias/index.html');
+    expect(byName.stdout).toBe('hello from berth\nhello from berth\n');
+    const ip = JSON.parse((await suite.docker(['inspect', '-f', '{{json .NetworkSettings.Networks.front}}', 'api'])).stdout) as { IPAddress: string; MacAddress: string; Aliases: string[] };
+    expect(ip.Aliases).toContain('api-alias');
+    const other = await inNet('back', `nslookup api >/dev/null 2>&1 && echo resolved; echo | nc -w 2 ${ip.IPAddress} 80 >/dev/null 2>&1 && echo reached; echo done`);
+    expect(other.stdout).toBe('done\n');
+    const fromDefault = await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', `echo | nc -w 2 ${ip.IPAddress} 80 >/dev/null 2>&1 && echo reached; echo done`]);
+    expect(fromDefault.stdout).toBe('done\n');
+
+    const inspect = JSON.parse((await suite.docker(['network', 'inspect', 'front'])).stdout) as {
+      Name: string; Driver: string; IPAM: { Config: { Subnet: string; Gateway: string }[] }; Labels: Record<string, string>;
+      Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string; EndpointID: string }>;
+    }[];
+    expect(inspect[0]!.Name).toBe('front');
+    expect(inspect[0]!.Labels).toEqual({ team: 'a' });
+    const entries = Object.values(inspect[0]!.Containers);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ Name: 'api', MacAddress: ip.MacAddress });
+    expect(entries[0]!.IPv4Address).toBe(`${ip.IPAddress}/24`);
+    expect((await suite.docker(['network', 'rm', 'front'])).stderr).toContain('has active endpoints');
+  });
+
+  it('honours --ip and --ip-range, and --internal has no way out', async () => {
+    expect((await suite.docker(['network', 'create', '--internal', '--subnet', '10.254.77.0/24', '--ip-range', '10.254.77.128/25', 'closed'])).code).toBe(0);
+    const r = await inNet('closed', 'ip -o -4 addr show eth0; ip route');
+    expect(r.stdout).toContain('inet 10.254.77.128/24');
+    expect(r.stdout).not.toContain('default');
+    const fixed = await inNet('closed', 'ip -o -4 addr show eth0', ['--ip', '10.254.77.9']);
+    expect(fixed.stdout).toContain('inet 10.254.77.9/24');
+    const outside = await inNet('closed', 'ip route get 1.1.1.1 >/dev/null 2>&1 && echo routed; echo done');
+    expect(outside.stdout).toBe('done\n');
+    const taken = await suite.docker(['run', '-d', '--name', 'fix1', '--network', 'closed', '--ip', '10.254.77.10', 'busybox', 'sleep', '60']);
+    expect(taken.code).toBe(0);
+    const again = await suite.api('POST', '/containers/create', {
+      Image: 'busybox', HostConfig: { NetworkMode: 'closed' }, NetworkingConfig: { EndpointsConfig: { closed: { IPAMConfig: { IPv4Address: '10.254.77.10' } } } },
+    });
+    expect(again.status).toBe(409);
+    expect((await suite.docker(['rm', '-f', 'fix1'])).code).toBe(0);
+  });
+
+  it('shares interfaces with --network container:, has only lo with none', async () => {
+    const ip = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'api'])).stdout.trim();
+    const joined = await suite.docker(['run', '--rm', '--network', 'container:api', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/index.html']);
+    expect(joined.stdout).toContain(`inet ${ip}/24`);
+    expect(joined.stdout).toContain('hello from berth');
+    const conflictPorts = await suite.docker(['run', '--rm', '--network', 'container:api', '-p', '9999:80', 'busybox', 'true']);
+    expect(conflictPorts.code).toBe(125);
+    expect(conflictPorts.stderr).toContain('conflicting options: port publishing and the container type network mode');
+  });
+
+  it('connects and disconnects a running container', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'roamer', 'busybox', 'sleep', '600'])).code).toBe(0);
+    expect((await suite.docker(['network', 'connect', '--alias', 'wanderer', 'front', 'roamer'])).code).toBe(0);
+    const two = await suite.docker(['exec', 'roamer', 'sh', '-c', 'ip -o -4 addr | grep -c eth; ip route | grep default;']);
+    expect(two.stdout.split('\n')[0]).toBe('2');
+    expect(two.stdout).toContain('dev eth0');
+    const found = await inNet('front', 'nslookup wanderer >/dev/null && echo ok');
+    expect(found.stdout).toBe('ok\n');
+    const nets = JSON.parse((await suite.docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'roamer'])).stdout) as Record<string, unknown>;
+    expect(Object.keys(nets).sort()).toEqual(['bridge', 'front']);
+    expect((await suite.docker(['network', 'disconnect', 'front', 'roamer'])).code).toBe(0);
+    expect((await suite.docker(['exec', 'roamer', 'sh', '-c', 'ip -o -4 addr | grep -c eth'])).stdout).toBe('1\n');
+    const notThere = await suite.docker(['network', 'disconnect', 'front', 'roamer']);
+    expect(notThere.code).toBe(1);
+    expect((await suite.docker(['rm', '-f', 'roamer'])).code).toBe(0);
+  });
+
+  it('removes and prunes networks with their bridges', async () => {
+    expect((await suite.docker(['rm', '-f', 'api'])).code).toBe(0);
+    const bridges = suite.bridges().filter((b) => b !== suite.bridge);
+    expect(bridges.length).toBe(3);
+    expect((await suite.docker(['network', 'rm', 'closed'])).stdout).toBe('closed\n');
+    const pruned = await suite.docker(['network', 'prune', '-f', '--filter', 'label=team=a']);
+    expect(pruned.stdout).toContain('front');
+    expect(pruned.stdout).not.toContain('back');
+    expect((await suite.docker(['network', 'prune', '-f'])).stdout).toContain('back');
+    for (const b of bridges) expect(sh('ip', ['link', 'show', b])).toBe('');
+    expect(endpointsLeft().netns).toEqual([]);
+  });
+});

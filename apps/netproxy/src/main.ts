@@ -1,3 +1,4 @@
+import { messageOf } from '@berth/errors';
 import { netproxyV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { RecordStore } from '@berth/store';
@@ -6,6 +7,8 @@ import { networksService } from './api/networks-service';
 import { pickSubnet } from './domain/address-pools';
 import { Endpoints, type SandboxRecord } from './domain/endpoints';
 import { formatCidr, formatIp, parseCidr } from './domain/ipv4';
+import { EmbeddedDns } from './domain/embedded-dns';
+import { NetworkAdmin } from './domain/network-admin';
 import { Networks, type NetworkRecord } from './domain/networks';
 import { detectFirewall, tableName } from './kernel/nat-rules';
 import { hostRouteDestinations } from './kernel/routes';
@@ -18,7 +21,7 @@ void runService({
   name: 'netproxy',
   version: VERSION,
   details: () => ({ drivers: 'bridge,host,null', firewall: facts.firewall }),
-  async setup({ server, dataDir, logger, config }) {
+  async setup({ server, dataDir, logger, config, onClose }) {
     const store = new RecordStore<NetworkRecord>(join(dataDir, 'networks')).load((id, err) =>
       logger.error({ id, err }, 'unreadable network record'),
     );
@@ -47,6 +50,10 @@ void runService({
       logger,
     });
     await endpoints.reconcile();
-    server.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, networksService(networks, endpoints));
+    const dns = new EmbeddedDns((net, name) => endpoints.resolve(net, name), logger);
+    onClose(() => dns.close());
+    const admin = new NetworkAdmin(networks, endpoints, config, dns);
+    for (const n of networks.list()) await admin.serveDns(n).catch((err: unknown) => logger.error({ network: n.name, err: messageOf(err) }, 'embedded DNS did not start'));
+    server.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, networksService(networks, endpoints, admin));
   },
 });

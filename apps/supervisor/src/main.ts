@@ -10,6 +10,7 @@ import { Containers } from './domain/containers';
 import { Execs } from './domain/execs';
 import { engineId, runtimeVersion } from './domain/engine-facts';
 import { Lifecycle } from './domain/lifecycle';
+import { NetworkConnections } from './domain/network-connections';
 import type { ContainerRecord } from './domain/model';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
@@ -52,7 +53,7 @@ void runService({
     });
     onClose(() => life.close());
     onClose(() => peers.close());
-    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers)));
+    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers)));
     // Reconcile after serving starts would race new requests; before it, peers may be restarting:
     // run it now but do not hold start-up on a slow shim.
     void life.reconcile().catch((err: unknown) => logger.error({ err }, 'reconcile failed'));

@@ -1,15 +1,17 @@
 import { type ContractImpl, unaryHandler } from '@berth/grpc';
 import type { netproxyV1 } from '@berth/proto';
 import type { Endpoints } from '../domain/endpoints';
+import type { NetworkAdmin } from '../domain/network-admin';
 import type { Networks } from '../domain/networks';
 
-export function networksService(networks: Networks, endpoints: Endpoints): ContractImpl<netproxyV1.NetworksServer> {
+export function networksService(networks: Networks, endpoints: Endpoints, admin: NetworkAdmin): ContractImpl<netproxyV1.NetworksServer> {
   return {
-    listNetworks: unaryHandler(() => ({ networks: networks.list() })),
-    getNetwork: unaryHandler((req: netproxyV1.GetNetworkRequest) => networks.get(req.reference)),
+    listNetworks: unaryHandler(() => ({ networks: networks.list().map((n) => admin.view(n)) })),
+    getNetwork: unaryHandler((req: netproxyV1.GetNetworkRequest) => admin.view(networks.find(req.reference))),
     attach: unaryHandler((req: netproxyV1.AttachRequest) =>
       endpoints.attach({
         containerId: req.containerId,
+        containerName: req.containerName,
         network: req.network,
         ipv4Address: req.ipv4Address,
         portBindings: req.portBindings,
@@ -21,5 +23,29 @@ export function networksService(networks: Networks, endpoints: Endpoints): Contr
       return {};
     }),
     retain: unaryHandler(async (req: netproxyV1.RetainRequest) => ({ released: await endpoints.retain(new Set(req.containerIds)) })),
+    createNetwork: unaryHandler(async (req: netproxyV1.CreateNetworkRequest) =>
+      admin.view(
+        await admin.create({
+          name: req.name,
+          driver: req.driver,
+          internal: req.internal,
+          enableIpv6: req.enableIpv6,
+          options: req.options,
+          labels: req.labels,
+          ipam: req.ipam,
+        }),
+      ),
+    ),
+    removeNetwork: unaryHandler(async (req: netproxyV1.RemoveNetworkRequest) => {
+      await admin.remove(req.reference);
+      return {};
+    }),
+    pruneNetworks: unaryHandler(async (req: netproxyV1.PruneNetworksRequest) => ({
+      deleted: await admin.prune(req.labels, req.notLabels, Number(req.untilUnixMs)),
+    })),
+    detach: unaryHandler(async (req: netproxyV1.DetachRequest) => {
+      await endpoints.detach(req.containerId, req.network);
+      return {};
+    }),
   };
 }

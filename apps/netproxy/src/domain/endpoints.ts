@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, invalidArgument, isNotFound, messageOf, notFound } from '@berth/errors';
+import { conflict, invalidArgument, messageOf, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import type { Logger } from '@berth/logging';
 import type { RecordStore } from '@berth/store';
@@ -26,6 +26,8 @@ export interface EndpointRecord {
   mac: string;
   /** Host side of the veth pair. */
   hostIf: string;
+  /** Inside the namespace (records before it was kept are eth0). */
+  ifName?: string;
   aliases: string[];
   ports: PortRecord[];
 }
@@ -33,6 +35,8 @@ export interface EndpointRecord {
 /** One container's network namespace and its endpoints; the durable IPAM and port state. */
 export interface SandboxRecord {
   containerId: string;
+  /** For network inspect and name resolution; as given at the first attach. */
+  containerName?: string;
   netnsPath: string;
   endpoints: EndpointRecord[];
 }
@@ -43,6 +47,7 @@ export interface AttachInput {
   ipv4Address: string;
   portBindings: { containerPort: number; protocol: string; hostIp: string; hostPort: number }[];
   aliases: string[];
+  containerName: string;
 }
 
 export interface EndpointView {
@@ -56,6 +61,8 @@ export interface EndpointView {
   macAddress: string;
   ports: PortRecord[];
   bridge: string;
+  aliases: string[];
+  dnsServer: string;
 }
 
 export interface EndpointsOptions {
@@ -118,6 +125,9 @@ export class Endpoints {
       macAddress: ep.mac,
       ports: ep.ports,
       bridge: net?.bridge ?? '',
+      aliases: ep.aliases,
+      // Containers on user-defined networks resolve each other through the embedded DNS server.
+      dnsServer: net && net.name !== 'bridge' ? (ipam?.gateway ?? '') : '',
     };
   }
 
@@ -156,22 +166,22 @@ export class Endpoints {
 
   async attach(req: AttachInput): Promise<EndpointView> {
     checkContainerId(req.containerId);
-    const ref = req.network || 'bridge';
-    let net: NetworkRecord;
-    try {
-      net = this.networks.get(ref);
-    } catch (err) {
-      if (isNotFound(err)) throw notFound(`network ${ref} not found`);
-      throw err;
-    }
+    const net = this.networks.find(req.network || 'bridge');
+    if (net.driver === 'host' || net.driver === 'null') throw invalidArgument(`container cannot be connected to network ${net.name}: it is not a bridge network`);
     if (net.driver !== 'bridge' || !net.bridge || !net.ipam[0]) throw invalidArgument(`network ${net.name} is not a bridge network`);
     const existing = this.store.get(req.containerId);
     const already = existing?.endpoints.find((e) => e.networkId === net.id);
     if (existing && already) return this.view(existing, already);
     // Everything up to the record write is synchronous, so two attaches cannot take the same address.
     const ip = allocateIp(net.ipam[0], this.usedIps(net), req.ipv4Address);
-    const sb: SandboxRecord = existing ?? { containerId: req.containerId, netnsPath: join(this.o.netnsDir, req.containerId), endpoints: [] };
-    const ep: EndpointRecord = { id: newId(), networkId: net.id, ip, mac: macForIp(parseIp(ip)), hostIf: hostIfName(req.containerId, net.id), aliases: req.aliases, ports: [] };
+    const sb: SandboxRecord = existing ?? { containerId: req.containerId, containerName: req.containerName, netnsPath: join(this.o.netnsDir, req.containerId), endpoints: [] };
+    if (req.aliases.some((a) => !a || a.length > 255)) throw invalidArgument('invalid network alias');
+    const inUse = new Set(sb.endpoints.map((e) => e.ifName ?? 'eth0'));
+    let n = 0;
+    while (inUse.has(`eth${n}`)) n++;
+    const ep: EndpointRecord = {
+      id: newId(), networkId: net.id, ip, mac: macForIp(parseIp(ip)), hostIf: hostIfName(req.containerId, net.id), ifName: `eth${n}`, aliases: req.aliases, ports: [],
+    };
     sb.endpoints.push(ep);
     this.store.put(sb.containerId, sb);
     try {
@@ -197,8 +207,14 @@ export class Endpoints {
       gateway: ipam.gateway,
       mac: ep.mac,
       mtu: this.mtu(net),
-      internal: net.internal,
+      ifName: ep.ifName ?? 'eth0',
+      defaultRoute: this.routesVia(sb) === ep,
     });
+  }
+
+  /** The endpoint that carries the default route: the first one on a non-internal network. */
+  private routesVia(sb: SandboxRecord): EndpointRecord | undefined {
+    return sb.endpoints.find((e) => !this.networks.byId(e.networkId)?.internal);
   }
 
   private async detachEndpoint(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
@@ -211,6 +227,16 @@ export class Endpoints {
       this.store.put(sb.containerId, sb);
     }
     await this.syncRules();
+  }
+
+  /** Removes one endpoint (docker network disconnect). */
+  async detach(containerId: string, ref: string): Promise<void> {
+    checkContainerId(containerId);
+    const net = this.networks.find(ref);
+    const sb = this.store.get(containerId);
+    const ep = sb?.endpoints.find((e) => e.networkId === net.id);
+    if (!sb || !ep) throw notFound(`container ${containerId} is not connected to network ${net.name}`);
+    await this.detachEndpoint(sb, ep);
   }
 
   async release(containerId: string): Promise<void> {
@@ -229,9 +255,24 @@ export class Endpoints {
     return gone;
   }
 
+  /** Addresses that a name (container name, alias or short ID) stands for on a network. */
+  resolve(networkId: string, name: string): string[] | undefined {
+    const hits: string[] = [];
+    for (const sb of this.store.values()) {
+      for (const ep of sb.endpoints) {
+        if (ep.networkId !== networkId) continue;
+        const names = [sb.containerName ?? '', sb.containerId.slice(0, 12), ...ep.aliases].map((n) => n.toLowerCase());
+        if (names.includes(name)) hits.push(ep.ip);
+      }
+    }
+    return hits.length ? hits : undefined;
+  }
+
   /** Endpoints of a network, for `network inspect` and `network rm`. */
-  endpointsOn(networkId: string): { containerId: string; endpoint: EndpointRecord }[] {
-    return this.store.values().flatMap((sb) => sb.endpoints.filter((e) => e.networkId === networkId).map((endpoint) => ({ containerId: sb.containerId, endpoint })));
+  endpointsOn(networkId: string): { containerId: string; containerName: string; endpoint: EndpointRecord }[] {
+    return this.store.values().flatMap((sb) =>
+      sb.endpoints.filter((e) => e.networkId === networkId).map((endpoint) => ({ containerId: sb.containerId, containerName: sb.containerName ?? '', endpoint })),
+    );
   }
 
   private natState(): NatState {

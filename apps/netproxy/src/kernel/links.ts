@@ -66,23 +66,25 @@ export interface VethSpec {
   gateway: string;
   mac: string;
   mtu: number;
-  /** No default route: the network is internal. */
-  internal: boolean;
+  /** The interface name inside the namespace: eth0 for the first network, eth1 for the next. */
+  ifName: string;
+  /** Whether this endpoint carries the default route (the first non-internal one does). */
+  defaultRoute: boolean;
 }
 
-/** Creates the veth pair with `eth0` inside the namespace, replacing a half-made one. */
+/** Creates the veth pair with `ifName` inside the namespace, replacing a half-made one. */
 export async function ensureVeth(v: VethSpec): Promise<void> {
   await deleteLink(v.hostIf);
   const inNs = (args: string[], input?: string) => mustRun('nsenter', [`--net=${v.netnsPath}`, ...args], input);
-  await runCommand('nsenter', [`--net=${v.netnsPath}`, 'ip', 'link', 'del', 'eth0']);
-  await inNs(['ip', 'link', 'add', 'eth0', 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.hostIf, 'netns', String(process.pid)]);
+  await runCommand('nsenter', [`--net=${v.netnsPath}`, 'ip', 'link', 'del', v.ifName]);
+  await inNs(['ip', 'link', 'add', v.ifName, 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.hostIf, 'netns', String(process.pid)]);
   await mustRun('ip', ['link', 'set', 'dev', v.hostIf, 'master', v.bridge, 'mtu', String(v.mtu), 'up']);
   const batch = [
-    `link set dev eth0 address ${v.mac}`,
-    `addr add ${v.cidr} dev eth0`,
-    'link set dev eth0 up',
+    `link set dev ${v.ifName} address ${v.mac}`,
+    `addr add ${v.cidr} dev ${v.ifName}`,
+    `link set dev ${v.ifName} up`,
     'link set dev lo up',
-    ...(v.internal ? [] : [`route add default via ${v.gateway} dev eth0`]),
+    ...(v.defaultRoute ? [`route replace default via ${v.gateway} dev ${v.ifName}`] : []),
   ];
   await inNs(['ip', '-batch', '-'], `${batch.join('\n')}\n`);
 }

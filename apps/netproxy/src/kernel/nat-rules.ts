@@ -30,6 +30,9 @@ export function renderRuleset(table: string, s: NatState): string {
       forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop`);
     }
     if (!n.icc) forward.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} drop`);
+    // Networks are isolated from one another, as Docker's DOCKER-ISOLATION chains do.
+    const others = s.networks.filter((o) => o.bridge !== n.bridge).map((o) => q(o.bridge));
+    if (others.length) forward.push(`iifname ${q(n.bridge)} oifname { ${others.join(', ')} } drop`);
   }
   for (const p of s.ports) {
     const dst = p.hostIp && p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : '';

@@ -7,6 +7,7 @@ import type { Lifecycle } from '../domain/lifecycle';
 import { type Execs, inspectExec } from '../domain/execs';
 import { conflict } from '@berth/errors';
 import type { ContainerRecord } from '../domain/model';
+import type { NetworkConnections } from '../domain/network-connections';
 
 function toProto(c: ContainerRecord): supervisorV1.Container {
   return {
@@ -27,8 +28,16 @@ function toProto(c: ContainerRecord): supervisorV1.Container {
   };
 }
 
-export function containersService(containers: Containers, life: Lifecycle, execs: Execs): ContractImpl<supervisorV1.ContainersServer> {
+export function containersService(containers: Containers, life: Lifecycle, execs: Execs, conns: NetworkConnections): ContractImpl<supervisorV1.ContainersServer> {
   return {
+    connectNetwork: unaryHandler(async (req: supervisorV1.ConnectNetworkRequest) => {
+      await conns.connect(req.reference, req.network, req.ipv4Address, req.aliases);
+      return {};
+    }),
+    disconnectNetwork: unaryHandler(async (req: supervisorV1.DisconnectNetworkRequest) => {
+      await conns.disconnect(req.reference, req.network);
+      return {};
+    }),
     createExec: unaryHandler((req: supervisorV1.CreateExecRequest) => ({ id: execs.create(req.reference, req.bodyJson) })),
     startExec: unaryHandler(async (req: supervisorV1.ExecRequest) => {
       const e = execs.get(req.id);

@@ -31,46 +31,56 @@ export function ago(ms: number): string {
 }
 
 function networkSettings(rec: ContainerRecord) {
-  const mode = rec.hostConfig.NetworkMode === 'default' ? (rec.network ? 'bridge' : 'none') : (rec.hostConfig.NetworkMode ?? 'none');
-  const a = rec.network;
-  const onDefault = a?.networkName === 'bridge';
-  const addr = {
-    MacAddress: a?.macAddress ?? '',
-    Gateway: a?.gateway ?? '',
-    IPAddress: a?.ipv4Address ?? '',
-    IPPrefixLen: a?.prefixLen ?? 0,
+  const atts = rec.networks ?? [];
+  const def = atts.find((a) => a.networkName === 'bridge');
+  const mode = rec.hostConfig.NetworkMode === 'default' ? 'none' : (rec.hostConfig.NetworkMode ?? 'none');
+  const empty = {
+    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '',
+    IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
   };
+  const networks: Record<string, unknown> = {};
+  for (const a of atts) {
+    const userDefined = a.networkName !== 'bridge';
+    networks[a.networkName] = {
+      ...empty,
+      IPAMConfig: a.requestedIp ? { IPv4Address: a.requestedIp } : null,
+      Aliases: userDefined ? a.aliases : null,
+      MacAddress: a.macAddress,
+      NetworkID: a.networkId,
+      EndpointID: a.endpointId,
+      Gateway: a.gateway,
+      IPAddress: a.ipv4Address,
+      IPPrefixLen: a.prefixLen,
+      DNSNames: userDefined ? [rec.name, ...a.aliases, rec.id.slice(0, 12)] : null,
+    };
+  }
+  if (atts.length === 0 && !mode.startsWith('container:')) networks[mode] = empty;
   return {
     Bridge: '',
-    SandboxID: a ? rec.id : '',
-    SandboxKey: a?.netnsPath ?? '',
-    Ports: portMap(rec.config, a),
+    SandboxID: atts.length ? rec.id : '',
+    SandboxKey: atts[0]?.netnsPath ?? '',
+    Ports: portMap(rec.config, atts),
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
     // As in Docker, the top-level address fields describe the default bridge only.
-    EndpointID: onDefault ? a.endpointId : '',
-    Gateway: onDefault ? addr.Gateway : '',
+    EndpointID: def?.endpointId ?? '',
+    Gateway: def?.gateway ?? '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: onDefault ? addr.IPAddress : '',
-    IPPrefixLen: onDefault ? addr.IPPrefixLen : 0,
+    IPAddress: def?.ipv4Address ?? '',
+    IPPrefixLen: def?.prefixLen ?? 0,
     IPv6Gateway: '',
-    MacAddress: onDefault ? addr.MacAddress : '',
-    Networks: {
-      [a?.networkName || mode]: {
-        IPAMConfig: null, Links: null, Aliases: null, NetworkID: a?.networkId ?? '', EndpointID: a?.endpointId ?? '', ...addr,
-        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
-      },
-    },
+    MacAddress: def?.macAddress ?? '',
+    Networks: networks,
   };
 }
 
 /** ContainerSummary.Ports, as `docker ps` shows them. */
 function summaryPorts(rec: ContainerRecord) {
-  const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = (rec.network?.ports ?? []).map((p) => ({
+  const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = (rec.networks ?? []).flatMap((a) => a.ports).map((p) => ({
     IP: p.hostIp || '0.0.0.0',
     PrivatePort: p.containerPort,
     PublicPort: p.hostPort,

@@ -15,7 +15,9 @@ import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
 import type { Containers } from './containers';
 import type { ExecRecord } from './execs';
 import { writeContainerFiles } from './container-files';
-import { type Attachment, attach as attachNetwork, networkChoice, release as releaseNetwork, retain as retainNetworks } from './network-attach';
+import {
+  type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks,
+} from './network-attach';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
 import { generateName } from './names';
@@ -125,7 +127,7 @@ export class Lifecycle {
     const warnings: string[] = [];
     const mode = hostConfig.NetworkMode || 'default';
     const choice = networkChoice(mode);
-    const network = choice.kind === 'host' ? 'host' : 'none';
+    const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig) : undefined;
     hostConfig.NetworkMode = mode;
     const runtime = hostConfig.Runtime || this.d.config.defaultRuntime;
     const rt = this.d.config.runtimes[runtime];
@@ -144,7 +146,11 @@ export class Lifecycle {
     let attached: Attachment | undefined;
     this.creating.add(id);
     try {
-      if (choice.kind === 'network') attached = await attachNetwork(peers, id, choice.name, merged.config, hostConfig);
+      if (choice.kind === 'network') {
+        const eps = endpointSettings(body.NetworkingConfig, choice.name);
+        const ports = portBindings(merged.config, hostConfig);
+        attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports });
+      }
       mkdirSync(bundle, { recursive: true, mode: 0o711 });
       mkdirSync(files, { recursive: true, mode: 0o710 });
       const rec: ContainerRecord = {
@@ -172,17 +178,20 @@ export class Lifecycle {
         hostnamePath: join(files, 'hostname'),
         hostsPath: join(files, 'hosts'),
         driver: this.d.config.storageDriver,
-        network: attached,
+        networks: attached ? [attached] : undefined,
+        joinedContainer: joined?.rec.id,
       };
-      writeContainerFiles(
+      // A joined container shares its host's names along with its interfaces.
+      if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
+      else writeContainerFiles(
         { hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath },
         {
           hostname: merged.config.Hostname,
-          hostNetwork: network === 'host',
-          dns: hostConfig.Dns ?? this.d.config.dns,
+          hostNetwork: choice.kind === 'host',
+          dns: attached?.dnsServer ? [attached.dnsServer] : (hostConfig.Dns ?? this.d.config.dns),
           dnsSearch: hostConfig.DnsSearch ?? this.d.config.dnsSearch,
           dnsOptions: hostConfig.DnsOptions ?? this.d.config.dnsOpts,
-          extraHosts: hostConfig.ExtraHosts ?? [],
+          extraHosts: (hostConfig.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${attached?.gateway ?? '127.0.0.1'}`)),
           ip: attached?.ipv4Address,
         },
       );
@@ -201,7 +210,7 @@ export class Lifecycle {
         capAdd: hostConfig.CapAdd ?? [],
         capDrop: hostConfig.CapDrop ?? [],
         readonlyRootfs: hostConfig.ReadonlyRootfs,
-        network: attached ? { mode: 'path', path: attached.netnsPath } : { mode: network },
+        network: attached ? { mode: 'path', path: attached.netnsPath } : (joined?.spec ?? { mode: choice.kind === 'host' ? 'host' : 'none' }),
         shmSizeBytes: hostConfig.ShmSize,
         memoryBytes: hostConfig.Memory,
         nanoCpus: hostConfig.NanoCpus,
@@ -472,7 +481,7 @@ export class Lifecycle {
     await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
-    if (rec.network) await releaseNetwork(this.d.peers, rec.id);
+    if (rec.networks?.length) await releaseNetwork(this.d.peers, rec.id);
     rmSync(rec.bundle, { recursive: true, force: true });
     rmSync(this.filesDir(rec.id), { recursive: true, force: true });
     rmSync(rec.shimSocket, { force: true });

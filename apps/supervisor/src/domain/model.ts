@@ -88,8 +88,10 @@ export interface ContainerRecord {
   config: DockerConfig;
   hostConfig: HostConfig;
   networkingConfig: unknown;
-  /** The endpoint netproxy gave it on a bridge network; absent for host, none and old records. */
-  network?: Attachment;
+  /** Its endpoints on bridge networks, from netproxy; absent for host, none, container: and old records. */
+  networks?: Attachment[];
+  /** With --network container:<ref>, the container whose namespace it joins. */
+  joinedContainer?: string;
   state: State;
   restartCount: number;
   /** Set by `docker stop`/`kill` so restart policies know the stop was asked for. */

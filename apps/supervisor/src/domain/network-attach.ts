@@ -1,7 +1,7 @@
 import { type Peers, unary } from '@berth/clients';
-import { invalidArgument, isNotFound, notImplemented } from '@berth/errors';
+import { conflict, invalidArgument, isNotFound, notImplemented } from '@berth/errors';
 import type { netproxyV1 } from '@berth/proto';
-import type { DockerConfig, HostConfig } from './model';
+import type { ContainerRecord, DockerConfig, HostConfig } from './model';
 
 /** What a container got from netproxy, kept in its record for inspect, ps and port. */
 export interface Attachment {
@@ -15,15 +15,23 @@ export interface Attachment {
   macAddress: string;
   bridge: string;
   ports: { containerPort: number; protocol: string; hostIp: string; hostPort: number }[];
+  aliases: string[];
+  dnsServer: string;
+  /** What the user asked for (--ip), shown as IPAMConfig. */
+  requestedIp?: string;
 }
 
-export type NetworkChoice = { kind: 'host' } | { kind: 'none' } | { kind: 'network'; name: string };
+export type NetworkChoice = { kind: 'host' } | { kind: 'none' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
 
 /** Docker's NetworkMode: "default" and "bridge" are the default bridge; anything else but host/none names a network. */
 export function networkChoice(mode: string): NetworkChoice {
   if (mode === 'host') return { kind: 'host' };
   if (mode === 'none') return { kind: 'none' };
-  if (mode.startsWith('container:')) throw notImplemented(`network mode "${mode}" is not supported by Berth yet`);
+  if (mode.startsWith('container:')) {
+    const ref = mode.slice('container:'.length);
+    if (!ref) throw invalidArgument(`invalid network mode: ${mode}`);
+    return { kind: 'container', ref };
+  }
   return { kind: 'network', name: mode === 'default' ? 'bridge' : mode };
 }
 
@@ -48,16 +56,39 @@ export function portBindings(config: DockerConfig, hostConfig: HostConfig): netp
   return out;
 }
 
-export async function attach(peers: Peers, containerId: string, network: string, config: DockerConfig, hostConfig: HostConfig): Promise<Attachment> {
+/** The --ip and --network-alias of one network in a create body's NetworkingConfig. */
+export function endpointSettings(networkingConfig: unknown, network: string): { ip: string; aliases: string[] } {
+  const eps = (networkingConfig as { EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null } | null> } | null)?.EndpointsConfig;
+  const ep = eps?.[network] ?? (network === 'bridge' ? eps?.default : undefined);
+  return { ip: ep?.IPAMConfig?.IPv4Address ?? '', aliases: ep?.Aliases ?? [] };
+}
+
+export interface AttachArgs {
+  containerId: string;
+  containerName: string;
+  network: string;
+  ip: string;
+  aliases: string[];
+  ports: netproxyV1.PortBinding[];
+}
+
+export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
   const nets = peers.networks;
+  if (a.ip && a.network === 'bridge') throw invalidArgument('user specified IP address is supported on user defined networks only');
   const ep = await unary('netproxy', nets.attach.bind(nets), {
-    containerId,
-    network,
-    ipv4Address: '',
-    portBindings: portBindings(config, hostConfig),
-    aliases: [],
+    containerId: a.containerId,
+    containerName: a.containerName,
+    network: a.network,
+    ipv4Address: a.ip,
+    portBindings: a.ports,
+    aliases: a.aliases,
   }, { deadlineMs: 60_000, idempotent: false });
-  return { ...ep, ports: ep.ports.map((p) => ({ ...p })) };
+  return { ...ep, ports: ep.ports.map((p) => ({ ...p })), aliases: [...ep.aliases], requestedIp: a.ip || undefined };
+}
+
+export async function detach(peers: Peers, containerId: string, network: string): Promise<void> {
+  const nets = peers.networks;
+  await unary('netproxy', nets.detach.bind(nets), { containerId, network }, { deadlineMs: 60_000, idempotent: false });
 }
 
 export async function release(peers: Peers, containerId: string): Promise<void> {
@@ -68,10 +99,10 @@ export async function release(peers: Peers, containerId: string): Promise<void> 
 }
 
 /** NetworkSettings.Ports: every exposed or published port, with its host bindings or null. */
-export function portMap(config: DockerConfig, a: Attachment | undefined): Record<string, { HostIp: string; HostPort: string }[] | null> {
+export function portMap(config: DockerConfig, attachments: Attachment[]): Record<string, { HostIp: string; HostPort: string }[] | null> {
   const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
   for (const k of Object.keys(config.ExposedPorts ?? {})) out[k.includes('/') ? k : `${k}/tcp`] = null;
-  for (const p of a?.ports ?? []) {
+  for (const p of attachments.flatMap((a) => a.ports)) {
     const k = `${p.containerPort}/${p.protocol}`;
     (out[k] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
   }
@@ -82,4 +113,20 @@ export function portMap(config: DockerConfig, a: Attachment | undefined): Record
 export async function retain(peers: Peers, keep: string[]): Promise<string[]> {
   const nets = peers.networks;
   return (await unary('netproxy', nets.retain.bind(nets), { containerIds: keep }, { deadlineMs: 60_000 })).released;
+}
+
+/**
+ * --network container:<ref>: the namespace to join. A bridged container's namespace is a
+ * persistent file; a closed one's exists only while its process runs.
+ */
+export function joinTarget(rec: ContainerRecord, hostConfig: HostConfig): { rec: ContainerRecord; spec: { mode: 'host' } | { mode: 'path'; path: string } } {
+  if (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts) {
+    throw invalidArgument('conflicting options: port publishing and the container type network mode');
+  }
+  if (rec.hostConfig.NetworkMode === 'host') return { rec, spec: { mode: 'host' } };
+  const path = rec.networks?.[0]?.netnsPath;
+  if (path) return { rec, spec: { mode: 'path', path } };
+  if (rec.joinedContainer) throw invalidArgument(`cannot join the network of ${rec.name}: it joins another container's`);
+  if (!rec.state.Running) throw conflict(`cannot join network namespace of a non running container: ${rec.id}`);
+  return { rec, spec: { mode: 'path', path: `/proc/${rec.state.Pid}/ns/net` } };
 }

@@ -34,6 +34,9 @@ export interface Network {
   labels: { [key: string]: string };
   createdUnixMs: number;
   ipam: IpamConfig[];
+  /** The containers attached to it. */
+  endpoints: NetworkEndpoint[];
+  bridge: string;
 }
 
 export interface Network_OptionsEntry {
@@ -44,6 +47,16 @@ export interface Network_OptionsEntry {
 export interface Network_LabelsEntry {
   key: string;
   value: string;
+}
+
+export interface NetworkEndpoint {
+  containerId: string;
+  containerName: string;
+  endpointId: string;
+  macAddress: string;
+  /** With its prefix length, e.g. 10.1.0.2/24. */
+  ipv4Cidr: string;
+  aliases: string[];
 }
 
 export interface IpamConfig {
@@ -80,6 +93,8 @@ export interface AttachRequest {
   ipv4Address: string;
   portBindings: PortBinding[];
   aliases: string[];
+  /** The container's name without the slash, for network inspect and DNS. */
+  containerName: string;
 }
 
 export interface Endpoint {
@@ -96,6 +111,9 @@ export interface Endpoint {
   ports: PortBinding[];
   /** The bridge interface on the host side. */
   bridge: string;
+  aliases: string[];
+  /** A nameserver for the container: the network's embedded DNS; empty on the default bridge. */
+  dnsServer: string;
 }
 
 export interface ReleaseRequest {
@@ -114,6 +132,52 @@ export interface RetainResponse {
   released: string[];
 }
 
+export interface CreateNetworkRequest {
+  name: string;
+  driver: string;
+  internal: boolean;
+  options: { [key: string]: string };
+  labels: { [key: string]: string };
+  ipam: IpamConfig[];
+  enableIpv6: boolean;
+}
+
+export interface CreateNetworkRequest_OptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface RemoveNetworkRequest {
+  reference: string;
+}
+
+export interface RemoveNetworkResponse {
+}
+
+export interface PruneNetworksRequest {
+  /** Docker's label filters: "key", "key=value"; label! negates. */
+  labels: string[];
+  notLabels: string[];
+  untilUnixMs: number;
+}
+
+export interface PruneNetworksResponse {
+  deleted: string[];
+}
+
+export interface DetachRequest {
+  containerId: string;
+  network: string;
+}
+
+export interface DetachResponse {
+}
+
 function createBaseNetwork(): Network {
   return {
     id: "",
@@ -126,6 +190,8 @@ function createBaseNetwork(): Network {
     labels: {},
     createdUnixMs: 0,
     ipam: [],
+    endpoints: [],
+    bridge: "",
   };
 }
 
@@ -160,6 +226,12 @@ export const Network: MessageFns<Network> = {
     }
     for (const v of message.ipam) {
       IpamConfig.encode(v!, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.endpoints) {
+      NetworkEndpoint.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.bridge !== "") {
+      writer.uint32(98).string(message.bridge);
     }
     return writer;
   },
@@ -257,6 +329,22 @@ export const Network: MessageFns<Network> = {
           message.ipam.push(IpamConfig.decode(reader, reader.uint32()));
           continue;
         }
+        case 11: {
+          if (tag !== 90) {
+            break;
+          }
+
+          message.endpoints.push(NetworkEndpoint.decode(reader, reader.uint32()));
+          continue;
+        }
+        case 12: {
+          if (tag !== 98) {
+            break;
+          }
+
+          message.bridge = reader.string();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -288,6 +376,10 @@ export const Network: MessageFns<Network> = {
         : {},
       createdUnixMs: isSet(object.createdUnixMs) ? globalThis.Number(object.createdUnixMs) : 0,
       ipam: globalThis.Array.isArray(object?.ipam) ? object.ipam.map((e: any) => IpamConfig.fromJSON(e)) : [],
+      endpoints: globalThis.Array.isArray(object?.endpoints)
+        ? object.endpoints.map((e: any) => NetworkEndpoint.fromJSON(e))
+        : [],
+      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
     };
   },
 
@@ -335,6 +427,12 @@ export const Network: MessageFns<Network> = {
     if (message.ipam?.length) {
       obj.ipam = message.ipam.map((e) => IpamConfig.toJSON(e));
     }
+    if (message.endpoints?.length) {
+      obj.endpoints = message.endpoints.map((e) => NetworkEndpoint.toJSON(e));
+    }
+    if (message.bridge !== "") {
+      obj.bridge = message.bridge;
+    }
     return obj;
   },
 
@@ -363,6 +461,8 @@ export const Network: MessageFns<Network> = {
     }, {});
     message.createdUnixMs = object.createdUnixMs ?? 0;
     message.ipam = object.ipam?.map((e) => IpamConfig.fromPartial(e)) || [];
+    message.endpoints = object.endpoints?.map((e) => NetworkEndpoint.fromPartial(e)) || [];
+    message.bridge = object.bridge ?? "";
     return message;
   },
 };
@@ -515,6 +615,146 @@ export const Network_LabelsEntry: MessageFns<Network_LabelsEntry> = {
     const message = createBaseNetwork_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseNetworkEndpoint(): NetworkEndpoint {
+  return { containerId: "", containerName: "", endpointId: "", macAddress: "", ipv4Cidr: "", aliases: [] };
+}
+
+export const NetworkEndpoint: MessageFns<NetworkEndpoint> = {
+  encode(message: NetworkEndpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.containerName !== "") {
+      writer.uint32(18).string(message.containerName);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(26).string(message.endpointId);
+    }
+    if (message.macAddress !== "") {
+      writer.uint32(34).string(message.macAddress);
+    }
+    if (message.ipv4Cidr !== "") {
+      writer.uint32(42).string(message.ipv4Cidr);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkEndpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkEndpoint();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.containerName = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.endpointId = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.macAddress = reader.string();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.ipv4Cidr = reader.string();
+          continue;
+        }
+        case 6: {
+          if (tag !== 50) {
+            break;
+          }
+
+          message.aliases.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkEndpoint {
+    return {
+      containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
+      containerName: isSet(object.containerName) ? globalThis.String(object.containerName) : "",
+      endpointId: isSet(object.endpointId) ? globalThis.String(object.endpointId) : "",
+      macAddress: isSet(object.macAddress) ? globalThis.String(object.macAddress) : "",
+      ipv4Cidr: isSet(object.ipv4Cidr) ? globalThis.String(object.ipv4Cidr) : "",
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: NetworkEndpoint): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.containerName !== "") {
+      obj.containerName = message.containerName;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.ipv4Cidr !== "") {
+      obj.ipv4Cidr = message.ipv4Cidr;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkEndpoint>, I>>(base?: I): NetworkEndpoint {
+    return NetworkEndpoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkEndpoint>, I>>(object: I): NetworkEndpoint {
+    const message = createBaseNetworkEndpoint();
+    message.containerId = object.containerId ?? "";
+    message.containerName = object.containerName ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.macAddress = object.macAddress ?? "";
+    message.ipv4Cidr = object.ipv4Cidr ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
     return message;
   },
 };
@@ -881,7 +1121,7 @@ export const PortBinding: MessageFns<PortBinding> = {
 };
 
 function createBaseAttachRequest(): AttachRequest {
-  return { containerId: "", network: "", ipv4Address: "", portBindings: [], aliases: [] };
+  return { containerId: "", network: "", ipv4Address: "", portBindings: [], aliases: [], containerName: "" };
 }
 
 export const AttachRequest: MessageFns<AttachRequest> = {
@@ -900,6 +1140,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     }
     for (const v of message.aliases) {
       writer.uint32(42).string(v!);
+    }
+    if (message.containerName !== "") {
+      writer.uint32(50).string(message.containerName);
     }
     return writer;
   },
@@ -951,6 +1194,14 @@ export const AttachRequest: MessageFns<AttachRequest> = {
           message.aliases.push(reader.string());
           continue;
         }
+        case 6: {
+          if (tag !== 50) {
+            break;
+          }
+
+          message.containerName = reader.string();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -969,6 +1220,7 @@ export const AttachRequest: MessageFns<AttachRequest> = {
         ? object.portBindings.map((e: any) => PortBinding.fromJSON(e))
         : [],
       aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      containerName: isSet(object.containerName) ? globalThis.String(object.containerName) : "",
     };
   },
 
@@ -989,6 +1241,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     if (message.aliases?.length) {
       obj.aliases = message.aliases;
     }
+    if (message.containerName !== "") {
+      obj.containerName = message.containerName;
+    }
     return obj;
   },
 
@@ -1002,6 +1257,7 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     message.ipv4Address = object.ipv4Address ?? "";
     message.portBindings = object.portBindings?.map((e) => PortBinding.fromPartial(e)) || [];
     message.aliases = object.aliases?.map((e) => e) || [];
+    message.containerName = object.containerName ?? "";
     return message;
   },
 };
@@ -1018,6 +1274,8 @@ function createBaseEndpoint(): Endpoint {
     macAddress: "",
     ports: [],
     bridge: "",
+    aliases: [],
+    dnsServer: "",
   };
 }
 
@@ -1052,6 +1310,12 @@ export const Endpoint: MessageFns<Endpoint> = {
     }
     if (message.bridge !== "") {
       writer.uint32(82).string(message.bridge);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.dnsServer !== "") {
+      writer.uint32(98).string(message.dnsServer);
     }
     return writer;
   },
@@ -1143,6 +1407,22 @@ export const Endpoint: MessageFns<Endpoint> = {
           message.bridge = reader.string();
           continue;
         }
+        case 11: {
+          if (tag !== 90) {
+            break;
+          }
+
+          message.aliases.push(reader.string());
+          continue;
+        }
+        case 12: {
+          if (tag !== 98) {
+            break;
+          }
+
+          message.dnsServer = reader.string();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1164,6 +1444,8 @@ export const Endpoint: MessageFns<Endpoint> = {
       macAddress: isSet(object.macAddress) ? globalThis.String(object.macAddress) : "",
       ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortBinding.fromJSON(e)) : [],
       bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      dnsServer: isSet(object.dnsServer) ? globalThis.String(object.dnsServer) : "",
     };
   },
 
@@ -1199,6 +1481,12 @@ export const Endpoint: MessageFns<Endpoint> = {
     if (message.bridge !== "") {
       obj.bridge = message.bridge;
     }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.dnsServer !== "") {
+      obj.dnsServer = message.dnsServer;
+    }
     return obj;
   },
 
@@ -1217,6 +1505,8 @@ export const Endpoint: MessageFns<Endpoint> = {
     message.macAddress = object.macAddress ?? "";
     message.ports = object.ports?.map((e) => PortBinding.fromPartial(e)) || [];
     message.bridge = object.bridge ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
+    message.dnsServer = object.dnsServer ?? "";
     return message;
   },
 };
@@ -1444,6 +1734,734 @@ export const RetainResponse: MessageFns<RetainResponse> = {
   },
 };
 
+function createBaseCreateNetworkRequest(): CreateNetworkRequest {
+  return { name: "", driver: "", internal: false, options: {}, labels: {}, ipam: [], enableIpv6: false };
+}
+
+export const CreateNetworkRequest: MessageFns<CreateNetworkRequest> = {
+  encode(message: CreateNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.driver !== "") {
+      writer.uint32(18).string(message.driver);
+    }
+    if (message.internal !== false) {
+      writer.uint32(24).bool(message.internal);
+    }
+    Object.entries(message.options).forEach(([key, value]) => {
+      CreateNetworkRequest_OptionsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    Object.entries(message.labels).forEach(([key, value]) => {
+      CreateNetworkRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    for (const v of message.ipam) {
+      IpamConfig.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.enableIpv6 !== false) {
+      writer.uint32(56).bool(message.enableIpv6);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.driver = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.internal = reader.bool();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          const entry4 = CreateNetworkRequest_OptionsEntry.decode(reader, reader.uint32());
+          if (entry4.value !== undefined) {
+            message.options[entry4.key] = entry4.value;
+          }
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          const entry5 = CreateNetworkRequest_LabelsEntry.decode(reader, reader.uint32());
+          if (entry5.value !== undefined) {
+            message.labels[entry5.key] = entry5.value;
+          }
+          continue;
+        }
+        case 6: {
+          if (tag !== 50) {
+            break;
+          }
+
+          message.ipam.push(IpamConfig.decode(reader, reader.uint32()));
+          continue;
+        }
+        case 7: {
+          if (tag !== 56) {
+            break;
+          }
+
+          message.enableIpv6 = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateNetworkRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      internal: isSet(object.internal) ? globalThis.Boolean(object.internal) : false,
+      options: isObject(object.options)
+        ? Object.entries(object.options).reduce<{ [key: string]: string }>((acc, [key, value]) => {
+          acc[key] = String(value);
+          return acc;
+        }, {})
+        : {},
+      labels: isObject(object.labels)
+        ? Object.entries(object.labels).reduce<{ [key: string]: string }>((acc, [key, value]) => {
+          acc[key] = String(value);
+          return acc;
+        }, {})
+        : {},
+      ipam: globalThis.Array.isArray(object?.ipam) ? object.ipam.map((e: any) => IpamConfig.fromJSON(e)) : [],
+      enableIpv6: isSet(object.enableIpv6) ? globalThis.Boolean(object.enableIpv6) : false,
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.internal !== false) {
+      obj.internal = message.internal;
+    }
+    if (message.options) {
+      const entries = Object.entries(message.options);
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    if (message.labels) {
+      const entries = Object.entries(message.labels);
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.ipam?.length) {
+      obj.ipam = message.ipam.map((e) => IpamConfig.toJSON(e));
+    }
+    if (message.enableIpv6 !== false) {
+      obj.enableIpv6 = message.enableIpv6;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(base?: I): CreateNetworkRequest {
+    return CreateNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(object: I): CreateNetworkRequest {
+    const message = createBaseCreateNetworkRequest();
+    message.name = object.name ?? "";
+    message.driver = object.driver ?? "";
+    message.internal = object.internal ?? false;
+    message.options = Object.entries(object.options ?? {}).reduce<{ [key: string]: string }>((acc, [key, value]) => {
+      if (value !== undefined) {
+        acc[key] = globalThis.String(value);
+      }
+      return acc;
+    }, {});
+    message.labels = Object.entries(object.labels ?? {}).reduce<{ [key: string]: string }>((acc, [key, value]) => {
+      if (value !== undefined) {
+        acc[key] = globalThis.String(value);
+      }
+      return acc;
+    }, {});
+    message.ipam = object.ipam?.map((e) => IpamConfig.fromPartial(e)) || [];
+    message.enableIpv6 = object.enableIpv6 ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_OptionsEntry(): CreateNetworkRequest_OptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateNetworkRequest_OptionsEntry: MessageFns<CreateNetworkRequest_OptionsEntry> = {
+  encode(message: CreateNetworkRequest_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateNetworkRequest_OptionsEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.value = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest_OptionsEntry>, I>>(
+    base?: I,
+  ): CreateNetworkRequest_OptionsEntry {
+    return CreateNetworkRequest_OptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest_OptionsEntry>, I>>(
+    object: I,
+  ): CreateNetworkRequest_OptionsEntry {
+    const message = createBaseCreateNetworkRequest_OptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_LabelsEntry(): CreateNetworkRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateNetworkRequest_LabelsEntry: MessageFns<CreateNetworkRequest_LabelsEntry> = {
+  encode(message: CreateNetworkRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateNetworkRequest_LabelsEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.value = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest_LabelsEntry>, I>>(
+    base?: I,
+  ): CreateNetworkRequest_LabelsEntry {
+    return CreateNetworkRequest_LabelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest_LabelsEntry>, I>>(
+    object: I,
+  ): CreateNetworkRequest_LabelsEntry {
+    const message = createBaseCreateNetworkRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkRequest(): RemoveNetworkRequest {
+  return { reference: "" };
+}
+
+export const RemoveNetworkRequest: MessageFns<RemoveNetworkRequest> = {
+  encode(message: RemoveNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRemoveNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RemoveNetworkRequest {
+    return { reference: isSet(object.reference) ? globalThis.String(object.reference) : "" };
+  },
+
+  toJSON(message: RemoveNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(base?: I): RemoveNetworkRequest {
+    return RemoveNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(object: I): RemoveNetworkRequest {
+    const message = createBaseRemoveNetworkRequest();
+    message.reference = object.reference ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkResponse(): RemoveNetworkResponse {
+  return {};
+}
+
+export const RemoveNetworkResponse: MessageFns<RemoveNetworkResponse> = {
+  encode(_: RemoveNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRemoveNetworkResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): RemoveNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(base?: I): RemoveNetworkResponse {
+    return RemoveNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(_: I): RemoveNetworkResponse {
+    const message = createBaseRemoveNetworkResponse();
+    return message;
+  },
+};
+
+function createBasePruneNetworksRequest(): PruneNetworksRequest {
+  return { labels: [], notLabels: [], untilUnixMs: 0 };
+}
+
+export const PruneNetworksRequest: MessageFns<PruneNetworksRequest> = {
+  encode(message: PruneNetworksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.labels) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.notLabels) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.untilUnixMs !== 0) {
+      writer.uint32(24).int64(message.untilUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneNetworksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePruneNetworksRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.labels.push(reader.string());
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.notLabels.push(reader.string());
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.untilUnixMs = longToNumber(reader.int64());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PruneNetworksRequest {
+    return {
+      labels: globalThis.Array.isArray(object?.labels) ? object.labels.map((e: any) => globalThis.String(e)) : [],
+      notLabels: globalThis.Array.isArray(object?.notLabels)
+        ? object.notLabels.map((e: any) => globalThis.String(e))
+        : [],
+      untilUnixMs: isSet(object.untilUnixMs) ? globalThis.Number(object.untilUnixMs) : 0,
+    };
+  },
+
+  toJSON(message: PruneNetworksRequest): unknown {
+    const obj: any = {};
+    if (message.labels?.length) {
+      obj.labels = message.labels;
+    }
+    if (message.notLabels?.length) {
+      obj.notLabels = message.notLabels;
+    }
+    if (message.untilUnixMs !== 0) {
+      obj.untilUnixMs = Math.round(message.untilUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneNetworksRequest>, I>>(base?: I): PruneNetworksRequest {
+    return PruneNetworksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneNetworksRequest>, I>>(object: I): PruneNetworksRequest {
+    const message = createBasePruneNetworksRequest();
+    message.labels = object.labels?.map((e) => e) || [];
+    message.notLabels = object.notLabels?.map((e) => e) || [];
+    message.untilUnixMs = object.untilUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePruneNetworksResponse(): PruneNetworksResponse {
+  return { deleted: [] };
+}
+
+export const PruneNetworksResponse: MessageFns<PruneNetworksResponse> = {
+  encode(message: PruneNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deleted) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneNetworksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePruneNetworksResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.deleted.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PruneNetworksResponse {
+    return {
+      deleted: globalThis.Array.isArray(object?.deleted) ? object.deleted.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: PruneNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.deleted?.length) {
+      obj.deleted = message.deleted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneNetworksResponse>, I>>(base?: I): PruneNetworksResponse {
+    return PruneNetworksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneNetworksResponse>, I>>(object: I): PruneNetworksResponse {
+    const message = createBasePruneNetworksResponse();
+    message.deleted = object.deleted?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDetachRequest(): DetachRequest {
+  return { containerId: "", network: "" };
+}
+
+export const DetachRequest: MessageFns<DetachRequest> = {
+  encode(message: DetachRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDetachRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.network = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): DetachRequest {
+    return {
+      containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+    };
+  },
+
+  toJSON(message: DetachRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachRequest>, I>>(base?: I): DetachRequest {
+    return DetachRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachRequest>, I>>(object: I): DetachRequest {
+    const message = createBaseDetachRequest();
+    message.containerId = object.containerId ?? "";
+    message.network = object.network ?? "";
+    return message;
+  },
+};
+
+function createBaseDetachResponse(): DetachResponse {
+  return {};
+}
+
+export const DetachResponse: MessageFns<DetachResponse> = {
+  encode(_: DetachResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDetachResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): DetachResponse {
+    return {};
+  },
+
+  toJSON(_: DetachResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachResponse>, I>>(base?: I): DetachResponse {
+    return DetachResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachResponse>, I>>(_: I): DetachResponse {
+    const message = createBaseDetachResponse();
+    return message;
+  },
+};
+
 /**
  * Networks owns networks, IPAM, network namespaces and published ports.
  *
@@ -1523,6 +2541,54 @@ export const NetworksService = {
     responseSerialize: (value: RetainResponse): Buffer => Buffer.from(RetainResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RetainResponse => RetainResponse.decode(value),
   },
+  /**
+   * CreateNetwork makes a user-defined bridge network: a record, a bridge `br-<id12>` (or the
+   * name in the com.docker.network.bridge.name option) and its NAT rules. Names are unique.
+   */
+  createNetwork: {
+    path: "/berth.netproxy.v1.Networks/CreateNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CreateNetworkRequest): Buffer => Buffer.from(CreateNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateNetworkRequest => CreateNetworkRequest.decode(value),
+    responseSerialize: (value: Network): Buffer => Buffer.from(Network.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Network => Network.decode(value),
+  },
+  /** RemoveNetwork deletes a user-defined network without endpoints, its bridge and rules. */
+  removeNetwork: {
+    path: "/berth.netproxy.v1.Networks/RemoveNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: RemoveNetworkRequest): Buffer => Buffer.from(RemoveNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveNetworkRequest => RemoveNetworkRequest.decode(value),
+    responseSerialize: (value: RemoveNetworkResponse): Buffer =>
+      Buffer.from(RemoveNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveNetworkResponse => RemoveNetworkResponse.decode(value),
+  },
+  /** PruneNetworks removes every user-defined network without endpoints that matches the labels. */
+  pruneNetworks: {
+    path: "/berth.netproxy.v1.Networks/PruneNetworks",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PruneNetworksRequest): Buffer => Buffer.from(PruneNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneNetworksRequest => PruneNetworksRequest.decode(value),
+    responseSerialize: (value: PruneNetworksResponse): Buffer =>
+      Buffer.from(PruneNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneNetworksResponse => PruneNetworksResponse.decode(value),
+  },
+  /**
+   * Detach removes one endpoint of a container (docker network disconnect). The container's
+   * network namespace stays while it has other endpoints.
+   */
+  detach: {
+    path: "/berth.netproxy.v1.Networks/Detach",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DetachRequest): Buffer => Buffer.from(DetachRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DetachRequest => DetachRequest.decode(value),
+    responseSerialize: (value: DetachResponse): Buffer => Buffer.from(DetachResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DetachResponse => DetachResponse.decode(value),
+  },
 } as const;
 
 export interface NetworksServer extends UntypedServiceImplementation {
@@ -1547,6 +2613,20 @@ export interface NetworksServer extends UntypedServiceImplementation {
    * containers calls it after a crash, to clean up endpoints of containers whose creation died.
    */
   retain: handleUnaryCall<RetainRequest, RetainResponse>;
+  /**
+   * CreateNetwork makes a user-defined bridge network: a record, a bridge `br-<id12>` (or the
+   * name in the com.docker.network.bridge.name option) and its NAT rules. Names are unique.
+   */
+  createNetwork: handleUnaryCall<CreateNetworkRequest, Network>;
+  /** RemoveNetwork deletes a user-defined network without endpoints, its bridge and rules. */
+  removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkResponse>;
+  /** PruneNetworks removes every user-defined network without endpoints that matches the labels. */
+  pruneNetworks: handleUnaryCall<PruneNetworksRequest, PruneNetworksResponse>;
+  /**
+   * Detach removes one endpoint of a container (docker network disconnect). The container's
+   * network namespace stays while it has other endpoints.
+   */
+  detach: handleUnaryCall<DetachRequest, DetachResponse>;
 }
 
 export interface NetworksClient extends Client {
@@ -1648,6 +2728,76 @@ export interface NetworksClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RetainResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateNetwork makes a user-defined bridge network: a record, a bridge `br-<id12>` (or the
+   * name in the com.docker.network.bridge.name option) and its NAT rules. Names are unique.
+   */
+  createNetwork(
+    request: CreateNetworkRequest,
+    callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Network) => void,
+  ): ClientUnaryCall;
+  /** RemoveNetwork deletes a user-defined network without endpoints, its bridge and rules. */
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** PruneNetworks removes every user-defined network without endpoints that matches the labels. */
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Detach removes one endpoint of a container (docker network disconnect). The container's
+   * network namespace stays while it has other endpoints.
+   */
+  detach(
+    request: DetachRequest,
+    callback: (error: ServiceError | null, response: DetachResponse) => void,
+  ): ClientUnaryCall;
+  detach(
+    request: DetachRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DetachResponse) => void,
+  ): ClientUnaryCall;
+  detach(
+    request: DetachRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DetachResponse) => void,
   ): ClientUnaryCall;
 }
 

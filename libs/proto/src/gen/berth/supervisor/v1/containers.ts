@@ -191,6 +191,25 @@ export interface GetContainerRequest {
   reference: string;
 }
 
+export interface ConnectNetworkRequest {
+  reference: string;
+  network: string;
+  ipv4Address: string;
+  aliases: string[];
+}
+
+export interface ConnectNetworkResponse {
+}
+
+export interface DisconnectNetworkRequest {
+  reference: string;
+  network: string;
+  force: boolean;
+}
+
+export interface DisconnectNetworkResponse {
+}
+
 function createBaseCreateExecRequest(): CreateExecRequest {
   return { reference: "", bodyJson: Buffer.alloc(0) };
 }
@@ -2605,6 +2624,292 @@ export const GetContainerRequest: MessageFns<GetContainerRequest> = {
   },
 };
 
+function createBaseConnectNetworkRequest(): ConnectNetworkRequest {
+  return { reference: "", network: "", ipv4Address: "", aliases: [] };
+}
+
+export const ConnectNetworkRequest: MessageFns<ConnectNetworkRequest> = {
+  encode(message: ConnectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    if (message.ipv4Address !== "") {
+      writer.uint32(26).string(message.ipv4Address);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseConnectNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.network = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.ipv4Address = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.aliases.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ConnectNetworkRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      ipv4Address: isSet(object.ipv4Address) ? globalThis.String(object.ipv4Address) : "",
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ConnectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.ipv4Address !== "") {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectNetworkRequest>, I>>(base?: I): ConnectNetworkRequest {
+    return ConnectNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectNetworkRequest>, I>>(object: I): ConnectNetworkRequest {
+    const message = createBaseConnectNetworkRequest();
+    message.reference = object.reference ?? "";
+    message.network = object.network ?? "";
+    message.ipv4Address = object.ipv4Address ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseConnectNetworkResponse(): ConnectNetworkResponse {
+  return {};
+}
+
+export const ConnectNetworkResponse: MessageFns<ConnectNetworkResponse> = {
+  encode(_: ConnectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseConnectNetworkResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): ConnectNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: ConnectNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectNetworkResponse>, I>>(base?: I): ConnectNetworkResponse {
+    return ConnectNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectNetworkResponse>, I>>(_: I): ConnectNetworkResponse {
+    const message = createBaseConnectNetworkResponse();
+    return message;
+  },
+};
+
+function createBaseDisconnectNetworkRequest(): DisconnectNetworkRequest {
+  return { reference: "", network: "", force: false };
+}
+
+export const DisconnectNetworkRequest: MessageFns<DisconnectNetworkRequest> = {
+  encode(message: DisconnectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDisconnectNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.network = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.force = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): DisconnectNetworkRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DisconnectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisconnectNetworkRequest>, I>>(base?: I): DisconnectNetworkRequest {
+    return DisconnectNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisconnectNetworkRequest>, I>>(object: I): DisconnectNetworkRequest {
+    const message = createBaseDisconnectNetworkRequest();
+    message.reference = object.reference ?? "";
+    message.network = object.network ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDisconnectNetworkResponse(): DisconnectNetworkResponse {
+  return {};
+}
+
+export const DisconnectNetworkResponse: MessageFns<DisconnectNetworkResponse> = {
+  encode(_: DisconnectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDisconnectNetworkResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): DisconnectNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: DisconnectNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisconnectNetworkResponse>, I>>(base?: I): DisconnectNetworkResponse {
+    return DisconnectNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisconnectNetworkResponse>, I>>(_: I): DisconnectNetworkResponse {
+    const message = createBaseDisconnectNetworkResponse();
+    return message;
+  },
+};
+
 /**
  * Containers owns Docker-level container records and their lifecycle.
  *
@@ -2834,6 +3139,33 @@ export const ContainersService = {
     responseSerialize: (value: InspectExecResponse): Buffer => Buffer.from(InspectExecResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InspectExecResponse => InspectExecResponse.decode(value),
   },
+  /**
+   * `docker network connect`: attaches the container to one more network (through netproxy) and
+   * records it; a running container gets the interface at once.
+   */
+  connectNetwork: {
+    path: "/berth.supervisor.v1.Containers/ConnectNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ConnectNetworkRequest): Buffer =>
+      Buffer.from(ConnectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectNetworkRequest => ConnectNetworkRequest.decode(value),
+    responseSerialize: (value: ConnectNetworkResponse): Buffer =>
+      Buffer.from(ConnectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConnectNetworkResponse => ConnectNetworkResponse.decode(value),
+  },
+  /** `docker network disconnect`: the reverse; `force` also detaches a container being removed. */
+  disconnectNetwork: {
+    path: "/berth.supervisor.v1.Containers/DisconnectNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DisconnectNetworkRequest): Buffer =>
+      Buffer.from(DisconnectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisconnectNetworkRequest => DisconnectNetworkRequest.decode(value),
+    responseSerialize: (value: DisconnectNetworkResponse): Buffer =>
+      Buffer.from(DisconnectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisconnectNetworkResponse => DisconnectNetworkResponse.decode(value),
+  },
 } as const;
 
 export interface ContainersServer extends UntypedServiceImplementation {
@@ -2882,6 +3214,13 @@ export interface ContainersServer extends UntypedServiceImplementation {
   startExec: handleUnaryCall<ExecRequest, StartExecResponse>;
   /** InspectExec returns the Engine API ExecInspectResponse, asking the shim for the state. */
   inspectExec: handleUnaryCall<ExecRequest, InspectExecResponse>;
+  /**
+   * `docker network connect`: attaches the container to one more network (through netproxy) and
+   * records it; a running container gets the interface at once.
+   */
+  connectNetwork: handleUnaryCall<ConnectNetworkRequest, ConnectNetworkResponse>;
+  /** `docker network disconnect`: the reverse; `force` also detaches a container being removed. */
+  disconnectNetwork: handleUnaryCall<DisconnectNetworkRequest, DisconnectNetworkResponse>;
 }
 
 export interface ContainersClient extends Client {
@@ -3186,6 +3525,41 @@ export interface ContainersClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InspectExecResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * `docker network connect`: attaches the container to one more network (through netproxy) and
+   * records it; a running container gets the interface at once.
+   */
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** `docker network disconnect`: the reverse; `force` also detaches a container being removed. */
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,39 @@
+import type { Peers } from '@berth/clients';
+import { conflict, invalidArgument, notFound } from '@berth/errors';
+import type { Containers } from './containers';
+import { attach, detach } from './network-attach';
+
+/**
+ * `docker network connect/disconnect`: netproxy does the plumbing (a running container's
+ * namespace is persistent, so a new interface shows up at once); the record keeps the list.
+ */
+export class NetworkConnections {
+  constructor(
+    private readonly containers: Containers,
+    private readonly peers: Peers,
+  ) {}
+
+  async connect(ref: string, network: string, ip: string, aliases: string[]): Promise<void> {
+    const rec = this.containers.get(ref);
+    const mode = rec.hostConfig.NetworkMode ?? 'default';
+    if (mode === 'host' || mode === 'none' || rec.joinedContainer) {
+      throw invalidArgument('container sharing network namespace with another container or host cannot be connected to any other network');
+    }
+    if (rec.state.Status === 'removing') throw conflict(`container ${rec.id} is marked for removal`);
+    const nets = rec.networks ?? [];
+    const a = await attach(this.peers, { containerId: rec.id, containerName: rec.name, network, ip, aliases, ports: [] });
+    if (nets.some((n) => n.networkId === a.networkId)) throw conflict(`endpoint with name ${rec.name} already exists in network ${a.networkName}`);
+    rec.networks = [...nets, a];
+    this.containers.save(rec);
+  }
+
+  async disconnect(ref: string, network: string): Promise<void> {
+    const rec = this.containers.get(ref);
+    const nets = rec.networks ?? [];
+    const n = nets.find((x) => x.networkName === network || x.networkId === network || (network.length >= 1 && x.networkId.startsWith(network)));
+    if (!n) throw notFound(`container ${rec.id} is not connected to network ${network}`);
+    await detach(this.peers, rec.id, n.networkId);
+    rec.networks = nets.filter((x) => x !== n);
+    this.containers.save(rec);
+  }
+}
