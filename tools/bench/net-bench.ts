@@ -1,0 +1,135 @@
+/**
+ * Published-port benchmark (issue #5), reported as numbers, never asserted in tests:
+ *   - throughput (MB/s) of one large HTTP download over loopback through a published port,
+ *     against the same download from the container's own address (the floor to reach);
+ *   - new-connection rate (HTTP/1.0 requests per second, one connection each) the same two ways;
+ *   - the same through a reference dockerd when one is installed. It runs with its own roots,
+ *     socket and a bridge made for it, with --iptables=false so that it never touches the host's
+ *     rules: its published ports go through docker-proxy, its userland path.
+ * Usage: npx tsx tools/bench/net-bench.ts [--mb 512] [--seconds 3] [--no-reference]
+ * Traffic goes only to loopback and to addresses on bridges this benchmark creates.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { get, request } from 'node:http';
+import { join } from 'node:path';
+import { freeAddressPool, run, Suite } from '../../tests/support/berth';
+import { fixtures } from '../../tests/support/fixtures';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const MB = opt('--mb', 512);
+const SECONDS = opt('--seconds', 3);
+
+type Docker = (a: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+function download(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    let n = 0;
+    get({ host, port, path: '/big', agent: false }, (res) => {
+      res.on('data', (d: Buffer) => (n += d.length));
+      res.on('end', () => {
+        const s = Number(process.hrtime.bigint() - t) / 1e9;
+        if (n !== MB << 20) reject(new Error(`short download: ${n} bytes`));
+        else resolve(MB / s);
+      });
+    }).on('error', reject);
+  });
+}
+
+async function connectionRate(host: string, port: number): Promise<number> {
+  const end = Date.now() + SECONDS * 1000;
+  let n = 0;
+  while (Date.now() < end) {
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host, port, path: '/index.html', agent: false, headers: { connection: 'close' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    n++;
+  }
+  return n / SECONDS;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts an httpd with a large file and measures it through the published port and directly. */
+async function measure(docker: Docker, name: string) {
+  const port = await freePort();
+  const r = await docker(['run', '-d', '--name', name, '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  await docker(['exec', name, 'dd', 'if=/dev/zero', 'of=/www/big', 'bs=1M', `count=${MB}`]);
+  const ip = (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).stdout.trim();
+  await download('127.0.0.1', port); // warm-up
+  const out = {
+    publishedMBps: await download('127.0.0.1', port),
+    directMBps: await download(ip, 80),
+    publishedConnPerS: await connectionRate('127.0.0.1', port),
+    directConnPerS: await connectionRate(ip, 80),
+  };
+  await docker(['rm', '-f', name]);
+  return { ...out, throughputVsDirect: out.publishedMBps / out.directMBps, connRateVsDirect: out.publishedConnPerS / out.directConnPerS };
+}
+
+async function reference(busybox: string) {
+  if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return null;
+  const base = mkdtempSync('/tmp/berth-nbench-ref-');
+  const sock = join(base, 'docker.sock');
+  const bridge = `bref${randomBytes(3).toString('hex')}`;
+  const pool = freeAddressPool();
+  const gw = pool.replace(/\.0\/22$/, '.1/24');
+  execFileSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  execFileSync('ip', ['addr', 'add', gw, 'dev', bridge]);
+  execFileSync('ip', ['link', 'set', bridge, 'up']);
+  const d: ChildProcess = spawn(
+    '/usr/sbin/dockerd',
+    ['--data-root', join(base, 'data'), '--exec-root', join(base, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(base, 'dockerd.pid'),
+      '--iptables=false', '--ip6tables=false', '--bridge', bridge, '--containerd-namespace', 'berth-nbench', '--containerd-plugins-namespace', 'berth-nbench-p'],
+    { stdio: 'ignore' },
+  );
+  const env = { DOCKER_HOST: `unix://${sock}` };
+  const docker: Docker = (a) => run('docker', a, { env });
+  try {
+    for (let i = 0; i < 100 && (await docker(['version'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+    await docker(['load', '-i', busybox]);
+    return await measure(docker, 'nbench-ref');
+  } finally {
+    d.kill('SIGTERM');
+    await new Promise((r) => d.once('exit', r));
+    execFileSync('sh', ['-c', `grep ' ${base}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
+    execFileSync('ip', ['link', 'del', bridge]);
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const fx = await fixtures();
+  const suite = await Suite.start();
+  let berth;
+  try {
+    await suite.docker(['load', '-i', fx.busybox]);
+    berth = await measure((a) => suite.docker(a), 'nbench');
+  } finally {
+    await suite.stop();
+  }
+  const ref = await reference(fx.busybox);
+  console.log(JSON.stringify({ fileMB: MB, seconds: SECONDS, berth, reference: ref, berthOverReferenceThroughput: ref ? berth.publishedMBps / ref.publishedMBps : null }, null, 2));
+}
+
+void main();
