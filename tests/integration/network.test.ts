@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,28 @@ describe('the default bridge', () => {
     expect(r.stdout).toContain(`${ip}\tbox`);
   });
 
+  it('writes --add-host (with host-gateway), --dns, --dns-search and --dns-option, and again at restart', async () => {
+    const r = await suite.docker([
+      'run', '-d', '--name', 'names', '--add-host', 'db.local:10.1.2.3', '--add-host', 'gw.local:host-gateway',
+      '--dns', '10.9.9.9', '--dns-search', 'corp.example', '--dns-option', 'ndots:2', 'busybox', 'sleep', '600',
+    ]);
+    expect(r.code).toBe(0);
+    const files = 'cat /etc/hosts /etc/resolv.conf';
+    const first = (await suite.docker(['exec', 'names', 'sh', '-c', files])).stdout;
+    const gw = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.Gateway}}', 'names'])).stdout.trim();
+    expect(first).toContain('10.1.2.3\tdb.local');
+    expect(first).toContain(`${gw}\tgw.local`);
+    expect(first).toContain('nameserver 10.9.9.9');
+    expect(first).toContain('search corp.example');
+    expect(first).toContain('options ndots:2');
+    await suite.docker(['exec', 'names', 'sh', '-c', 'echo 10.0.0.1 scribble >> /etc/hosts']);
+    expect((await suite.docker(['restart', '-t', '0', 'names'])).code).toBe(0);
+    const again = (await suite.docker(['exec', 'names', 'sh', '-c', files])).stdout;
+    expect(again).not.toContain('scribble');
+    expect(again).toContain('10.1.2.3\tdb.local');
+    expect((await suite.docker(['rm', '-f', 'names'])).code).toBe(0);
+  });
+
   it('keeps none and host as they were', async () => {
     const none = await suite.docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
     expect(none.stdout.trim()).toBe('lo');
@@ -173,6 +196,30 @@ describe('published ports', () => {
     expect(got.status).toBe(200);
     expect((await suite.docker(['rm', '-f', 'pub'])).code).toBe(0);
     expect(ports()).not.toContain(`dport ${hostPort}`);
+  });
+
+  it('publishes UDP ports', async () => {
+    const port = await freePort();
+    const r = await suite.docker(['run', '-d', '--name', 'udp', '-p', `127.0.0.1:${port}:7000/udp`, 'busybox', 'sleep', '600']);
+    expect(r.code).toBe(0);
+    expect((await suite.docker(['port', 'udp'])).stdout).toBe(`7000/udp -> 127.0.0.1:${port}\n`);
+    // busybox has no UDP server: one runs in the container's namespace from the host side.
+    const netns = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'udp'])).stdout.trim();
+    const server = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e',
+      "const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{process.stdout.write(m);s.close()});s.bind(7000,()=>console.log('ready'))"]);
+    let got = '';
+    server.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    await eventually(async () => got, (g) => g.includes('ready'));
+    const sock = createSocket('udp4');
+    await eventually(async () => {
+      sock.send('ping over udp', port, '127.0.0.1');
+      await new Promise((res) => setTimeout(res, 100));
+      return got;
+    }, (g) => g.includes('ping over udp'));
+    sock.close();
+    server.kill();
+    expect(got).toContain('ping over udp');
+    expect((await suite.docker(['rm', '-f', 'udp'])).code).toBe(0);
   });
 
   it('restores rules a crash lost and drops stale ones when netproxy starts', async () => {

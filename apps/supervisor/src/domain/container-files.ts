@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { BerthConfig } from '@berth/config';
 import { writeFileAtomic } from '@berth/store';
+import type { ContainerRecord } from './model';
 
 const LOCALHOST_NS = /^\s*nameserver\s+(127\.|::1\b)/;
 /** Docker's fallback when the host only lists local resolvers, which a container cannot reach. */
@@ -53,4 +55,28 @@ export function writeContainerFiles(
   writeFileAtomic(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
   writeFileAtomic(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts, opts.ip));
   writeFileAtomic(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
+}
+
+/**
+ * Writes a container's hostname, hosts and resolv.conf from its record: at create, and again at
+ * every start, as Docker regenerates them (the host's resolvers or the networks may have changed).
+ */
+export function writeFilesFor(rec: ContainerRecord, config: BerthConfig): void {
+  if (rec.joinedContainer) return;
+  const hc = rec.hostConfig;
+  const first = rec.networks?.[0];
+  const dnsServer = rec.networks?.find((n) => n.dnsServer)?.dnsServer;
+  writeContainerFiles(
+    { hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath },
+    {
+      hostname: rec.config.Hostname,
+      hostNetwork: hc.NetworkMode === 'host',
+      dns: dnsServer ? [dnsServer] : (hc.Dns?.length ? hc.Dns : config.dns),
+      dnsSearch: hc.DnsSearch?.length ? hc.DnsSearch : config.dnsSearch,
+      dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : config.dnsOpts,
+      // host-gateway is the host's address as the container sees it: its network's gateway.
+      extraHosts: (hc.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${first?.gateway ?? '127.0.0.1'}`)),
+      ip: first?.ipv4Address,
+    },
+  );
 }

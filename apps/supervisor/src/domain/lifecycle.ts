@@ -14,7 +14,7 @@ import { writeFileAtomic } from '@berth/store';
 import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
 import type { Containers } from './containers';
 import type { ExecRecord } from './execs';
-import { writeContainerFiles } from './container-files';
+import { writeFilesFor } from './container-files';
 import {
   type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks,
 } from './network-attach';
@@ -183,18 +183,7 @@ export class Lifecycle {
       };
       // A joined container shares its host's names along with its interfaces.
       if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
-      else writeContainerFiles(
-        { hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath },
-        {
-          hostname: merged.config.Hostname,
-          hostNetwork: choice.kind === 'host',
-          dns: attached?.dnsServer ? [attached.dnsServer] : (hostConfig.Dns ?? this.d.config.dns),
-          dnsSearch: hostConfig.DnsSearch ?? this.d.config.dnsSearch,
-          dnsOptions: hostConfig.DnsOptions ?? this.d.config.dnsOpts,
-          extraHosts: (hostConfig.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${attached?.gateway ?? '127.0.0.1'}`)),
-          ip: attached?.ipv4Address,
-        },
-      );
+      else writeFilesFor(rec, this.d.config);
       const etc = merged.config.User ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
       const user = resolveUser(merged.config.User, etc[0]!, etc[1]!);
       const spec = buildSpec({
@@ -272,6 +261,7 @@ export class Lifecycle {
 
   /** Runs the process once more; used by start and by restart policies. */
   private async run(rec: ContainerRecord): Promise<void> {
+    writeFilesFor(rec, this.d.config);
     let pid: number;
     try {
       pid = (await this.withShim(rec, (shim) => unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false }))).pid;
