@@ -183,7 +183,28 @@ describe('published ports', () => {
     held.close();
     expect(r2.code).toBe(125);
     expect(r2.stderr).toContain('address already in use');
+    // As in Docker, the port is taken at start: the containers stay, created, without ports.
+    expect((await suite.docker(['ps', '-a', '--filter', 'name=web2', '--format', '{{.Status}}|{{.Ports}}'])).stdout).toBe('Created|80/tcp\n');
+    expect((await suite.docker(['rm', 'web2', 'web3'])).code).toBe(0);
     expect(endpointsLeft().netns).toHaveLength(1);
+  });
+
+  it('holds host ports only while the container runs', async () => {
+    const port = await freePort();
+    expect((await suite.docker(['create', '--name', 'p1', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    expect((await suite.docker(['create', '--name', 'p2', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    expect((await suite.docker(['port', 'p1'])).stdout).toBe('');
+    expect((await suite.docker(['start', 'p1'])).code).toBe(0);
+    const busy = await suite.docker(['start', 'p2']);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`driver failed programming external connectivity on endpoint p2`);
+    expect(busy.stderr).toContain(`Bind for 0.0.0.0:${port} failed: port is already allocated`);
+    expect((await suite.docker(['stop', '-t', '0', 'p1'])).code).toBe(0);
+    await eventually(async () => ports(), (p) => !p.includes(`dport ${port}`));
+    expect((await suite.docker(['start', 'p2'])).code).toBe(0);
+    const got = await eventually(() => fetchText(`http://127.0.0.1:${port}/index.html`).catch(() => ({ status: 0, body: '' })), (x) => x.status === 200);
+    expect(got.status).toBe(200);
+    expect((await suite.docker(['rm', '-f', 'p1', 'p2'])).code).toBe(0);
   });
 
   it('publishes exposed ports on free host ports with -P', async () => {

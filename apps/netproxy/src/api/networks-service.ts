@@ -43,6 +43,8 @@ export function networksService(networks: Networks, endpoints: Endpoints, admin:
     pruneNetworks: unaryHandler(async (req: netproxyV1.PruneNetworksRequest) => ({
       deleted: await admin.prune(req.labels, req.notLabels, Number(req.untilUnixMs)),
     })),
+    publish: unaryHandler(async (req: netproxyV1.PublishRequest) => ({ endpoints: await endpoints.publish(req.containerId) })),
+    unpublish: unaryHandler(async (req: netproxyV1.PublishRequest) => ({ endpoints: await endpoints.unpublish(req.containerId) })),
     detach: unaryHandler(async (req: netproxyV1.DetachRequest) => {
       await endpoints.detach(req.containerId, req.network);
       return {};

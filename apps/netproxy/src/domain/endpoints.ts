@@ -29,6 +29,9 @@ export interface EndpointRecord {
   /** Inside the namespace (records before it was kept are eth0). */
   ifName?: string;
   aliases: string[];
+  /** The bindings asked for at attach (host port 0: any); published only while the container runs. */
+  wantedPorts?: PortRecord[];
+  /** Host ports published now: set by Publish, cleared by Unpublish. */
   ports: PortRecord[];
 }
 
@@ -73,6 +76,17 @@ export interface EndpointsOptions {
   logger: Logger;
 }
 
+/** Checks the bindings' protocols and addresses; 0.0.0.0 is kept as "" (every address). */
+function normalizeBindings(bindings: AttachInput['portBindings']): PortRecord[] {
+  return bindings.map((b) => {
+    const protocol = b.protocol === 'udp' ? 'udp' : b.protocol === 'tcp' || b.protocol === '' ? 'tcp' : undefined;
+    if (!protocol) throw invalidArgument(`invalid proto: ${b.protocol}`);
+    if (b.hostIp) parseIp(b.hostIp);
+    if (b.containerPort < 1 || b.containerPort > 65535 || b.hostPort > 65535) throw invalidArgument(`invalid port specification: "${b.containerPort}"`);
+    return { containerPort: b.containerPort, protocol, hostIp: b.hostIp === '0.0.0.0' ? '' : b.hostIp, hostPort: b.hostPort };
+  });
+}
+
 /** Container IDs name files under the exec root: nothing else may pass. */
 function checkContainerId(id: string): void {
   if (!/^[0-9a-f]{64}$/.test(id)) throw invalidArgument(`invalid container ID: ${JSON.stringify(id)}`);
@@ -90,6 +104,7 @@ function hostIfName(containerId: string, networkId: string): string {
  */
 export class Endpoints {
   private rules: Promise<void> = Promise.resolve();
+  private publishing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: RecordStore<SandboxRecord>,
@@ -132,16 +147,13 @@ export class Endpoints {
   }
 
   /** Chooses host ports for the bindings, refusing ones another container or a host process holds. */
-  private async choosePorts(bindings: AttachInput['portBindings'], containerIp: string): Promise<PortRecord[]> {
+  private async choosePorts(bindings: PortRecord[], containerIp: string): Promise<PortRecord[]> {
     const taken = this.allPorts();
     const out: PortRecord[] = [];
     const clash = (p: PortRecord, q: PortRecord) =>
       p.protocol === q.protocol && p.hostPort === q.hostPort && (!p.hostIp || !q.hostIp || p.hostIp === '0.0.0.0' || q.hostIp === '0.0.0.0' || p.hostIp === q.hostIp);
     for (const b of bindings) {
-      const protocol = b.protocol === 'udp' ? 'udp' : b.protocol === 'tcp' || b.protocol === '' ? 'tcp' : undefined;
-      if (!protocol) throw invalidArgument(`invalid proto: ${b.protocol}`);
-      if (b.hostIp) parseIp(b.hostIp);
-      const hostIp = b.hostIp === '0.0.0.0' ? '' : b.hostIp;
+      const { protocol, hostIp } = b;
       const shown = `${hostIp || '0.0.0.0'}`;
       if (b.hostPort) {
         const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: b.hostPort };
@@ -180,15 +192,13 @@ export class Endpoints {
     let n = 0;
     while (inUse.has(`eth${n}`)) n++;
     const ep: EndpointRecord = {
-      id: newId(), networkId: net.id, ip, mac: macForIp(parseIp(ip)), hostIf: hostIfName(req.containerId, net.id), ifName: `eth${n}`, aliases: req.aliases, ports: [],
+      id: newId(), networkId: net.id, ip, mac: macForIp(parseIp(ip)), hostIf: hostIfName(req.containerId, net.id), ifName: `eth${n}`, aliases: req.aliases,
+      wantedPorts: normalizeBindings(req.portBindings), ports: [],
     };
     sb.endpoints.push(ep);
     this.store.put(sb.containerId, sb);
     try {
-      ep.ports = await this.choosePorts(req.portBindings, ip);
-      this.store.put(sb.containerId, sb);
       await this.plumb(sb, ep, net);
-      await this.syncRules();
     } catch (err) {
       await this.detachEndpoint(sb, ep).catch((e: unknown) => this.o.logger.warn({ err: messageOf(e) }, 'undoing a failed attach'));
       throw err;
@@ -227,6 +237,47 @@ export class Endpoints {
       this.store.put(sb.containerId, sb);
     }
     await this.syncRules();
+  }
+
+  /**
+   * Publishes the container's wanted ports (it is starting). One at a time: the check for a
+   * taken host port and the record write must not interleave with another container's.
+   */
+  publish(containerId: string): Promise<EndpointView[]> {
+    checkContainerId(containerId);
+    const next = this.publishing.catch(() => undefined).then(async () => {
+      const sb = this.sandbox(containerId);
+      const chosen = new Map<EndpointRecord, PortRecord[]>();
+      for (const ep of sb.endpoints) {
+        if (ep.ports.length || !ep.wantedPorts?.length) continue;
+        try {
+          chosen.set(ep, await this.choosePorts(ep.wantedPorts, ep.ip));
+        } catch (err) {
+          const name = sb.containerName ?? containerId.slice(0, 12);
+          throw Object.assign(err as Error, { message: `driver failed programming external connectivity on endpoint ${name} (${ep.id}): ${(err as Error).message}` });
+        }
+      }
+      for (const [ep, ports] of chosen) ep.ports = ports;
+      if (chosen.size) {
+        this.store.put(sb.containerId, sb);
+        await this.syncRules();
+      }
+      return sb.endpoints.map((ep) => this.view(sb, ep));
+    });
+    this.publishing = next;
+    return next;
+  }
+
+  async unpublish(containerId: string): Promise<EndpointView[]> {
+    checkContainerId(containerId);
+    const sb = this.store.get(containerId);
+    if (!sb) return [];
+    if (sb.endpoints.some((e) => e.ports.length)) {
+      for (const ep of sb.endpoints) ep.ports = [];
+      this.store.put(sb.containerId, sb);
+      await this.syncRules();
+    }
+    return sb.endpoints.map((ep) => this.view(sb, ep));
   }
 
   /** Removes one endpoint (docker network disconnect). */

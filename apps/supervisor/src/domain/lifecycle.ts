@@ -16,7 +16,7 @@ import type { Containers } from './containers';
 import type { ExecRecord } from './execs';
 import { writeFilesFor } from './container-files';
 import {
-  type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks,
+  type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished,
 } from './network-attach';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
@@ -262,11 +262,13 @@ export class Lifecycle {
   /** Runs the process once more; used by start and by restart policies. */
   private async run(rec: ContainerRecord): Promise<void> {
     writeFilesFor(rec, this.d.config);
+    await setPublished(this.d.peers, this.d.containers, rec.id, true);
     let pid: number;
     try {
       pid = (await this.withShim(rec, (shim) => unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false }))).pid;
     } catch (err) {
       const msg = messageOf(err);
+      await this.unpublish(rec.id);
       Object.assign(rec.state, { Status: rec.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Restarting: false, Error: msg, ExitCode: startFailureCode(msg) });
       this.d.containers.save(rec);
       // As in Docker, --rm also covers a container that never started (the CLI waits for it).
@@ -337,9 +339,19 @@ export class Lifecycle {
           });
         }, delay),
       );
-    } else if (rec.hostConfig.AutoRemove) {
+    } else {
+      void this.unpublish(id);
+    }
+    if (!restart && rec.hostConfig.AutoRemove) {
       void this.remove(rec, true).catch((err: unknown) => this.d.logger.error({ id, err: messageOf(err) }, 'auto-remove failed'));
     }
+  }
+
+  /** Stopped containers hold no host ports, as in Docker; failures only log (rm releases all). */
+  private async unpublish(id: string): Promise<void> {
+    await setPublished(this.d.peers, this.d.containers, id, false).catch((err: unknown) =>
+      this.d.logger.warn({ id, err: messageOf(err) }, 'could not unpublish ports'),
+    );
   }
 
   private notify(map: Map<string, Set<(r: ExitResult) => void>>, id: string, r: ExitResult): void {
@@ -559,7 +571,11 @@ export class Lifecycle {
         await this.remove(rec, true).catch((err: unknown) => this.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'finishing removal failed'));
         continue;
       }
-      if (!rec.state.Running && !rec.state.Restarting) continue;
+      if (!rec.state.Running && !rec.state.Restarting) {
+        // A crash between the exit and the unpublish left its ports published.
+        if (rec.networks?.some((n) => n.ports.length)) await this.unpublish(rec.id);
+        continue;
+      }
       if (await socketAnswers(rec.shimSocket)) {
         const shim = this.shim(rec);
         try {

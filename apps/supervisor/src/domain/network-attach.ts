@@ -1,6 +1,7 @@
 import { type Peers, unary } from '@berth/clients';
 import { conflict, invalidArgument, isNotFound, notImplemented } from '@berth/errors';
 import type { netproxyV1 } from '@berth/proto';
+import type { Containers } from './containers';
 import type { ContainerRecord, DockerConfig, HostConfig } from './model';
 
 /** What a container got from netproxy, kept in its record for inspect, ps and port. */
@@ -129,4 +130,21 @@ export function joinTarget(rec: ContainerRecord, hostConfig: HostConfig): { rec:
   if (rec.joinedContainer) throw invalidArgument(`cannot join the network of ${rec.name}: it joins another container's`);
   if (!rec.state.Running) throw conflict(`cannot join network namespace of a non running container: ${rec.id}`);
   return { rec, spec: { mode: 'path', path: `/proc/${rec.state.Pid}/ns/net` } };
+}
+
+/**
+ * Publishes (the container starts) or unpublishes (it stopped) the container's ports and keeps
+ * the record's view of them current. Returns false when the record is gone meanwhile.
+ */
+export async function setPublished(peers: Peers, containers: Containers, id: string, published: boolean): Promise<void> {
+  const rec = containers.byId(id);
+  if (!rec?.networks?.length) return;
+  if (!published && !rec.networks.some((n) => n.ports.length)) return;
+  const nets = peers.networks;
+  const call = published ? nets.publish.bind(nets) : nets.unpublish.bind(nets);
+  const out = await unary('netproxy', call, { containerId: id }, { deadlineMs: 60_000, idempotent: false });
+  const now = containers.byId(id);
+  if (!now?.networks) return;
+  for (const a of now.networks) a.ports = (out.endpoints.find((e) => e.networkId === a.networkId)?.ports ?? []).map((p) => ({ ...p }));
+  containers.save(now);
 }

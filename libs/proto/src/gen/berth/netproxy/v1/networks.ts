@@ -178,6 +178,15 @@ export interface DetachRequest {
 export interface DetachResponse {
 }
 
+export interface PublishRequest {
+  containerId: string;
+}
+
+export interface PublishResponse {
+  /** Every endpoint of the container, with the ports now published. */
+  endpoints: Endpoint[];
+}
+
 function createBaseNetwork(): Network {
   return {
     id: "",
@@ -2462,6 +2471,126 @@ export const DetachResponse: MessageFns<DetachResponse> = {
   },
 };
 
+function createBasePublishRequest(): PublishRequest {
+  return { containerId: "" };
+}
+
+export const PublishRequest: MessageFns<PublishRequest> = {
+  encode(message: PublishRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePublishRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PublishRequest {
+    return { containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "" };
+  },
+
+  toJSON(message: PublishRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishRequest>, I>>(base?: I): PublishRequest {
+    return PublishRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishRequest>, I>>(object: I): PublishRequest {
+    const message = createBasePublishRequest();
+    message.containerId = object.containerId ?? "";
+    return message;
+  },
+};
+
+function createBasePublishResponse(): PublishResponse {
+  return { endpoints: [] };
+}
+
+export const PublishResponse: MessageFns<PublishResponse> = {
+  encode(message: PublishResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.endpoints) {
+      Endpoint.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePublishResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.endpoints.push(Endpoint.decode(reader, reader.uint32()));
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PublishResponse {
+    return {
+      endpoints: globalThis.Array.isArray(object?.endpoints)
+        ? object.endpoints.map((e: any) => Endpoint.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PublishResponse): unknown {
+    const obj: any = {};
+    if (message.endpoints?.length) {
+      obj.endpoints = message.endpoints.map((e) => Endpoint.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishResponse>, I>>(base?: I): PublishResponse {
+    return PublishResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishResponse>, I>>(object: I): PublishResponse {
+    const message = createBasePublishResponse();
+    message.endpoints = object.endpoints?.map((e) => Endpoint.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Networks owns networks, IPAM, network namespaces and published ports.
  *
@@ -2589,6 +2718,30 @@ export const NetworksService = {
     responseSerialize: (value: DetachResponse): Buffer => Buffer.from(DetachResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DetachResponse => DetachResponse.decode(value),
   },
+  /**
+   * Publish allocates host ports for every port binding given at Attach and installs their NAT
+   * rules; the container's owner calls it when the container starts. All or nothing: a host
+   * port that is taken fails the call and publishes none. Publishing again is a no-op.
+   */
+  publish: {
+    path: "/berth.netproxy.v1.Networks/Publish",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PublishRequest): Buffer => Buffer.from(PublishRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishRequest => PublishRequest.decode(value),
+    responseSerialize: (value: PublishResponse): Buffer => Buffer.from(PublishResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishResponse => PublishResponse.decode(value),
+  },
+  /** Unpublish removes a container's published ports (it stopped); its endpoints stay. */
+  unpublish: {
+    path: "/berth.netproxy.v1.Networks/Unpublish",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PublishRequest): Buffer => Buffer.from(PublishRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishRequest => PublishRequest.decode(value),
+    responseSerialize: (value: PublishResponse): Buffer => Buffer.from(PublishResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishResponse => PublishResponse.decode(value),
+  },
 } as const;
 
 export interface NetworksServer extends UntypedServiceImplementation {
@@ -2627,6 +2780,14 @@ export interface NetworksServer extends UntypedServiceImplementation {
    * network namespace stays while it has other endpoints.
    */
   detach: handleUnaryCall<DetachRequest, DetachResponse>;
+  /**
+   * Publish allocates host ports for every port binding given at Attach and installs their NAT
+   * rules; the container's owner calls it when the container starts. All or nothing: a host
+   * port that is taken fails the call and publishes none. Publishing again is a no-op.
+   */
+  publish: handleUnaryCall<PublishRequest, PublishResponse>;
+  /** Unpublish removes a container's published ports (it stopped); its endpoints stay. */
+  unpublish: handleUnaryCall<PublishRequest, PublishResponse>;
 }
 
 export interface NetworksClient extends Client {
@@ -2798,6 +2959,42 @@ export interface NetworksClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DetachResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Publish allocates host ports for every port binding given at Attach and installs their NAT
+   * rules; the container's owner calls it when the container starts. All or nothing: a host
+   * port that is taken fails the call and publishes none. Publishing again is a no-op.
+   */
+  publish(
+    request: PublishRequest,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  publish(
+    request: PublishRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  publish(
+    request: PublishRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  /** Unpublish removes a container's published ports (it stopped); its endpoints stay. */
+  unpublish(
+    request: PublishRequest,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  unpublish(
+    request: PublishRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  unpublish(
+    request: PublishRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
   ): ClientUnaryCall;
 }
 
