@@ -331,6 +331,19 @@ describe('user-defined networks', () => {
     expect((await suite.docker(['rm', '-f', 'fix1'])).code).toBe(0);
   });
 
+  it('applies the MTU and enable_icc options', async () => {
+    const c = await suite.docker(['network', 'create', '-o', 'com.docker.network.driver.mtu=1280', '-o', 'com.docker.network.bridge.enable_icc=false', 'noicc']);
+    expect(c.code).toBe(0);
+    expect((await suite.docker(['run', '-d', '--name', 'lonely', '--network', 'noicc', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    const ip = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.Networks.noicc.IPAddress}}', 'lonely'])).stdout.trim();
+    const r = await inNet('noicc', `cat /sys/class/net/eth0/mtu; echo | nc -w 2 ${ip} 80 >/dev/null 2>&1 && echo reached; echo done`);
+    expect(r.stdout).toBe('1280\ndone\n');
+    const bad = await suite.docker(['network', 'create', '-o', 'com.docker.network.bridge.enable_icc=maybe', 'badicc']);
+    expect(bad.code).toBe(1);
+    expect((await suite.docker(['rm', '-f', 'lonely'])).code).toBe(0);
+    expect((await suite.docker(['network', 'rm', 'noicc'])).code).toBe(0);
+  });
+
   it('shares interfaces with --network container:, has only lo with none', async () => {
     const ip = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.Networks.front.IPAddress}}', 'api'])).stdout.trim();
     const joined = await suite.docker(['run', '--rm', '--network', 'container:api', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/index.html']);

@@ -29,6 +29,9 @@ export function renderRuleset(table: string, s: NatState): string {
       forward.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop`);
       forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop`);
     }
+    // Frames between ports of one bridge reach this hook only through br_netfilter
+    // (bridge-nf-call-iptables); nft's bridge family would not need it, but meta ibrname is
+    // missing from some kernels.
     if (!n.icc) forward.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} drop`);
     // Networks are isolated from one another, as Docker's DOCKER-ISOLATION chains do.
     const others = s.networks.filter((o) => o.bridge !== n.bridge).map((o) => q(o.bridge));
