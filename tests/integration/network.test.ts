@@ -111,6 +111,20 @@ describe('the default bridge', () => {
     expect((await suite.docker(['rm', '-f', 'names'])).code).toBe(0);
   });
 
+  it('gives --link its hosts entry and environment on the default bridge', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'linked', '--expose', '80', '-e', 'SECRET=s3', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    const ip = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'linked'])).stdout.trim();
+    const r = await suite.docker(['run', '--rm', '--name', 'linker', '--link', 'linked:db', 'busybox', 'sh', '-c', 'env | grep ^DB_ | sort; grep -w db /etc/hosts; wget -qO- http://db/index.html']);
+    expect(r.stdout).toContain(`DB_PORT=tcp://${ip}:80\nDB_PORT_80_TCP=tcp://${ip}:80\nDB_PORT_80_TCP_ADDR=${ip}\nDB_PORT_80_TCP_PORT=80\nDB_PORT_80_TCP_PROTO=tcp\n`);
+    expect(r.stdout).toContain('DB_NAME=/linker/db\n');
+    expect(r.stdout).toContain('DB_ENV_SECRET=s3\n');
+    expect(r.stdout).toMatch(new RegExp(`${ip.replace(/\./g, '\\.')}\tdb [0-9a-f]{12} linked\n`));
+    expect(r.stdout).toContain('hello from berth');
+    const missing = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { Links: ['nosuch:x'] } });
+    expect(missing.status).toBe(404);
+    expect((await suite.docker(['rm', '-f', 'linked'])).code).toBe(0);
+  });
+
   it('keeps none and host as they were', async () => {
     const none = await suite.docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
     expect(none.stdout.trim()).toBe('lo');

@@ -61,7 +61,7 @@ export function writeContainerFiles(
  * Writes a container's hostname, hosts and resolv.conf from its record: at create, and again at
  * every start, as Docker regenerates them (the host's resolvers or the networks may have changed).
  */
-export function writeFilesFor(rec: ContainerRecord, config: BerthConfig): void {
+export function writeFilesFor(rec: ContainerRecord, config: BerthConfig, linkHosts: string[] = []): void {
   if (rec.joinedContainer) return;
   const hc = rec.hostConfig;
   const first = rec.networks?.[0];
@@ -75,7 +75,7 @@ export function writeFilesFor(rec: ContainerRecord, config: BerthConfig): void {
       dnsSearch: hc.DnsSearch?.length ? hc.DnsSearch : config.dnsSearch,
       dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : config.dnsOpts,
       // host-gateway is the host's address as the container sees it: its network's gateway.
-      extraHosts: (hc.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${first?.gateway ?? '127.0.0.1'}`)),
+      extraHosts: [...(hc.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${first?.gateway ?? '127.0.0.1'}`)), ...linkHosts],
       ip: first?.ipv4Address,
     },
   );

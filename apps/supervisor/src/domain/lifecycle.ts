@@ -15,6 +15,7 @@ import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
 import type { Containers } from './containers';
 import type { ExecRecord } from './execs';
 import { writeFilesFor } from './container-files';
+import { linkEnv, linkHosts, resolveLinks } from './links';
 import {
   type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished,
 } from './network-attach';
@@ -128,6 +129,7 @@ export class Lifecycle {
     const mode = hostConfig.NetworkMode || 'default';
     const choice = networkChoice(mode);
     const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig) : undefined;
+    const links = resolveLinks(containers, hostConfig.Links as string[] | undefined);
     hostConfig.NetworkMode = mode;
     const runtime = hostConfig.Runtime || this.d.config.defaultRuntime;
     const rt = this.d.config.runtimes[runtime];
@@ -183,13 +185,13 @@ export class Lifecycle {
       };
       // A joined container shares its host's names along with its interfaces.
       if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
-      else writeFilesFor(rec, this.d.config);
+      else writeFilesFor(rec, this.d.config, linkHosts(links));
       const etc = merged.config.User ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
       const user = resolveUser(merged.config.User, etc[0]!, etc[1]!);
       const spec = buildSpec({
         id,
         args: [merged.path, ...merged.args],
-        env: merged.config.Env,
+        env: [...linkEnv(links, name), ...merged.config.Env],
         cwd: merged.config.WorkingDir || '/',
         user,
         hostname: merged.config.Hostname,
@@ -261,7 +263,7 @@ export class Lifecycle {
 
   /** Runs the process once more; used by start and by restart policies. */
   private async run(rec: ContainerRecord): Promise<void> {
-    writeFilesFor(rec, this.d.config);
+    writeFilesFor(rec, this.d.config, this.linkHostsOf(rec));
     await setPublished(this.d.peers, this.d.containers, rec.id, true);
     let pid: number;
     try {
@@ -345,6 +347,17 @@ export class Lifecycle {
     if (!restart && rec.hostConfig.AutoRemove) {
       void this.remove(rec, true).catch((err: unknown) => this.d.logger.error({ id, err: messageOf(err) }, 'auto-remove failed'));
     }
+  }
+
+  /** Hosts entries for a container's --link targets that still exist. */
+  private linkHostsOf(rec: ContainerRecord): string[] {
+    return ((rec.hostConfig.Links as string[] | undefined) ?? []).flatMap((l) => {
+      try {
+        return linkHosts(resolveLinks(this.d.containers, [l]));
+      } catch {
+        return [];
+      }
+    });
   }
 
   /** Stopped containers hold no host ports, as in Docker; failures only log (rm releases all). */
