@@ -270,6 +270,26 @@ describe('published ports', () => {
     expect((await fetchText(`http://127.0.0.1:${port}/index.html`)).status).toBe(200);
   });
 
+  it('rebuilds a stopped container\'s namespace and veth lost to a reboot when netproxy starts', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'rb', 'busybox', 'sleep', '600'])).code).toBe(0);
+    const ip = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'rb'])).stdout.trim();
+    const netns = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'rb'])).stdout.trim();
+    expect((await suite.docker(['stop', '-t', '0', 'rb'])).code).toBe(0);
+    // What a reboot leaves: the namespace file without its mount, no veth.
+    const peer = sh('nsenter', [`--net=${netns}`, 'cat', '/sys/class/net/eth0/iflink']).trim();
+    const hostIf = new RegExp(`^${peer}:\\s+([^@:\\s]+)`, 'm').exec(sh('ip', ['-o', 'link', 'show']))![1]!;
+    sh('ip', ['link', 'del', hostIf]);
+    sh('umount', [netns]);
+    expect(sh('cat', ['/proc/self/mountinfo']).includes(netns)).toBe(false);
+    const old = pid('netproxy');
+    process.kill(old, 'SIGKILL');
+    await eventually(async () => sh('cat', ['/proc/self/mountinfo']), (m) => m.includes(netns), 20_000);
+    const r = await eventually(() => suite.docker(['start', 'rb']), (x) => x.code === 0);
+    expect(r.code).toBe(0);
+    expect((await suite.docker(['exec', 'rb', 'ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout).toContain(`inet ${ip}/24`);
+    expect((await suite.docker(['rm', '-f', 'rb'])).code).toBe(0);
+  });
+
   it('removes veth, namespace and rules with rm -f', async () => {
     expect((await suite.docker(['rm', '-f', 'web'])).code).toBe(0);
     expect(endpointsLeft()).toEqual({ veths: '', netns: [] });
