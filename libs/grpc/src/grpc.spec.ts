@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatewayV1, health, netproxyV1 } from '@berth/proto';
 import { isNotFound, kindOf, notFound } from '@berth/errors';
-import { connect, ServiceServer, unary, unaryHandler } from './index';
+import { connect, type ContractImpl, ServiceServer, unary, unaryHandler } from './index';
 
 const servers: ServiceServer[] = [];
 afterEach(async () => {
@@ -17,12 +17,14 @@ function sock(): string {
 
 function networksServer(): ServiceServer {
   const s = new ServiceServer({ name: 'netproxy', version: '1.2.3', details: () => ({ driver: 'bridge' }) });
-  s.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, {
+  // Two calls are enough to exercise the plumbing; the contract's other methods stay unserved.
+  const impl = {
     listNetworks: unaryHandler(() => ({ networks: [] })),
     getNetwork: unaryHandler((req: netproxyV1.GetNetworkRequest) => {
       throw notFound(`network ${req.reference} not found`);
     }),
-  });
+  } as unknown as ContractImpl<netproxyV1.NetworksServer>;
+  s.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, impl);
   servers.push(s);
   return s;
 }
