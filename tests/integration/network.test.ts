@@ -233,6 +233,16 @@ describe('published ports', () => {
     expect(ports()).not.toContain(`dport ${hostPort}`);
   });
 
+  it('takes a free port of a host range', async () => {
+    const a = await freePort();
+    const range = `127.0.0.1:${a}-${a + 2}:80`;
+    expect((await suite.docker(['run', '-d', '--name', 'r1', '-p', range, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    expect((await suite.docker(['run', '-d', '--name', 'r2', '-p', range, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    expect((await suite.docker(['port', 'r1'])).stdout).toBe(`80/tcp -> 127.0.0.1:${a}\n`);
+    expect((await suite.docker(['port', 'r2'])).stdout).toBe(`80/tcp -> 127.0.0.1:${a + 1}\n`);
+    expect((await suite.docker(['rm', '-f', 'r1', 'r2'])).code).toBe(0);
+  });
+
   it('publishes UDP ports', async () => {
     const port = await freePort();
     const r = await suite.docker(['run', '-d', '--name', 'udp', '-p', `127.0.0.1:${port}:7000/udp`, 'busybox', 'sleep', '600']);

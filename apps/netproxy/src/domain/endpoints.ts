@@ -17,6 +17,8 @@ export interface PortRecord {
   protocol: 'tcp' | 'udp';
   hostIp: string;
   hostPort: number;
+  /** Only in wanted bindings: the last port of a host range. */
+  hostPortEnd?: number;
 }
 
 export interface EndpointRecord {
@@ -48,7 +50,7 @@ export interface AttachInput {
   containerId: string;
   network: string;
   ipv4Address: string;
-  portBindings: { containerPort: number; protocol: string; hostIp: string; hostPort: number }[];
+  portBindings: { containerPort: number; protocol: string; hostIp: string; hostPort: number; hostPortEnd: number }[];
   aliases: string[];
   containerName: string;
 }
@@ -62,7 +64,7 @@ export interface EndpointView {
   prefixLen: number;
   gateway: string;
   macAddress: string;
-  ports: PortRecord[];
+  ports: (PortRecord & { hostPortEnd: number })[];
   bridge: string;
   aliases: string[];
   dnsServer: string;
@@ -82,8 +84,11 @@ function normalizeBindings(bindings: AttachInput['portBindings']): PortRecord[] 
     const protocol = b.protocol === 'udp' ? 'udp' : b.protocol === 'tcp' || b.protocol === '' ? 'tcp' : undefined;
     if (!protocol) throw invalidArgument(`invalid proto: ${b.protocol}`);
     if (b.hostIp) parseIp(b.hostIp);
-    if (b.containerPort < 1 || b.containerPort > 65535 || b.hostPort > 65535) throw invalidArgument(`invalid port specification: "${b.containerPort}"`);
-    return { containerPort: b.containerPort, protocol, hostIp: b.hostIp === '0.0.0.0' ? '' : b.hostIp, hostPort: b.hostPort };
+    if (b.containerPort < 1 || b.containerPort > 65535 || b.hostPort > 65535 || b.hostPortEnd > 65535) throw invalidArgument(`invalid port specification: "${b.containerPort}"`);
+    if (b.hostPortEnd && b.hostPortEnd < b.hostPort) throw invalidArgument(`invalid port range: ${b.hostPort}-${b.hostPortEnd}`);
+    const out: PortRecord = { containerPort: b.containerPort, protocol, hostIp: b.hostIp === '0.0.0.0' ? '' : b.hostIp, hostPort: b.hostPort };
+    if (b.hostPortEnd > b.hostPort) out.hostPortEnd = b.hostPortEnd;
+    return out;
   });
 }
 
@@ -138,7 +143,7 @@ export class Endpoints {
       prefixLen: ipam ? parseCidr(ipam.subnet).prefix : 0,
       gateway: ipam?.gateway ?? '',
       macAddress: ep.mac,
-      ports: ep.ports,
+      ports: ep.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, hostPortEnd: 0 })),
       bridge: net?.bridge ?? '',
       aliases: ep.aliases,
       // Containers on user-defined networks resolve each other through the embedded DNS server.
@@ -155,7 +160,7 @@ export class Endpoints {
     for (const b of bindings) {
       const { protocol, hostIp } = b;
       const shown = `${hostIp || '0.0.0.0'}`;
-      if (b.hostPort) {
+      if (b.hostPort && !(b.hostPortEnd && b.hostPortEnd > b.hostPort)) {
         const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: b.hostPort };
         if ([...taken, ...out].some((q) => clash(p, q))) throw conflict(`Bind for ${shown}:${b.hostPort} failed: port is already allocated`);
         if (!(await hostPortFree(hostIp, b.hostPort, protocol))) {
@@ -164,13 +169,15 @@ export class Endpoints {
         out.push(p);
         continue;
       }
+      const first = b.hostPort || EPHEMERAL_PORTS.first;
+      const last = b.hostPort ? b.hostPortEnd! : EPHEMERAL_PORTS.last;
       let chosen: PortRecord | undefined;
-      for (let port = EPHEMERAL_PORTS.first; port <= EPHEMERAL_PORTS.last && !chosen; port++) {
+      for (let port = first; port <= last && !chosen; port++) {
         const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: port };
         if ([...taken, ...out].some((q) => clash(p, q))) continue;
         if (await hostPortFree(hostIp, port, protocol)) chosen = p;
       }
-      if (!chosen) throw conflict(`Bind for ${shown}:0 failed: no free port in ${EPHEMERAL_PORTS.first}-${EPHEMERAL_PORTS.last}`);
+      if (!chosen) throw conflict(`Bind for ${shown}:${b.hostPort ? `${first}-${last}` : 0} failed: port is already allocated`);
       out.push(chosen);
     }
     return out;

@@ -48,10 +48,12 @@ export function portBindings(config: DockerConfig, hostConfig: HostConfig): netp
     if (m[2] === 'sctp') throw notImplemented('sctp ports are not supported by Berth');
     const list = given[key]?.length ? given[key]! : [{ HostIp: '', HostPort: '' }];
     for (const b of list) {
-      // A host range for one container port ("8000-8010:80"): the first port of it.
-      const hostPort = Number((b.HostPort ?? '').split('-')[0] || 0);
-      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalidArgument(`invalid port specification: "${b.HostPort}"`);
-      out.push({ containerPort: Number(m[1]), protocol: m[2] ?? 'tcp', hostIp: b.HostIp ?? '', hostPort });
+      // A host range for one container port ("8000-8010:80"): netproxy takes a free one of it.
+      const [from, to] = (b.HostPort ?? '').split('-');
+      const hostPort = Number(from || 0);
+      const hostPortEnd = to === undefined ? 0 : Number(to);
+      if (![hostPort, hostPortEnd].every((n) => Number.isInteger(n) && n >= 0 && n <= 65535)) throw invalidArgument(`invalid port specification: "${b.HostPort}"`);
+      out.push({ containerPort: Number(m[1]), protocol: m[2] ?? 'tcp', hostIp: b.HostIp ?? '', hostPort, hostPortEnd });
     }
   }
   return out;

@@ -83,6 +83,8 @@ export interface PortBinding {
   /** The host side: an address ("" for every address) and a port (0 picks a free one). */
   hostIp: string;
   hostPort: number;
+  /** With a host range (`-p 8000-8010:80`): its last port; the first free port of the range is taken. */
+  hostPortEnd: number;
 }
 
 export interface AttachRequest {
@@ -1022,7 +1024,7 @@ export const GetNetworkRequest: MessageFns<GetNetworkRequest> = {
 };
 
 function createBasePortBinding(): PortBinding {
-  return { containerPort: 0, protocol: "", hostIp: "", hostPort: 0 };
+  return { containerPort: 0, protocol: "", hostIp: "", hostPort: 0, hostPortEnd: 0 };
 }
 
 export const PortBinding: MessageFns<PortBinding> = {
@@ -1038,6 +1040,9 @@ export const PortBinding: MessageFns<PortBinding> = {
     }
     if (message.hostPort !== 0) {
       writer.uint32(32).uint32(message.hostPort);
+    }
+    if (message.hostPortEnd !== 0) {
+      writer.uint32(40).uint32(message.hostPortEnd);
     }
     return writer;
   },
@@ -1081,6 +1086,14 @@ export const PortBinding: MessageFns<PortBinding> = {
           message.hostPort = reader.uint32();
           continue;
         }
+        case 5: {
+          if (tag !== 40) {
+            break;
+          }
+
+          message.hostPortEnd = reader.uint32();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1096,6 +1109,7 @@ export const PortBinding: MessageFns<PortBinding> = {
       protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
       hostIp: isSet(object.hostIp) ? globalThis.String(object.hostIp) : "",
       hostPort: isSet(object.hostPort) ? globalThis.Number(object.hostPort) : 0,
+      hostPortEnd: isSet(object.hostPortEnd) ? globalThis.Number(object.hostPortEnd) : 0,
     };
   },
 
@@ -1113,6 +1127,9 @@ export const PortBinding: MessageFns<PortBinding> = {
     if (message.hostPort !== 0) {
       obj.hostPort = Math.round(message.hostPort);
     }
+    if (message.hostPortEnd !== 0) {
+      obj.hostPortEnd = Math.round(message.hostPortEnd);
+    }
     return obj;
   },
 
@@ -1125,6 +1142,7 @@ export const PortBinding: MessageFns<PortBinding> = {
     message.protocol = object.protocol ?? "";
     message.hostIp = object.hostIp ?? "";
     message.hostPort = object.hostPort ?? 0;
+    message.hostPortEnd = object.hostPortEnd ?? 0;
     return message;
   },
 };
