@@ -203,6 +203,22 @@ describe('published ports', () => {
     expect(endpointsLeft().netns).toHaveLength(1);
   });
 
+  it('treats a port another engine forwards by DNAT as taken', async () => {
+    const port = await freePort();
+    const table = `bt_foreign_${suite.bridge}`;
+    execFileSync('nft', ['-f', '-'], {
+      input: `table ip ${table} {\n chain pre {\n type nat hook prerouting priority dstnat; policy accept;\n tcp dport ${port} dnat to 10.255.255.254:80\n }\n}\n`,
+    });
+    try {
+      const r = await suite.docker(['run', '-d', '--name', 'foreign', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80']);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain(`Bind for 0.0.0.0:${port} failed: port is already allocated`);
+    } finally {
+      sh('nft', ['delete', 'table', 'ip', table]);
+    }
+    expect((await suite.docker(['rm', 'foreign'])).code).toBe(0);
+  });
+
   it('holds host ports only while the container runs', async () => {
     const port = await freePort();
     expect((await suite.docker(['create', '--name', 'p1', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);

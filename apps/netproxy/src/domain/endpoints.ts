@@ -6,7 +6,7 @@ import { newId } from '@berth/ids';
 import type { Logger } from '@berth/logging';
 import type { RecordStore } from '@berth/store';
 import { bridgePorts, deleteLink, ensureBridge, ensureNetns, ensureVeth, isNetnsMount, linkExists, removeNetns } from '../kernel/links';
-import { applyRuleset, type NatState } from '../kernel/nat-rules';
+import { applyRuleset, dnatPortsInUse, type NatState } from '../kernel/nat-rules';
 import { EPHEMERAL_PORTS, hostPortFree } from './host-ports';
 import { allocateIp } from './ipam';
 import { macForIp, parseCidr, parseIp } from './ipv4';
@@ -154,6 +154,7 @@ export class Endpoints {
   /** Chooses host ports for the bindings, refusing ones another container or a host process holds. */
   private async choosePorts(bindings: PortRecord[], containerIp: string): Promise<PortRecord[]> {
     const taken = this.allPorts();
+    const forwarded = this.o.firewall === 'nftables' ? await dnatPortsInUse() : new Set<string>();
     const out: PortRecord[] = [];
     const clash = (p: PortRecord, q: PortRecord) =>
       p.protocol === q.protocol && p.hostPort === q.hostPort && (!p.hostIp || !q.hostIp || p.hostIp === '0.0.0.0' || q.hostIp === '0.0.0.0' || p.hostIp === q.hostIp);
@@ -162,7 +163,9 @@ export class Endpoints {
       const shown = `${hostIp || '0.0.0.0'}`;
       if (b.hostPort && !(b.hostPortEnd && b.hostPortEnd > b.hostPort)) {
         const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: b.hostPort };
-        if ([...taken, ...out].some((q) => clash(p, q))) throw conflict(`Bind for ${shown}:${b.hostPort} failed: port is already allocated`);
+        if ([...taken, ...out].some((q) => clash(p, q)) || forwarded.has(`${protocol}/${b.hostPort}`)) {
+          throw conflict(`Bind for ${shown}:${b.hostPort} failed: port is already allocated`);
+        }
         if (!(await hostPortFree(hostIp, b.hostPort, protocol))) {
           throw conflict(`failed to bind host port for ${shown}:${b.hostPort}:${containerIp}:${b.containerPort}/${protocol}: address already in use`);
         }
@@ -174,7 +177,7 @@ export class Endpoints {
       let chosen: PortRecord | undefined;
       for (let port = first; port <= last && !chosen; port++) {
         const p: PortRecord = { containerPort: b.containerPort, protocol, hostIp, hostPort: port };
-        if ([...taken, ...out].some((q) => clash(p, q))) continue;
+        if ([...taken, ...out].some((q) => clash(p, q)) || forwarded.has(`${protocol}/${port}`)) continue;
         if (await hostPortFree(hostIp, port, protocol)) chosen = p;
       }
       if (!chosen) throw conflict(`Bind for ${shown}:${b.hostPort ? `${first}-${last}` : 0} failed: port is already allocated`);

@@ -85,3 +85,18 @@ export async function applyRuleset(table: string, s: NatState): Promise<void> {
 export async function deleteRuleset(table: string): Promise<void> {
   await runCommand('nft', ['delete', 'table', 'ip', table]);
 }
+
+/**
+ * Host ports some DNAT rule already forwards, in any table (another Berth suite, a Docker engine):
+ * such a port holds no socket, so only the rules tell it is taken. Keys are "tcp/8080".
+ */
+export async function dnatPortsInUse(): Promise<Set<string>> {
+  const r = await runCommand('nft', ['list', 'ruleset']);
+  const out = new Set<string>();
+  for (const line of r.stdout.split('\n')) {
+    if (!line.includes('dnat')) continue;
+    const m = /\b(tcp|udp) dport (\d+)\b/.exec(line);
+    if (m) out.add(`${m[1]}/${m[2]}`);
+  }
+  return out;
+}
