@@ -1,11 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, Suite } from '../support/berth';
+import { alive, eventually, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
 
 let suite: Suite;
@@ -57,6 +57,16 @@ function fetchText(url: string): Promise<{ status: number; body: string }> {
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
+}
+
+/** Dead, or a zombie its frozen parent has not reaped. */
+function gone(p: number): boolean {
+  if (!alive(p)) return true;
+  try {
+    return / Z /.test(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^\d+ \(.*\)/, ''));
+  } catch {
+    return true;
+  }
 }
 
 function pid(name: string): number {
@@ -171,14 +181,21 @@ describe('published ports', () => {
     res.on('data', (d: Buffer) => (received += d.length));
     res.pause();
     const before = { netproxy: pid('netproxy'), supervisor: pid('supervisor') };
-    process.kill(before.netproxy, 'SIGKILL');
-    process.kill(before.supervisor, 'SIGKILL');
-    const during = await fetchText(`http://127.0.0.1:${port}/index.html`);
-    expect(during.status).toBe(200);
-    const done = new Promise((resolve) => res.on('end', resolve));
-    res.resume();
-    await done;
-    expect(received).toBe(64 << 20);
+    // The launcher is frozen so that both services stay down while the traffic is checked.
+    process.kill(suite.state().pid, 'SIGSTOP');
+    try {
+      process.kill(before.netproxy, 'SIGKILL');
+      process.kill(before.supervisor, 'SIGKILL');
+      await eventually(async () => [gone(before.netproxy), gone(before.supervisor)], (a) => a[0]! && a[1]!);
+      const during = await fetchText(`http://127.0.0.1:${port}/index.html`);
+      expect(during.status).toBe(200);
+      const done = new Promise((resolve) => res.on('end', resolve));
+      res.resume();
+      await done;
+      expect(received).toBe(64 << 20);
+    } finally {
+      process.kill(suite.state().pid, 'SIGCONT');
+    }
     await eventually(async () => suite.state(), (s) => s.children.netproxy!.pid !== before.netproxy && s.children.supervisor!.pid !== before.supervisor && s.children.supervisor!.status === 'running');
     const after = await eventually(() => suite.docker(['port', 'web']), (r) => r.code === 0);
     expect(after.stdout).toBe(`80/tcp -> 0.0.0.0:${port}\n`);
