@@ -333,6 +333,27 @@ describe('published ports', () => {
     expect((await suite.docker(['rm', '-f', 'rb'])).code).toBe(0);
   });
 
+  it('finishes releasing a container removed while netproxy was down once it is back', async () => {
+    const port = await freePort();
+    expect((await suite.docker(['run', '-d', '--name', 'orphan', '-p', `${port}:80`, 'busybox', 'sleep', '600'])).code).toBe(0);
+    const netns = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'orphan'])).stdout.trim();
+    const launcher = suite.state().pid;
+    const old = pid('netproxy');
+    process.kill(launcher, 'SIGSTOP');
+    try {
+      process.kill(old, 'SIGKILL');
+      await eventually(async () => gone(old), (g) => g);
+      const rm = await suite.docker(['rm', '-f', 'orphan']);
+      expect(rm.code).toBe(0);
+      expect((await suite.docker(['ps', '-aq', '--filter', 'name=orphan'])).stdout).toBe('');
+      expect(ports()).toContain(`dport ${port}`);
+    } finally {
+      process.kill(launcher, 'SIGCONT');
+    }
+    await eventually(async () => sh('cat', ['/proc/self/mountinfo']).includes(netns), (still) => !still, 30_000);
+    expect(ports()).not.toContain(`dport ${port}`);
+  });
+
   it('removes veth, namespace and rules with rm -f', async () => {
     expect((await suite.docker(['rm', '-f', 'web'])).code).toBe(0);
     expect(endpointsLeft()).toEqual({ veths: '', netns: [] });

@@ -17,7 +17,7 @@ import type { ExecRecord } from './execs';
 import { writeFilesFor } from './container-files';
 import { linkEnv, linkHosts, resolveLinks } from './links';
 import {
-  type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished,
+  type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished, withRetry,
 } from './network-attach';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
@@ -362,9 +362,7 @@ export class Lifecycle {
 
   /** Stopped containers hold no host ports, as in Docker; failures only log (rm releases all). */
   private async unpublish(id: string): Promise<void> {
-    await setPublished(this.d.peers, this.d.containers, id, false).catch((err: unknown) =>
-      this.d.logger.warn({ id, err: messageOf(err) }, 'could not unpublish ports'),
-    );
+    await withRetry(`unpublish ${id}`, () => setPublished(this.d.peers, this.d.containers, id, false), this.d.logger);
   }
 
   private notify(map: Map<string, Set<(r: ExitResult) => void>>, id: string, r: ExitResult): void {
@@ -496,7 +494,7 @@ export class Lifecycle {
     await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
-    if (rec.networks?.length) await releaseNetwork(this.d.peers, rec.id);
+    if (rec.networks?.length) await withRetry(`release ${rec.id}`, () => releaseNetwork(this.d.peers, rec.id), this.d.logger);
     rmSync(rec.bundle, { recursive: true, force: true });
     rmSync(this.filesDir(rec.id), { recursive: true, force: true });
     rmSync(rec.shimSocket, { force: true });

@@ -1,5 +1,6 @@
 import { type Peers, unary } from '@berth/clients';
-import { conflict, invalidArgument, isNotFound, notImplemented } from '@berth/errors';
+import { conflict, invalidArgument, isNotFound, messageOf, notImplemented } from '@berth/errors';
+import type { Logger } from '@berth/logging';
 import type { netproxyV1 } from '@berth/proto';
 import type { Containers } from './containers';
 import type { ContainerRecord, DockerConfig, HostConfig } from './model';
@@ -94,9 +95,12 @@ export async function detach(peers: Peers, containerId: string, network: string)
   await unary('netproxy', nets.detach.bind(nets), { containerId, network }, { deadlineMs: 60_000, idempotent: false });
 }
 
+/** Long enough for netproxy to come back from a restart; withRetry covers a longer absence. */
+const RELEASE_DEADLINE_MS = 5000;
+
 export async function release(peers: Peers, containerId: string): Promise<void> {
   const nets = peers.networks;
-  await unary('netproxy', nets.release.bind(nets), { containerId }, { deadlineMs: 60_000 }).catch((err: unknown) => {
+  await unary('netproxy', nets.release.bind(nets), { containerId }, { deadlineMs: RELEASE_DEADLINE_MS }).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
   });
 }
@@ -141,7 +145,8 @@ export function joinTarget(rec: ContainerRecord, hostConfig: HostConfig): { rec:
 export async function setPublished(peers: Peers, containers: Containers, id: string, published: boolean): Promise<void> {
   const rec = containers.byId(id);
   if (!rec?.networks?.length) return;
-  if (!published && !rec.networks.some((n) => n.ports.length)) return;
+  // A late (retried) unpublish must not take the ports of a container that has started again.
+  if (!published && (rec.state.Running || !rec.networks.some((n) => n.ports.length))) return;
   const nets = peers.networks;
   const call = published ? nets.publish.bind(nets) : nets.unpublish.bind(nets);
   const out = await unary('netproxy', call, { containerId: id }, { deadlineMs: 60_000, idempotent: false });
@@ -149,4 +154,29 @@ export async function setPublished(peers: Peers, containers: Containers, id: str
   if (!now?.networks) return;
   for (const a of now.networks) a.ports = (out.endpoints.find((e) => e.networkId === a.networkId)?.ports ?? []).map((p) => ({ ...p }));
   containers.save(now);
+}
+
+const RETRY_INTERVAL_MS = 2000;
+const RETRY_FOR_MS = 10 * 60_000;
+
+/**
+ * Runs a call to netproxy now and, if netproxy is down, again in the background until it
+ * answers: a container's removal or exit must not wait for netproxy, nor leave its ports or
+ * namespace behind once netproxy is back. Resolves after the first try.
+ */
+export async function withRetry(what: string, fn: () => Promise<unknown>, logger: Logger): Promise<void> {
+  try {
+    await fn();
+    return;
+  } catch (err) {
+    logger.warn({ what, err: messageOf(err) }, 'netproxy call failed; retrying in the background');
+  }
+  const deadline = Date.now() + RETRY_FOR_MS;
+  const again = () => {
+    fn().catch((err: unknown) => {
+      if (Date.now() < deadline) setTimeout(again, RETRY_INTERVAL_MS).unref();
+      else logger.error({ what, err: messageOf(err) }, 'netproxy call gave up; the next supervisor start reconciles it');
+    });
+  };
+  setTimeout(again, RETRY_INTERVAL_MS).unref();
 }
