@@ -467,6 +467,8 @@ describe('user-defined networks', () => {
     const notThere = await suite.docker(['network', 'disconnect', 'front', 'roamer']);
     expect(notThere.code).toBe(1);
     expect((await suite.docker(['rm', '-f', 'roamer'])).code).toBe(0);
+    const both = await suite.docker(['run', '--rm', '--network', 'front', '--network', 'back', 'busybox', 'sh', '-c', 'ip -o -4 addr | grep -c eth; nslookup api >/dev/null && echo found']);
+    expect(both.stdout).toBe('2\nfound\n');
   });
 
   it('removes and prunes networks with their bridges', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, invalidArgument, messageOf, notFound } from '@berth/errors';
+import { conflict, invalidArgument, isConflict, messageOf, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import type { Logger } from '@berth/logging';
 import type { RecordStore } from '@berth/store';
@@ -264,7 +264,8 @@ export class Endpoints {
           chosen.set(ep, await this.choosePorts(ep.wantedPorts, ep.ip));
         } catch (err) {
           const name = sb.containerName ?? containerId.slice(0, 12);
-          throw Object.assign(err as Error, { message: `driver failed programming external connectivity on endpoint ${name} (${ep.id}): ${(err as Error).message}` });
+          if (!isConflict(err)) throw err;
+          throw conflict(`driver failed programming external connectivity on endpoint ${name} (${ep.id}): ${messageOf(err)}`);
         }
       }
       for (const [ep, ports] of chosen) ep.ports = ports;

@@ -17,7 +17,7 @@ import type { ExecRecord } from './execs';
 import { writeFilesFor } from './container-files';
 import { linkEnv, linkHosts, resolveLinks } from './links';
 import {
-  type Attachment, attach as attachNetwork, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished, withRetry,
+  type Attachment, attach as attachNetwork, attachExtraNetworks, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished, withRetry,
 } from './network-attach';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
@@ -146,12 +146,14 @@ export class Lifecycle {
     const bundle = this.bundleDir(id);
     const files = this.filesDir(id);
     let attached: Attachment | undefined;
+    let extra: Attachment[] = [];
     this.creating.add(id);
     try {
       if (choice.kind === 'network') {
         const eps = endpointSettings(body.NetworkingConfig, choice.name);
         const ports = portBindings(merged.config, hostConfig);
         attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports });
+        extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig);
       }
       mkdirSync(bundle, { recursive: true, mode: 0o711 });
       mkdirSync(files, { recursive: true, mode: 0o710 });
@@ -180,7 +182,7 @@ export class Lifecycle {
         hostnamePath: join(files, 'hostname'),
         hostsPath: join(files, 'hosts'),
         driver: this.d.config.storageDriver,
-        networks: attached ? [attached] : undefined,
+        networks: attached ? [attached, ...extra] : undefined,
         joinedContainer: joined?.rec.id,
       };
       // A joined container shares its host's names along with its interfaces.

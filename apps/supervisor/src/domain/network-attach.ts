@@ -90,6 +90,18 @@ export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
   return { ...ep, ports: ep.ports.map((p) => ({ ...p })), aliases: [...ep.aliases], requestedIp: a.ip || undefined };
 }
 
+/** `docker run --network a --network b`: every EndpointsConfig network past the first one. */
+export async function attachExtraNetworks(peers: Peers, containerId: string, containerName: string, primary: string, networkingConfig: unknown): Promise<Attachment[]> {
+  const names = Object.keys((networkingConfig as { EndpointsConfig?: Record<string, unknown> } | null)?.EndpointsConfig ?? {});
+  const out: Attachment[] = [];
+  for (const network of names) {
+    if (network === primary || (primary === 'bridge' && network === 'default')) continue;
+    const eps = endpointSettings(networkingConfig, network);
+    out.push(await attach(peers, { containerId, containerName, network, ip: eps.ip, aliases: eps.aliases, ports: [] }));
+  }
+  return out;
+}
+
 export async function detach(peers: Peers, containerId: string, network: string): Promise<void> {
   const nets = peers.networks;
   await unary('netproxy', nets.detach.bind(nets), { containerId, network }, { deadlineMs: 60_000, idempotent: false });
