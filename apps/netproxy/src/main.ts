@@ -50,7 +50,7 @@ void runService({
       logger,
     });
     await endpoints.reconcile();
-    const dns = new EmbeddedDns((net, name) => endpoints.resolve(net, name), logger);
+    const dns = new EmbeddedDns((net, name) => endpoints.resolve(net, name), logger, (net, ip) => endpoints.upstreamsOf(net, ip));
     onClose(() => dns.close());
     const admin = new NetworkAdmin(networks, endpoints, config, dns);
     for (const n of networks.list()) await admin.serveDns(n).catch((err: unknown) => logger.error({ network: n.name, err: messageOf(err) }, 'embedded DNS did not start'));

@@ -16,6 +16,7 @@ export function networksService(networks: Networks, endpoints: Endpoints, admin:
         ipv4Address: req.ipv4Address,
         portBindings: req.portBindings,
         aliases: req.aliases,
+        dnsServers: req.dnsServers,
       }),
     ),
     release: unaryHandler(async (req: netproxyV1.ReleaseRequest) => {

@@ -8,6 +8,9 @@ const UPSTREAM_TIMEOUT_MS = 3000;
 /** Resolves a lower-case name on one network to its containers' addresses. */
 export type NameLookup = (networkId: string, name: string) => string[] | undefined;
 
+/** The resolvers a container asked for (--dns), by its address on a network; empty for the host's. */
+export type UpstreamLookup = (networkId: string, clientIp: string) => string[];
+
 /**
  * Docker's embedded DNS for user-defined networks: a UDP server on each network's gateway
  * address that answers container names, aliases and short IDs of that network's endpoints and
@@ -20,17 +23,19 @@ export class EmbeddedDns {
   constructor(
     private readonly lookup: NameLookup,
     private readonly logger: Logger,
+    private readonly upstreamsOf: UpstreamLookup = () => [],
     private readonly upstreams = hostResolvers(),
+    private readonly upstreamPort = 53,
   ) {}
 
-  async serve(networkId: string, address: string): Promise<void> {
+  async serve(networkId: string, address: string, port = 53): Promise<void> {
     if (this.servers.has(networkId)) return;
     const sock = createSocket('udp4');
     sock.on('message', (msg, from) => this.answer(sock, networkId, msg, from.address, from.port));
     sock.on('error', (err) => this.logger.warn({ networkId, err: err.message }, 'embedded DNS socket error'));
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind(53, address, () => {
+      sock.bind(port, address, () => {
         sock.off('error', reject);
         resolve();
       });
@@ -56,7 +61,7 @@ export class EmbeddedDns {
       sock.send(reply(msg, q, q.type === TYPE_A ? addrs : []), port, host);
       return;
     }
-    const upstream = this.upstreams[0];
+    const upstream = this.upstreamsOf(networkId, host)[0] ?? this.upstreams[0];
     // A single-label name that is no container here is no one's: answering at once spares the
     // host's resolver (and the outside) questions that only make sense on this network.
     if (!upstream || !q.name.includes('.')) {
@@ -75,7 +80,7 @@ export class EmbeddedDns {
       out.close();
       sock.send(answer, port, host);
     });
-    out.send(msg, 53, upstream);
+    out.send(msg, this.upstreamPort, upstream);
   }
 }
 

@@ -42,6 +42,8 @@ export interface SandboxRecord {
   containerId: string;
   /** For network inspect and name resolution; as given at the first attach. */
   containerName?: string;
+  /** The container's own upstream resolvers for the embedded DNS (--dns). */
+  dnsServers?: string[];
   netnsPath: string;
   endpoints: EndpointRecord[];
 }
@@ -53,6 +55,7 @@ export interface AttachInput {
   portBindings: { containerPort: number; protocol: string; hostIp: string; hostPort: number; hostPortEnd: number }[];
   aliases: string[];
   containerName: string;
+  dnsServers: string[];
 }
 
 export interface EndpointView {
@@ -196,7 +199,10 @@ export class Endpoints {
     if (existing && already) return this.view(existing, already);
     // Everything up to the record write is synchronous, so two attaches cannot take the same address.
     const ip = allocateIp(net.ipam[0], this.usedIps(net), req.ipv4Address);
-    const sb: SandboxRecord = existing ?? { containerId: req.containerId, containerName: req.containerName, netnsPath: join(this.o.netnsDir, req.containerId), endpoints: [] };
+    for (const d of req.dnsServers) parseIp(d);
+    const sb: SandboxRecord = existing ?? {
+      containerId: req.containerId, containerName: req.containerName, dnsServers: req.dnsServers, netnsPath: join(this.o.netnsDir, req.containerId), endpoints: [],
+    };
     if (req.aliases.some((a) => !a || a.length > 255)) throw invalidArgument('invalid network alias');
     const inUse = new Set(sb.endpoints.map((e) => e.ifName ?? 'eth0'));
     let n = 0;
@@ -315,6 +321,12 @@ export class Endpoints {
     const gone = this.store.values().map((sb) => sb.containerId).filter((id) => !keep.has(id));
     for (const id of gone) await this.release(id);
     return gone;
+  }
+
+  /** The resolvers a container (known by its address on a network) asked for with --dns. */
+  upstreamsOf(networkId: string, ip: string): string[] {
+    const sb = this.store.values().find((x) => x.endpoints.some((e) => e.networkId === networkId && e.ip === ip));
+    return sb?.dnsServers ?? [];
   }
 
   /** Addresses that a name (container name, alias or short ID) stands for on a network. */

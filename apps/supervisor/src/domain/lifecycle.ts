@@ -152,8 +152,9 @@ export class Lifecycle {
       if (choice.kind === 'network') {
         const eps = endpointSettings(body.NetworkingConfig, choice.name);
         const ports = portBindings(merged.config, hostConfig);
-        attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports });
-        extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig);
+        const dns = hostConfig.Dns?.length ? hostConfig.Dns : this.d.config.dns;
+        attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports, dns });
+        extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig, dns);
       }
       mkdirSync(bundle, { recursive: true, mode: 0o711 });
       mkdirSync(files, { recursive: true, mode: 0o710 });

@@ -74,6 +74,8 @@ export interface AttachArgs {
   ip: string;
   aliases: string[];
   ports: netproxyV1.PortBinding[];
+  /** Upstreams for the embedded DNS: the container's --dns, else the daemon's. */
+  dns?: string[];
 }
 
 export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
@@ -86,18 +88,19 @@ export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
     ipv4Address: a.ip,
     portBindings: a.ports,
     aliases: a.aliases,
+    dnsServers: a.dns ?? [],
   }, { deadlineMs: 60_000, idempotent: false });
   return { ...ep, ports: ep.ports.map((p) => ({ ...p })), aliases: [...ep.aliases], requestedIp: a.ip || undefined };
 }
 
 /** `docker run --network a --network b`: every EndpointsConfig network past the first one. */
-export async function attachExtraNetworks(peers: Peers, containerId: string, containerName: string, primary: string, networkingConfig: unknown): Promise<Attachment[]> {
+export async function attachExtraNetworks(peers: Peers, containerId: string, containerName: string, primary: string, networkingConfig: unknown, dns: string[]): Promise<Attachment[]> {
   const names = Object.keys((networkingConfig as { EndpointsConfig?: Record<string, unknown> } | null)?.EndpointsConfig ?? {});
   const out: Attachment[] = [];
   for (const network of names) {
     if (network === primary || (primary === 'bridge' && network === 'default')) continue;
     const eps = endpointSettings(networkingConfig, network);
-    out.push(await attach(peers, { containerId, containerName, network, ip: eps.ip, aliases: eps.aliases, ports: [] }));
+    out.push(await attach(peers, { containerId, containerName, network, ip: eps.ip, aliases: eps.aliases, ports: [], dns }));
   }
   return out;
 }

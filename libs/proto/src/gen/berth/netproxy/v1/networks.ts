@@ -97,6 +97,11 @@ export interface AttachRequest {
   aliases: string[];
   /** The container's name without the slash, for network inspect and DNS. */
   containerName: string;
+  /**
+   * Where the embedded DNS forwards this container's other questions (--dns, or the daemon's
+   * dns); empty for the host's resolvers.
+   */
+  dnsServers: string[];
 }
 
 export interface Endpoint {
@@ -1148,7 +1153,15 @@ export const PortBinding: MessageFns<PortBinding> = {
 };
 
 function createBaseAttachRequest(): AttachRequest {
-  return { containerId: "", network: "", ipv4Address: "", portBindings: [], aliases: [], containerName: "" };
+  return {
+    containerId: "",
+    network: "",
+    ipv4Address: "",
+    portBindings: [],
+    aliases: [],
+    containerName: "",
+    dnsServers: [],
+  };
 }
 
 export const AttachRequest: MessageFns<AttachRequest> = {
@@ -1170,6 +1183,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     }
     if (message.containerName !== "") {
       writer.uint32(50).string(message.containerName);
+    }
+    for (const v of message.dnsServers) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -1229,6 +1245,14 @@ export const AttachRequest: MessageFns<AttachRequest> = {
           message.containerName = reader.string();
           continue;
         }
+        case 7: {
+          if (tag !== 58) {
+            break;
+          }
+
+          message.dnsServers.push(reader.string());
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1248,6 +1272,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
         : [],
       aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
       containerName: isSet(object.containerName) ? globalThis.String(object.containerName) : "",
+      dnsServers: globalThis.Array.isArray(object?.dnsServers)
+        ? object.dnsServers.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1271,6 +1298,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     if (message.containerName !== "") {
       obj.containerName = message.containerName;
     }
+    if (message.dnsServers?.length) {
+      obj.dnsServers = message.dnsServers;
+    }
     return obj;
   },
 
@@ -1285,6 +1315,7 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     message.portBindings = object.portBindings?.map((e) => PortBinding.fromPartial(e)) || [];
     message.aliases = object.aliases?.map((e) => e) || [];
     message.containerName = object.containerName ?? "";
+    message.dnsServers = object.dnsServers?.map((e) => e) || [];
     return message;
   },
 };
