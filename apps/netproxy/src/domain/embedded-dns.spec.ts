@@ -45,7 +45,7 @@ describe('EmbeddedDns', () => {
     const up = await fakeUpstream();
     const dns = new EmbeddedDns(
       (net, name) => (net === 'n1' && name === 'web' ? ['10.1.0.2'] : undefined),
-      createLogger({ name: 'test', level: 'fatal' }),
+      createLogger({ service: 'test', level: 'fatal' }),
       () => ['127.0.0.1'],
       [],
       up.port,
