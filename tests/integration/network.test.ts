@@ -174,6 +174,12 @@ describe('published ports', () => {
     expect(first.status).toBe(200);
     expect((await suite.docker(['port', 'web'])).stdout).toBe(`80/tcp -> 0.0.0.0:${port}\n`);
     expect((await suite.docker(['ps', '--format', '{{.Ports}}', '--filter', 'name=web'])).stdout).toBe(`0.0.0.0:${port}->80/tcp\n`);
+    // Through the host's address on the bridge, from another container and from itself (hairpin).
+    const gw = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.Gateway}}', 'web'])).stdout.trim();
+    const viaHost = await suite.docker(['run', '--rm', 'busybox', 'wget', '-qO-', `http://${gw}:${port}/index.html`]);
+    expect(viaHost.stdout).toBe('hello from berth\n');
+    const self = await suite.docker(['exec', 'web', 'wget', '-qO-', `http://${gw}:${port}/index.html`]);
+    expect(self.stdout).toBe('hello from berth\n');
 
     // A download held open (paused after its first bytes) while both services die.
     const res = await new Promise<IncomingMessage>((resolve, reject) => get(`http://127.0.0.1:${port}/big`, resolve).on('error', reject));

@@ -79,6 +79,8 @@ export async function ensureVeth(v: VethSpec): Promise<void> {
   await runCommand('nsenter', [`--net=${v.netnsPath}`, 'ip', 'link', 'del', v.ifName]);
   await inNs(['ip', 'link', 'add', v.ifName, 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.hostIf, 'netns', String(process.pid)]);
   await mustRun('ip', ['link', 'set', 'dev', v.hostIf, 'master', v.bridge, 'mtu', String(v.mtu), 'up']);
+  // A container reaching its own published port gets its packets back through the same port.
+  await mustRun('ip', ['link', 'set', 'dev', v.hostIf, 'type', 'bridge_slave', 'hairpin', 'on']);
   const batch = [
     `link set dev ${v.ifName} address ${v.mac}`,
     `addr add ${v.cidr} dev ${v.ifName}`,

@@ -12,8 +12,9 @@ describe('nat rules', () => {
     });
     expect(text.startsWith('table ip berth_bt_1 {}\ndelete table ip berth_bt_1\n')).toBe(true);
     expect(text).toContain('ip saddr 10.9.0.0/24 oifname != "bt-1" masquerade');
-    expect(text).toContain('iifname != "bt-1" tcp dport 18080 dnat to 10.9.0.2:80');
-    expect(text).toContain('ip daddr 127.0.0.1 iifname != "bt-1" udp dport 5353 dnat to 10.9.0.3:53');
+    expect(text).toContain('tcp dport 18080 dnat to 10.9.0.2:80');
+    expect(text).toContain('ip daddr 127.0.0.1 udp dport 5353 dnat to 10.9.0.3:53');
+    expect(text).toContain('oifname "bt-1" ip saddr 10.9.0.0/24 ct status dnat masquerade');
   });
 
   it('cuts internal networks off and honours icc=false', () => {

@@ -25,6 +25,9 @@ export function renderRuleset(table: string, s: NatState): string {
     // Traffic to a published port from the host's loopback leaves with a loopback source, which
     // the container could not answer.
     post.push(`oifname ${q(n.bridge)} ip saddr 127.0.0.0/8 masquerade`);
+    // Hairpin: a container reaching a published port through a host address is sent back into
+    // its own bridge; without the masquerade the answer would bypass the host's NAT.
+    post.push(`oifname ${q(n.bridge)} ip saddr ${n.subnet} ct status dnat masquerade`);
     if (n.internal) {
       forward.push(`iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop`);
       forward.push(`oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop`);
@@ -39,7 +42,7 @@ export function renderRuleset(table: string, s: NatState): string {
   }
   for (const p of s.ports) {
     const dst = p.hostIp && p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : '';
-    ports.push(`${dst}iifname != ${q(p.bridge)} ${p.protocol} dport ${p.hostPort} dnat to ${p.containerIp}:${p.containerPort}`);
+    ports.push(`${dst}${p.protocol} dport ${p.hostPort} dnat to ${p.containerIp}:${p.containerPort}`);
   }
   return [
     `table ip ${table} {}`,
