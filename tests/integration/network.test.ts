@@ -138,6 +138,8 @@ describe('the default bridge', () => {
   it('keeps none and host as they were', async () => {
     const none = await suite.docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
     expect(none.stdout.trim()).toBe('lo');
+    const host = await suite.docker(['run', '--rm', '--network', 'host', '-p', '1:1', 'busybox', 'true']);
+    expect(host.stderr).toBe('WARNING: Published ports are discarded when using host network mode\n');
     // Through the API: the CLI answers any 404 at create by trying to pull the image.
     const unknown = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'nosuchnet' } });
     expect(unknown.status).toBe(404);

@@ -130,6 +130,9 @@ export class Lifecycle {
     const choice = networkChoice(mode);
     const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig) : undefined;
     const links = resolveLinks(containers, hostConfig.Links as string[] | undefined);
+    if (choice.kind === 'host' && (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts)) {
+      warnings.push('Published ports are discarded when using host network mode');
+    }
     hostConfig.NetworkMode = mode;
     const runtime = hostConfig.Runtime || this.d.config.defaultRuntime;
     const rt = this.d.config.runtimes[runtime];
