@@ -393,7 +393,8 @@ export class Endpoints {
    */
   async reconcile(): Promise<void> {
     const nets = this.networks.list().filter((n) => n.driver === 'bridge');
-    for (const n of nets) await this.ensureNetwork(n);
+    // One broken network (its bridge name taken by something else) must not keep the rest down.
+    for (const n of nets) await this.ensureNetwork(n).catch((err: unknown) => this.o.logger.error({ network: n.name, err: messageOf(err) }, 'could not bring a bridge up'));
     const wanted = new Set<string>();
     for (const sb of this.store.values()) {
       for (const ep of [...sb.endpoints]) {
