@@ -391,6 +391,20 @@ describe('user-defined networks', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('network nosuch not found');
     expect((await suite.docker(['network', 'rm', 'bridge'])).stderr).toContain('bridge is a pre-defined network and cannot be removed');
+    const bad = async (method: string, path: string, body: unknown, status: number, message: RegExp) => {
+      const r = await suite.api(method, path, body);
+      expect(r.status, `${method} ${path}: ${r.body}`).toBe(status);
+      expect((JSON.parse(r.body) as { message: string }).message).toMatch(message);
+    };
+    await bad('POST', '/networks/create', '{not json', 400, /invalid JSON/);
+    await bad('POST', '/networks/create', { Name: 'x1', IPAM: { Config: [{ Subnet: '10.0.0.0/99' }] } }, 400, /invalid CIDR address/);
+    await bad('POST', '/networks/create', { Name: 'x2', Driver: 'overlay' }, 404, /plugin "overlay" not found/);
+    await bad('POST', '/networks/create', { Name: 'x3', Driver: 'host' }, 403, /only one instance of "host" network is allowed/);
+    await bad('POST', '/networks/create', {}, 400, /network name is required/);
+    await bad('DELETE', '/networks/nosuch', undefined, 404, /network nosuch not found/);
+    await bad('POST', '/networks/front/connect', { Container: 'nosuch' }, 404, /No such container: nosuch/);
+    await bad('POST', '/networks/prune?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D', undefined, 400, /invalid filter 'bogus'/);
+    expect((await suite.docker(['network', 'ls', '-q'])).stdout.trim().split('\n')).toHaveLength(4);
   });
 
   it('lets containers reach each other by name and alias; another network cannot', async () => {
