@@ -472,6 +472,10 @@ describe('user-defined networks', () => {
     const conflictPorts = await suite.docker(['run', '--rm', '--network', 'container:api', '-p', '9999:80', 'busybox', 'true']);
     expect(conflictPorts.code).toBe(125);
     expect(conflictPorts.stderr).toContain('conflicting options: port publishing and the container type network mode');
+    const conflictName = await suite.docker(['run', '--rm', '--network', 'container:api', '--hostname', 'x', 'busybox', 'true']);
+    expect(conflictName.stderr).toContain('conflicting options: hostname and the network mode');
+    const conflictHosts = await suite.docker(['run', '--rm', '--network', 'container:api', '--add-host', 'a:1.2.3.4', 'busybox', 'true']);
+    expect(conflictHosts.stderr).toContain('conflicting options: custom host-to-IP mapping and the network mode');
   });
 
   it('connects and disconnects a running container', async () => {

@@ -128,7 +128,7 @@ export class Lifecycle {
     const warnings: string[] = [];
     const mode = hostConfig.NetworkMode || 'default';
     const choice = networkChoice(mode);
-    const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig) : undefined;
+    const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig, body.Hostname ?? '') : undefined;
     const links = resolveLinks(containers, hostConfig.Links as string[] | undefined);
     if (choice.kind === 'host' && (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts)) {
       warnings.push('Published ports are discarded when using host network mode');

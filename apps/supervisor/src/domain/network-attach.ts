@@ -141,7 +141,11 @@ export async function retain(peers: Peers, keep: string[]): Promise<string[]> {
  * --network container:<ref>: the namespace to join. A bridged container's namespace is a
  * persistent file; a closed one's exists only while its process runs.
  */
-export function joinTarget(rec: ContainerRecord, hostConfig: HostConfig): { rec: ContainerRecord; spec: { mode: 'host' } | { mode: 'path'; path: string } } {
+export function joinTarget(rec: ContainerRecord, hostConfig: HostConfig, hostname: string): { rec: ContainerRecord; spec: { mode: 'host' } | { mode: 'path'; path: string } } {
+  // Docker's checks: what the joined container already decides cannot be set again.
+  if (hostname) throw invalidArgument('conflicting options: hostname and the network mode');
+  if (hostConfig.Dns?.length) throw invalidArgument('conflicting options: dns and the network mode');
+  if (hostConfig.ExtraHosts?.length) throw invalidArgument('conflicting options: custom host-to-IP mapping and the network mode');
   if (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts) {
     throw invalidArgument('conflicting options: port publishing and the container type network mode');
   }
