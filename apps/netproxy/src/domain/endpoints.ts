@@ -5,7 +5,7 @@ import { conflict, invalidArgument, isConflict, messageOf, notFound } from '@ber
 import { newId } from '@berth/ids';
 import type { Logger } from '@berth/logging';
 import type { RecordStore } from '@berth/store';
-import { bridgePorts, deleteLink, ensureBridge, ensureNetns, ensureVeth, isNetnsMount, linkExists, removeNetns } from '../kernel/links';
+import { attachHostEnd, bridgePorts, deleteLink, ensureBridge, ensureNetns, ensureVeth, isNetnsMount, linkExists, removeNetns, type VethSpec, vethInside } from '../kernel/links';
 import { applyRuleset, dnatPortsInUse, type NatState } from '../kernel/nat-rules';
 import { EPHEMERAL_PORTS, hostPortFree } from './host-ports';
 import { allocateIp } from './ipam';
@@ -224,8 +224,7 @@ export class Endpoints {
 
   private async plumb(sb: SandboxRecord, ep: EndpointRecord, net: NetworkRecord): Promise<void> {
     const ipam = net.ipam[0]!;
-    await ensureNetns(sb.netnsPath);
-    await ensureVeth({
+    const v: VethSpec = {
       netnsPath: sb.netnsPath,
       hostIf: ep.hostIf,
       bridge: net.bridge!,
@@ -235,7 +234,12 @@ export class Endpoints {
       mtu: this.mtu(net),
       ifName: ep.ifName ?? 'eth0',
       defaultRoute: this.routesVia(sb) === ep,
-    });
+    };
+    if (await ensureNetns(sb.netnsPath, vethInside(v))) {
+      await attachHostEnd(v);
+    } else {
+      await ensureVeth(v);
+    }
   }
 
   /** The endpoint that carries the default route: the first one on a non-internal network. */
@@ -244,6 +248,7 @@ export class Endpoints {
   }
 
   private async detachEndpoint(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
+    const hadPorts = ep.ports.length > 0;
     await deleteLink(ep.hostIf);
     sb.endpoints = sb.endpoints.filter((e) => e !== ep);
     if (sb.endpoints.length === 0) {
@@ -252,7 +257,7 @@ export class Endpoints {
     } else {
       this.store.put(sb.containerId, sb);
     }
-    await this.syncRules();
+    if (hadPorts) await this.syncRules();
   }
 
   /**
@@ -311,10 +316,11 @@ export class Endpoints {
     checkContainerId(containerId);
     const sb = this.store.get(containerId);
     if (!sb) return;
+    const hadPorts = sb.endpoints.some((e) => e.ports.length);
     for (const ep of [...sb.endpoints]) await deleteLink(ep.hostIf);
     await removeNetns(sb.netnsPath);
     this.store.delete(containerId);
-    await this.syncRules();
+    if (hadPorts) await this.syncRules();
   }
 
   async retain(keep: Set<string>): Promise<string[]> {

@@ -24,8 +24,9 @@ export async function ensureBridge(name: string, gatewayCidr: string, mtu: numbe
   writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
 }
 
+/** Deletes an interface; one that is not there is not an error. */
 export async function deleteLink(name: string): Promise<void> {
-  if (await linkExists(name)) await runCommand('ip', ['link', 'del', 'dev', name]);
+  await runCommand('ip', ['link', 'del', 'dev', name]);
 }
 
 /** Interfaces enslaved to a bridge. */
@@ -41,11 +42,16 @@ export function isNetnsMount(path: string): boolean {
   return mounts.split('\n').some((l) => l.split(' ')[4] === path);
 }
 
-export async function ensureNetns(path: string): Promise<void> {
-  if (isNetnsMount(path)) return;
+/**
+ * Makes the namespace unless it is there, running `inside` (ip -batch lines) in it when made;
+ * true when it was made now. Creating and configuring in one exec keeps `docker run` quick.
+ */
+export async function ensureNetns(path: string, inside: string[] = []): Promise<boolean> {
+  if (isNetnsMount(path)) return false;
   mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
   closeSync(openSync(path, 'a'));
-  await mustRun('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+  await mustRun('unshare', [`--net=${path}`, 'ip', '-batch', '-'], `${['link set dev lo up', ...inside].join('\n')}\n`);
+  return true;
 }
 
 export async function removeNetns(path: string): Promise<void> {
@@ -72,21 +78,27 @@ export interface VethSpec {
   defaultRoute: boolean;
 }
 
-/** Creates the veth pair with `ifName` inside the namespace, replacing a half-made one. */
-export async function ensureVeth(v: VethSpec): Promise<void> {
-  await deleteLink(v.hostIf);
-  const inNs = (args: string[], input?: string) => mustRun('nsenter', [`--net=${v.netnsPath}`, ...args], input);
-  await runCommand('nsenter', [`--net=${v.netnsPath}`, 'ip', 'link', 'del', v.ifName]);
-  await inNs(['ip', 'link', 'add', v.ifName, 'mtu', String(v.mtu), 'type', 'veth', 'peer', 'name', v.hostIf, 'netns', String(process.pid)]);
-  await mustRun('ip', ['link', 'set', 'dev', v.hostIf, 'master', v.bridge, 'mtu', String(v.mtu), 'up']);
-  // A container reaching its own published port gets its packets back through the same port.
-  await mustRun('ip', ['link', 'set', 'dev', v.hostIf, 'type', 'bridge_slave', 'hairpin', 'on']);
-  const batch = [
+/** ip -batch lines, run inside the namespace, that make the veth pair and configure its inner end. */
+export function vethInside(v: VethSpec): string[] {
+  return [
+    `link add ${v.ifName} mtu ${v.mtu} type veth peer name ${v.hostIf} netns ${process.pid}`,
     `link set dev ${v.ifName} address ${v.mac}`,
     `addr add ${v.cidr} dev ${v.ifName}`,
     `link set dev ${v.ifName} up`,
-    'link set dev lo up',
     ...(v.defaultRoute ? [`route replace default via ${v.gateway} dev ${v.ifName}`] : []),
   ];
-  await inNs(['ip', '-batch', '-'], `${batch.join('\n')}\n`);
+}
+
+/** Puts the host end of the pair on the bridge. */
+export async function attachHostEnd(v: VethSpec): Promise<void> {
+  // Hairpin: a container reaching its own published port gets its packets back through its port.
+  await mustRun('ip', ['-batch', '-'], `link set dev ${v.hostIf} master ${v.bridge} mtu ${v.mtu} up\nlink set dev ${v.hostIf} type bridge_slave hairpin on\n`);
+}
+
+/** Creates the veth pair in an existing namespace, replacing a half-made one. */
+export async function ensureVeth(v: VethSpec): Promise<void> {
+  await deleteLink(v.hostIf);
+  await runCommand('nsenter', [`--net=${v.netnsPath}`, 'ip', 'link', 'del', v.ifName]);
+  await mustRun('nsenter', [`--net=${v.netnsPath}`, 'ip', '-batch', '-'], `${['link set dev lo up', ...vethInside(v)].join('\n')}\n`);
+  await attachHostEnd(v);
 }
