@@ -415,7 +415,9 @@ describe('user-defined networks', () => {
     expect(byName.stdout).toBe('hello from berth\nhello from berth\n');
     const ip = JSON.parse((await suite.docker(['inspect', '-f', '{{json .NetworkSettings.Networks.front}}', 'api'])).stdout) as { IPAddress: string; MacAddress: string; Aliases: string[] };
     expect(ip.Aliases).toContain('api-alias');
-    const other = await inNet('back', `nslookup api >/dev/null 2>&1 && echo resolved; echo | nc -w 2 ${ip.IPAddress} 80 >/dev/null 2>&1 && echo reached; echo done`);
+    // The search domain keeps the failed lookup's retries (api.<search>) from leaving the host.
+    const other = await inNet('back', `nslookup api >/dev/null 2>&1 && echo resolved; echo | nc -w 2 ${ip.IPAddress} 80 >/dev/null 2>&1 && echo reached; echo done`, ['--dns-search', 'invalid']);
+    expect((await inNet('front', 'cat /etc/resolv.conf')).stdout).toMatch(/options ndots:0/);
     expect(other.stdout).toBe('done\n');
     const fromDefault = await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', `echo | nc -w 2 ${ip.IPAddress} 80 >/dev/null 2>&1 && echo reached; echo done`]);
     expect(fromDefault.stdout).toBe('done\n');

@@ -63,6 +63,9 @@ describe('EmbeddedDns', () => {
     const nx = await ask(port, query('nosuch'));
     expect(nx.readUInt16BE(2) & 0xf).toBe(3);
     expect(up.seen).toEqual([]);
+    const local = await ask(port, query('web.invalid'));
+    expect(local.readUInt16BE(2) & 0xf).toBe(3);
+    expect(up.seen).toEqual([]);
     const fwd = await ask(port, query('db.example', 9));
     expect(fwd.readUInt16BE(0)).toBe(9);
     expect(up.seen).toHaveLength(1);

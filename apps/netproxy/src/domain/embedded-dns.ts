@@ -64,7 +64,8 @@ export class EmbeddedDns {
     const upstream = this.upstreamsOf(networkId, host)[0] ?? this.upstreams[0];
     // A single-label name that is no container here is no one's: answering at once spares the
     // host's resolver (and the outside) questions that only make sense on this network.
-    if (!upstream || !q.name.includes('.')) {
+    // RFC 6761: .invalid and .localhost never go to the network.
+    if (!upstream || !q.name.includes('.') || /(^|\.)(invalid|localhost)$/.test(q.name)) {
       sock.send(reply(msg, q, [], RCODE_NXDOMAIN), port, host);
       return;
     }

@@ -73,7 +73,8 @@ export function writeFilesFor(rec: ContainerRecord, config: BerthConfig, linkHos
       hostNetwork: hc.NetworkMode === 'host',
       dns: dnsServer ? [dnsServer] : (hc.Dns?.length ? hc.Dns : config.dns),
       dnsSearch: hc.DnsSearch?.length ? hc.DnsSearch : config.dnsSearch,
-      dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : config.dnsOpts,
+      // As Docker does for its embedded DNS: names are tried as given before the search domains.
+      dnsOptions: hc.DnsOptions?.length ? hc.DnsOptions : config.dnsOpts.length ? config.dnsOpts : dnsServer ? ['ndots:0'] : [],
       // host-gateway is the host's address as the container sees it: its network's gateway.
       extraHosts: [...(hc.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${first?.gateway ?? '127.0.0.1'}`)), ...linkHosts],
       ip: first?.ipv4Address,
