@@ -170,7 +170,8 @@ export async function setPublished(peers: Peers, containers: Containers, id: str
   const call = published ? nets.publish.bind(nets) : nets.unpublish.bind(nets);
   const out = await unary('netproxy', call, { containerId: id }, { deadlineMs: 60_000, idempotent: false });
   const now = containers.byId(id);
-  if (!now?.networks) return;
+  // A start that overtook this unpublish has published again: its answer is the current one.
+  if (!now?.networks || (!published && now.state.Running)) return;
   for (const a of now.networks) a.ports = (out.endpoints.find((e) => e.networkId === a.networkId)?.ports ?? []).map((p) => ({ ...p }));
   containers.save(now);
 }
