@@ -494,6 +494,12 @@ describe('user-defined networks', () => {
     expect(two.stdout).toContain('dev eth0');
     const found = await inNet('front', 'nslookup wanderer >/dev/null && echo ok');
     expect(found.stdout).toBe('ok\n');
+    expect((await suite.docker(['rename', 'roamer', 'rover'])).code).toBe(0);
+    const renamed = await inNet('front', 'nslookup rover >/dev/null && echo ok');
+    expect(renamed.stdout).toBe('ok\n');
+    const inspected = JSON.parse((await suite.docker(['network', 'inspect', 'front'])).stdout) as { Containers: Record<string, { Name: string }> }[];
+    expect(Object.values(inspected[0]!.Containers).map((c) => c.Name).sort()).toEqual(['api', 'rover']);
+    expect((await suite.docker(['rename', 'rover', 'roamer'])).code).toBe(0);
     const nets = JSON.parse((await suite.docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'roamer'])).stdout) as Record<string, unknown>;
     expect(Object.keys(nets).sort()).toEqual(['bridge', 'front']);
     expect((await suite.docker(['network', 'disconnect', 'front', 'roamer'])).code).toBe(0);

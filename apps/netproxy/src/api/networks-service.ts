@@ -46,6 +46,10 @@ export function networksService(networks: Networks, endpoints: Endpoints, admin:
     })),
     publish: unaryHandler(async (req: netproxyV1.PublishRequest) => ({ endpoints: await endpoints.publish(req.containerId) })),
     unpublish: unaryHandler(async (req: netproxyV1.PublishRequest) => ({ endpoints: await endpoints.unpublish(req.containerId) })),
+    rename: unaryHandler((req: netproxyV1.RenameRequest) => {
+      endpoints.rename(req.containerId, req.name);
+      return {};
+    }),
     detach: unaryHandler(async (req: netproxyV1.DetachRequest) => {
       await endpoints.detach(req.containerId, req.network);
       return {};

@@ -302,6 +302,14 @@ export class Endpoints {
     return sb.endpoints.map((ep) => this.view(sb, ep));
   }
 
+  rename(containerId: string, name: string): void {
+    checkContainerId(containerId);
+    const sb = this.store.get(containerId);
+    if (!sb) return;
+    sb.containerName = name;
+    this.store.put(containerId, sb);
+  }
+
   /** Removes one endpoint (docker network disconnect). */
   async detach(containerId: string, ref: string): Promise<void> {
     checkContainerId(containerId);

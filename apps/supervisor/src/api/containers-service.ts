@@ -87,8 +87,10 @@ export function containersService(containers: Containers, life: Lifecycle, execs
       await life.delete(req.reference, req.force);
       return {};
     }),
-    renameContainer: unaryHandler((req: supervisorV1.RenameContainerRequest) => {
+    renameContainer: unaryHandler(async (req: supervisorV1.RenameContainerRequest) => {
+      const id = containers.get(req.reference).id;
       life.rename(req.reference, req.newName);
+      await conns.renamed(id);
       return {};
     }),
     pauseContainer: unaryHandler(async (req: supervisorV1.GetContainerRequest) => {

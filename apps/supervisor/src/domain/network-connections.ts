@@ -1,7 +1,8 @@
-import type { Peers } from '@berth/clients';
+import { type Peers, unary } from '@berth/clients';
+import type { Logger } from '@berth/logging';
 import { conflict, invalidArgument, notFound } from '@berth/errors';
 import type { Containers } from './containers';
-import { attach, detach } from './network-attach';
+import { attach, detach, withRetry } from './network-attach';
 
 /**
  * `docker network connect/disconnect`: netproxy does the plumbing (a running container's
@@ -11,6 +12,7 @@ export class NetworkConnections {
   constructor(
     private readonly containers: Containers,
     private readonly peers: Peers,
+    private readonly logger: Logger,
   ) {}
 
   async connect(ref: string, network: string, ip: string, aliases: string[]): Promise<void> {
@@ -25,6 +27,14 @@ export class NetworkConnections {
     if (nets.some((n) => n.networkId === a.networkId)) throw conflict(`endpoint with name ${rec.name} already exists in network ${a.networkName}`);
     rec.networks = [...nets, a];
     this.containers.save(rec);
+  }
+
+  /** After a rename: names in network inspect and the embedded DNS follow. */
+  async renamed(id: string): Promise<void> {
+    const rec = this.containers.byId(id);
+    if (!rec?.networks?.length) return;
+    const nets = this.peers.networks;
+    await withRetry(`rename ${id}`, () => unary('netproxy', nets.rename.bind(nets), { containerId: id, name: rec.name }), this.logger);
   }
 
   async disconnect(ref: string, network: string): Promise<void> {

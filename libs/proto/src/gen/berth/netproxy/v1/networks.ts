@@ -194,6 +194,14 @@ export interface PublishResponse {
   endpoints: Endpoint[];
 }
 
+export interface RenameRequest {
+  containerId: string;
+  name: string;
+}
+
+export interface RenameResponse {
+}
+
 function createBaseNetwork(): Network {
   return {
     id: "",
@@ -2640,6 +2648,125 @@ export const PublishResponse: MessageFns<PublishResponse> = {
   },
 };
 
+function createBaseRenameRequest(): RenameRequest {
+  return { containerId: "", name: "" };
+}
+
+export const RenameRequest: MessageFns<RenameRequest> = {
+  encode(message: RenameRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenameRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRenameRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RenameRequest {
+    return {
+      containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: RenameRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenameRequest>, I>>(base?: I): RenameRequest {
+    return RenameRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenameRequest>, I>>(object: I): RenameRequest {
+    const message = createBaseRenameRequest();
+    message.containerId = object.containerId ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRenameResponse(): RenameResponse {
+  return {};
+}
+
+export const RenameResponse: MessageFns<RenameResponse> = {
+  encode(_: RenameResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenameResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRenameResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): RenameResponse {
+    return {};
+  },
+
+  toJSON(_: RenameResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenameResponse>, I>>(base?: I): RenameResponse {
+    return RenameResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenameResponse>, I>>(_: I): RenameResponse {
+    const message = createBaseRenameResponse();
+    return message;
+  },
+};
+
 /**
  * Networks owns networks, IPAM, network namespaces and published ports.
  *
@@ -2791,6 +2918,16 @@ export const NetworksService = {
     responseSerialize: (value: PublishResponse): Buffer => Buffer.from(PublishResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PublishResponse => PublishResponse.decode(value),
   },
+  /** Rename tells netproxy a container's new name, for network inspect and the embedded DNS. */
+  rename: {
+    path: "/berth.netproxy.v1.Networks/Rename",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: RenameRequest): Buffer => Buffer.from(RenameRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenameRequest => RenameRequest.decode(value),
+    responseSerialize: (value: RenameResponse): Buffer => Buffer.from(RenameResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenameResponse => RenameResponse.decode(value),
+  },
 } as const;
 
 export interface NetworksServer extends UntypedServiceImplementation {
@@ -2837,6 +2974,8 @@ export interface NetworksServer extends UntypedServiceImplementation {
   publish: handleUnaryCall<PublishRequest, PublishResponse>;
   /** Unpublish removes a container's published ports (it stopped); its endpoints stay. */
   unpublish: handleUnaryCall<PublishRequest, PublishResponse>;
+  /** Rename tells netproxy a container's new name, for network inspect and the embedded DNS. */
+  rename: handleUnaryCall<RenameRequest, RenameResponse>;
 }
 
 export interface NetworksClient extends Client {
@@ -3044,6 +3183,22 @@ export interface NetworksClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  /** Rename tells netproxy a container's new name, for network inspect and the embedded DNS. */
+  rename(
+    request: RenameRequest,
+    callback: (error: ServiceError | null, response: RenameResponse) => void,
+  ): ClientUnaryCall;
+  rename(
+    request: RenameRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenameResponse) => void,
+  ): ClientUnaryCall;
+  rename(
+    request: RenameRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenameResponse) => void,
   ): ClientUnaryCall;
 }
 
