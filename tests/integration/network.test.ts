@@ -176,6 +176,9 @@ describe('published ports', () => {
     expect(first.status).toBe(200);
     expect((await suite.docker(['port', 'web'])).stdout).toBe(`80/tcp -> 0.0.0.0:${port}\n`);
     expect((await suite.docker(['ps', '--format', '{{.Ports}}', '--filter', 'name=web'])).stdout).toBe(`0.0.0.0:${port}->80/tcp\n`);
+    expect((await suite.docker(['ps', '--filter', `publish=${port}`, '--format', '{{.Names}}'])).stdout).toBe('web\n');
+    expect((await suite.docker(['ps', '--filter', 'expose=80/tcp', '--format', '{{.Names}}'])).stdout).toBe('web\n');
+    expect((await suite.docker(['ps', '--filter', 'publish=1-2', '--format', '{{.Names}}'])).stdout).toBe('');
     // Through the host's address on the bridge, from another container and from itself (hairpin).
     const gw = (await suite.docker(['inspect', '-f', '{{.NetworkSettings.Gateway}}', 'web'])).stdout.trim();
     const viaHost = await suite.docker(['run', '--rm', 'busybox', 'wget', '-qO-', `http://${gw}:${port}/index.html`]);
@@ -439,6 +442,10 @@ describe('user-defined networks', () => {
     expect(entries[0]).toMatchObject({ Name: 'api', MacAddress: ip.MacAddress });
     expect(entries[0]!.IPv4Address).toBe(`${ip.IPAddress}/24`);
     expect((await suite.docker(['network', 'rm', 'front'])).stderr).toContain('has active endpoints');
+    expect((await suite.docker(['ps', '--filter', 'network=front', '--format', '{{.Names}}'])).stdout).toBe('api\n');
+    expect((await suite.docker(['ps', '--filter', 'network=back', '--format', '{{.Names}}'])).stdout).toBe('');
+    expect((await suite.docker(['network', 'ls', '--filter', 'type=custom', '--filter', 'label=team=a', '--format', '{{.Name}}'])).stdout).toBe('front\n');
+    expect((await suite.docker(['network', 'ls', '--filter', 'driver=null', '--format', '{{.Name}}'])).stdout).toBe('none\n');
   });
 
   it('honours --ip and --ip-range, and --internal has no way out', async () => {

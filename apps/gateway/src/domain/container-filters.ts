@@ -1,7 +1,20 @@
 import { invalidArgument } from '@berth/errors';
 import type { supervisorV1 } from '@berth/proto';
 
-const KNOWN = new Set(['status', 'name', 'id', 'label', 'exited', 'ancestor', 'before', 'since']);
+const KNOWN = new Set(['status', 'name', 'id', 'label', 'exited', 'ancestor', 'before', 'since', 'network', 'publish', 'expose']);
+
+interface SummaryNet {
+  NetworkSettings?: { Networks?: Record<string, { NetworkID?: string }> };
+  Ports?: { PrivatePort: number; PublicPort?: number; Type: string }[];
+}
+
+/** "80", "80/tcp" or "8000-8080/udp" against one port and protocol. */
+function portMatches(spec: string, port: number | undefined, proto: string): boolean {
+  if (port === undefined) return false;
+  const [range, p = 'tcp'] = spec.split('/');
+  const [lo, hi = lo] = range!.split('-').map(Number);
+  return p === proto && port >= lo! && port <= hi!;
+}
 
 /** Engine API filters come as {"key": ["v"]} or the older {"key": {"v": true}}. */
 function values(v: unknown): string[] {
@@ -33,6 +46,14 @@ export function filterContainers(list: supervisorV1.Container[], filters: Record
     for (const l of f('label')) {
       const i = l.indexOf('=');
       if (i < 0 ? !(l in c.labels) : c.labels[l.slice(0, i)] !== l.slice(i + 1)) return false;
+    }
+    if (f('network').length || f('publish').length || f('expose').length) {
+      const sum = JSON.parse(Buffer.from(c.summaryJson).toString() || '{}') as SummaryNet;
+      const nets = Object.entries(sum.NetworkSettings?.Networks ?? {});
+      if (f('network').length && !f('network').some((n) => nets.some(([name, v]) => name === n || (!!v.NetworkID && v.NetworkID.startsWith(n))))) return false;
+      const ports = sum.Ports ?? [];
+      if (f('publish').length && !f('publish').some((sp) => ports.some((p) => portMatches(sp, p.PublicPort, p.Type)))) return false;
+      if (f('expose').length && !f('expose').some((sp) => ports.some((p) => portMatches(sp, p.PrivatePort, p.Type)))) return false;
     }
     if (before && c.createdUnixMs >= before.createdUnixMs) return false;
     if (since && c.createdUnixMs <= since.createdUnixMs) return false;
