@@ -290,7 +290,9 @@ describe('published ports', () => {
     expect((await suite.docker(['run', '-d', '--name', 'r2', '-p', range, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
     expect((await suite.docker(['port', 'r1'])).stdout).toBe(`80/tcp -> 127.0.0.1:${a}\n`);
     expect((await suite.docker(['port', 'r2'])).stdout).toBe(`80/tcp -> 127.0.0.1:${a + 1}\n`);
-    expect((await suite.docker(['rm', '-f', 'r1', 'r2'])).code).toBe(0);
+    expect((await suite.docker(['run', '-d', '--name', 'r3', '-p', '127.0.0.1::80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).code).toBe(0);
+    expect((await suite.docker(['port', 'r3', '80'])).stdout).toMatch(/^127\.0\.0\.1:\d{5}\n$/);
+    expect((await suite.docker(['rm', '-f', 'r1', 'r2', 'r3'])).code).toBe(0);
   });
 
   it('publishes UDP ports', async () => {
