@@ -18,6 +18,8 @@ have iptables || pkgs+=(iptables)
 have nft || pkgs+=(nftables)
 have tini || pkgs+=(tini)
 have docker-registry || pkgs+=(docker-registry)
+# htpasswd -B makes the bcrypt password file the registry tests log in against.
+have htpasswd || pkgs+=(apache2-utils)
 have tar || pkgs+=(tar)
 # tmux is the real terminal the -it tests type into.
 have tmux || pkgs+=(tmux)

@@ -8,6 +8,9 @@ import { type UnaryMethod, unary } from '@berth/grpc';
 import { type LayerSnapshots, unpackImage } from './domain/unpack';
 import { RecordStore } from '@berth/store';
 import { contentService, imagesService } from './api/images-service';
+import { registryHandlers } from './api/registry-handlers';
+import { Limiter } from './domain/limiter';
+import { DEFAULT_REGISTRY_ATTEMPTS, DEFAULT_REGISTRY_BACKOFF_MS, DEFAULT_REGISTRY_TIMEOUT_MS } from './domain/registry-client';
 import { ContentStore } from './domain/content-store';
 import { ImageStore, type ImageRecord } from './domain/image-store';
 
@@ -42,7 +45,18 @@ void runService({
     const event = (action: string, id: string, name: string) => {
       events.publish('image', action, id, { name }).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
     };
-    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, imagesService(images, content, unpack, event, layerSnapshots));
+    const registry = registryHandlers({
+      pull: { content, images, snaps: layerSnapshots, downloads: new Limiter(config.maxConcurrentDownloads), inflight: new Map(), timeoutMs: DEFAULT_REGISTRY_TIMEOUT_MS },
+      push: { content, images, uploads: new Limiter(config.maxConcurrentUploads) },
+      registry: {
+        insecureRegistries: config.insecureRegistries,
+        timeoutMs: DEFAULT_REGISTRY_TIMEOUT_MS,
+        attempts: DEFAULT_REGISTRY_ATTEMPTS,
+        backoffMs: DEFAULT_REGISTRY_BACKOFF_MS,
+      },
+      event,
+    });
+    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, { ...imagesService(images, content, unpack, event, layerSnapshots), ...registry });
     // Content is a second contract of the same package; it needs no Info of its own.
     server.server.addService(imagesV1.ContentService, contentService(content) as unknown as UntypedServiceImplementation);
   },

@@ -6,6 +6,7 @@ import { exactJson } from './json';
 import { containerRoutes } from './container-routes';
 import { imageRoutes } from './image-routes';
 import { networkRoutes } from './network-routes';
+import { registryRoutes } from './registry-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
@@ -21,6 +22,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(versionMiddleware(version));
   app.use(systemRoutes(config, version, backends));
   app.use(containerRoutes(backends));
+  app.use(registryRoutes(backends));
   app.use(imageRoutes(backends));
   app.use(networkRoutes(backends));
   app.use(eventRoutes(events));

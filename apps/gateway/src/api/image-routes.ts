@@ -6,6 +6,7 @@ import { fromServiceError } from '@berth/grpc';
 import type { imagesV1 } from '@berth/proto';
 import { familiarName, parseReference } from '@berth/reference';
 import type { Backends } from '../domain/backends';
+import { pullRoute } from './registry-routes';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -62,10 +63,7 @@ export function imageRoutes(b: Backends): Router {
 
   r.post('/images/create', async (req, res) => {
     const fromSrc = req.query.fromSrc;
-    if (fromSrc === undefined) {
-      const ref = `${String(req.query.fromImage ?? '')}${req.query.tag ? `:${String(req.query.tag)}` : ''}`;
-      throw notImplemented(`pulling ${ref} from a registry is not supported by Berth yet; load the image with docker load`);
-    }
+    if (fromSrc === undefined) return pullRoute(b, req, res);
     if (fromSrc !== '-') throw notImplemented('importing from a URL is not supported by Berth; pipe the tarball to docker import -');
     const repo = String(req.query.repo ?? '');
     const tag = repo ? `${repo}${req.query.tag ? `:${String(req.query.tag)}` : ''}` : '';

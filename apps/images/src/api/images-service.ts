@@ -35,7 +35,7 @@ export function imagesService(
   unpack: (img: ImageRecord) => Promise<unknown>,
   event: (action: string, id: string, name: string) => void = () => undefined,
   snaps?: LayerSnapshots,
-): ContractImpl<imagesV1.ImagesServer> {
+): Omit<ContractImpl<imagesV1.ImagesServer>, 'pullImage' | 'pushImage' | 'checkAuth'> {
   return {
     importRootfs(call: ServerReadableStream<imagesV1.ImportRootfsRequest, imagesV1.Image>, callback: sendUnaryData<imagesV1.Image>) {
       const it = (call as AsyncIterable<imagesV1.ImportRootfsRequest>)[Symbol.asyncIterator]();

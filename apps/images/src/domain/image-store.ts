@@ -101,8 +101,11 @@ export class ImageStore {
     throw notFound(`No such image: ${parsed && !/^[a-f0-9]{64}$/.test(ref) ? familiarName(parsed) : ref}`);
   }
 
-  /** Records an image from a manifest already in the content store. */
-  async put(manifestDigest: string, tags: string[], now = Date.now()): Promise<ImageRecord> {
+  /**
+   * Records an image from a manifest already in the content store. A pull passes
+   * `layerBlobsNeeded` false: layers it found already unpacked were never downloaded.
+   */
+  async put(manifestDigest: string, tags: string[], now = Date.now(), layerBlobsNeeded = true): Promise<ImageRecord> {
     const info = this.content.stat(manifestDigest);
     if (info.size > MAX_MANIFEST_BYTES) throw invalidArgument(`manifest ${manifestDigest} is too large`);
     const manifest = parseJson<ManifestDoc>(await readAll(this.content.read(manifestDigest)), 'manifest');
@@ -113,7 +116,7 @@ export class ImageStore {
     const configDigest = manifest.config.digest;
     if (!this.content.has(configDigest)) throw failedPrecondition(`config blob ${configDigest} is missing`);
     for (const l of manifest.layers) {
-      if (!this.content.has(l.digest)) throw failedPrecondition(`layer blob ${l.digest} is missing`);
+      if (layerBlobsNeeded && !this.content.has(l.digest)) throw failedPrecondition(`layer blob ${l.digest} is missing`);
     }
     const config = parseJson<ConfigDoc>(await readAll(this.content.read(configDigest)), 'image config');
     const diffIds = config.rootfs?.diff_ids ?? [];
@@ -142,6 +145,13 @@ export class ImageStore {
     const ref = parseReference(target);
     if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
     this.addTag(img.id, formatReference(ref));
+    return this.records.get(hex(img.id))!;
+  }
+
+  /** Records `repo@digest` (what a pull or push learnt); repeating it is a no-op. */
+  addRepoDigest(id: string, fullRef: string): ImageRecord {
+    const img = this.get(id);
+    if (!img.repoDigests.includes(fullRef)) this.records.put(hex(img.id), { ...img, repoDigests: [...img.repoDigests, fullRef] });
     return this.records.get(hex(img.id))!;
   }
 

@@ -28,6 +28,41 @@ import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.images.v1";
 
+/** Credentials from the client (X-Registry-Auth), passed through to the registry. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  serverAddress: string;
+  identityToken: string;
+  registryToken: string;
+}
+
+export interface PullImageRequest {
+  /** Any reference: `busybox`, `localhost:5000/x:t`, `name@sha256:...`. */
+  reference: string;
+  auth:
+    | RegistryAuth
+    | undefined;
+  /** "os/arch[/variant]"; empty means this host's. */
+  platform: string;
+}
+
+export interface PushImageRequest {
+  /** `name:tag`, or a bare name to push every tag of that repository. */
+  reference: string;
+  auth: RegistryAuth | undefined;
+}
+
+/** One Docker JSON message (status/id/progressDetail/aux/error), serialised. */
+export interface ProgressMessage {
+  json: string;
+}
+
+export interface CheckAuthResponse {
+  status: string;
+  identityToken: string;
+}
+
 export interface ImportRootfsRequest {
   /**
    * First message only: the tag to give (may be empty), Dockerfile instructions to apply
@@ -145,6 +180,436 @@ export interface BlobChunk {
   offset: number;
   data: Buffer;
 }
+
+function createBaseRegistryAuth(): RegistryAuth {
+  return { username: "", password: "", serverAddress: "", identityToken: "", registryToken: "" };
+}
+
+export const RegistryAuth: MessageFns<RegistryAuth> = {
+  encode(message: RegistryAuth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.username !== "") {
+      writer.uint32(10).string(message.username);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    if (message.serverAddress !== "") {
+      writer.uint32(26).string(message.serverAddress);
+    }
+    if (message.identityToken !== "") {
+      writer.uint32(34).string(message.identityToken);
+    }
+    if (message.registryToken !== "") {
+      writer.uint32(42).string(message.registryToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegistryAuth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRegistryAuth();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.username = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.password = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.serverAddress = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.identityToken = reader.string();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.registryToken = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RegistryAuth {
+    return {
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      serverAddress: isSet(object.serverAddress) ? globalThis.String(object.serverAddress) : "",
+      identityToken: isSet(object.identityToken) ? globalThis.String(object.identityToken) : "",
+      registryToken: isSet(object.registryToken) ? globalThis.String(object.registryToken) : "",
+    };
+  },
+
+  toJSON(message: RegistryAuth): unknown {
+    const obj: any = {};
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.serverAddress !== "") {
+      obj.serverAddress = message.serverAddress;
+    }
+    if (message.identityToken !== "") {
+      obj.identityToken = message.identityToken;
+    }
+    if (message.registryToken !== "") {
+      obj.registryToken = message.registryToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegistryAuth>, I>>(base?: I): RegistryAuth {
+    return RegistryAuth.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegistryAuth>, I>>(object: I): RegistryAuth {
+    const message = createBaseRegistryAuth();
+    message.username = object.username ?? "";
+    message.password = object.password ?? "";
+    message.serverAddress = object.serverAddress ?? "";
+    message.identityToken = object.identityToken ?? "";
+    message.registryToken = object.registryToken ?? "";
+    return message;
+  },
+};
+
+function createBasePullImageRequest(): PullImageRequest {
+  return { reference: "", auth: undefined, platform: "" };
+}
+
+export const PullImageRequest: MessageFns<PullImageRequest> = {
+  encode(message: PullImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.auth !== undefined) {
+      RegistryAuth.encode(message.auth, writer.uint32(18).fork()).join();
+    }
+    if (message.platform !== "") {
+      writer.uint32(26).string(message.platform);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePullImageRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.auth = RegistryAuth.decode(reader, reader.uint32());
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.platform = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PullImageRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      auth: isSet(object.auth) ? RegistryAuth.fromJSON(object.auth) : undefined,
+      platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+    };
+  },
+
+  toJSON(message: PullImageRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.auth !== undefined) {
+      obj.auth = RegistryAuth.toJSON(message.auth);
+    }
+    if (message.platform !== "") {
+      obj.platform = message.platform;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullImageRequest>, I>>(base?: I): PullImageRequest {
+    return PullImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullImageRequest>, I>>(object: I): PullImageRequest {
+    const message = createBasePullImageRequest();
+    message.reference = object.reference ?? "";
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? RegistryAuth.fromPartial(object.auth)
+      : undefined;
+    message.platform = object.platform ?? "";
+    return message;
+  },
+};
+
+function createBasePushImageRequest(): PushImageRequest {
+  return { reference: "", auth: undefined };
+}
+
+export const PushImageRequest: MessageFns<PushImageRequest> = {
+  encode(message: PushImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.auth !== undefined) {
+      RegistryAuth.encode(message.auth, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePushImageRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.auth = RegistryAuth.decode(reader, reader.uint32());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PushImageRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      auth: isSet(object.auth) ? RegistryAuth.fromJSON(object.auth) : undefined,
+    };
+  },
+
+  toJSON(message: PushImageRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.auth !== undefined) {
+      obj.auth = RegistryAuth.toJSON(message.auth);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushImageRequest>, I>>(base?: I): PushImageRequest {
+    return PushImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushImageRequest>, I>>(object: I): PushImageRequest {
+    const message = createBasePushImageRequest();
+    message.reference = object.reference ?? "";
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? RegistryAuth.fromPartial(object.auth)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProgressMessage(): ProgressMessage {
+  return { json: "" };
+}
+
+export const ProgressMessage: MessageFns<ProgressMessage> = {
+  encode(message: ProgressMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.json !== "") {
+      writer.uint32(10).string(message.json);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProgressMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseProgressMessage();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.json = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ProgressMessage {
+    return { json: isSet(object.json) ? globalThis.String(object.json) : "" };
+  },
+
+  toJSON(message: ProgressMessage): unknown {
+    const obj: any = {};
+    if (message.json !== "") {
+      obj.json = message.json;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProgressMessage>, I>>(base?: I): ProgressMessage {
+    return ProgressMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProgressMessage>, I>>(object: I): ProgressMessage {
+    const message = createBaseProgressMessage();
+    message.json = object.json ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckAuthResponse(): CheckAuthResponse {
+  return { status: "", identityToken: "" };
+}
+
+export const CheckAuthResponse: MessageFns<CheckAuthResponse> = {
+  encode(message: CheckAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== "") {
+      writer.uint32(10).string(message.status);
+    }
+    if (message.identityToken !== "") {
+      writer.uint32(18).string(message.identityToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCheckAuthResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.status = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.identityToken = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CheckAuthResponse {
+    return {
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      identityToken: isSet(object.identityToken) ? globalThis.String(object.identityToken) : "",
+    };
+  },
+
+  toJSON(message: CheckAuthResponse): unknown {
+    const obj: any = {};
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.identityToken !== "") {
+      obj.identityToken = message.identityToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckAuthResponse>, I>>(base?: I): CheckAuthResponse {
+    return CheckAuthResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckAuthResponse>, I>>(object: I): CheckAuthResponse {
+    const message = createBaseCheckAuthResponse();
+    message.status = object.status ?? "";
+    message.identityToken = object.identityToken ?? "";
+    return message;
+  },
+};
 
 function createBaseImportRootfsRequest(): ImportRootfsRequest {
   return { tag: "", changes: [], message: "", data: Buffer.alloc(0) };
@@ -1877,6 +2342,47 @@ export const ImagesService = {
       Buffer.from(ImageHistoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImageHistoryResponse => ImageHistoryResponse.decode(value),
   },
+  /**
+   * PullImage fetches an image from its registry over the OCI Distribution API, verifying
+   * every blob against its digest, unpacks its layers and records it; only then is it listed.
+   * Progress comes back as Docker's JSON messages, one per response. A failure ends the call
+   * with an error and leaves no image behind; blobs already verified stay for the next try.
+   */
+  pullImage: {
+    path: "/berth.images.v1.Images/PullImage",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: PullImageRequest): Buffer => Buffer.from(PullImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PullImageRequest => PullImageRequest.decode(value),
+    responseSerialize: (value: ProgressMessage): Buffer => Buffer.from(ProgressMessage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProgressMessage => ProgressMessage.decode(value),
+  },
+  /**
+   * PushImage uploads an image's blobs (skipping those the registry has) and its manifest
+   * under each requested tag; progress as Docker's JSON messages.
+   */
+  pushImage: {
+    path: "/berth.images.v1.Images/PushImage",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: PushImageRequest): Buffer => Buffer.from(PushImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushImageRequest => PushImageRequest.decode(value),
+    responseSerialize: (value: ProgressMessage): Buffer => Buffer.from(ProgressMessage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProgressMessage => ProgressMessage.decode(value),
+  },
+  /**
+   * CheckAuth logs in to a registry: checks the credentials against its /v2/ endpoint.
+   * PERMISSION_DENIED when the registry refuses them.
+   */
+  checkAuth: {
+    path: "/berth.images.v1.Images/CheckAuth",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: RegistryAuth): Buffer => Buffer.from(RegistryAuth.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegistryAuth => RegistryAuth.decode(value),
+    responseSerialize: (value: CheckAuthResponse): Buffer => Buffer.from(CheckAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckAuthResponse => CheckAuthResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -1916,6 +2422,23 @@ export interface ImagesServer extends UntypedServiceImplementation {
   importRootfs: handleClientStreamingCall<ImportRootfsRequest, Image>;
   /** History lists the image's config history with the layer sizes, newest first. */
   imageHistory: handleUnaryCall<GetImageRequest, ImageHistoryResponse>;
+  /**
+   * PullImage fetches an image from its registry over the OCI Distribution API, verifying
+   * every blob against its digest, unpacks its layers and records it; only then is it listed.
+   * Progress comes back as Docker's JSON messages, one per response. A failure ends the call
+   * with an error and leaves no image behind; blobs already verified stay for the next try.
+   */
+  pullImage: handleServerStreamingCall<PullImageRequest, ProgressMessage>;
+  /**
+   * PushImage uploads an image's blobs (skipping those the registry has) and its manifest
+   * under each requested tag; progress as Docker's JSON messages.
+   */
+  pushImage: handleServerStreamingCall<PushImageRequest, ProgressMessage>;
+  /**
+   * CheckAuth logs in to a registry: checks the credentials against its /v2/ endpoint.
+   * PERMISSION_DENIED when the registry refuses them.
+   */
+  checkAuth: handleUnaryCall<RegistryAuth, CheckAuthResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -2060,6 +2583,47 @@ export interface ImagesClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ImageHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PullImage fetches an image from its registry over the OCI Distribution API, verifying
+   * every blob against its digest, unpacks its layers and records it; only then is it listed.
+   * Progress comes back as Docker's JSON messages, one per response. A failure ends the call
+   * with an error and leaves no image behind; blobs already verified stay for the next try.
+   */
+  pullImage(request: PullImageRequest, options?: Partial<CallOptions>): ClientReadableStream<ProgressMessage>;
+  pullImage(
+    request: PullImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ProgressMessage>;
+  /**
+   * PushImage uploads an image's blobs (skipping those the registry has) and its manifest
+   * under each requested tag; progress as Docker's JSON messages.
+   */
+  pushImage(request: PushImageRequest, options?: Partial<CallOptions>): ClientReadableStream<ProgressMessage>;
+  pushImage(
+    request: PushImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ProgressMessage>;
+  /**
+   * CheckAuth logs in to a registry: checks the credentials against its /v2/ endpoint.
+   * PERMISSION_DENIED when the registry refuses them.
+   */
+  checkAuth(
+    request: RegistryAuth,
+    callback: (error: ServiceError | null, response: CheckAuthResponse) => void,
+  ): ClientUnaryCall;
+  checkAuth(
+    request: RegistryAuth,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckAuthResponse) => void,
+  ): ClientUnaryCall;
+  checkAuth(
+    request: RegistryAuth,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckAuthResponse) => void,
   ): ClientUnaryCall;
 }
 
