@@ -1,6 +1,9 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Suite } from '../support/berth';
+import { eventually, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
+import { HostileRegistry } from '../support/hostile-registry';
 import { freePort, LocalRegistry, type PushedImage } from '../support/registry';
 
 let suite: Suite;
@@ -8,17 +11,23 @@ let reg: LocalRegistry;
 let fx: Awaited<ReturnType<typeof fixtures>>;
 let busybox: PushedImage;
 let layered: PushedImage;
+let hostile: HostileRegistry;
 
 beforeAll(async () => {
   [suite, reg, fx] = await Promise.all([Suite.start(), LocalRegistry.start(), fixtures()]);
   // Docker schema2 with gzip layers behind a manifest list; OCI with plain tar layers.
   busybox = await reg.pushArchive(fx.busybox, 'library/busybox', 'latest', { gzip: true, index: true });
   layered = await reg.pushArchive(fx.layered, 'fx/layered', 'v1');
+  hostile = await HostileRegistry.start(fx.busybox);
 });
 afterAll(async () => {
   await suite?.stop();
   await reg?.stop();
+  await hostile?.stop();
 });
+
+const ingest = () => readdirSync(join(suite.dataRoot, 'images', 'content', 'ingest'));
+const listed = async () => (await suite.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout;
 
 const lines = (s: string) => s.split('\n').filter(Boolean);
 
@@ -76,5 +85,138 @@ describe('docker pull from a local registry', () => {
     const down = await suite.docker(['pull', `127.0.0.1:${port}/x`]);
     expect(down.code).toBe(1);
     expect(down.stderr).toContain(`Error response from daemon: Get "http://127.0.0.1:${port}/v2/x/manifests/latest": connect ECONNREFUSED 127.0.0.1:${port}`);
+  });
+});
+
+describe('docker push', () => {
+  it('pushes, skips what the registry has, mounts across repositories; rmi and pull back give the same id and digest', async () => {
+    const name = `${reg.host}/me/box:v1`;
+    expect((await suite.docker(['tag', `${reg.host}/library/busybox`, name])).code).toBe(0);
+    const id = (await suite.docker(['image', 'inspect', '-f', '{{.Id}}', name])).stdout.trim();
+    const r = await suite.docker(['push', name]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out[0]).toBe(`The push refers to repository [${reg.host}/me/box]`);
+    // The layers were pulled from library/busybox on the same registry: mounted, not uploaded.
+    expect(out.some((l) => /: Mounted from library\/busybox$/.test(l))).toBe(true);
+    const m = /^v1: digest: (sha256:[0-9a-f]{64}) size: (\d+)$/.exec(out[out.length - 1]!);
+    expect(m, r.stdout).not.toBeNull();
+    const digest = m![1]!;
+    expect((await reg.getManifest('me/box', 'v1')).digest).toBe(digest);
+    const again = await suite.docker(['push', name]);
+    expect(again.stdout).toContain('Layer already exists');
+
+    // Another image whose layers live in another repository of the registry.
+    await suite.docker(['load', '-i', fx.layered]);
+    const up = await suite.docker(['tag', 'berth-fixtures/layered', `${reg.host}/up/layered:v2`]);
+    expect(up.code).toBe(0);
+    const pushed = await suite.docker(['push', `${reg.host}/up/layered:v2`]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stdout).toMatch(/: Mounted from fx\/layered\n/);
+    const upDigest = /v2: digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)![1]!;
+    const upId = (await suite.docker(['image', 'inspect', '-f', '{{.Id}}', `${reg.host}/up/layered:v2`])).stdout.trim();
+
+    expect((await suite.docker(['rmi', name])).code).toBe(0);
+    expect((await suite.docker(['rmi', '-f', upId])).code).toBe(0);
+    const back = await suite.docker(['pull', name]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain(`Digest: ${digest}`);
+    expect((await suite.docker(['image', 'inspect', '-f', '{{.Id}}', name])).stdout.trim()).toBe(id);
+    const back2 = await suite.docker(['pull', `${reg.host}/up/layered:v2`]);
+    expect(back2.code, back2.stderr).toBe(0);
+    expect(back2.stdout).toContain(`Digest: ${upDigest}`);
+    expect((await suite.docker(['image', 'inspect', '-f', '{{.Id}}', `${reg.host}/up/layered:v2`])).stdout.trim()).toBe(upId);
+    const run = await suite.docker(['run', '--rm', '--network', 'none', `${reg.host}/up/layered:v2`, 'cat', '/data/replaced.txt']);
+    expect(run.stdout.trim()).toBe('new');
+  });
+
+  it('refuses to push a tag that does not exist', async () => {
+    const r = await suite.docker(['push', `${reg.host}/nothing/here:v1`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tag does not exist: ${reg.host}/nothing/here:v1`);
+  });
+});
+
+describe('docker login against a registry with basic auth', () => {
+  it('refuses anonymous access and a wrong password, then pushes and pulls once logged in', async () => {
+    const secure = await LocalRegistry.start({ user: 'berth', password: 's3cret' });
+    try {
+      const name = `${secure.host}/private/box:v1`;
+      await suite.docker(['tag', `${reg.host}/library/busybox`, name]);
+      const anon = await suite.docker(['push', name]);
+      expect(anon.code).toBe(1);
+      expect(anon.stderr).toMatch(/denied|unauthorized/);
+      const wrong = await suite.docker(['login', '-u', 'berth', '-p', 'nope', secure.host]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain(`login attempt to http://${secure.host}/v2/ failed with status: 401 Unauthorized`);
+      const ok = await suite.docker(['login', '-u', 'berth', '-p', 's3cret', secure.host]);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain('Login Succeeded');
+      const pushed = await suite.docker(['push', name]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      // A registry that has never seen the layer gets it uploaded.
+      expect(pushed.stdout).toMatch(/: Pushed\n/);
+      expect((await suite.docker(['rmi', name])).code).toBe(0);
+      const pulled = await suite.docker(['pull', name]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect((await suite.docker(['logout', secure.host])).code).toBe(0);
+      await suite.docker(['rmi', name]);
+      const denied = await suite.docker(['pull', name]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toContain(`pull access denied for ${secure.host}/private/box, repository does not exist or may require 'docker login'`);
+    } finally {
+      await secure.stop();
+    }
+  });
+});
+
+describe('hostile registries', () => {
+  it.each([
+    ['bad-digest', /filesystem layer verification failed for digest sha256:[0-9a-f]{64}/],
+    ['truncated', /sha256:[0-9a-f]{64}/],
+    ['huge-manifest', /manifest for .* is too large/],
+    ['garbage', /invalid manifest for .*: not JSON/],
+  ])('%s: a clear error, no image, nothing half-written', async (mode, message) => {
+    const name = `${hostile.host}/${mode}/img:latest`;
+    const r = await suite.docker(['pull', name]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(await listed()).not.toContain(hostile.host);
+    expect(ingest()).toEqual([]);
+  });
+
+  it('after a bad download, the next try from a good source works', async () => {
+    const good = await suite.docker(['pull', `${hostile.host}/good/img:latest`]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain('Status: Downloaded newer image');
+    expect(await listed()).toContain(`${hostile.host}/good/img:latest`);
+  });
+
+  it('two clients pulling the same image at once share one download', async () => {
+    hostile.slow = true;
+    const name = `${hostile.host}/slow/img:latest`;
+    const [a, b] = await Promise.all([suite.docker(['pull', name]), suite.docker(['pull', name])]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(hostile.blobGets.get(hostile.layerDigest('slow', 'latest'))).toBe(1);
+  });
+
+  it('kill -9 of images mid-pull leaves no half image, and the next pull completes', async () => {
+    const name = `${hostile.host}/slow/img:v2`;
+    const pid = suite.state().children.images!.pid;
+    hostile.slow = true;
+    const pulling = suite.docker(['pull', name]);
+    await eventually(async () => hostile.blobGets.get(hostile.layerDigest('slow', 'v2')) ?? 0, (n) => n > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(pid, 'SIGKILL');
+    const r = await pulling;
+    expect(r.code).not.toBe(0);
+    await eventually(() => suite.docker(['images', '-q']), (x) => x.code === 0, 20_000);
+    expect(await listed()).not.toContain('slow/img:v2');
+    expect(ingest()).toEqual([]);
+    hostile.slow = false;
+    const again = await suite.docker(['pull', name]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await listed()).toContain(`${hostile.host}/slow/img:v2`);
   });
 });
