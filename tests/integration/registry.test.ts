@@ -201,6 +201,16 @@ describe('hostile registries', () => {
     expect(hostile.blobGets.get(hostile.layerDigest('slow', 'latest'))).toBe(1);
   });
 
+  it('a client that goes away does not stop its pull job', async () => {
+    hostile.slow = true;
+    const name = `${hostile.host}/slow/img:v3`;
+    const r = await suite.docker(['pull', name], { timeoutMs: 800 });
+    expect(r.code).not.toBe(0);
+    const after = await eventually(listed, (l) => l.includes(name), 20_000);
+    expect(after).toContain(name);
+    expect(ingest()).toEqual([]);
+  });
+
   it('kill -9 of images mid-pull leaves no half image, and the next pull completes', async () => {
     const name = `${hostile.host}/slow/img:v2`;
     const pid = suite.state().children.images!.pid;

@@ -8,7 +8,8 @@ import { type UnaryMethod, unary } from '@berth/grpc';
 import { type LayerSnapshots, unpackImage } from './domain/unpack';
 import { RecordStore } from '@berth/store';
 import { contentService, imagesService } from './api/images-service';
-import { registryHandlers } from './api/registry-handlers';
+import { jobProcessor, registryHandlers } from './api/registry-handlers';
+import { DEFAULT_JOB_LOCK_MS, DEFAULT_PROGRESS_TTL_SECONDS, ImageJobs } from './domain/jobs';
 import { Limiter } from './domain/limiter';
 import { DEFAULT_REGISTRY_ATTEMPTS, DEFAULT_REGISTRY_BACKOFF_MS, DEFAULT_REGISTRY_TIMEOUT_MS } from './domain/registry-client';
 import { ContentStore } from './domain/content-store';
@@ -45,7 +46,7 @@ void runService({
     const event = (action: string, id: string, name: string) => {
       events.publish('image', action, id, { name }).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
     };
-    const registry = registryHandlers({
+    const registryDeps = {
       pull: { content, images, snaps: layerSnapshots, downloads: new Limiter(config.maxConcurrentDownloads), inflight: new Map(), timeoutMs: DEFAULT_REGISTRY_TIMEOUT_MS },
       push: { content, images, uploads: new Limiter(config.maxConcurrentUploads) },
       registry: {
@@ -55,7 +56,19 @@ void runService({
         backoffMs: DEFAULT_REGISTRY_BACKOFF_MS,
       },
       event,
-    });
+    };
+    const jobs = new ImageJobs(
+      {
+        redisUrl: config.redis,
+        concurrency: { pull: config.maxConcurrentDownloads, push: config.maxConcurrentUploads },
+        lockDurationMs: DEFAULT_JOB_LOCK_MS,
+        progressTtlSeconds: DEFAULT_PROGRESS_TTL_SECONDS,
+      },
+      jobProcessor(registryDeps),
+      (err) => logger.warn({ err }, 'image jobs'),
+    );
+    onClose(() => jobs.close());
+    const registry = registryHandlers(registryDeps, jobs);
     server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, { ...imagesService(images, content, unpack, event, layerSnapshots), ...registry });
     // Content is a second contract of the same package; it needs no Info of its own.
     server.server.addService(imagesV1.ContentService, contentService(content) as unknown as UntypedServiceImplementation);

@@ -1,10 +1,11 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { endWithError, unaryHandler } from '@berth/grpc';
 import type { imagesV1 } from '@berth/proto';
-import { parseReference, type Reference } from '@berth/reference';
+import { formatReference, parseReference, type Reference } from '@berth/reference';
+import type { JobKind, JobSpec } from '../domain/jobs';
 import { pullImage, type PullDeps } from '../domain/pull';
 import { pushImage, type PushDeps } from '../domain/push';
-import type { JsonMessage } from '../domain/progress';
+import type { Emit, JsonMessage } from '../domain/progress';
 import { RegistryClient, type RegistryCredentials, type RegistryOptions } from '../domain/registry-client';
 
 export interface RegistryHandlerDeps {
@@ -14,53 +15,75 @@ export interface RegistryHandlerDeps {
   event: (action: string, id: string, name: string) => void;
 }
 
+/** Where pulls and pushes run: as jobs (see jobs.ts), or right here when there is no queue. */
+export interface JobRunner {
+  run(spec: JobSpec, emit: Emit, signal: AbortSignal): Promise<void>;
+}
+
 function credentials(a: imagesV1.RegistryAuth | undefined): RegistryCredentials {
   if (!a) return {};
   return { username: a.username, password: a.password, identityToken: a.identityToken, registryToken: a.registryToken };
 }
 
 /**
- * Runs a progress-reporting operation for one streaming call. A client that goes away does
- * not stop it: the work finishes (or fails) on its own and only the messages are dropped.
+ * Relays one job's progress to a streaming call. A client that goes away only stops
+ * watching: the job itself finishes (or fails) on its own.
  */
-function streamed(call: ServerWritableStream<unknown, imagesV1.ProgressMessage>, work: (emit: (m: JsonMessage) => void) => Promise<void>): void {
-  let gone = false;
-  call.on('cancelled', () => (gone = true));
+function streamed(call: ServerWritableStream<unknown, imagesV1.ProgressMessage>, work: (emit: Emit, signal: AbortSignal) => Promise<void>): void {
+  const ctl = new AbortController();
+  call.on('cancelled', () => ctl.abort());
   const emit = (m: JsonMessage) => {
-    if (!gone) call.write({ json: JSON.stringify(m) });
+    if (!ctl.signal.aborted) call.write({ json: JSON.stringify(m) });
   };
-  work(emit).then(
+  work(emit, ctl.signal).then(
     () => {
-      if (!gone) call.end();
+      if (!ctl.signal.aborted) call.end();
     },
     (err: unknown) => {
-      if (!gone) endWithError(call, err);
+      if (!ctl.signal.aborted) endWithError(call, err);
     },
   );
 }
 
-/** The registry half of the Images contract: pull, push and login. */
-export function registryHandlers(d: RegistryHandlerDeps): Pick<imagesV1.ImagesServer, 'pullImage' | 'pushImage' | 'checkAuth'> {
+/** What a pull or push job does, given its stored data; run by the job worker. */
+export function jobProcessor(d: RegistryHandlerDeps) {
   const clientFor = (creds: RegistryCredentials) => (ref: Reference) => new RegistryClient(ref, creds, d.registry);
+  return async (kind: JobKind, data: Record<string, unknown>, emit: Emit): Promise<void> => {
+    const auth = credentials(data.auth as imagesV1.RegistryAuth | undefined);
+    if (kind === 'pull') {
+      const img = await pullImage(String(data.reference), String(data.platform ?? ''), { ...d.pull, client: clientFor(auth) }, emit);
+      d.event('pull', img.id, String(data.reference));
+    } else {
+      await pushImage(String(data.reference), { ...d.push, client: clientFor(auth) }, emit);
+      d.event('push', String(data.reference), String(data.reference));
+    }
+  };
+}
+
+/** The registry half of the Images contract: pull, push and login. */
+export function registryHandlers(d: RegistryHandlerDeps, jobs: JobRunner): Pick<imagesV1.ImagesServer, 'pullImage' | 'pushImage' | 'checkAuth'> {
   return {
     pullImage(call: ServerWritableStream<imagesV1.PullImageRequest, imagesV1.ProgressMessage>) {
       const req = call.request;
-      streamed(call, async (emit) => {
-        const img = await pullImage(req.reference, req.platform, { ...d.pull, client: clientFor(credentials(req.auth)) }, emit);
-        d.event('pull', img.id, req.reference);
+      streamed(call, async (emit, signal) => {
+        // Checked here so that a bad reference is an error of this call, not of a job.
+        const full = formatReference(parseReference(req.reference));
+        const identity = [full, req.platform, req.auth?.username ?? ''].join('\0');
+        await jobs.run({ kind: 'pull', identity, data: { reference: req.reference, platform: req.platform, auth: req.auth } }, emit, signal);
       });
     },
     pushImage(call: ServerWritableStream<imagesV1.PushImageRequest, imagesV1.ProgressMessage>) {
       const req = call.request;
-      streamed(call, async (emit) => {
-        await pushImage(req.reference, { ...d.push, client: clientFor(credentials(req.auth)) }, emit);
-        d.event('push', req.reference, req.reference);
+      streamed(call, async (emit, signal) => {
+        parseReference(req.reference);
+        const identity = [req.reference, req.auth?.username ?? ''].join('\0');
+        await jobs.run({ kind: 'push', identity, data: { reference: req.reference, auth: req.auth } }, emit, signal);
       });
     },
     checkAuth: unaryHandler(async (req: imagesV1.RegistryAuth) => {
       const server = req.serverAddress.replace(/^https?:\/\//, '').replace(/\/.*$/, '') || 'docker.io';
       // Any repository will do: /v2/ is what is checked.
-      const ref: Reference = { ...parseReference(`${server}/login-check`) };
+      const ref: Reference = parseReference(`${server}/login-check`);
       await new RegistryClient(ref, credentials(req), d.registry).ping();
       return { status: 'Login Succeeded', identityToken: '' };
     }),
