@@ -211,6 +211,21 @@ describe('hostile registries', () => {
     expect(ingest()).toEqual([]);
   });
 
+  it('a prune and collection during a pull leave the pull whole', async () => {
+    hostile.slow = true;
+    const name = `${hostile.host}/slow/img:v4`;
+    const pulling = suite.docker(['pull', name]);
+    await eventually(async () => hostile.blobGets.get(hostile.layerDigest('slow', 'v4')) ?? 0, (n) => n > 0);
+    const prune = await suite.docker(['image', 'prune', '-af']);
+    expect(prune.code, prune.stderr).toBe(0);
+    const r = await pulling;
+    expect(r.code, r.stderr).toBe(0);
+    // Its layer snapshot survived: a container can be made on it.
+    const c = await suite.docker(['create', '--network', 'none', name, 'true']);
+    expect(c.code, c.stderr).toBe(0);
+    expect((await suite.docker(['rm', c.stdout.trim()])).code).toBe(0);
+  });
+
   it('kill -9 of images mid-pull leaves no half image, and the next pull completes', async () => {
     const name = `${hostile.host}/slow/img:v2`;
     const pid = suite.state().children.images!.pid;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { imagesV1 } from '@berth/proto';
+import { imagesV1, snapshotterV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { Peers } from '@berth/clients';
 import { EventLog } from '@berth/events';
@@ -9,6 +9,9 @@ import { type LayerSnapshots, unpackImage } from './domain/unpack';
 import { RecordStore } from '@berth/store';
 import { contentService, imagesService } from './api/images-service';
 import { jobProcessor, registryHandlers } from './api/registry-handlers';
+import { storeHandlers } from './api/store-handlers';
+import type { SnapshotLister } from './domain/garbage';
+import { Leases } from './domain/leases';
 import { DEFAULT_JOB_LOCK_MS, DEFAULT_PROGRESS_TTL_SECONDS, ImageJobs } from './domain/jobs';
 import { Limiter } from './domain/limiter';
 import { DEFAULT_REGISTRY_ATTEMPTS, DEFAULT_REGISTRY_BACKOFF_MS, DEFAULT_REGISTRY_TIMEOUT_MS } from './domain/registry-client';
@@ -46,8 +49,18 @@ void runService({
     const event = (action: string, id: string, name: string) => {
       events.publish('image', action, id, { name }).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
     };
+    const leases = new Leases();
+    const snapshotLister: SnapshotLister = {
+      list: async () =>
+        (await call(snaps.list, {})).snapshots.map((x) => ({
+          name: x.name,
+          parent: x.parent,
+          kind: x.kind === snapshotterV1.Kind.KIND_COMMITTED ? 'committed' : 'active',
+        })),
+      remove: (key) => call(snaps.remove, { key }),
+    };
     const registryDeps = {
-      pull: { content, images, snaps: layerSnapshots, downloads: new Limiter(config.maxConcurrentDownloads), inflight: new Map(), timeoutMs: DEFAULT_REGISTRY_TIMEOUT_MS },
+      pull: { content, images, snaps: layerSnapshots, downloads: new Limiter(config.maxConcurrentDownloads), inflight: new Map(), timeoutMs: DEFAULT_REGISTRY_TIMEOUT_MS, leases },
       push: { content, images, uploads: new Limiter(config.maxConcurrentUploads) },
       registry: {
         insecureRegistries: config.insecureRegistries,
@@ -69,7 +82,11 @@ void runService({
     );
     onClose(() => jobs.close());
     const registry = registryHandlers(registryDeps, jobs);
-    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, { ...imagesService(images, content, unpack, event, layerSnapshots), ...registry });
+    server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, {
+      ...imagesService(images, content, unpack, event, layerSnapshots),
+      ...registry,
+      ...storeHandlers(images, content, leases, snapshotLister),
+    });
     // Content is a second contract of the same package; it needs no Info of its own.
     server.server.addService(imagesV1.ContentService, contentService(content) as unknown as UntypedServiceImplementation);
   },

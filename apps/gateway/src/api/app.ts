@@ -7,6 +7,7 @@ import { containerRoutes } from './container-routes';
 import { imageRoutes } from './image-routes';
 import { networkRoutes } from './network-routes';
 import { registryRoutes } from './registry-routes';
+import { imageStoreRoutes } from './image-store-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
@@ -23,6 +24,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(systemRoutes(config, version, backends));
   app.use(containerRoutes(backends));
   app.use(registryRoutes(backends));
+  app.use(imageStoreRoutes(backends));
   app.use(imageRoutes(backends));
   app.use(networkRoutes(backends));
   app.use(eventRoutes(events));

@@ -7,6 +7,7 @@ import type { imagesV1 } from '@berth/proto';
 import { familiarName, parseReference } from '@berth/reference';
 import type { Backends } from '../domain/backends';
 import { pullRoute } from './registry-routes';
+import { filterImages, parseFilters } from '../domain/image-filters';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -44,8 +45,8 @@ export function imageRoutes(b: Backends): Router {
   const r = Router();
   const images = () => b.peers.images;
 
-  r.get('/images/json', async (_req, res) => {
-    const list = await b.listImages();
+  r.get('/images/json', async (req, res) => {
+    const list = filterImages(await b.listImages(), parseFilters(req.query.filters));
     res.json(
       list.map((i) => ({
         Id: i.id,
@@ -162,6 +163,8 @@ export function imageRoutes(b: Backends): Router {
         : conflict(`conflict: unable to delete ${img.id.slice(7, 19)} (must be forced) - image is being used by ${user.status === 'running' ? 'running' : 'stopped'} container ${user.id.slice(0, 12)}`);
     }
     const out = await unary('images', images().deleteImage.bind(images()), { reference: ref, force, noPrune: bool(req.query.noprune) }, { idempotent: false });
+    // Docker frees the image's layers with it; here that is a collection of what nothing uses.
+    if (out.deleted.length && !bool(req.query.noprune)) await unary('images', images().collectGarbage.bind(images()), {}).catch(() => undefined);
     res.json([...out.untagged.map((u) => ({ Untagged: u })), ...out.deleted.map((d) => ({ Deleted: d }))]);
   });
 

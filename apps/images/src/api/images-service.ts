@@ -35,7 +35,7 @@ export function imagesService(
   unpack: (img: ImageRecord) => Promise<unknown>,
   event: (action: string, id: string, name: string) => void = () => undefined,
   snaps?: LayerSnapshots,
-): Omit<ContractImpl<imagesV1.ImagesServer>, 'pullImage' | 'pushImage' | 'checkAuth'> {
+): Omit<ContractImpl<imagesV1.ImagesServer>, 'pullImage' | 'pushImage' | 'checkAuth' | 'saveImages' | 'collectGarbage'> {
   return {
     importRootfs(call: ServerReadableStream<imagesV1.ImportRootfsRequest, imagesV1.Image>, callback: sendUnaryData<imagesV1.Image>) {
       const it = (call as AsyncIterable<imagesV1.ImportRootfsRequest>)[Symbol.asyncIterator]();

@@ -4,6 +4,7 @@ import { chainIds, familiarName, formatReference, isDigest, parseReference, type
 import type { ContentStore } from './content-store';
 import type { Descriptor, ImageRecord, ImageStore } from './image-store';
 import { MANIFEST_TYPES } from './image-store';
+import type { Leases } from './leases';
 import type { Limiter } from './limiter';
 import { type Emit, progressMessage, shortId, throttled } from './progress';
 import { type RegistryClient, withIdleTimeout } from './registry-client';
@@ -24,6 +25,8 @@ export interface PullDeps {
   /** Downloads in flight by blob digest, so that concurrent pulls share one. */
   inflight: Map<string, Promise<void>>;
   timeoutMs: number;
+  /** What the pull holds against garbage collection until its image is recorded. */
+  leases: Leases;
 }
 
 export interface Platform {
@@ -164,66 +167,76 @@ export async function pullImage(input: string, platform: string, deps: PullDeps,
   if (config.size > MAX_CONFIG_BYTES) throw invalidArgument(`image config for ${familiar} is too large`);
 
   emit({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
-
-  // The config first: its diff IDs name the layers this host may already have unpacked.
-  await fetchBlob(deps, client, config);
-  const cfgBytes = await readAll(deps.content.read(config.digest));
-  let diffIds: string[];
+  const releases = [deps.leases.hold([top.digest, chosen.digest, config.digest, ...layers.map((l) => l.digest)])];
   try {
-    diffIds = (JSON.parse(cfgBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
-  } catch {
-    throw invalidArgument(`invalid image config for ${familiar}: not JSON`);
+    return await pullLayers();
+  } finally {
+    for (const r of releases) r();
   }
-  if (!Array.isArray(diffIds) || diffIds.length !== layers.length || !diffIds.every((d) => typeof d === 'string' && isDigest(d))) {
-    throw invalidArgument(`invalid image config for ${familiar}: its diff_ids do not match the manifest's ${layers.length} layers`);
-  }
-  const chain = chainIds(diffIds);
-  const present = await Promise.all(chain.map((c) => deps.snaps.stat(c).then(() => true, (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)))));
-  layers.forEach((l, i) => emit({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortId(l.digest) }));
 
-  const downloads = new Map<number, Promise<void>>();
-  layers.forEach((l, i) => {
-    if (present[i]) return;
-    const id = shortId(l.digest);
-    const p = deps.downloads.run(
-      async () => {
-        const report = throttled((n) => emit(progressMessage('Downloading', id, n, l.size)));
-        await fetchBlob(deps, client, l, (n) => {
-          report(n, n === l.size);
-          if (n === l.size) emit({ status: 'Verifying Checksum', progressDetail: {}, id });
-        });
-        emit({ status: 'Download complete', progressDetail: {}, id });
-      },
-      () => emit({ status: 'Waiting', progressDetail: {}, id }),
-    );
-    p.catch(() => undefined);
-    downloads.set(i, p);
-  });
+  async function pullLayers(): Promise<ImageRecord> {
 
-  await unpackImage({ diffIds, layers }, deps.content, deps.snaps, {
-    before: async (i) => {
-      await downloads.get(i);
-      const l = layers[i]!;
-      emit(progressMessage('Extracting', shortId(l.digest), 0, l.size));
-    },
-    after: (i, applied) => {
+    // The config first: its diff IDs name the layers this host may already have unpacked.
+    await fetchBlob(deps, client, config);
+    const cfgBytes = await readAll(deps.content.read(config.digest));
+    let diffIds: string[];
+    try {
+      diffIds = (JSON.parse(cfgBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+    } catch {
+      throw invalidArgument(`invalid image config for ${familiar}: not JSON`);
+    }
+    if (!Array.isArray(diffIds) || diffIds.length !== layers.length || !diffIds.every((d) => typeof d === 'string' && isDigest(d))) {
+      throw invalidArgument(`invalid image config for ${familiar}: its diff_ids do not match the manifest's ${layers.length} layers`);
+    }
+    const chain = chainIds(diffIds);
+    releases.push(deps.leases.hold(chain));
+    const present = await Promise.all(chain.map((c) => deps.snaps.stat(c).then(() => true, (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)))));
+    layers.forEach((l, i) => emit({ status: present[i] ? 'Already exists' : 'Pulling fs layer', progressDetail: {}, id: shortId(l.digest) }));
+
+    const downloads = new Map<number, Promise<void>>();
+    layers.forEach((l, i) => {
       if (present[i]) return;
-      const l = layers[i]!;
-      if (applied) emit(progressMessage('Extracting', shortId(l.digest), l.size, l.size));
-      emit({ status: 'Pull complete', progressDetail: {}, id: shortId(l.digest) });
-    },
-  });
-  // Downloads of layers another pull unpacked meanwhile must still not fail silently.
-  await Promise.all(downloads.values());
+      const id = shortId(l.digest);
+      const p = deps.downloads.run(
+        async () => {
+          const report = throttled((n) => emit(progressMessage('Downloading', id, n, l.size)));
+          await fetchBlob(deps, client, l, (n) => {
+            report(n, n === l.size);
+            if (n === l.size) emit({ status: 'Verifying Checksum', progressDetail: {}, id });
+          });
+          emit({ status: 'Download complete', progressDetail: {}, id });
+        },
+        () => emit({ status: 'Waiting', progressDetail: {}, id }),
+      );
+      p.catch(() => undefined);
+      downloads.set(i, p);
+    });
 
-  const before = findImage(deps.images, ref.digest ? `${repositoryName(ref)}@${top.digest}` : formatReference(ref));
-  await deps.content.put(chosen.bytes, chosen.digest);
-  if (top !== chosen) await deps.content.put(top.bytes, top.digest);
-  await deps.images.put(chosen.digest, ref.digest ? [] : [formatReference(ref)], Date.now(), false);
-  const img = deps.images.addRepoDigest(config.digest, `${repositoryName(ref)}@${top.digest}`);
-  emit({ status: `Digest: ${top.digest}` });
-  emit({ status: before?.id === img.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
-  return img;
+    await unpackImage({ diffIds, layers }, deps.content, deps.snaps, {
+      before: async (i) => {
+        await downloads.get(i);
+        const l = layers[i]!;
+        emit(progressMessage('Extracting', shortId(l.digest), 0, l.size));
+      },
+      after: (i, applied) => {
+        if (present[i]) return;
+        const l = layers[i]!;
+        if (applied) emit(progressMessage('Extracting', shortId(l.digest), l.size, l.size));
+        emit({ status: 'Pull complete', progressDetail: {}, id: shortId(l.digest) });
+      },
+    });
+    // Downloads of layers another pull unpacked meanwhile must still not fail silently.
+    await Promise.all(downloads.values());
+
+    const before = findImage(deps.images, ref.digest ? `${repositoryName(ref)}@${top.digest}` : formatReference(ref));
+    await deps.content.put(chosen.bytes, chosen.digest);
+    if (top !== chosen) await deps.content.put(top.bytes, top.digest);
+    await deps.images.put(chosen.digest, ref.digest ? [] : [formatReference(ref)], Date.now(), false);
+    const img = deps.images.addRepoDigest(config.digest, `${repositoryName(ref)}@${top.digest}`);
+    emit({ status: `Digest: ${top.digest}` });
+    emit({ status: before?.id === img.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
+    return img;
+  }
 }
 
 function findImage(images: ImageStore, ref: string): ImageRecord | undefined {

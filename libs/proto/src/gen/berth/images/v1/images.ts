@@ -28,6 +28,19 @@ import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.images.v1";
 
+export interface SaveImagesRequest {
+  references: string[];
+}
+
+export interface CollectGarbageRequest {
+}
+
+export interface CollectGarbageResponse {
+  removedBlobs: string[];
+  removedSnapshots: string[];
+  bytesFreed: number;
+}
+
 /** Credentials from the client (X-Registry-Auth), passed through to the registry. */
 export interface RegistryAuth {
   username: string;
@@ -180,6 +193,207 @@ export interface BlobChunk {
   offset: number;
   data: Buffer;
 }
+
+function createBaseSaveImagesRequest(): SaveImagesRequest {
+  return { references: [] };
+}
+
+export const SaveImagesRequest: MessageFns<SaveImagesRequest> = {
+  encode(message: SaveImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.references) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SaveImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseSaveImagesRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.references.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): SaveImagesRequest {
+    return {
+      references: globalThis.Array.isArray(object?.references)
+        ? object.references.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SaveImagesRequest): unknown {
+    const obj: any = {};
+    if (message.references?.length) {
+      obj.references = message.references;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SaveImagesRequest>, I>>(base?: I): SaveImagesRequest {
+    return SaveImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SaveImagesRequest>, I>>(object: I): SaveImagesRequest {
+    const message = createBaseSaveImagesRequest();
+    message.references = object.references?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCollectGarbageRequest(): CollectGarbageRequest {
+  return {};
+}
+
+export const CollectGarbageRequest: MessageFns<CollectGarbageRequest> = {
+  encode(_: CollectGarbageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectGarbageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCollectGarbageRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): CollectGarbageRequest {
+    return {};
+  },
+
+  toJSON(_: CollectGarbageRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CollectGarbageRequest>, I>>(base?: I): CollectGarbageRequest {
+    return CollectGarbageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CollectGarbageRequest>, I>>(_: I): CollectGarbageRequest {
+    const message = createBaseCollectGarbageRequest();
+    return message;
+  },
+};
+
+function createBaseCollectGarbageResponse(): CollectGarbageResponse {
+  return { removedBlobs: [], removedSnapshots: [], bytesFreed: 0 };
+}
+
+export const CollectGarbageResponse: MessageFns<CollectGarbageResponse> = {
+  encode(message: CollectGarbageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.removedBlobs) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.removedSnapshots) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.bytesFreed !== 0) {
+      writer.uint32(24).int64(message.bytesFreed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectGarbageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCollectGarbageResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.removedBlobs.push(reader.string());
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.removedSnapshots.push(reader.string());
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.bytesFreed = longToNumber(reader.int64());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CollectGarbageResponse {
+    return {
+      removedBlobs: globalThis.Array.isArray(object?.removedBlobs)
+        ? object.removedBlobs.map((e: any) => globalThis.String(e))
+        : [],
+      removedSnapshots: globalThis.Array.isArray(object?.removedSnapshots)
+        ? object.removedSnapshots.map((e: any) => globalThis.String(e))
+        : [],
+      bytesFreed: isSet(object.bytesFreed) ? globalThis.Number(object.bytesFreed) : 0,
+    };
+  },
+
+  toJSON(message: CollectGarbageResponse): unknown {
+    const obj: any = {};
+    if (message.removedBlobs?.length) {
+      obj.removedBlobs = message.removedBlobs;
+    }
+    if (message.removedSnapshots?.length) {
+      obj.removedSnapshots = message.removedSnapshots;
+    }
+    if (message.bytesFreed !== 0) {
+      obj.bytesFreed = Math.round(message.bytesFreed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CollectGarbageResponse>, I>>(base?: I): CollectGarbageResponse {
+    return CollectGarbageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CollectGarbageResponse>, I>>(object: I): CollectGarbageResponse {
+    const message = createBaseCollectGarbageResponse();
+    message.removedBlobs = object.removedBlobs?.map((e) => e) || [];
+    message.removedSnapshots = object.removedSnapshots?.map((e) => e) || [];
+    message.bytesFreed = object.bytesFreed ?? 0;
+    return message;
+  },
+};
 
 function createBaseRegistryAuth(): RegistryAuth {
   return { username: "", password: "", serverAddress: "", identityToken: "", registryToken: "" };
@@ -2383,6 +2597,35 @@ export const ImagesService = {
     responseSerialize: (value: CheckAuthResponse): Buffer => Buffer.from(CheckAuthResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckAuthResponse => CheckAuthResponse.decode(value),
   },
+  /**
+   * SaveImages writes a `docker save` archive of the images (docker-archive manifest.json and
+   * repositories, plus the OCI layout index.json and oci-layout, blobs under blobs/sha256),
+   * streamed in chunks. NOT_FOUND when a reference matches no image.
+   */
+  saveImages: {
+    path: "/berth.images.v1.Images/SaveImages",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: SaveImagesRequest): Buffer => Buffer.from(SaveImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SaveImagesRequest => SaveImagesRequest.decode(value),
+    responseSerialize: (value: BlobChunk): Buffer => Buffer.from(BlobChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BlobChunk => BlobChunk.decode(value),
+  },
+  /**
+   * CollectGarbage removes blobs and committed layer snapshots that no image references and
+   * no pull in progress holds. Repeating it is harmless.
+   */
+  collectGarbage: {
+    path: "/berth.images.v1.Images/CollectGarbage",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CollectGarbageRequest): Buffer =>
+      Buffer.from(CollectGarbageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CollectGarbageRequest => CollectGarbageRequest.decode(value),
+    responseSerialize: (value: CollectGarbageResponse): Buffer =>
+      Buffer.from(CollectGarbageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CollectGarbageResponse => CollectGarbageResponse.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -2439,6 +2682,17 @@ export interface ImagesServer extends UntypedServiceImplementation {
    * PERMISSION_DENIED when the registry refuses them.
    */
   checkAuth: handleUnaryCall<RegistryAuth, CheckAuthResponse>;
+  /**
+   * SaveImages writes a `docker save` archive of the images (docker-archive manifest.json and
+   * repositories, plus the OCI layout index.json and oci-layout, blobs under blobs/sha256),
+   * streamed in chunks. NOT_FOUND when a reference matches no image.
+   */
+  saveImages: handleServerStreamingCall<SaveImagesRequest, BlobChunk>;
+  /**
+   * CollectGarbage removes blobs and committed layer snapshots that no image references and
+   * no pull in progress holds. Repeating it is harmless.
+   */
+  collectGarbage: handleUnaryCall<CollectGarbageRequest, CollectGarbageResponse>;
 }
 
 export interface ImagesClient extends Client {
@@ -2624,6 +2878,36 @@ export interface ImagesClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SaveImages writes a `docker save` archive of the images (docker-archive manifest.json and
+   * repositories, plus the OCI layout index.json and oci-layout, blobs under blobs/sha256),
+   * streamed in chunks. NOT_FOUND when a reference matches no image.
+   */
+  saveImages(request: SaveImagesRequest, options?: Partial<CallOptions>): ClientReadableStream<BlobChunk>;
+  saveImages(
+    request: SaveImagesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BlobChunk>;
+  /**
+   * CollectGarbage removes blobs and committed layer snapshots that no image references and
+   * no pull in progress holds. Repeating it is harmless.
+   */
+  collectGarbage(
+    request: CollectGarbageRequest,
+    callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
+  ): ClientUnaryCall;
+  collectGarbage(
+    request: CollectGarbageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
+  ): ClientUnaryCall;
+  collectGarbage(
+    request: CollectGarbageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
   ): ClientUnaryCall;
 }
 
