@@ -245,3 +245,40 @@ describe('hostile registries', () => {
     expect(await listed()).toContain(`${hostile.host}/slow/img:v2`);
   });
 });
+
+describe("Berth's own registry endpoint", () => {
+  it('takes a push from another Berth and serves it back to a pull, same id and digest', async () => {
+    const port = await freePort();
+    const served = await Suite.start(['--registry-listen', `127.0.0.1:${port}`]);
+    try {
+      const name = `localhost:${port}/served/layered:v1`;
+      // Earlier tests may have pruned it.
+      expect((await suite.docker(['pull', `${reg.host}/fx/layered:v1`])).code).toBe(0);
+      expect((await suite.docker(['tag', `${reg.host}/fx/layered:v1`, name])).code).toBe(0);
+      const id = (await suite.docker(['image', 'inspect', '-f', '{{.Id}}', name])).stdout.trim();
+      const push = await suite.docker(['push', name]);
+      expect(push.code, push.stderr).toBe(0);
+      const digest = /v1: digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)![1]!;
+      // The serving host has it under the repository's own name, unpacked and ready to run.
+      const there = await served.docker(['image', 'inspect', '-f', '{{.Id}}', 'served/layered:v1']);
+      expect(there.stdout.trim()).toBe(id);
+      const run = await served.docker(['run', '--rm', '--network', 'none', 'served/layered:v1', 'cat', '/data/replaced.txt']);
+      expect(run.stdout.trim()).toBe('new');
+      const again = await suite.docker(['push', name]);
+      expect(again.stdout).toContain('Layer already exists');
+
+      expect((await suite.docker(['rmi', name])).code).toBe(0);
+      const pull = await suite.docker(['pull', name]);
+      expect(pull.code, pull.stderr).toBe(0);
+      expect(pull.stdout).toContain(`Digest: ${digest}`);
+      const back = JSON.parse((await suite.docker(['image', 'inspect', name])).stdout)[0];
+      expect(back.Id).toBe(id);
+      expect(back.RepoDigests).toContain(`localhost:${port}/served/layered@${digest}`);
+      const missing = await suite.docker(['pull', `localhost:${port}/served/layered:nope`]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('manifest unknown');
+    } finally {
+      await served.stop();
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { jobProcessor, registryHandlers } from './api/registry-handlers';
 import { storeHandlers } from './api/store-handlers';
 import type { SnapshotLister } from './domain/garbage';
 import { Leases } from './domain/leases';
+import { RegistryServer } from './domain/registry-server';
 import { DEFAULT_JOB_LOCK_MS, DEFAULT_PROGRESS_TTL_SECONDS, ImageJobs } from './domain/jobs';
 import { Limiter } from './domain/limiter';
 import { DEFAULT_REGISTRY_ATTEMPTS, DEFAULT_REGISTRY_BACKOFF_MS, DEFAULT_REGISTRY_TIMEOUT_MS } from './domain/registry-client';
@@ -82,6 +83,15 @@ void runService({
     );
     onClose(() => jobs.close());
     const registry = registryHandlers(registryDeps, jobs);
+    if (config.registryListen) {
+      const served = new RegistryServer({ content, images, snaps: layerSnapshots, leases, onPush: (id, name) => event('push', id, name) });
+      onClose(() => served.close());
+      const address = config.registryListen;
+      served.listen(address).then(
+        (port) => logger.info({ address, port }, 'serving the OCI Distribution API'),
+        (err: unknown) => logger.error({ err, address }, 'could not serve the OCI Distribution API'),
+      );
+    }
     server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, {
       ...imagesService(images, content, unpack, event, layerSnapshots),
       ...registry,

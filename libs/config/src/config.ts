@@ -49,6 +49,8 @@ export interface BerthConfig {
   registryMirrors: string[];
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
+  /** `host:port` where `images` serves the OCI Distribution API; off when undefined. */
+  registryListen: string | undefined;
   defaultAddressPools: AddressPool[];
   bip: string | undefined;
   /** Name of the default bridge interface (dockerd's `bridge`, `-b`). */
@@ -99,6 +101,7 @@ const KEYS: Record<string, Check> = {
   'registry-mirrors': strList,
   'max-concurrent-downloads': int,
   'max-concurrent-uploads': int,
+  'registry-listen': (v) => typeof v === 'string' && /^[^\s:]*:\d{1,5}$/.test(v),
   'default-address-pools': pools,
   bip: str,
   bridge: (v) => str(v) && /^[A-Za-z0-9_.-]{1,15}$/.test(v as string),
@@ -134,6 +137,7 @@ interface ValidatedDoc {
   'registry-mirrors'?: string[];
   'max-concurrent-downloads'?: number;
   'max-concurrent-uploads'?: number;
+  'registry-listen'?: string;
   'default-address-pools'?: AddressPool[];
   bip?: string;
   bridge?: string;
@@ -212,6 +216,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     registryMirrors: d['registry-mirrors'] ?? [],
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,
     maxConcurrentUploads: d['max-concurrent-uploads'] ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
+    registryListen: d['registry-listen'],
     defaultAddressPools: d['default-address-pools'] ?? [],
     bip: d.bip,
     bridge: d.bridge ?? DEFAULT_BRIDGE,

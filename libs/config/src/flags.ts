@@ -16,6 +16,7 @@ const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean; p
   '--default-runtime': { key: 'default-runtime' },
   '--dns': { key: 'dns', list: true },
   '--insecure-registry': { key: 'insecure-registries', list: true },
+  '--registry-listen': { key: 'registry-listen' },
   '--debug': { key: 'debug', bool: true },
   '-D': { key: 'debug', bool: true },
   '--bridge': { key: 'bridge' },

@@ -117,8 +117,13 @@ export class BlobWriter {
     while (off < chunk.length) off += (await this.fh.write(chunk, off)).bytesWritten;
   }
 
-  async commit(): Promise<BlobInfo> {
+  /** `expect` checks an unverified write against a digest learnt only at the end (a registry upload). */
+  async commit(expect?: string): Promise<BlobInfo> {
     const got = `sha256:${this.hash.digest('hex')}`;
+    if (expect !== undefined && got !== expect) {
+      await this.abort();
+      throw failedPrecondition(`digest mismatch: expected ${expect}, got ${got}`);
+    }
     if (this.expectedSize >= 0 && this.size !== this.expectedSize) {
       await this.abort();
       throw failedPrecondition(`blob ${this.digest}: got ${this.size} bytes, expected ${this.expectedSize}`);
