@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
-import { HostileRegistry } from '../support/hostile-registry';
+import { HostileRegistry, TOKEN_PASSWORD, TOKEN_USER } from '../support/hostile-registry';
 import { freePort, LocalRegistry, type PushedImage } from '../support/registry';
 
 let suite: Suite;
@@ -81,6 +81,10 @@ describe('docker pull from a local registry', () => {
     const tag = await suite.docker(['pull', `${reg.host}/library/busybox:nope`]);
     expect(tag.code).toBe(1);
     expect(tag.stderr).toContain(`manifest for ${reg.host}/library/busybox:nope not found: manifest unknown`);
+    // `busybox` is docker.io/library/busybox:latest; the test suite sends Docker Hub to a dead port.
+    const hub = await suite.docker(['pull', 'busybox']);
+    expect(hub.code).toBe(1);
+    expect(hub.stderr).toContain('Get "http://127.0.0.1:9/v2/library/busybox/manifests/latest"');
     const port = await freePort();
     const down = await suite.docker(['pull', `127.0.0.1:${port}/x`]);
     expect(down.code).toBe(1);
@@ -190,6 +194,27 @@ describe('hostile registries', () => {
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('Status: Downloaded newer image');
     expect(await listed()).toContain(`${hostile.host}/good/img:latest`);
+  });
+
+  it('retries a blob that fails with 503, with backoff', async () => {
+    const r = await suite.docker(['pull', `${hostile.host}/flaky/img:latest`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(hostile.blobGets.get(hostile.layerDigest('flaky', 'latest'))).toBe(2);
+  });
+
+  it('gets a Bearer token from the realm with the login credentials', async () => {
+    const name = `${hostile.host}/token/img:latest`;
+    const anon = await suite.docker(['pull', name]);
+    expect(anon.code).toBe(1);
+    expect(anon.stderr).toContain(`pull access denied for ${hostile.host}/token/img, repository does not exist or may require 'docker login'`);
+    const wrong = await suite.docker(['login', '-u', TOKEN_USER, '-p', 'wrong', hostile.host]);
+    expect(wrong.code).toBe(1);
+    const login = await suite.docker(['login', '-u', TOKEN_USER, '-p', TOKEN_PASSWORD, hostile.host]);
+    expect(login.code, login.stderr).toBe(0);
+    const pulled = await suite.docker(['pull', name]);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(pulled.stdout).toContain(`Status: Downloaded newer image for ${name}`);
+    expect((await suite.docker(['logout', hostile.host])).code).toBe(0);
   });
 
   it('two clients pulling the same image at once share one download', async () => {

@@ -57,7 +57,9 @@ export class Suite {
     const bridge = `bt${randomBytes(4).toString('hex')}`;
     const addressPool = freeAddressPool();
     const netArgs = ['--bridge', bridge, '--default-address-pool', `base=${addressPool},size=24`];
-    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...netArgs, ...extraArgs], {
+    // Tests never reach a public registry: Docker Hub goes to a port fetch refuses to dial.
+    const offline = extraArgs.some((a) => a.startsWith('--config')) ? [] : ['--registry-host', 'docker.io=http://127.0.0.1:9'];
+    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...netArgs, ...offline, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

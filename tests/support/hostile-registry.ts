@@ -18,7 +18,15 @@ export type Misbehaviour =
   /** The manifest is not JSON. */
   | 'garbage'
   /** The layer trickles out slowly (to kill things mid-pull). */
-  | 'slow';
+  | 'slow'
+  /** Every blob fails once with 503 before it is served (retries with backoff). */
+  | 'flaky'
+  /** Wants a Bearer token from /token, which it gives for basic credentials berth:s3cret. */
+  | 'token';
+
+export const TOKEN_USER = 'berth';
+export const TOKEN_PASSWORD = 's3cret';
+const GOOD_TOKEN = 'good-token';
 
 /**
  * A registry on loopback that serves one image (from a `docker save` tarball) and misbehaves
@@ -108,12 +116,28 @@ export class HostileRegistry {
     return sha256(this.image(mode, tag).layer);
   }
 
+  private challenge(res: ServerResponse): void {
+    res.writeHead(401, {
+      'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${this.port}/token",service="hostile",scope="repository:token/img:pull"`,
+      'Content-Type': 'application/json',
+    });
+    res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
-    if (url === '/v2/') return void res.end('{}');
+    const bearer = req.headers.authorization === `Bearer ${GOOD_TOKEN}`;
+    if (url.startsWith('/token?')) {
+      const basic = `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`;
+      if (req.headers.authorization && req.headers.authorization !== basic) return void res.writeHead(401).end();
+      return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: req.headers.authorization ? GOOD_TOKEN : 'anonymous' }));
+    }
+    // Like a token registry, /v2/ itself wants a token (login checks credentials there).
+    if (url === '/v2/') return bearer ? void res.end('{}') : this.challenge(res);
     const m = /^\/v2\/([\w-]+)\/img\/(manifests|blobs)\/(.+)$/.exec(url);
     if (!m) return void res.writeHead(404).end();
     const mode = m[1] as Misbehaviour;
+    if (mode === 'token' && !bearer) return this.challenge(res);
     if (m[2] === 'manifests') {
       res.setHeader('Content-Type', 'application/vnd.oci.image.manifest.v1+json');
       if (mode === 'huge-manifest') {
@@ -127,7 +151,9 @@ export class HostileRegistry {
       return void res.end(req.method === 'HEAD' ? undefined : img.manifest);
     }
     const digest = m[3]!;
-    this.blobGets.set(digest, (this.blobGets.get(digest) ?? 0) + 1);
+    const gets = (this.blobGets.get(digest) ?? 0) + 1;
+    this.blobGets.set(digest, gets);
+    if (mode === 'flaky' && gets === 1) return void res.writeHead(503).end();
     const blob = this.blobs.get(digest);
     if (!blob) return void res.writeHead(404).end();
     res.setHeader('Content-Length', String(blob.length));

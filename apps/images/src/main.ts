@@ -65,6 +65,7 @@ void runService({
       push: { content, images, uploads: new Limiter(config.maxConcurrentUploads) },
       registry: {
         insecureRegistries: config.insecureRegistries,
+        hosts: config.registryHosts,
         timeoutMs: DEFAULT_REGISTRY_TIMEOUT_MS,
         attempts: DEFAULT_REGISTRY_ATTEMPTS,
         backoffMs: DEFAULT_REGISTRY_BACKOFF_MS,

@@ -49,6 +49,12 @@ export interface BerthConfig {
   registryMirrors: string[];
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
+  /**
+   * Endpoint overrides, `domain=url` (e.g. `docker.io=http://127.0.0.1:5000`): where pulls and
+   * pushes for that registry go instead of its own host, like containerd's hosts.toml `server`.
+   * The test suite points docker.io at a closed loopback port so nothing reaches the internet.
+   */
+  registryHosts: Record<string, string>;
   /** `host:port` where `images` serves the OCI Distribution API; off when undefined. */
   registryListen: string | undefined;
   defaultAddressPools: AddressPool[];
@@ -101,6 +107,7 @@ const KEYS: Record<string, Check> = {
   'registry-mirrors': strList,
   'max-concurrent-downloads': int,
   'max-concurrent-uploads': int,
+  'registry-hosts': (v) => strList(v) && (v as string[]).every((h) => /^[^=\s]+=https?:\/\/\S+$/.test(h)),
   'registry-listen': (v) => typeof v === 'string' && /^[^\s:]*:\d{1,5}$/.test(v),
   'default-address-pools': pools,
   bip: str,
@@ -138,6 +145,7 @@ interface ValidatedDoc {
   'max-concurrent-downloads'?: number;
   'max-concurrent-uploads'?: number;
   'registry-listen'?: string;
+  'registry-hosts'?: string[];
   'default-address-pools'?: AddressPool[];
   bip?: string;
   bridge?: string;
@@ -217,6 +225,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,
     maxConcurrentUploads: d['max-concurrent-uploads'] ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
     registryListen: d['registry-listen'],
+    registryHosts: Object.fromEntries((d['registry-hosts'] ?? []).map((h) => [h.slice(0, h.indexOf('=')), h.slice(h.indexOf('=') + 1).replace(/\/+$/, '')])),
     defaultAddressPools: d['default-address-pools'] ?? [],
     bip: d.bip,
     bridge: d.bridge ?? DEFAULT_BRIDGE,

@@ -12,6 +12,8 @@ export interface RegistryCredentials {
 export interface RegistryOptions {
   /** Hosts (`host[:port]`) spoken to over plain HTTP, besides loopback. */
   insecureRegistries: string[];
+  /** Endpoint overrides by registry domain (`docker.io` → `http://127.0.0.1:5000`). */
+  hosts: Record<string, string>;
   /** How long to wait for response headers, and for each chunk of a body. */
   timeoutMs: number;
   /** Attempts for idempotent requests failing transiently (network errors, 5xx, 429). */
@@ -112,7 +114,7 @@ export class RegistryClient {
     private readonly opts: RegistryOptions,
   ) {
     const scheme = isInsecure(ref.domain, opts.insecureRegistries) ? 'http' : 'https';
-    this.base = `${scheme}://${endpointHost(ref.domain)}`;
+    this.base = opts.hosts[ref.domain] ?? `${scheme}://${endpointHost(ref.domain)}`;
     if (creds.registryToken) this.authorization = `Bearer ${creds.registryToken}`;
   }
 
