@@ -66,6 +66,16 @@ describe('docker pull from a local registry', () => {
     expect(t.stdout).toContain(`${layered.layers[0]!.digest.slice(7, 19)}: Already exists`);
   });
 
+  it('pulls every tag with --all-tags', async () => {
+    await reg.pushArchive(fx.busybox, 'multi/tags', 'a', { gzip: true });
+    await reg.pushArchive(fx.layered, 'multi/tags', 'b');
+    const r = await suite.docker(['pull', '--all-tags', `${reg.host}/multi/tags`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('a: Pulling from multi/tags');
+    expect(r.stdout).toContain('b: Pulling from multi/tags');
+    expect((await suite.docker(['images', '--format', '{{.Tag}}', `${reg.host}/multi/tags`])).stdout.split('\n').filter(Boolean).sort()).toEqual(['a', 'b']);
+  });
+
   it('runs a multi-layer OCI image with its whiteouts applied', async () => {
     const name = `${reg.host}/fx/layered:v1`;
     const r = await suite.docker(['run', '--rm', '--network', 'none', name, 'sh', '-c', 'ls /data /data/dir; cat /data/replaced.txt; test -e /data/gone.txt || echo gone']);

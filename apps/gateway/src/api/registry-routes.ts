@@ -68,8 +68,10 @@ export function pullRoute(b: Backends, req: Request, res: Response): void {
   const tag = String(req.query.tag ?? '');
   const reference = !tag || from.includes('@') ? from : tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`;
   const platform = String(req.query.platform ?? '');
+  // The CLI always sends a tag, except for `docker pull --all-tags`.
+  const allTags = req.query.tag === undefined && !/[:@][^/]*$/.test(from);
   const c = b.peers.images;
-  relay(c.pullImage({ reference, platform, auth: registryAuth(req.header('x-registry-auth')) }), req, res);
+  relay(c.pullImage({ reference, platform, allTags, auth: registryAuth(req.header('x-registry-auth')) }), req, res);
 }
 
 export function registryRoutes(b: Backends): Router {

@@ -1,7 +1,8 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { endWithError, unaryHandler } from '@berth/grpc';
 import type { imagesV1 } from '@berth/proto';
-import { formatReference, parseReference, type Reference } from '@berth/reference';
+import { notFound } from '@berth/errors';
+import { familiarName, formatReference, parseReference, type Reference } from '@berth/reference';
 import type { JobKind, JobSpec } from '../domain/jobs';
 import { pullImage, type PullDeps } from '../domain/pull';
 import { pushImage, type PushDeps } from '../domain/push';
@@ -45,14 +46,26 @@ function streamed(call: ServerWritableStream<unknown, imagesV1.ProgressMessage>,
   );
 }
 
+/** `docker pull -a`: the repository's tags as references, in the registry's order. */
+async function allTags(reference: string, client: (ref: Reference) => RegistryClient): Promise<string[]> {
+  const ref = parseReference(reference);
+  const tags = await client(ref).tags();
+  if (tags.length === 0) throw notFound(`no tags found for ${familiarName({ domain: ref.domain, path: ref.path })}`);
+  return tags.map((t) => formatReference({ domain: ref.domain, path: ref.path, tag: t }));
+}
+
 /** What a pull or push job does, given its stored data; run by the job worker. */
 export function jobProcessor(d: RegistryHandlerDeps) {
   const clientFor = (creds: RegistryCredentials) => (ref: Reference) => new RegistryClient(ref, creds, d.registry);
   return async (kind: JobKind, data: Record<string, unknown>, emit: Emit): Promise<void> => {
     const auth = credentials(data.auth as imagesV1.RegistryAuth | undefined);
     if (kind === 'pull') {
-      const img = await pullImage(String(data.reference), String(data.platform ?? ''), { ...d.pull, client: clientFor(auth) }, emit);
-      d.event('pull', img.id, String(data.reference));
+      const deps = { ...d.pull, client: clientFor(auth) };
+      const refs = data.allTags ? await allTags(String(data.reference), deps.client) : [String(data.reference)];
+      for (const r of refs) {
+        const img = await pullImage(r, String(data.platform ?? ''), deps, emit);
+        d.event('pull', img.id, r);
+      }
     } else {
       await pushImage(String(data.reference), { ...d.push, client: clientFor(auth) }, emit);
       d.event('push', String(data.reference), String(data.reference));
@@ -68,8 +81,8 @@ export function registryHandlers(d: RegistryHandlerDeps, jobs: JobRunner): Pick<
       streamed(call, async (emit, signal) => {
         // Checked here so that a bad reference is an error of this call, not of a job.
         const full = formatReference(parseReference(req.reference));
-        const identity = [full, req.platform, req.auth?.username ?? ''].join('\0');
-        await jobs.run({ kind: 'pull', identity, data: { reference: req.reference, platform: req.platform, auth: req.auth } }, emit, signal);
+        const identity = [req.allTags ? `${full} all-tags` : full, req.platform, req.auth?.username ?? ''].join('\0');
+        await jobs.run({ kind: 'pull', identity, data: { reference: req.reference, platform: req.platform, auth: req.auth, allTags: req.allTags } }, emit, signal);
       });
     },
     pushImage(call: ServerWritableStream<imagesV1.PushImageRequest, imagesV1.ProgressMessage>) {

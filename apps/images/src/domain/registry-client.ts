@@ -248,6 +248,24 @@ export class RegistryClient {
     return { bytes, mediaType, headerDigest: res.headers.get('docker-content-digest') ?? '' };
   }
 
+  /** Every tag of the repository (`GET /v2/<name>/tags/list`, following `Link` pages). */
+  async tags(): Promise<string[]> {
+    const out: string[] = [];
+    let path: string | undefined = this.repoPath('/tags/list?n=1000');
+    for (let pages = 0; path && pages < 100; pages++) {
+      const res = await this.request('GET', path);
+      if (!res.ok) {
+        const e = await errorText(res);
+        throw new RegistryError(res.status === 404 ? 'not_found' : 'internal', `error listing tags of ${familiarRepo(this.ref)}: ${e.message}`, res.status, e.code);
+      }
+      const body = JSON.parse((await readBounded(res, MAX_MANIFEST_FETCH_BYTES, 'tag list', this.opts.timeoutMs)).toString('utf8')) as { tags?: string[] | null };
+      out.push(...(body.tags ?? []).filter((t) => typeof t === 'string'));
+      const link = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '');
+      path = link ? new URL(link[1]!, this.base).toString() : undefined;
+    }
+    return out;
+  }
+
   /** Starts a blob download at an offset; the body is the caller's to read and verify. */
   async blob(digest: string): Promise<Response> {
     const res = await this.request('GET', this.repoPath(`/blobs/${digest}`));

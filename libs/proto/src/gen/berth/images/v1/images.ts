@@ -58,6 +58,8 @@ export interface PullImageRequest {
     | undefined;
   /** "os/arch[/variant]"; empty means this host's. */
   platform: string;
+  /** `docker pull --all-tags`: every tag of the repository named by `reference`. */
+  allTags: boolean;
 }
 
 export interface PushImageRequest {
@@ -520,7 +522,7 @@ export const RegistryAuth: MessageFns<RegistryAuth> = {
 };
 
 function createBasePullImageRequest(): PullImageRequest {
-  return { reference: "", auth: undefined, platform: "" };
+  return { reference: "", auth: undefined, platform: "", allTags: false };
 }
 
 export const PullImageRequest: MessageFns<PullImageRequest> = {
@@ -533,6 +535,9 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
     }
     if (message.platform !== "") {
       writer.uint32(26).string(message.platform);
+    }
+    if (message.allTags !== false) {
+      writer.uint32(32).bool(message.allTags);
     }
     return writer;
   },
@@ -568,6 +573,14 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
           message.platform = reader.string();
           continue;
         }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.allTags = reader.bool();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -582,6 +595,7 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
       reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
       auth: isSet(object.auth) ? RegistryAuth.fromJSON(object.auth) : undefined,
       platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+      allTags: isSet(object.allTags) ? globalThis.Boolean(object.allTags) : false,
     };
   },
 
@@ -596,6 +610,9 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
     if (message.platform !== "") {
       obj.platform = message.platform;
     }
+    if (message.allTags !== false) {
+      obj.allTags = message.allTags;
+    }
     return obj;
   },
 
@@ -609,6 +626,7 @@ export const PullImageRequest: MessageFns<PullImageRequest> = {
       ? RegistryAuth.fromPartial(object.auth)
       : undefined;
     message.platform = object.platform ?? "";
+    message.allTags = object.allTags ?? false;
     return message;
   },
 };
