@@ -1,7 +1,8 @@
 import { invalidArgument, isNotFound, notFound } from '@berth/errors';
 import { familiarName, formatReference, parseReference, type Reference, repositoryName } from '@berth/reference';
 import type { ContentStore } from './content-store';
-import type { Descriptor, ImageStore } from './image-store';
+import type { ImageStore } from './image-store';
+import { manifestToShip } from './layer-blobs';
 import type { Limiter } from './limiter';
 import { type Emit, progressMessage, shortId, throttled } from './progress';
 import type { RegistryClient } from './registry-client';
@@ -17,12 +18,6 @@ export interface PushDeps {
 function hasTag(input: string): boolean {
   const name = input.split('@')[0]!;
   return name.lastIndexOf(':') > name.lastIndexOf('/');
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Another repository of the same registry that has this blob, for a cross-repository mount. */
@@ -65,11 +60,12 @@ export async function pushImage(input: string, deps: PushDeps, emit: Emit): Prom
       if (isNotFound(err)) throw notFound(`tag does not exist: ${familiarName(parseReference(full))}`);
       throw err;
     }
-    const manifest = await readAll(deps.content.read(img.manifestDigest));
-    const doc = JSON.parse(manifest.toString('utf8')) as { mediaType?: string; config: Descriptor };
-    const mediaType = doc.mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
+    const ship = await manifestToShip(img, deps.images, deps.content);
+    const manifest = ship.bytes;
+    const mediaType = ship.mediaType;
+    const doc = { config: { digest: ship.configDigest } };
     // Docker lists the top layer first.
-    const order = img.layers.map((l, i) => ({ l, id: shortId(img.diffIds[i] ?? l.digest) })).reverse();
+    const order = ship.layers.map((l, i) => ({ l, id: shortId(img.diffIds[i] ?? l.digest) })).reverse();
     for (const { id } of order) emit({ status: 'Preparing', progressDetail: {}, id });
     const uploads = order.map(({ l, id }) =>
       deps.uploads.run(
@@ -92,9 +88,11 @@ export async function pushImage(input: string, deps: PushDeps, emit: Emit): Prom
       await client.upload(doc.config.digest, size, () => counted(deps.content.read(doc.config.digest), () => undefined));
     }
     await client.putManifest(tag, manifest, mediaType);
-    emit({ status: `${tag}: digest: ${img.manifestDigest} size: ${manifest.length}` });
-    emit({ progressDetail: {}, aux: { Tag: tag, Digest: img.manifestDigest, Size: manifest.length } });
-    deps.images.addRepoDigest(img.id, `${repo}@${img.manifestDigest}`);
+    // A rewritten manifest is kept, so the repo digest recorded below names a blob we have.
+    if (!ship.original) await deps.content.put(manifest, ship.digest);
+    emit({ status: `${tag}: digest: ${ship.digest} size: ${manifest.length}` });
+    emit({ progressDetail: {}, aux: { Tag: tag, Digest: ship.digest, Size: manifest.length } });
+    deps.images.addRepoDigest(img.id, `${repo}@${ship.digest}`);
   }
 }
 

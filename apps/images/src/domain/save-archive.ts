@@ -4,6 +4,7 @@ import { familiarName, familiarRepository, formatReference, parseReference, repo
 import { TarWriter } from '@berth/tar';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
+import { type ManifestToShip, manifestToShip } from './layer-blobs';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
@@ -57,11 +58,16 @@ export function selectImages(images: ImageStore, refs: string[]): Selected[] {
 export async function saveImages(images: ImageStore, content: ContentStore, refs: string[], out: Writable): Promise<void> {
   const selected = selectImages(images, refs);
   const blobs = new Set<string>();
+  // Rewritten manifests (layers standing in for ones never downloaded) are written from memory.
+  const extra = new Map<string, Buffer>();
+  const ships = new Map<string, ManifestToShip>();
   for (const { img } of selected) {
-    for (const d of [img.manifestDigest, img.id, ...img.layers.map((l) => l.digest)]) {
-      if (!content.has(d)) {
-        throw failedPrecondition(`cannot save ${img.id.slice(7, 19)}: blob ${d} is not in the content store (its layer was already unpacked when the image was pulled)`);
-      }
+    const ship = await manifestToShip(img, images, content);
+    ships.set(img.id, ship);
+    if (ship.original) blobs.add(ship.digest);
+    else extra.set(ship.digest, ship.bytes);
+    for (const d of [img.id, ...ship.layers.map((l) => l.digest)]) {
+      if (!content.has(d)) throw failedPrecondition(`cannot save ${img.id.slice(7, 19)}: blob ${d} is not in the content store`);
       blobs.add(d);
     }
   }
@@ -69,7 +75,12 @@ export async function saveImages(images: ImageStore, content: ContentStore, refs
   const dir = { type: 'directory' as const, mode: 0o755, mtimeSeconds: 0 };
   await tar.add({ name: 'blobs/', ...dir });
   await tar.add({ name: 'blobs/sha256/', ...dir });
-  for (const d of [...blobs].sort()) {
+  for (const d of [...new Set([...blobs, ...extra.keys()])].sort()) {
+    const mem = extra.get(d);
+    if (mem && !blobs.has(d)) {
+      await tar.add({ name: `blobs/sha256/${d.slice(7)}`, mode: 0o444, size: mem.length, mtimeSeconds: 0 }, mem);
+      continue;
+    }
     const size = content.stat(d).size;
     await tar.add({ name: `blobs/sha256/${d.slice(7)}`, mode: 0o444, size, mtimeSeconds: 0 }, content.read(d) as AsyncIterable<Uint8Array>);
   }
@@ -77,8 +88,8 @@ export async function saveImages(images: ImageStore, content: ContentStore, refs
   const archiveManifest = [];
   const repositories: Record<string, Record<string, string>> = {};
   for (const { img, tags } of selected) {
-    const manifestSize = content.stat(img.manifestDigest).size;
-    const desc = { mediaType: await manifestType(content, img.manifestDigest), digest: img.manifestDigest, size: manifestSize };
+    const ship = ships.get(img.id)!;
+    const desc = { mediaType: ship.mediaType, digest: ship.digest, size: ship.bytes.length };
     if (tags.size === 0) manifests.push(desc);
     for (const t of tags) {
       const ref = parseReference(t);
@@ -89,7 +100,7 @@ export async function saveImages(images: ImageStore, content: ContentStore, refs
     archiveManifest.push({
       Config: `blobs/sha256/${img.id.slice(7)}`,
       RepoTags: tags.size ? [...tags].map((t) => familiarName(parseReference(t))) : null,
-      Layers: img.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
+      Layers: ship.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
     });
   }
   const file = async (name: string, doc: unknown) => {
@@ -101,11 +112,4 @@ export async function saveImages(images: ImageStore, content: ContentStore, refs
   await file('oci-layout', { imageLayoutVersion: '1.0.0' });
   if (Object.keys(repositories).length) await file('repositories', repositories);
   await tar.finish();
-}
-
-async function manifestType(content: ContentStore, digest: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of content.read(digest)) chunks.push(c as Buffer);
-  const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { mediaType?: string };
-  return doc.mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
 }
