@@ -304,10 +304,18 @@ describe('hostile registries', () => {
 });
 
 describe("Berth's own registry endpoint", () => {
+  let served: Suite;
+  let port: number;
+  beforeAll(async () => {
+    port = await freePort();
+    served = await Suite.start(['--registry-listen', `127.0.0.1:${port}`]);
+  });
+  afterAll(async () => {
+    await served?.stop();
+  });
+
   it('takes a push from another Berth and serves it back to a pull, same id and digest', async () => {
-    const port = await freePort();
-    const served = await Suite.start(['--registry-listen', `127.0.0.1:${port}`]);
-    try {
+    {
       const name = `localhost:${port}/served/layered:v1`;
       // Earlier tests may have pruned it.
       expect((await suite.docker(['pull', `${reg.host}/fx/layered:v1`])).code).toBe(0);
@@ -334,8 +342,35 @@ describe("Berth's own registry endpoint", () => {
       const missing = await suite.docker(['pull', `localhost:${port}/served/layered:nope`]);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('manifest unknown');
-    } finally {
-      await served.stop();
     }
+  });
+
+  it('refuses bad uploads and manifests with OCI errors, and records nothing', async () => {
+    const base = `http://127.0.0.1:${port}/v2/bad/img`;
+    const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+    expect(start.status).toBe(202);
+    const loc = new URL(start.headers.get('location')!, base);
+    loc.searchParams.set('digest', `sha256:${'0'.repeat(64)}`);
+    const put = await fetch(loc, { method: 'PUT', body: 'not what the digest says' });
+    expect(put.status).toBe(400);
+    expect(((await put.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe('DIGEST_INVALID');
+    const unknownBlob = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 2 },
+      layers: [],
+    };
+    const m = await fetch(`${base}/manifests/v1`, { method: 'PUT', body: JSON.stringify(unknownBlob), headers: { 'Content-Type': unknownBlob.mediaType } });
+    expect(m.status).toBe(400);
+    expect(((await m.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe('MANIFEST_BLOB_UNKNOWN');
+    const garbage = await fetch(`${base}/manifests/v1`, { method: 'PUT', body: '{{{' });
+    expect(garbage.status).toBe(400);
+    const huge = await fetch(`${base}/manifests/v1`, { method: 'PUT', body: Buffer.alloc(5 << 20, 0x20) });
+    expect(huge.status).toBe(400);
+    expect((await fetch(`${base}/manifests/v1`)).status).toBe(404);
+    expect((await fetch(`${base}/blobs/sha256:${'2'.repeat(64)}`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/v2/UPPER/manifests/x`)).status).toBe(404);
+    expect((await served.docker(['images', '-q'])).stdout.trim()).not.toContain('\n');
+    expect((await served.docker(['images', '--format', '{{.Repository}}'])).stdout).not.toContain('bad/img');
   });
 });

@@ -42,15 +42,34 @@ function ociError(res: ServerResponse, status: number, code: string, message: st
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
 
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > max) throw new BerthError('invalid_argument', `body larger than ${max} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads a body of at most `max` bytes. A larger one is refused, but what the client still sends
+ * is drained (up to four times the limit) so that it reads the answer rather than a reset.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      reject(new BerthError('invalid_argument', `body larger than ${max} bytes`));
+    };
+    if (Number(req.headers['content-length'] ?? -1) > max) refuse();
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > 4 * max) return void req.destroy();
+      if (refused) return;
+      if (n > max) return refuse();
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!refused) reject(err);
+    });
+  });
 }
 
 export class RegistryServer {
