@@ -212,6 +212,7 @@ describe('hostile registries', () => {
     ['truncated', /sha256:[0-9a-f]{64}/],
     ['huge-manifest', /manifest for .* is too large/],
     ['garbage', /invalid manifest for .*: not JSON/],
+    ['escape', /escapes the layer root/],
   ])('%s: a clear error, no image, nothing half-written', async (mode, message) => {
     const name = `${hostile.host}/${mode}/img:latest`;
     const r = await suite.docker(['pull', name]);

@@ -22,7 +22,9 @@ export type Misbehaviour =
   /** Every blob fails once with 503 before it is served (retries with backoff). */
   | 'flaky'
   /** Wants a Bearer token from /token, which it gives for basic credentials berth:s3cret. */
-  | 'token';
+  | 'token'
+  /** The layer (digest and diff ID right) holds an entry `../../escaped.txt`. */
+  | 'escape';
 
 export const TOKEN_USER = 'berth';
 export const TOKEN_PASSWORD = 's3cret';
@@ -90,7 +92,12 @@ export class HostileRegistry {
       try {
         mkdirSync(join(tmp, 'data'));
         writeFileSync(join(tmp, 'data', 'random.bin'), randomBytes(1536 << 10));
-        execFileSync('tar', ['--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', join(tmp, 'layer.tar'), '-C', tmp, 'data']);
+        if (mode === 'escape') {
+          const py = `import tarfile,io\nt=tarfile.open('${join(tmp, 'layer.tar')}','w',format=tarfile.USTAR_FORMAT)\ni=tarfile.TarInfo('../../escaped.txt');i.size=1;i.mtime=0\nt.addfile(i,io.BytesIO(b'x'))\nt.close()`;
+          execFileSync('python3', ['-c', py]);
+        } else {
+          execFileSync('tar', ['--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', join(tmp, 'layer.tar'), '-C', tmp, 'data']);
+        }
         const layer = readFileSync(join(tmp, 'layer.tar'));
         const config = Buffer.from(JSON.stringify({ ...this.baseConfig, rootfs: { type: 'layers', diff_ids: [sha256(layer)] }, history: [] }));
         const manifest = Buffer.from(

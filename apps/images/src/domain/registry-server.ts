@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { BerthError, isFailedPrecondition, isNotFound, kindOf, messageOf } from '@berth/errors';
-import { familiarName, formatReference, isDigest, parseReference } from '@berth/reference';
+import { chainIds, familiarName, formatReference, isDigest, parseReference } from '@berth/reference';
 import type { BlobWriter, ContentStore } from './content-store';
 import { MANIFEST_TYPES, MAX_MANIFEST_BYTES, type ImageStore } from './image-store';
 import type { Leases } from './leases';
@@ -270,12 +270,17 @@ export class RegistryServer {
       if (!isDigest(d) || !this.d.content.has(d)) return ociError(res, 400, 'MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: ${d}`);
     }
     const release = this.d.leases.hold([digest, doc.config.digest, ...doc.layers.map((l) => l.digest)]);
+    const chainRelease: (() => void)[] = [];
     try {
       const chunks: Buffer[] = [];
       for await (const c of this.d.content.read(doc.config.digest)) chunks.push(c as Buffer);
       const cfg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
       const diffIds = cfg.rootfs?.diff_ids ?? [];
-      if (diffIds.length !== doc.layers.length) return ociError(res, 400, 'MANIFEST_INVALID', 'manifest invalid: config diff_ids do not match the layers');
+      if (diffIds.length !== doc.layers.length || !diffIds.every((d) => typeof d === 'string' && isDigest(d))) {
+        return ociError(res, 400, 'MANIFEST_INVALID', 'manifest invalid: config diff_ids do not match the layers');
+      }
+      const releaseChain = this.d.leases.hold(chainIds(diffIds));
+      chainRelease.push(releaseChain);
       // Unpacked before it is recorded: a listed image can always run.
       await unpackImage({ diffIds, layers: doc.layers }, this.d.content, this.d.snaps);
       await this.d.content.put(body, digest);
@@ -284,6 +289,7 @@ export class RegistryServer {
       this.d.onPush?.(img.id, tags[0] ? familiarName(parseReference(tags[0])) : img.id);
     } finally {
       release();
+      for (const r of chainRelease) r();
     }
     res.writeHead(201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     res.end();
