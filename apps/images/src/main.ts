@@ -11,7 +11,6 @@ import { contentService, imagesService } from './api/images-service';
 import { jobProcessor, registryHandlers } from './api/registry-handlers';
 import { storeHandlers } from './api/store-handlers';
 import type { SnapshotLister } from './domain/garbage';
-import { Leases } from './domain/leases';
 import { RegistryServer } from './domain/registry-server';
 import { DEFAULT_JOB_LOCK_MS, DEFAULT_PROGRESS_TTL_SECONDS, ImageJobs } from './domain/jobs';
 import { Limiter } from './domain/limiter';
@@ -50,7 +49,7 @@ void runService({
     const event = (action: string, id: string, name: string) => {
       events.publish('image', action, id, { name }).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
     };
-    const leases = new Leases();
+    const leases = content.leases;
     const snapshotLister: SnapshotLister = {
       list: async () =>
         (await call(snaps.list, {})).snapshots.map((x) => ({

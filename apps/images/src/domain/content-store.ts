@@ -4,6 +4,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { isDigest } from '@berth/reference';
+import { Leases } from './leases';
 
 export interface BlobInfo {
   digest: string;
@@ -17,6 +18,8 @@ export interface BlobInfo {
  * wrong blob, and a crash leaves only ingest files, which start-up removes.
  */
 export class ContentStore {
+  /** Blobs (and layer snapshots) that work in progress holds against garbage collection. */
+  readonly leases = new Leases();
   private readonly blobs: string;
   private readonly ingest: string;
 

@@ -17,6 +17,23 @@ export async function importRootfs(
   images: ImageStore,
   snaps: LayerSnapshots,
 ): Promise<ImageRecord> {
+  // The layer's blob and snapshot are held against garbage collection until the image names them.
+  const releases: (() => void)[] = [];
+  try {
+    return await importHeld(source, opts, content, images, snaps, (names) => releases.push(content.leases.hold(names)));
+  } finally {
+    for (const r of releases) r();
+  }
+}
+
+async function importHeld(
+  source: AsyncIterable<Uint8Array>,
+  opts: { tag: string; changes: string[]; message: string },
+  content: ContentStore,
+  images: ImageStore,
+  snaps: LayerSnapshots,
+  hold: (names: string[]) => void,
+): Promise<ImageRecord> {
   const config = applyChanges({}, opts.changes);
   const tag = opts.tag ? familiarName(parseReference(opts.tag)) : '';
   const w = await content.writerUnverified();
@@ -27,11 +44,13 @@ export async function importRootfs(
     throw err;
   }
   const layer = await w.commit();
+  hold([layer.digest]);
   const key = `import-${randomBytes(6).toString('hex')}`;
   await snaps.prepare(key, '');
   let diffId = '';
   try {
     diffId = (await snaps.applyLayer(key, layer.path, '')).diffId;
+    hold([diffId]);
     await snaps.commit(diffId, key);
   } catch (err) {
     await snaps.remove(key).catch(() => undefined);

@@ -56,6 +56,23 @@ export async function loadArchive(
   unpack: (img: ImageRecord) => Promise<unknown>,
   say: (line: string) => void,
 ): Promise<string[]> {
+  // Stored blobs are held against garbage collection until the images naming them are recorded.
+  const releases: (() => void)[] = [];
+  try {
+    return await loadHeld(source, content, images, unpack, say, (d) => releases.push(content.leases.hold([d])));
+  } finally {
+    for (const r of releases) r();
+  }
+}
+
+async function loadHeld(
+  source: AsyncIterable<Uint8Array>,
+  content: ContentStore,
+  images: ImageStore,
+  unpack: (img: ImageRecord) => Promise<unknown>,
+  say: (line: string) => void,
+  hold: (digest: string) => void,
+): Promise<string[]> {
   const byPath = new Map<string, string>();
   const links = new Map<string, string>();
   let manifestJson: Buffer | undefined;
@@ -76,7 +93,9 @@ export async function loadArchive(
     const w = m ? await content.writer(`sha256:${m[1]}`, e.header.size) : await content.writerUnverified();
     try {
       for await (const c of e.content) await w.write(c);
-      byPath.set(name, (await w.commit()).digest);
+      const stored = (await w.commit()).digest;
+      hold(stored);
+      byPath.set(name, stored);
     } catch (err) {
       await w.abort();
       throw err;
@@ -119,6 +138,7 @@ export async function loadArchive(
       }
     })();
     const stored = await content.put(manifest);
+    hold(stored.digest);
     const img = await images.put(stored.digest, tags);
     try {
       await unpack(img);
