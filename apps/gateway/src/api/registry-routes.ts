@@ -24,7 +24,7 @@ export function registryAuth(header: string | undefined): imagesV1.RegistryAuth 
  * Relays a progress stream: an error before the first message is an HTTP error (as Docker
  * answers when the manifest is not found), one after is an `errorDetail` line in the stream.
  */
-function relay(call: ClientReadableStream<imagesV1.ProgressMessage>, req: Request, res: Response): void {
+function relay(call: ClientReadableStream<imagesV1.ProgressMessage>, res: Response): void {
   let started = false;
   let done = false;
   const start = () => {
@@ -58,7 +58,6 @@ function relay(call: ClientReadableStream<imagesV1.ProgressMessage>, req: Reques
     }
     res.end(`${JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) })}\r\n`);
   });
-  void req;
 }
 
 /** POST /images/create?fromImage=: a pull. */
@@ -71,7 +70,7 @@ export function pullRoute(b: Backends, req: Request, res: Response): void {
   // The CLI always sends a tag, except for `docker pull --all-tags`.
   const allTags = req.query.tag === undefined && !/[:@][^/]*$/.test(from);
   const c = b.peers.images;
-  relay(c.pullImage({ reference, platform, allTags, auth: registryAuth(req.header('x-registry-auth')) }), req, res);
+  relay(c.pullImage({ reference, platform, allTags, auth: registryAuth(req.header('x-registry-auth')) }), res);
 }
 
 export function registryRoutes(b: Backends): Router {
@@ -80,7 +79,7 @@ export function registryRoutes(b: Backends): Router {
     const name = decodeURIComponent(String((req.params as Record<string, string>)[0] ?? ''));
     const tag = String(req.query.tag ?? '');
     const c = b.peers.images;
-    relay(c.pushImage({ reference: tag ? `${name}:${tag}` : name, auth: registryAuth(req.header('x-registry-auth')) }), req, res);
+    relay(c.pushImage({ reference: tag ? `${name}:${tag}` : name, auth: registryAuth(req.header('x-registry-auth')) }), res);
   });
   r.post('/auth', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     let body: Record<string, unknown>;
