@@ -2,13 +2,15 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunResult, Suite, run } from '../support/berth';
-import { fixtures } from '../support/fixtures';
-import { freePort } from '../support/registry';
+import { type RunResult, Suite, run } from '../../tests/support/berth';
+import { fixtures } from '../../tests/support/fixtures';
+import { freePort } from '../../tests/support/registry';
 
 const DOCKERD = '/usr/sbin/dockerd';
 
 /**
+ * Compatibility check, run by hand like the benchmarks (a reference engine never runs in tests
+ * or CI): `npx vitest run --config tools/bench/vitest.compat.mts`.
  * Round trips with a reference Docker engine, when one is installed: a private dockerd with
  * its own data root, exec root, socket and containerd namespace, no bridge and no iptables,
  * never the host's daemon.
