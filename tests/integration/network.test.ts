@@ -262,7 +262,8 @@ describe('published ports', () => {
     expect((await suite.docker(['start', 'p2'])).code).toBe(0);
     const got = await eventually(() => fetchText(`http://127.0.0.1:${port}/index.html`).catch(() => ({ status: 0, body: '' })), (x) => x.status === 200);
     expect(got.status).toBe(200);
-    expect((await suite.docker(['restart', '-t', '0', 'p2'])).code).toBe(0);
+    const restarted = await suite.docker(['restart', '-t', '0', 'p2']);
+    expect(restarted.code, restarted.stderr).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
     expect((await suite.docker(['port', 'p2'])).stdout).toBe(`80/tcp -> 0.0.0.0:${port}\n`);
     expect(ports()).toContain(`dport ${port}`);

@@ -290,16 +290,25 @@ export class Endpoints {
     return next;
   }
 
-  async unpublish(containerId: string): Promise<EndpointView[]> {
+  /**
+   * In the same queue as publish: a publish that ran while the kernel still had the rules this
+   * call is removing would read its own container's old port as taken (a restart's start
+   * racing its exit's unpublish).
+   */
+  unpublish(containerId: string): Promise<EndpointView[]> {
     checkContainerId(containerId);
-    const sb = this.store.get(containerId);
-    if (!sb) return [];
-    if (sb.endpoints.some((e) => e.ports.length)) {
-      for (const ep of sb.endpoints) ep.ports = [];
-      this.store.put(sb.containerId, sb);
-      await this.syncRules();
-    }
-    return sb.endpoints.map((ep) => this.view(sb, ep));
+    const next = this.publishing.catch(() => undefined).then(async () => {
+      const sb = this.store.get(containerId);
+      if (!sb) return [];
+      if (sb.endpoints.some((e) => e.ports.length)) {
+        for (const ep of sb.endpoints) ep.ports = [];
+        this.store.put(sb.containerId, sb);
+        await this.syncRules();
+      }
+      return sb.endpoints.map((ep) => this.view(sb, ep));
+    });
+    this.publishing = next;
+    return next;
   }
 
   rename(containerId: string, name: string): void {
