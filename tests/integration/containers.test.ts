@@ -223,8 +223,16 @@ describe('docker run and the container lifecycle', () => {
       await eventually(screen, (s) => s.includes('typed-42'));
       expect(await screen()).toMatch(/^30 100$/m);
       await tmux('resize-window', '-t', 'it', '-x', '120', '-y', '40');
-      await new Promise((r) => setTimeout(r, 300));
-      await tmux('send-keys', '-t', 'it', 'clear; stty size; exit 9', 'Enter');
+      // The resize travels tmux → CLI → gateway → shim → runc; ask until the shell sees it.
+      await eventually(
+        async () => {
+          await tmux('send-keys', '-t', 'it', 'clear; stty size', 'Enter');
+          await new Promise((r) => setTimeout(r, 200));
+          return screen();
+        },
+        (s) => /^40 120$/m.test(s),
+      );
+      await tmux('send-keys', '-t', 'it', 'exit 9', 'Enter');
       await eventually(() => Promise.resolve(existsSync(code)), (e) => e);
       expect(readFileSync(code, 'utf8').trim()).toBe('9');
       await suite.docker(['start', 'ittest']);
