@@ -1,6 +1,9 @@
-import { snapshotterV1 } from '@berth/proto';
+import { join } from 'node:path';
+import { snapshotterV1, volumesV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { snapshotsService } from './api/snapshots-service';
+import { volumesService } from './api/volumes-service';
+import { Volumes } from './domain/volumes';
 import { Snapshotter } from './domain/snapshotter';
 import { nativeDriver } from './drivers/native';
 import { backingFilesystem } from './drivers/backing-fs';
@@ -15,7 +18,7 @@ void runService({
   name: 'snapshotter',
   version: VERSION,
   details: () => ({ driver: driverName, 'backing-filesystem': backingFs }),
-  setup({ server, dataDir, config, logger }) {
+  async setup({ server, dataDir, config, logger }) {
     const want = config.storageDriver;
     if (want !== 'overlay2' && want !== 'native') {
       throw new Error(`storage driver ${JSON.stringify(want)} is not supported (choose overlay2 or native)`);
@@ -29,5 +32,10 @@ void runService({
     driverName = want;
     backingFs = backingFilesystem(dataDir);
     server.add<snapshotterV1.SnapshotsServer>('berth.snapshotter.v1', snapshotterV1.SnapshotsService, snapshotsService(snapshotter));
+    // Docker keeps volumes at <data-root>/volumes; users and tools look for them there.
+    const volumes = new Volumes(join(config.dataRoot, 'volumes'), (key) => snapshotter.mounts(key));
+    const { orphans: volumeOrphans } = await volumes.reconcile();
+    if (volumeOrphans > 0) logger.warn({ orphans: volumeOrphans }, 'removed volume directories left by an interrupted operation');
+    server.add<volumesV1.VolumesServer>('berth.snapshotter.v1.Volumes', volumesV1.VolumesService, volumesService(volumes));
   },
 });

@@ -1,6 +1,6 @@
 import type { Client } from '@grpc/grpc-js';
 import { type BerthConfig, type ServiceName } from '@berth/config';
-import { gatewayV1, health, imagesV1, netproxyV1, snapshotterV1, supervisorV1, type types } from '@berth/proto';
+import { gatewayV1, health, imagesV1, netproxyV1, snapshotterV1, supervisorV1, type types, volumesV1 } from '@berth/proto';
 import { type CallOpts, type ClientCtor, connect, unary } from '@berth/grpc';
 
 /** The client class that speaks each service's main contract (all of them answer Info). */
@@ -64,6 +64,9 @@ export class Peers {
   }
   get snapshots(): snapshotterV1.SnapshotsClient {
     return this.get('snapshotter', 'snapshots', snapshotterV1.SnapshotsClient);
+  }
+  get volumes(): volumesV1.VolumesClient {
+    return this.get('snapshotter', 'volumes', volumesV1.VolumesClient);
   }
   get containers(): supervisorV1.ContainersClient {
     return this.get('supervisor', 'containers', supervisorV1.ContainersClient);

@@ -4,6 +4,7 @@ export * as health from './gen/grpc/health/v1/health';
 export * as types from './gen/berth/types/v1/info';
 export * as imagesV1 from './gen/berth/images/v1/images';
 export * as snapshotterV1 from './gen/berth/snapshotter/v1/snapshots';
+export * as volumesV1 from './gen/berth/snapshotter/v1/volumes';
 export * as supervisorV1 from './gen/berth/supervisor/v1/containers';
 export * as netproxyV1 from './gen/berth/netproxy/v1/networks';
 export * as shimV1 from './gen/berth/shim/v1/shim';

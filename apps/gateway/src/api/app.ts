@@ -8,6 +8,7 @@ import { imageRoutes } from './image-routes';
 import { networkRoutes } from './network-routes';
 import { registryRoutes } from './registry-routes';
 import { imageStoreRoutes } from './image-store-routes';
+import { volumeRoutes } from './volume-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
@@ -27,6 +28,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(imageStoreRoutes(backends));
   app.use(imageRoutes(backends));
   app.use(networkRoutes(backends));
+  app.use(volumeRoutes(backends));
   app.use(eventRoutes(events));
   app.use(notFoundHandler);
   app.use(errorHandler);
