@@ -72,14 +72,15 @@ export function buildSpec(i: SpecInput): Spec {
     source,
     options: ['rbind', 'rprivate', ro ? 'ro' : 'rw'],
   });
+  const extra = i.extraMounts ?? [];
+  // A user mount on a default destination (e.g. --tmpfs /dev/shm) replaces the default, as in Docker.
   const mounts = [
     ...baseMounts(i.shmSizeBytes && i.shmSizeBytes > 0 ? i.shmSizeBytes : DEFAULT_SHM_BYTES),
     bind('/etc/resolv.conf', i.files.resolvConf),
     bind('/etc/hostname', i.files.hostname),
     bind('/etc/hosts', i.files.hosts),
     ...(i.initBinary ? [bind('/sbin/docker-init', i.initBinary, true)] : []),
-    ...(i.extraMounts ?? []),
-  ];
+  ].filter((m) => !extra.some((e) => e.destination === m.destination)).concat(extra);
   if (i.privileged) {
     for (const m of mounts) if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = m.options.filter((o) => o !== 'ro').concat('rw');
   }

@@ -18,7 +18,8 @@ export function versionMiddleware(serverVersion: string): RequestHandler {
     res.setHeader('Docker-Experimental', 'false');
     res.setHeader('Ostype', 'linux');
     res.setHeader('Server', `Berth/${serverVersion} (linux)`);
-    const m = /^\/v([^/]+)(\/.*)$/.exec(req.url);
+    // Only a digit after /v starts a version (dockerd's /v{version:[0-9.]+}); /volumes is a route.
+    const m = /^\/v([0-9.][^/]*)(\/.*)$/.exec(req.url);
     req.apiVersion = MAX_API_VERSION;
     if (m) {
       try {

@@ -84,7 +84,7 @@ export function containersService(containers: Containers, life: Lifecycle, execs
       return {};
     }),
     deleteContainer: unaryHandler(async (req: supervisorV1.DeleteContainerRequest) => {
-      await life.delete(req.reference, req.force);
+      await life.delete(req.reference, req.force, req.removeVolumes);
       return {};
     }),
     renameContainer: unaryHandler(async (req: supervisorV1.RenameContainerRequest) => {

@@ -1,5 +1,6 @@
 import { portMap } from './network-attach';
 import type { ContainerRecord } from './model';
+import { mountJson } from './mounts';
 
 /** Docker's human status column: "Up 5 seconds", "Exited (3) 2 minutes ago", "Created". */
 export function humanStatus(rec: ContainerRecord, nowMs = Date.now()): string {
@@ -130,7 +131,7 @@ export function inspect(rec: ContainerRecord): Record<string, unknown> {
       ...rec.hostConfig,
     },
     GraphDriver: { Name: rec.driver, Data: null },
-    Mounts: [],
+    Mounts: (rec.mounts ?? []).map(mountJson),
     Config: rec.config,
     NetworkSettings: networkSettings(rec),
   };
@@ -152,6 +153,6 @@ export function summary(rec: ContainerRecord): Record<string, unknown> {
     Status: humanStatus(rec),
     HostConfig: { NetworkMode: rec.hostConfig.NetworkMode ?? 'default' },
     NetworkSettings: { Networks: networkSettings(rec).Networks },
-    Mounts: [],
+    Mounts: (rec.mounts ?? []).map(mountJson),
   };
 }

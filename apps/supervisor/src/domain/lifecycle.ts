@@ -19,6 +19,8 @@ import { linkEnv, linkHosts, resolveLinks } from './links';
 import {
   type Attachment, attach as attachNetwork, attachExtraNetworks, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork, retain as retainNetworks, setPublished, withRetry,
 } from './network-attach';
+import { releaseMounts, setupMounts } from './container-mounts';
+import { ociMounts } from './mounts';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
 import { type ContainerRecord, type HostConfig, type State, ZERO_TIME } from './model';
 import { generateName } from './names';
@@ -72,6 +74,7 @@ export class Lifecycle {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** Containers between their network attach and their first record write. */
   private readonly creating = new Set<string>();
+  private readonly removing = new Set<string>();
 
   constructor(private readonly d: LifecycleDeps) {}
 
@@ -161,6 +164,7 @@ export class Lifecycle {
       }
       mkdirSync(bundle, { recursive: true, mode: 0o711 });
       mkdirSync(files, { recursive: true, mode: 0o710 });
+      const mountPoints = await setupMounts(peers, containers, id, body, hostConfig, imageDoc.config?.Volumes);
       const rec: ContainerRecord = {
         id,
         name,
@@ -188,6 +192,7 @@ export class Lifecycle {
         driver: this.d.config.storageDriver,
         networks: attached ? [attached, ...extra] : undefined,
         joinedContainer: joined?.rec.id,
+        mounts: mountPoints,
       };
       // A joined container shares its host's names along with its interfaces.
       if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
@@ -217,6 +222,7 @@ export class Lifecycle {
         seccomp: !(hostConfig.SecurityOpt ?? []).includes('seccomp=unconfined') && !(hostConfig.SecurityOpt ?? []).includes('seccomp:unconfined'),
         initBinary: hostConfig.Init ? TINI : undefined,
         files: { hosts: rec.hostsPath, resolvConf: rec.resolvConfPath, hostname: rec.hostnamePath },
+        extraMounts: ociMounts(mountPoints),
       });
       const logOpts = { ...this.d.config.logOpts, ...(hostConfig.LogConfig?.Config ?? {}) };
       writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
@@ -245,6 +251,7 @@ export class Lifecycle {
       return { id, warnings };
     } catch (err) {
       if (!containers.byId(id)) {
+        await releaseMounts(peers, id, true, this.d.logger).catch(() => undefined);
         await unary('snapshotter', snaps.remove.bind(snaps), { key: id }).catch(() => undefined);
         if (choice.kind === 'network') await releaseNetwork(peers, id).catch(() => undefined);
         rmSync(bundle, { recursive: true, force: true });
@@ -470,17 +477,28 @@ export class Lifecycle {
     this.d.event('rename', rec);
   }
 
-  async delete(ref: string, force: boolean): Promise<void> {
+  async delete(ref: string, force: boolean, removeVolumes = false): Promise<void> {
     const rec = this.d.containers.get(ref);
     if ((rec.state.Running || rec.state.Restarting) && !force) {
       throw conflict(`cannot remove container "/${rec.name}": container is running: stop the container before removing or force remove`);
     }
-    await this.remove(rec, force);
+    await this.remove(rec, force, removeVolumes);
   }
 
-  private async remove(rec: ContainerRecord, force: boolean): Promise<void> {
+  private async remove(rec: ContainerRecord, force: boolean, removeVolumes = rec.hostConfig.AutoRemove === true): Promise<void> {
     clearTimeout(this.restartTimers.get(rec.id));
-    if (rec.state.Status === 'removing') return;
+    // A record left in "removing" by a crash or a failed step is finished by the next call;
+    // only a removal in progress right now makes a second one a no-op.
+    if (this.removing.has(rec.id)) return;
+    this.removing.add(rec.id);
+    try {
+      await this.removeNow(rec, force, removeVolumes);
+    } finally {
+      this.removing.delete(rec.id);
+    }
+  }
+
+  private async removeNow(rec: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void> {
     if (rec.state.Running && force) {
       rec.manuallyStopped = true;
       const exited = this.waitFor(this.exitWaiters, rec.id);
@@ -489,6 +507,7 @@ export class Lifecycle {
       await Promise.race([exited, sleep(10_000)]);
     }
     rec.state.Status = 'removing';
+    rec.removeVolumes = rec.removeVolumes || removeVolumes;
     this.d.containers.save(rec);
     // The shim's shutdown is what unmounts the rootfs and clears the runtime's state, so an idle
     // shim that has exited is started once more to do it.
@@ -496,6 +515,7 @@ export class Lifecycle {
       this.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
     );
     this.dropShim(rec.id);
+    await releaseMounts(this.d.peers, rec.id, rec.removeVolumes ?? false, this.d.logger);
     const snaps = this.d.peers.snapshots;
     await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;

@@ -1,4 +1,6 @@
 import type { Attachment } from './network-attach';
+import type { MountPoint } from './mounts';
+
 /** Docker's container config (Engine API ContainerConfig), the fields Berth uses. */
 export interface DockerConfig {
   Hostname: string;
@@ -107,4 +109,8 @@ export interface ContainerRecord {
   hostnamePath: string;
   hostsPath: string;
   driver: string;
+  /** Volumes, binds and tmpfs mounts, as resolved at create. */
+  mounts?: MountPoint[];
+  /** Set with the "removing" state when the removal also takes anonymous volumes (rm -v, --rm). */
+  removeVolumes?: boolean;
 }
