@@ -9,6 +9,7 @@ import { networkRoutes } from './network-routes';
 import { registryRoutes } from './registry-routes';
 import { imageStoreRoutes } from './image-store-routes';
 import { volumeRoutes } from './volume-routes';
+import { archiveRoutes } from './archive-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
@@ -29,6 +30,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(imageRoutes(backends));
   app.use(networkRoutes(backends));
   app.use(volumeRoutes(backends));
+  app.use(archiveRoutes(backends));
   app.use(eventRoutes(events));
   app.use(notFoundHandler);
   app.use(errorHandler);

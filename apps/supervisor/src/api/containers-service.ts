@@ -2,6 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type ContractImpl, endWithError, toServiceError, unaryHandler } from '@berth/grpc';
 import type { supervisorV1 } from '@berth/proto';
 import type { Containers } from '../domain/containers';
+import { archiveService } from './archive-service';
 import { inspect, summary } from '../domain/inspect';
 import type { Lifecycle } from '../domain/lifecycle';
 import { type Execs, inspectExec } from '../domain/execs';
@@ -115,5 +116,6 @@ export function containersService(containers: Containers, life: Lifecycle, execs
     shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference)),
     topContainer: unaryHandler((req: supervisorV1.TopContainerRequest) => life.top(req.reference, req.psArgs)),
     pruneContainers: unaryHandler((req: supervisorV1.PruneContainersRequest) => life.prune(req.filtersJson)),
+    ...archiveService(containers),
   };
 }

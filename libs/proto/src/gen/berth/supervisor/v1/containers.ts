@@ -13,6 +13,8 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -23,6 +25,46 @@ import {
 import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.supervisor.v1";
+
+export interface ContainerPathRequest {
+  reference: string;
+  path: string;
+}
+
+/** Docker's ContainerPathStat; `mode` is a Go os.FileMode. */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+export interface ArchiveChunk {
+  stat: ContainerPathStat | undefined;
+  data: Buffer;
+}
+
+export interface PutArchiveRequest {
+  reference: string;
+  path: string;
+  noOverwriteDirNonDir: boolean;
+  copyUidGid: boolean;
+  data: Buffer;
+}
+
+export interface PutArchiveResponse {
+}
+
+export interface ContainerChange {
+  path: string;
+  /** 0 modified, 1 added, 2 deleted (Docker's ChangeType) */
+  kind: number;
+}
+
+export interface ContainerChangesResponse {
+  changes: ContainerChange[];
+}
 
 export interface CreateExecRequest {
   reference: string;
@@ -209,6 +251,591 @@ export interface DisconnectNetworkRequest {
 
 export interface DisconnectNetworkResponse {
 }
+
+function createBaseContainerPathRequest(): ContainerPathRequest {
+  return { reference: "", path: "" };
+}
+
+export const ContainerPathRequest: MessageFns<ContainerPathRequest> = {
+  encode(message: ContainerPathRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerPathRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseContainerPathRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.path = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ContainerPathRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: ContainerPathRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerPathRequest>, I>>(base?: I): ContainerPathRequest {
+    return ContainerPathRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerPathRequest>, I>>(object: I): ContainerPathRequest {
+    const message = createBaseContainerPathRequest();
+    message.reference = object.reference ?? "";
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseContainerPathStat(): ContainerPathStat {
+  return { name: "", size: 0, mode: 0, mtime: "", linkTarget: "" };
+}
+
+export const ContainerPathStat: MessageFns<ContainerPathStat> = {
+  encode(message: ContainerPathStat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).int64(message.size);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(24).uint32(message.mode);
+    }
+    if (message.mtime !== "") {
+      writer.uint32(34).string(message.mtime);
+    }
+    if (message.linkTarget !== "") {
+      writer.uint32(42).string(message.linkTarget);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerPathStat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseContainerPathStat();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.size = longToNumber(reader.int64());
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.mode = reader.uint32();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.mtime = reader.string();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.linkTarget = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ContainerPathStat {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      mode: isSet(object.mode) ? globalThis.Number(object.mode) : 0,
+      mtime: isSet(object.mtime) ? globalThis.String(object.mtime) : "",
+      linkTarget: isSet(object.linkTarget) ? globalThis.String(object.linkTarget) : "",
+    };
+  },
+
+  toJSON(message: ContainerPathStat): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.mode !== 0) {
+      obj.mode = Math.round(message.mode);
+    }
+    if (message.mtime !== "") {
+      obj.mtime = message.mtime;
+    }
+    if (message.linkTarget !== "") {
+      obj.linkTarget = message.linkTarget;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerPathStat>, I>>(base?: I): ContainerPathStat {
+    return ContainerPathStat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerPathStat>, I>>(object: I): ContainerPathStat {
+    const message = createBaseContainerPathStat();
+    message.name = object.name ?? "";
+    message.size = object.size ?? 0;
+    message.mode = object.mode ?? 0;
+    message.mtime = object.mtime ?? "";
+    message.linkTarget = object.linkTarget ?? "";
+    return message;
+  },
+};
+
+function createBaseArchiveChunk(): ArchiveChunk {
+  return { stat: undefined, data: Buffer.alloc(0) };
+}
+
+export const ArchiveChunk: MessageFns<ArchiveChunk> = {
+  encode(message: ArchiveChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stat !== undefined) {
+      ContainerPathStat.encode(message.stat, writer.uint32(10).fork()).join();
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseArchiveChunk();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.stat = ContainerPathStat.decode(reader, reader.uint32());
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ArchiveChunk {
+    return {
+      stat: isSet(object.stat) ? ContainerPathStat.fromJSON(object.stat) : undefined,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ArchiveChunk): unknown {
+    const obj: any = {};
+    if (message.stat !== undefined) {
+      obj.stat = ContainerPathStat.toJSON(message.stat);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArchiveChunk>, I>>(base?: I): ArchiveChunk {
+    return ArchiveChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArchiveChunk>, I>>(object: I): ArchiveChunk {
+    const message = createBaseArchiveChunk();
+    message.stat = (object.stat !== undefined && object.stat !== null)
+      ? ContainerPathStat.fromPartial(object.stat)
+      : undefined;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBasePutArchiveRequest(): PutArchiveRequest {
+  return { reference: "", path: "", noOverwriteDirNonDir: false, copyUidGid: false, data: Buffer.alloc(0) };
+}
+
+export const PutArchiveRequest: MessageFns<PutArchiveRequest> = {
+  encode(message: PutArchiveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.noOverwriteDirNonDir !== false) {
+      writer.uint32(24).bool(message.noOverwriteDirNonDir);
+    }
+    if (message.copyUidGid !== false) {
+      writer.uint32(32).bool(message.copyUidGid);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(42).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutArchiveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePutArchiveRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.path = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.noOverwriteDirNonDir = reader.bool();
+          continue;
+        }
+        case 4: {
+          if (tag !== 32) {
+            break;
+          }
+
+          message.copyUidGid = reader.bool();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PutArchiveRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      noOverwriteDirNonDir: isSet(object.noOverwriteDirNonDir)
+        ? globalThis.Boolean(object.noOverwriteDirNonDir)
+        : false,
+      copyUidGid: isSet(object.copyUidGid) ? globalThis.Boolean(object.copyUidGid) : false,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PutArchiveRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.noOverwriteDirNonDir !== false) {
+      obj.noOverwriteDirNonDir = message.noOverwriteDirNonDir;
+    }
+    if (message.copyUidGid !== false) {
+      obj.copyUidGid = message.copyUidGid;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutArchiveRequest>, I>>(base?: I): PutArchiveRequest {
+    return PutArchiveRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutArchiveRequest>, I>>(object: I): PutArchiveRequest {
+    const message = createBasePutArchiveRequest();
+    message.reference = object.reference ?? "";
+    message.path = object.path ?? "";
+    message.noOverwriteDirNonDir = object.noOverwriteDirNonDir ?? false;
+    message.copyUidGid = object.copyUidGid ?? false;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBasePutArchiveResponse(): PutArchiveResponse {
+  return {};
+}
+
+export const PutArchiveResponse: MessageFns<PutArchiveResponse> = {
+  encode(_: PutArchiveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutArchiveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePutArchiveResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PutArchiveResponse {
+    return {};
+  },
+
+  toJSON(_: PutArchiveResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutArchiveResponse>, I>>(base?: I): PutArchiveResponse {
+    return PutArchiveResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutArchiveResponse>, I>>(_: I): PutArchiveResponse {
+    const message = createBasePutArchiveResponse();
+    return message;
+  },
+};
+
+function createBaseContainerChange(): ContainerChange {
+  return { path: "", kind: 0 };
+}
+
+export const ContainerChange: MessageFns<ContainerChange> = {
+  encode(message: ContainerChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseContainerChange();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.path = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.kind = reader.int32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ContainerChange {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      kind: isSet(object.kind) ? globalThis.Number(object.kind) : 0,
+    };
+  },
+
+  toJSON(message: ContainerChange): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.kind !== 0) {
+      obj.kind = Math.round(message.kind);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerChange>, I>>(base?: I): ContainerChange {
+    return ContainerChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerChange>, I>>(object: I): ContainerChange {
+    const message = createBaseContainerChange();
+    message.path = object.path ?? "";
+    message.kind = object.kind ?? 0;
+    return message;
+  },
+};
+
+function createBaseContainerChangesResponse(): ContainerChangesResponse {
+  return { changes: [] };
+}
+
+export const ContainerChangesResponse: MessageFns<ContainerChangesResponse> = {
+  encode(message: ContainerChangesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.changes) {
+      ContainerChange.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerChangesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseContainerChangesResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.changes.push(ContainerChange.decode(reader, reader.uint32()));
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ContainerChangesResponse {
+    return {
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => ContainerChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ContainerChangesResponse): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => ContainerChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerChangesResponse>, I>>(base?: I): ContainerChangesResponse {
+    return ContainerChangesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerChangesResponse>, I>>(object: I): ContainerChangesResponse {
+    const message = createBaseContainerChangesResponse();
+    message.changes = object.changes?.map((e) => ContainerChange.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseCreateExecRequest(): CreateExecRequest {
   return { reference: "", bodyJson: Buffer.alloc(0) };
@@ -3166,6 +3793,69 @@ export const ContainersService = {
       Buffer.from(DisconnectNetworkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DisconnectNetworkResponse => DisconnectNetworkResponse.decode(value),
   },
+  /**
+   * The archive API (`docker cp`). Paths are as the container sees them, volumes and bind
+   * mounts included; symlinks resolve inside the container's root, never outside it, even
+   * while the container swaps path components. The last component of a path is not followed
+   * unless the path ends in "/" or "/.". NOT_FOUND when the path does not exist.
+   */
+  statContainerPath: {
+    path: "/berth.supervisor.v1.Containers/StatContainerPath",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ContainerPathRequest): Buffer => Buffer.from(ContainerPathRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ContainerPathRequest => ContainerPathRequest.decode(value),
+    responseSerialize: (value: ContainerPathStat): Buffer => Buffer.from(ContainerPathStat.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ContainerPathStat => ContainerPathStat.decode(value),
+  },
+  /**
+   * GetArchive streams a tar of the path (entries named from its base name); the first
+   * message carries the stat, later ones the bytes.
+   */
+  getArchive: {
+    path: "/berth.supervisor.v1.Containers/GetArchive",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: ContainerPathRequest): Buffer => Buffer.from(ContainerPathRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ContainerPathRequest => ContainerPathRequest.decode(value),
+    responseSerialize: (value: ArchiveChunk): Buffer => Buffer.from(ArchiveChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ArchiveChunk => ArchiveChunk.decode(value),
+  },
+  /**
+   * PutArchive extracts a tar into the directory at `path`; the first message names the
+   * container and options, all carry bytes. Entries that are absolute, climb out with "..",
+   * or link out of the destination are refused with INVALID_ARGUMENT.
+   */
+  putArchive: {
+    path: "/berth.supervisor.v1.Containers/PutArchive",
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: (value: PutArchiveRequest): Buffer => Buffer.from(PutArchiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutArchiveRequest => PutArchiveRequest.decode(value),
+    responseSerialize: (value: PutArchiveResponse): Buffer => Buffer.from(PutArchiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutArchiveResponse => PutArchiveResponse.decode(value),
+  },
+  /** ExportContainer streams a tar of the container's whole root filesystem (no volumes). */
+  exportContainer: {
+    path: "/berth.supervisor.v1.Containers/ExportContainer",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: GetContainerRequest): Buffer => Buffer.from(GetContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetContainerRequest => GetContainerRequest.decode(value),
+    responseSerialize: (value: ArchiveChunk): Buffer => Buffer.from(ArchiveChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ArchiveChunk => ArchiveChunk.decode(value),
+  },
+  /** ContainerChanges lists what the container changed in its root filesystem (`docker diff`). */
+  containerChanges: {
+    path: "/berth.supervisor.v1.Containers/ContainerChanges",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetContainerRequest): Buffer => Buffer.from(GetContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetContainerRequest => GetContainerRequest.decode(value),
+    responseSerialize: (value: ContainerChangesResponse): Buffer =>
+      Buffer.from(ContainerChangesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ContainerChangesResponse => ContainerChangesResponse.decode(value),
+  },
 } as const;
 
 export interface ContainersServer extends UntypedServiceImplementation {
@@ -3221,6 +3911,28 @@ export interface ContainersServer extends UntypedServiceImplementation {
   connectNetwork: handleUnaryCall<ConnectNetworkRequest, ConnectNetworkResponse>;
   /** `docker network disconnect`: the reverse; `force` also detaches a container being removed. */
   disconnectNetwork: handleUnaryCall<DisconnectNetworkRequest, DisconnectNetworkResponse>;
+  /**
+   * The archive API (`docker cp`). Paths are as the container sees them, volumes and bind
+   * mounts included; symlinks resolve inside the container's root, never outside it, even
+   * while the container swaps path components. The last component of a path is not followed
+   * unless the path ends in "/" or "/.". NOT_FOUND when the path does not exist.
+   */
+  statContainerPath: handleUnaryCall<ContainerPathRequest, ContainerPathStat>;
+  /**
+   * GetArchive streams a tar of the path (entries named from its base name); the first
+   * message carries the stat, later ones the bytes.
+   */
+  getArchive: handleServerStreamingCall<ContainerPathRequest, ArchiveChunk>;
+  /**
+   * PutArchive extracts a tar into the directory at `path`; the first message names the
+   * container and options, all carry bytes. Entries that are absolute, climb out with "..",
+   * or link out of the destination are refused with INVALID_ARGUMENT.
+   */
+  putArchive: handleClientStreamingCall<PutArchiveRequest, PutArchiveResponse>;
+  /** ExportContainer streams a tar of the container's whole root filesystem (no volumes). */
+  exportContainer: handleServerStreamingCall<GetContainerRequest, ArchiveChunk>;
+  /** ContainerChanges lists what the container changed in its root filesystem (`docker diff`). */
+  containerChanges: handleUnaryCall<GetContainerRequest, ContainerChangesResponse>;
 }
 
 export interface ContainersClient extends Client {
@@ -3560,6 +4272,81 @@ export interface ContainersClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The archive API (`docker cp`). Paths are as the container sees them, volumes and bind
+   * mounts included; symlinks resolve inside the container's root, never outside it, even
+   * while the container swaps path components. The last component of a path is not followed
+   * unless the path ends in "/" or "/.". NOT_FOUND when the path does not exist.
+   */
+  statContainerPath(
+    request: ContainerPathRequest,
+    callback: (error: ServiceError | null, response: ContainerPathStat) => void,
+  ): ClientUnaryCall;
+  statContainerPath(
+    request: ContainerPathRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ContainerPathStat) => void,
+  ): ClientUnaryCall;
+  statContainerPath(
+    request: ContainerPathRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ContainerPathStat) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetArchive streams a tar of the path (entries named from its base name); the first
+   * message carries the stat, later ones the bytes.
+   */
+  getArchive(request: ContainerPathRequest, options?: Partial<CallOptions>): ClientReadableStream<ArchiveChunk>;
+  getArchive(
+    request: ContainerPathRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ArchiveChunk>;
+  /**
+   * PutArchive extracts a tar into the directory at `path`; the first message names the
+   * container and options, all carry bytes. Entries that are absolute, climb out with "..",
+   * or link out of the destination are refused with INVALID_ARGUMENT.
+   */
+  putArchive(
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  putArchive(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  putArchive(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  putArchive(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutArchiveResponse) => void,
+  ): ClientWritableStream<PutArchiveRequest>;
+  /** ExportContainer streams a tar of the container's whole root filesystem (no volumes). */
+  exportContainer(request: GetContainerRequest, options?: Partial<CallOptions>): ClientReadableStream<ArchiveChunk>;
+  exportContainer(
+    request: GetContainerRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ArchiveChunk>;
+  /** ContainerChanges lists what the container changed in its root filesystem (`docker diff`). */
+  containerChanges(
+    request: GetContainerRequest,
+    callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
+  ): ClientUnaryCall;
+  containerChanges(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
+  ): ClientUnaryCall;
+  containerChanges(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,117 @@
+import { Router, type Request, type Response } from 'express';
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { unary } from '@berth/clients';
+import { invalidArgument } from '@berth/errors';
+import { fromServiceError } from '@berth/grpc';
+import type { supervisorV1 } from '@berth/proto';
+import type { Backends } from '../domain/backends';
+
+const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
+const STAT_HEADER = 'X-Docker-Container-Path-Stat';
+
+function pathOf(req: Request): string {
+  const p = typeof req.query.path === 'string' ? req.query.path : '';
+  if (!p) throw invalidArgument('path is required');
+  return p;
+}
+
+function statHeader(s: supervisorV1.ContainerPathStat): string {
+  return Buffer.from(JSON.stringify({ name: s.name, size: s.size, mode: s.mode, mtime: s.mtime, linkTarget: s.linkTarget })).toString('base64');
+}
+
+/**
+ * Pipes a stream of archive chunks to the response as application/x-tar. Nothing is sent
+ * before the first message, so an error up to then (not found, bad path) is still a proper
+ * HTTP error; after that it can only cut the stream.
+ */
+function sendTar(call: ClientReadableStream<supervisorV1.ArchiveChunk>, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let started = false;
+    const start = (stat?: supervisorV1.ContainerPathStat) => {
+      if (started) return;
+      started = true;
+      if (stat) res.setHeader(STAT_HEADER, statHeader(stat));
+      res.status(200).setHeader('Content-Type', 'application/x-tar');
+    };
+    res.on('close', () => call.cancel());
+    call.on('data', (m: supervisorV1.ArchiveChunk) => {
+      start(m.stat);
+      if (m.data.length && !res.write(m.data)) {
+        call.pause();
+        res.once('drain', () => call.resume());
+      }
+    });
+    // 'end' also comes before a failure's 'error'; only an OK status means the archive is whole.
+    call.on('status', (st: { code: number }) => {
+      if (st.code !== 0) return;
+      start();
+      res.end();
+      resolve();
+    });
+    call.on('error', (err: ServiceError) => {
+      if (!started) reject(fromServiceError(err, 'supervisor'));
+      else {
+        res.destroy();
+        resolve();
+      }
+    });
+  });
+}
+
+/** The archive endpoints (`docker cp`), `docker export` and `docker diff`. */
+export function archiveRoutes(b: Backends): Router {
+  const r = Router();
+  const c = () => b.peers.containers;
+  const id = (req: Request) => String(req.params.id ?? '');
+
+  r.head('/containers/:id/archive', async (req, res) => {
+    const s = await unary('supervisor', c().statContainerPath.bind(c()), { reference: id(req), path: pathOf(req) });
+    res.setHeader(STAT_HEADER, statHeader(s));
+    res.status(200).end();
+  });
+
+  r.get('/containers/:id/archive', async (req, res) => {
+    const path = pathOf(req);
+    await sendTar(c().getArchive({ reference: id(req), path }), res);
+  });
+
+  r.put('/containers/:id/archive', async (req, res) => {
+    const path = pathOf(req);
+    const reference = id(req);
+    const noOverwriteDirNonDir = bool(req.query.noOverwriteDirNonDir);
+    const copyUidGid = bool(req.query.copyUIDGID);
+    await new Promise<void>((resolve, reject) => {
+      const call = c().putArchive((err: ServiceError | null) => (err ? reject(fromServiceError(err, 'supervisor')) : resolve()));
+      let first = true;
+      const send = (data: Buffer) => {
+        const ok = call.write({ reference: first ? reference : '', path: first ? path : '', noOverwriteDirNonDir, copyUidGid, data });
+        first = false;
+        return ok;
+      };
+      send(Buffer.alloc(0));
+      req.on('data', (chunk: Buffer) => {
+        if (!send(chunk)) {
+          req.pause();
+          call.once('drain', () => req.resume());
+        }
+      });
+      req.on('end', () => call.end());
+      req.on('error', (err) => {
+        call.cancel();
+        reject(err);
+      });
+    });
+    res.status(200).end();
+  });
+
+  r.get('/containers/:id/export', async (req, res) => {
+    await sendTar(c().exportContainer({ reference: id(req) }), res);
+  });
+
+  r.get('/containers/:id/changes', async (req, res) => {
+    const out = await unary('supervisor', c().containerChanges.bind(c()), { reference: id(req) });
+    res.json(out.changes.map((x) => ({ Path: x.path, Kind: x.kind })));
+  });
+
+  return r;
+}

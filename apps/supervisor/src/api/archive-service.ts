@@ -1,0 +1,99 @@
+import { Writable } from 'node:stream';
+import type { sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
+import { endWithError, toServiceError, unaryHandler } from '@berth/grpc';
+import { invalidArgument } from '@berth/errors';
+import type { supervisorV1 } from '@berth/proto';
+import { ScopedRoot } from '@berth/sys';
+import { TarWriter } from '@berth/tar';
+import { archivePath, archiveTree, extractArchive, statPath } from '../domain/archive';
+import { changesFromBundle } from '../domain/changes';
+import type { Containers } from '../domain/containers';
+import { withContainerRoot } from '../domain/container-root';
+
+async function inRoot<T>(root: string, fn: (r: ScopedRoot) => Promise<T>): Promise<T> {
+  const r = ScopedRoot.open(root);
+  try {
+    return await fn(r);
+  } finally {
+    r.close();
+  }
+}
+
+/** A Writable that forwards tar bytes as stream messages, waiting when the call's buffer is full. */
+function chunkSink(call: ServerWritableStream<unknown, supervisorV1.ArchiveChunk>): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (call.write({ stat: undefined, data: chunk })) done();
+      else call.once('drain', () => done());
+    },
+    final(done) {
+      done();
+    },
+  });
+}
+
+/** The archive API of the Containers contract: stat, get and put of paths, export, changes. */
+export function archiveService(containers: Containers) {
+  return {
+    statContainerPath: unaryHandler(async (req: supervisorV1.ContainerPathRequest) => {
+      const rec = containers.get(req.reference);
+      return withContainerRoot(rec, true, (root) => inRoot(root, async (r) => statPath(r, req.path, req.reference)));
+    }),
+    getArchive(call: ServerWritableStream<supervisorV1.ContainerPathRequest, supervisorV1.ArchiveChunk>) {
+      const { reference, path } = call.request;
+      Promise.resolve()
+        .then(() => {
+          const rec = containers.get(reference);
+          return withContainerRoot(rec, true, (root) =>
+            inRoot(root, (r) => archivePath(r, path, reference, new TarWriter(chunkSink(call), { endStream: false }), (stat) => call.write({ stat, data: Buffer.alloc(0) }))),
+          );
+        })
+        .then(
+          () => call.end(),
+          (err: unknown) => endWithError(call, err),
+        );
+    },
+    putArchive(call: ServerReadableStream<supervisorV1.PutArchiveRequest, supervisorV1.PutArchiveResponse>, callback: sendUnaryData<supervisorV1.PutArchiveResponse>) {
+      const it = call[Symbol.asyncIterator]() as AsyncIterator<supervisorV1.PutArchiveRequest>;
+      const run = async () => {
+        const first = await it.next();
+        if (first.done) throw invalidArgument('PutArchive received no messages');
+        const head = first.value;
+        const rec = containers.get(head.reference);
+        async function* bytes(): AsyncGenerator<Uint8Array> {
+          if (head.data.length) yield head.data;
+          for (;;) {
+            const n = await it.next();
+            if (n.done) return;
+            if (n.value.data.length) yield n.value.data;
+          }
+        }
+        await withContainerRoot(rec, true, (root) =>
+          inRoot(root, (r) => extractArchive(r, head.path, head.reference, bytes(), { noOverwriteDirNonDir: head.noOverwriteDirNonDir, copyUidGid: head.copyUidGid })),
+        );
+      };
+      run().then(
+        () => callback(null, {}),
+        (err: unknown) => {
+          call.destroy();
+          callback(toServiceError(err));
+        },
+      );
+    },
+    exportContainer(call: ServerWritableStream<supervisorV1.GetContainerRequest, supervisorV1.ArchiveChunk>) {
+      Promise.resolve()
+        .then(() => {
+          const rec = containers.get(call.request.reference);
+          return withContainerRoot(rec, false, (root) => inRoot(root, (r) => archiveTree(r, new TarWriter(chunkSink(call), { endStream: false }))));
+        })
+        .then(
+          () => call.end(),
+          (err: unknown) => endWithError(call, err),
+        );
+    },
+    containerChanges: unaryHandler((req: supervisorV1.GetContainerRequest) => {
+      const rec = containers.get(req.reference);
+      return { changes: changesFromBundle(rec.bundle, (rec.mounts ?? []).map((m) => m.Destination)) };
+    }),
+  };
+}

@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { internal, messageOf } from '@berth/errors';
+import { resolveInRoot } from '@berth/sys';
+import type { ContainerRecord } from './model';
+
+const run = promisify(execFile);
+
+function isMounted(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
+}
+
+interface MountSpec {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+async function mountSnapshot(bundle: string, target: string): Promise<void> {
+  const shimMount = join(bundle, 'rootfs');
+  if (isMounted(shimMount)) {
+    await run('mount', ['--bind', shimMount, target]);
+    return;
+  }
+  // Never started: the shim has not mounted it yet; mount the snapshot the same way it would.
+  const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as MountSpec[];
+  for (const m of mounts) {
+    const opts = m.options.filter((o) => o !== 'rbind');
+    if (m.type === 'bind') await run('mount', ['--bind', m.source, target]);
+    else await run('mount', ['-t', m.type, m.source, target, '-o', opts.join(',')]);
+  }
+}
+
+/**
+ * Runs `fn` with a host path that shows the container's filesystem. `withMounts`: as the
+ * container sees it, volumes and binds included (a running container's own mount namespace
+ * through /proc/<pid>/root, which also shows its tmpfs mounts); otherwise the root filesystem
+ * alone (`docker export`). Temporary mounts are private to a temp dir and removed after.
+ */
+export async function withContainerRoot<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+  if (withMounts && rec.state.Running && rec.state.Pid > 0 && existsSync(`/proc/${rec.state.Pid}/root`)) {
+    return fn(`/proc/${rec.state.Pid}/root`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'berth-root-'));
+  let mounted = false;
+  try {
+    await mountSnapshot(rec.bundle, dir);
+    mounted = true;
+    await run('mount', ['--make-private', dir]);
+    if (withMounts) {
+      for (const m of rec.mounts ?? []) {
+        if (m.Type === 'tmpfs' || !m.Source) continue;
+        // The container is not running, so nothing swaps paths under us; still resolve in its root.
+        const dest = resolveInRoot(dir, m.Destination);
+        if (!existsSync(dest) || statSync(dest).isDirectory() !== statSync(m.Source).isDirectory()) continue;
+        await run('mount', ['--bind', m.Source, dest]);
+        if (!m.RW) await run('mount', ['-o', 'remount,bind,ro', dest]);
+      }
+    }
+    return await fn(dir);
+  } catch (err) {
+    if ((err as { stderr?: string }).stderr !== undefined) throw internal(`mounting the container's filesystem: ${(err as { stderr: string }).stderr.trim() || messageOf(err)}`);
+    throw err;
+  } finally {
+    if (mounted) await run('umount', ['-R', dir]).catch(() => run('umount', ['-R', '-l', dir]));
+    rmdirSync(dir);
+  }
+}
