@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 import { fixtures } from '../support/fixtures';
+import { packTar } from '@berth/tar';
 
 let suite: Suite;
 beforeAll(async () => {
@@ -169,5 +170,130 @@ describe('mounts on run/create', () => {
     expect(missing.body).toContain('No such container: no-such-ctr');
     await suite.docker(['rm', '-v', 'vf-src']);
     await suite.docker(['volume', 'rm', 'vf-shared']);
+  });
+});
+
+describe('docker diff, export and cp', () => {
+  it('lists added, changed and deleted files with docker diff, and exports the merged rootfs', async () => {
+    await run(['--name', 'differ', 'busybox', 'sh', '-c', 'mkdir /new; echo x > /new/f; echo more >> /etc/passwd; rm /bin/true']);
+    const diff = (await suite.docker(['diff', 'differ'])).stdout.trim().split('\n');
+    expect(diff).toEqual(['C /bin', 'D /bin/true', 'C /etc', 'C /etc/passwd', 'A /new', 'A /new/f']);
+    const tar = join(suite.base, 'export.tar');
+    expect((await suite.docker(['export', '-o', tar, 'differ'])).code).toBe(0);
+    const list = (await import('node:child_process')).execFileSync('tar', ['-tf', tar], { encoding: 'utf8' }).split('\n');
+    expect(list).toContain('new/f');
+    expect(list).toContain('bin/sh');
+    expect(list).not.toContain('bin/true');
+    expect((await suite.docker(['diff', 'nope-ctr'])).stderr).toContain('No such container: nope-ctr');
+    await suite.docker(['rm', 'differ']);
+  });
+
+  it('round-trips a tree with symlinks, hardlinks, modes and owners through docker cp', async () => {
+    const src = join(suite.base, 'cp-src', 'tree');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'sub', 'file'), 'payload\n', { mode: 0o640 });
+    chownSync(join(src, 'sub', 'file'), 1234, 5678);
+    linkSync(join(src, 'sub', 'file'), join(src, 'hard'));
+    symlinkSync('sub/file', join(src, 'link'));
+    await run(['-d', '--name', 'cp-box', '-v', 'cp-vol:/vol', 'busybox', 'sleep', '1000']);
+    expect((await suite.docker(['cp', '-a', src, 'cp-box:/tree'])).code).toBe(0);
+    expect((await suite.docker(['cp', src, 'cp-box:/vol/'])).code).toBe(0);
+    const inside = await suite.docker(['exec', 'cp-box', 'sh', '-c', 'stat -c "%n %a %u:%g %h" /tree/sub/file /tree/hard /vol/tree/sub/file; readlink /tree/link']);
+    expect(inside.stdout).toBe('/tree/sub/file 640 1234:5678 2\n/tree/hard 640 1234:5678 2\n/vol/tree/sub/file 640 0:0 2\nsub/file\n');
+    // Copied into the volume, so the snapshotter's data dir has it.
+    expect(readFileSync(join(suite.dataRoot, 'volumes', 'cp-vol', '_data', 'tree', 'sub', 'file'), 'utf8')).toBe('payload\n');
+
+    const back = join(suite.base, 'cp-back');
+    mkdirSync(back);
+    expect((await suite.docker(['cp', 'cp-box:/tree', back])).code).toBe(0);
+    const f = statSync(join(back, 'tree', 'sub', 'file'));
+    expect(f.mode & 0o7777).toBe(0o640);
+    expect(statSync(join(back, 'tree', 'hard')).ino).toBe(f.ino);
+    expect(readlinkSync(join(back, 'tree', 'link'))).toBe('sub/file');
+    expect(readFileSync(join(back, 'tree', 'hard'), 'utf8')).toBe('payload\n');
+
+    // A stopped container still shows its volumes.
+    await suite.docker(['stop', '-t', '0', 'cp-box']);
+    expect((await suite.docker(['cp', 'cp-box:/vol/tree/sub/file', join(back, 'from-stopped')])).code).toBe(0);
+    expect(readFileSync(join(back, 'from-stopped'), 'utf8')).toBe('payload\n');
+    const missing = await suite.docker(['cp', 'cp-box:/no/such', back]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Could not find the file /no/such in container cp-box');
+    expect((await suite.api('HEAD', '/containers/cp-box/archive?path=/vol')).headers['x-docker-container-path-stat']).toBeTruthy();
+    await suite.docker(['rm', '-v', 'cp-box']);
+    await suite.docker(['volume', 'rm', 'cp-vol']);
+  });
+
+  it('never reads or writes a host file through a malicious container, even while it swaps paths', async () => {
+    const host = join(suite.base, 'hostside');
+    mkdirSync(host);
+    writeFileSync(join(host, 'secret'), 'HOST SECRET\n');
+    // Symlinks a careless engine would follow on the host: to /, up with .., and to the host dir.
+    const script = [
+      `ln -s / /escape; ln -s ../../../../../../.. /up; mkdir -p /work/real; echo inside > /work/real/secret`,
+      `while :; do ln -sfn ${host} /work/dir; ln -sfn /work/real /work/dir; mv /work/real /work/r2; ln -s ${host} /work/real; rm /work/real; mv /work/r2 /work/real; done`,
+    ].join('; ');
+    await run(['-d', '--name', 'evil', 'busybox', 'sh', '-c', script]);
+    await eventually(() => suite.docker(['exec', 'evil', 'ls', '/escape']), (r) => r.code === 0);
+
+    // Static links resolve inside the container: /escape/etc/hostname is the container's.
+    const hostname = (await suite.docker(['inspect', '--format', '{{.Config.Hostname}}', 'evil'])).stdout.trim();
+    expect((await suite.docker(['cp', 'evil:/escape/etc/hostname', '-'])).stdout).toContain(hostname);
+    const plant = join(suite.base, 'plant');
+    writeFileSync(plant, 'planted\n');
+    expect((await suite.docker(['cp', plant, 'evil:/up/tmp/'])).code).toBe(0);
+    expect((await suite.docker(['exec', 'evil', 'cat', '/tmp/plant'])).stdout).toBe('planted\n');
+
+    const out = join(suite.base, 'race-out');
+    mkdirSync(out);
+    for (let i = 0; i < 15; i++) {
+      await suite.docker(['cp', plant, `evil:/work/dir/`]);
+      await suite.docker(['cp', plant, `evil:/work/real/`]);
+      const got = await suite.docker(['cp', 'evil:/work/dir/secret', '-']);
+      expect(got.stdout).not.toContain('HOST SECRET');
+      const got2 = await suite.docker(['cp', 'evil:/work/real/.', join(out, `r${i}`)]);
+      // What was copied out is the container's own directory, never a link the CLI would follow on the host.
+      if (got2.code === 0) {
+        expect(lstatSync(join(out, `r${i}`)).isDirectory()).toBe(true);
+        expect(readFileSync(join(out, `r${i}`, 'secret'), 'utf8')).toBe('inside\n');
+      }
+    }
+    expect(readdirSync(host)).toEqual(['secret']);
+    expect(readFileSync(join(host, 'secret'), 'utf8')).toBe('HOST SECRET\n');
+    expect(lstatSync(join(host, 'secret')).uid).toBe(0);
+    await suite.docker(['rm', '-f', 'evil']);
+  });
+
+  it('refuses archives with .., absolute or escaping link entries', async () => {
+    await run(['-d', '--name', 'tarbox', 'busybox', 'sleep', '1000']);
+    const put = async (entries: Parameters<typeof packTar>[0]) => {
+      const body = await packTar(entries);
+      return new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const http = require('node:http') as typeof import('node:http');
+        const req = http.request(
+          { socketPath: suite.dockerHost.replace('unix://', ''), path: '/containers/tarbox/archive?path=/tmp', method: 'PUT', headers: { 'content-type': 'application/x-tar' } },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    };
+    for (const bad of [
+      [{ header: { name: '../../../escape' }, content: 'x' }],
+      [{ header: { name: '/abs' }, content: 'x' }],
+      [{ header: { name: 'hl', type: 'hardlink' as const, linkname: '../../etc/shadow' } }],
+      [{ header: { name: 'sl', type: 'symlink' as const, linkname: '../../../../../../etc' } }],
+    ]) {
+      const r = await put(bad);
+      expect(r.status).toBe(400);
+      expect(r.body).toContain('refusing archive entry');
+    }
+    expect((await put([{ header: { name: 'ok/fine' }, content: 'y' }])).status).toBe(200);
+    expect((await suite.docker(['exec', 'tarbox', 'cat', '/tmp/ok/fine'])).stdout).toBe('y');
+    await suite.docker(['rm', '-f', 'tarbox']);
   });
 });

@@ -19,15 +19,29 @@ async function inRoot<T>(root: string, fn: (r: ScopedRoot) => Promise<T>): Promi
   }
 }
 
-/** A Writable that forwards tar bytes as stream messages, waiting when the call's buffer is full. */
+/**
+ * A Writable that forwards tar bytes as stream messages, waiting when the call's buffer is
+ * full. A cancelled call fails the next or pending write, so the archiver stops and its
+ * temporary mounts are released instead of waiting for a drain that never comes.
+ */
 function chunkSink(call: ServerWritableStream<unknown, supervisorV1.ArchiveChunk>): Writable {
+  let cancelled = false;
+  const gone = () => new Error('the client went away');
+  call.once('cancelled', () => (cancelled = true));
   return new Writable({
     write(chunk: Buffer, _enc, done) {
-      if (call.write({ stat: undefined, data: chunk })) done();
-      else call.once('drain', () => done());
-    },
-    final(done) {
-      done();
+      if (cancelled) return done(gone());
+      if (call.write({ stat: undefined, data: chunk })) return done();
+      const onDrain = () => {
+        call.off('cancelled', onCancel);
+        done();
+      };
+      const onCancel = () => {
+        call.off('drain', onDrain);
+        done(gone());
+      };
+      call.once('drain', onDrain);
+      call.once('cancelled', onCancel);
     },
   });
 }

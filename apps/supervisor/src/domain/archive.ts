@@ -3,7 +3,7 @@ import {
   mkdirSync, openSync, readdirSync, readlinkSync, readSync, type Stats, symlinkSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { posix } from 'node:path';
-import { invalidArgument, notFound } from '@berth/errors';
+import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { type TarEntry, type TarHeaderInput, type TarSource, type TarWriter, readTar } from '@berth/tar';
 import { cleanMemberName, fdPath, mknod, type Resolved, type ScopedRoot } from '@berth/sys';
 
@@ -70,20 +70,26 @@ function resolveExisting(root: ScopedRoot, path: string, container: string): { r
   }
 }
 
+function toPathStat(root: ScopedRoot, path: string, st: Stats): PathStat {
+  let linkTarget = '';
+  if (st.isSymbolicLink()) {
+    const t = root.resolve(path, true);
+    linkTarget = t.inRoot;
+    t.close();
+  }
+  return { name: rebaseName(path), size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
+}
+
 export function statPath(root: ScopedRoot, path: string, container: string): PathStat {
   const { r, st } = resolveExisting(root, path, container);
   try {
-    let linkTarget = '';
-    if (st.isSymbolicLink()) {
-      const t = root.resolve(path, true);
-      linkTarget = t.inRoot;
-      t.close();
-    }
-    return { name: rebaseName(path), size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
+    return toPathStat(root, path, st);
   } finally {
     r.close();
   }
 }
+
+const sameNode = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev && ((a.mode ^ b.mode) & C.S_IFMT) === 0;
 
 function devNumbers(rdev: number): { devmajor: number; devminor: number } {
   return { devmajor: Math.floor(rdev / 256) & 0xfff, devminor: (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00) };
@@ -109,14 +115,18 @@ async function* fileContent(fd: number, size: number): AsyncGenerator<Uint8Array
  * through directories by fd: nothing is looked up by a full path, so a component swapped for
  * a symlink mid-walk is archived as the symlink it became, never followed.
  */
-async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName: string, links: Map<string, string>): Promise<void> {
+async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName: string, links: Map<string, string>, expect?: Stats): Promise<void> {
   const p = fdPath(dirFd, name);
   let st: Stats;
   try {
     st = lstatSync(p);
   } catch {
+    if (expect) throw failedPrecondition(`${archiveName} changed while it was being copied`);
     return;
   }
+  // The top entry must be what the stat header described (a directory swapped for a symlink
+  // in between would otherwise reach the client as a link it may follow on its side).
+  if (expect && !sameNode(st, expect)) throw failedPrecondition(`${archiveName} changed while it was being copied`);
   const base: TarHeaderInput = { name: archiveName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeSeconds: Math.floor(st.mtimeMs / 1000) };
   if (st.isDirectory()) {
     let fd: number;
@@ -126,6 +136,7 @@ async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName:
       return;
     }
     try {
+      if (!sameNode(fstatSync(fd), st)) return;
       await tar.add({ ...base, name: `${archiveName}/`, type: 'directory' });
       for (const child of readdirSync(fdPath(fd)).sort()) await addTree(tar, fd, child, `${archiveName}/${child}`, links);
     } finally {
@@ -163,16 +174,16 @@ async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName:
 
 /** `GET /containers/{id}/archive`: the stat, then a tar of the path into `tar`. */
 export async function archivePath(root: ScopedRoot, path: string, container: string, tar: TarWriter, onStat: (s: PathStat) => void): Promise<void> {
-  const stat = statPath(root, path, container);
-  const { r } = resolveExisting(root, path, container);
+  const { r, st } = resolveExisting(root, path, container);
   try {
+    const stat = toPathStat(root, path, st);
     onStat(stat);
     if (r.name === '') {
       // The root itself: its entries, under the rebase name.
       await tar.add({ name: `${stat.name === '/' ? '.' : stat.name}/`, type: 'directory', mode: 0o755 });
       for (const child of readdirSync(fdPath(r.dirFd)).sort()) await addTree(tar, r.dirFd, child, `${stat.name === '/' ? '.' : stat.name}/${child}`, new Map());
     } else {
-      await addTree(tar, r.dirFd, r.name, stat.name, new Map());
+      await addTree(tar, r.dirFd, r.name, stat.name, new Map(), st);
     }
     await tar.finish();
   } finally {
@@ -205,6 +216,31 @@ async function writeAll(fd: number, e: TarEntry): Promise<void> {
   for await (const chunk of e.content) {
     let off = 0;
     while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+  }
+}
+
+/** Like tar, makes the directories an entry's name needs when the archive did not list them. */
+function ensureParents(root: ScopedRoot, dest: string, name: string): void {
+  const parts = name.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const r = root.resolve(posix.join(dest, ...parts.slice(0, i)), true);
+    try {
+      const p = fdPath(r.dirFd, r.name);
+      if (r.name && !existsQuiet(p)) {
+        mkdirSync(p, 0o755);
+      }
+    } finally {
+      r.close();
+    }
+  }
+}
+
+function existsQuiet(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -247,6 +283,7 @@ export async function extractArchive(root: ScopedRoot, path: string, container: 
     if (name === '.' || h.type === 'other') continue;
     const uid = o.copyUidGid ? h.uid : 0;
     const gid = o.copyUidGid ? h.gid : 0;
+    ensureParents(root, dest, name);
     const r = root.resolve(posix.join(dest, name), false);
     try {
       const target = fdPath(r.dirFd, r.name);
