@@ -297,3 +297,35 @@ describe('docker diff, export and cp', () => {
     await suite.docker(['rm', '-f', 'tarbox']);
   });
 });
+
+describe('docker commit', () => {
+  it('makes an image whose containers see exactly the added, changed and deleted files', async () => {
+    await run([
+      '-d', '--name', 'committer', 'busybox', 'sh', '-c',
+      'mkdir /added; echo new > /added/f; echo changed >> /etc/passwd; rm /bin/true; rm -rf /root; mkdir /root; echo only > /root/only; sleep 1000',
+    ]);
+    await eventually(() => suite.docker(['exec', 'committer', 'cat', '/root/only']), (r) => r.code === 0);
+    const diff = (await suite.docker(['diff', 'committer'])).stdout;
+    expect(diff).toContain('D /bin/true');
+    const commit = await suite.docker(['commit', '-m', 'a message', '-a', 'Tester <t@example.com>', '-c', 'CMD ["cat", "/added/f"]', '-c', 'ENV COMMITTED=yes', 'committer', 'committed:v1']);
+    expect(commit.code).toBe(0);
+    expect(commit.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // --pause (the default) left it running.
+    expect((await suite.docker(['inspect', '--format', '{{.State.Status}}', 'committer'])).stdout.trim()).toBe('running');
+
+    expect((await run(['--rm', 'committed:v1'])).stdout).toBe('new\n');
+    const seen = await run(['--rm', 'committed:v1', 'sh', '-c', 'tail -1 /etc/passwd; ls /bin/true; echo $COMMITTED; ls -A /root']);
+    expect(seen.stdout).toBe('changed\nyes\nonly\n');
+    expect(seen.stderr).toContain('/bin/true: No such file or directory');
+    const img = JSON.parse((await suite.docker(['image', 'inspect', 'committed:v1'])).stdout) as { Author: string; Comment: string; RootFS: { Layers: string[] } }[];
+    expect(img[0]).toMatchObject({ Author: 'Tester <t@example.com>', Comment: 'a message' });
+    expect(img[0]!.RootFS.Layers).toHaveLength(2);
+
+    const nope = await suite.docker(['commit', 'no-such-container', 'x:y']);
+    expect(nope.code).toBe(1);
+    expect(nope.stderr).toContain('No such container: no-such-container');
+    const bad = await suite.docker(['commit', '-c', 'BOGUS x', 'committer']);
+    expect(bad.code).toBe(1);
+    await suite.docker(['rm', '-f', 'committer']);
+  });
+});

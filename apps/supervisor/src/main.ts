@@ -53,7 +53,7 @@ void runService({
     });
     onClose(() => life.close());
     onClose(() => peers.close());
-    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers, logger)));
+    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers, logger), peers));
     // Reconcile after serving starts would race new requests; before it, peers may be restarting:
     // run it now but do not hold start-up on a slow shim.
     void life.reconcile().catch((err: unknown) => logger.error({ err }, 'reconcile failed'));

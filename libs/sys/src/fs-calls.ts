@@ -1,10 +1,17 @@
 import koffi from 'koffi';
 
 /**
- * File system calls Node does not offer (mknod, lsetxattr), reached through libc with koffi.
+ * File system calls Node does not offer (mknod, lsetxattr, lgetxattr), reached through libc with koffi.
  * Loaded on first use, so importing this module costs nothing.
  */
-let libc: { mknod: (p: string, mode: number, dev: number) => number; lsetxattr: (p: string, n: string, v: Buffer, s: number, f: number) => number; errno: () => number } | undefined;
+let libc:
+  | {
+      mknod: (p: string, mode: number, dev: number) => number;
+      lsetxattr: (p: string, n: string, v: Buffer, s: number, f: number) => number;
+      lgetxattr: (p: string, n: string, v: Buffer, s: number) => number;
+      errno: () => number;
+    }
+  | undefined;
 
 function lib() {
   if (!libc) {
@@ -13,6 +20,7 @@ function lib() {
     libc = {
       mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
       lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+      lgetxattr: l.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
       errno: () => koffi.decode(errnoLoc(), 'int') as number,
     };
   }
@@ -43,4 +51,20 @@ export function mknod(path: string, mode: number, major = 0, minor = 0): void {
 
 export function lsetxattr(path: string, name: string, value: Buffer): void {
   check(lib().lsetxattr(path, name, value, value.length, 0), 'lsetxattr', path);
+}
+
+const ENODATA = 61;
+
+/** An extended attribute of `path` itself (not a symlink's target); null when it is not set. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  const buf = Buffer.alloc(4096);
+  const n = Number(lib().lgetxattr(path, name, buf, buf.length));
+  if (n < 0) {
+    const errno = lib().errno();
+    if (errno === ENODATA) return null;
+    const err = new Error(`lgetxattr ${path}: errno ${errno}`) as NodeJS.ErrnoException;
+    err.errno = errno;
+    throw err;
+  }
+  return buf.subarray(0, n);
 }

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import { unary } from '@berth/clients';
 import { invalidArgument } from '@berth/errors';
@@ -111,6 +111,32 @@ export function archiveRoutes(b: Backends): Router {
   r.get('/containers/:id/changes', async (req, res) => {
     const out = await unary('supervisor', c().containerChanges.bind(c()), { reference: id(req) });
     res.json(out.changes.map((x) => ({ Path: x.path, Kind: x.kind })));
+  });
+
+  r.post('/commit', express.raw({ type: () => true, limit: '8mb' }), async (req, res) => {
+    const q = req.query;
+    const container = typeof q.container === 'string' ? q.container : '';
+    if (!container) throw invalidArgument('container is required');
+    const repo = typeof q.repo === 'string' ? q.repo : '';
+    const tagQ = typeof q.tag === 'string' ? q.tag : '';
+    if (!repo && tagQ) throw invalidArgument('tag requires a repository');
+    const changes = ([] as unknown[]).concat(q.changes ?? []).map(String).filter(Boolean);
+    const out = await unary(
+      'supervisor',
+      c().commitContainer.bind(c()),
+      {
+        reference: container,
+        tag: repo ? `${repo}${tagQ ? `:${tagQ}` : ''}` : '',
+        comment: typeof q.comment === 'string' ? q.comment : '',
+        author: typeof q.author === 'string' ? q.author : '',
+        changes,
+        // Docker pauses unless told not to.
+        pause: q.pause === undefined ? true : bool(q.pause),
+        configJson: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      },
+      { deadlineMs: 3600_000, idempotent: false },
+    );
+    res.status(201).json({ Id: out.id });
   });
 
   return r;

@@ -7,6 +7,7 @@ import type { BlobWriter, ContentStore } from '../domain/content-store';
 import type { ImageRecord, ImageStore } from '../domain/image-store';
 import { loadArchive } from '../domain/load-archive';
 import { importRootfs } from '../domain/import-rootfs';
+import { commitImage } from '../domain/commit-image';
 import type { LayerSnapshots } from '../domain/unpack';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -50,6 +51,37 @@ export function imagesService(
         if (!snaps) throw invalidArgument('import needs the snapshotter');
         const img = await importRootfs(data, { tag: opts.tag, changes: opts.changes, message: opts.message }, content, images, snaps);
         event('import', img.id, opts.tag || img.id);
+        return toProto(img, content);
+      })().then(
+        (img) => callback(null, img),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    },
+    commitImage(call: ServerReadableStream<imagesV1.CommitImageRequest, imagesV1.Image>, callback: sendUnaryData<imagesV1.Image>) {
+      const it = (call as AsyncIterable<imagesV1.CommitImageRequest>)[Symbol.asyncIterator]();
+      void (async () => {
+        const first = await it.next();
+        if (first.done) throw invalidArgument('CommitImage received no messages');
+        const o = first.value;
+        const data = (async function* () {
+          if (o.data.length) yield Buffer.from(o.data);
+          for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value.data);
+        })();
+        if (!snaps) throw invalidArgument('commit needs the snapshotter');
+        let config: Record<string, unknown>;
+        try {
+          config = JSON.parse(Buffer.from(o.configJson).toString('utf8') || '{}') as Record<string, unknown>;
+        } catch {
+          throw invalidArgument('CommitImage: config_json is not JSON');
+        }
+        const img = await commitImage(
+          data,
+          { parent: o.parent, config, changes: o.changes, comment: o.comment, author: o.author, tag: o.tag, containerId: o.containerId, createdBy: o.createdBy },
+          content,
+          images,
+          snaps,
+        );
+        event('commit', img.id, o.tag || img.id);
         return toProto(img, content);
       })().then(
         (img) => callback(null, img),

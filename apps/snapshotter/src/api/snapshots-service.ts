@@ -1,4 +1,9 @@
-import { type ContractImpl, unaryHandler } from '@berth/grpc';
+import { Writable } from 'node:stream';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
+import { TarWriter } from '@berth/tar';
+import { overlayChanges } from '../domain/changes';
+import { writeOverlayDiff } from '../domain/write-diff';
 import { snapshotterV1 } from '@berth/proto';
 import type { SnapshotRecord, Snapshotter } from '../domain/snapshotter';
 
@@ -25,5 +30,27 @@ export function snapshotsService(s: Snapshotter): ContractImpl<snapshotterV1.Sna
     stat: unaryHandler((r: snapshotterV1.StatRequest) => info(s.stat(r.key))),
     list: unaryHandler(() => ({ snapshots: s.list().map(info) })),
     applyLayer: unaryHandler((r: snapshotterV1.ApplyLayerRequest) => s.applyLayer(r.key, r.blobPath)),
+    changes: unaryHandler((r: snapshotterV1.DiffRequest) => {
+      const { upper, lowers } = s.diffDirs(r.key);
+      return { changes: overlayChanges(upper, lowers, r.exclude) };
+    }),
+    writeDiff(call: ServerWritableStream<snapshotterV1.DiffRequest, snapshotterV1.DiffChunk>) {
+      let cancelled = false;
+      call.once('cancelled', () => (cancelled = true));
+      // Pull-driven: a write waits for the call's buffer to drain; a cancelled call stops the walk.
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          if (cancelled) return done(new Error('the client went away'));
+          if (call.write({ data: chunk })) return done();
+          call.once('drain', () => done());
+        },
+      });
+      Promise.resolve()
+        .then(() => writeOverlayDiff(s.diffDirs(call.request.key).upper, call.request.exclude, new TarWriter(sink, { endStream: false })))
+        .then(
+          () => call.end(),
+          (err: unknown) => endWithError(call, err),
+        );
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@berth/errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, notImplemented } from '@berth/errors';
 import { newId } from '@berth/ids';
 import { RecordStore } from '@berth/store';
 import { applyLayer, type WhiteoutStyle } from './apply-layer';
@@ -130,6 +130,18 @@ export class Snapshotter {
     const r = this.stat(key);
     if (r.kind !== 'active') throw failedPrecondition(`snapshot ${key} is not active`);
     return applyLayer(join(this.dir(r.id), 'fs'), blobPath, this.driver.whiteouts);
+  }
+
+  /**
+   * The directories a diff of an active snapshot is read from: its own (the overlay upper
+   * dir, holding exactly the changes) and its parents', nearest first. Only drivers that keep
+   * changes apart (overlay) can say what changed.
+   */
+  diffDirs(key: string): { upper: string; lowers: string[] } {
+    const r = this.stat(key);
+    if (r.kind !== 'active') throw failedPrecondition(`snapshot ${key} is not active`);
+    if (this.driver.whiteouts !== 'overlay') throw notImplemented(`diffs need the overlay2 storage driver, not ${this.driver.name}`);
+    return { upper: join(this.dir(r.id), 'fs'), lowers: this.chain(r.parent).map((p) => join(this.dir(p.id), 'fs')) };
   }
 
   /** Turns an active snapshot into a committed one named `name`; its work dir is dropped. */

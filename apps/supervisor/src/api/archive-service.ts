@@ -6,8 +6,11 @@ import type { supervisorV1 } from '@berth/proto';
 import { ScopedRoot } from '@berth/sys';
 import { TarWriter } from '@berth/tar';
 import { archivePath, archiveTree, extractArchive, statPath } from '../domain/archive';
-import { changesFromBundle } from '../domain/changes';
 import type { Containers } from '../domain/containers';
+import { INIT_EXCLUDES } from '../domain/init-paths';
+import { commitContainer } from '../domain/commit';
+import type { Lifecycle } from '../domain/lifecycle';
+import { type Peers, unary } from '@berth/clients';
 import { withContainerRoot } from '../domain/container-root';
 
 async function inRoot<T>(root: string, fn: (r: ScopedRoot) => Promise<T>): Promise<T> {
@@ -47,7 +50,7 @@ function chunkSink(call: ServerWritableStream<unknown, supervisorV1.ArchiveChunk
 }
 
 /** The archive API of the Containers contract: stat, get and put of paths, export, changes. */
-export function archiveService(containers: Containers) {
+export function archiveService(containers: Containers, peers: Peers, life: Lifecycle) {
   return {
     statContainerPath: unaryHandler(async (req: supervisorV1.ContainerPathRequest) => {
       const rec = containers.get(req.reference);
@@ -105,9 +108,29 @@ export function archiveService(containers: Containers) {
           (err: unknown) => endWithError(call, err),
         );
     },
-    containerChanges: unaryHandler((req: supervisorV1.GetContainerRequest) => {
+    containerChanges: unaryHandler(async (req: supervisorV1.GetContainerRequest) => {
       const rec = containers.get(req.reference);
-      return { changes: changesFromBundle(rec.bundle, (rec.mounts ?? []).map((m) => m.Destination)) };
+      const snaps = peers.snapshots;
+      const out = await unary('snapshotter', snaps.changes.bind(snaps), {
+        key: rec.rootfsKey,
+        exclude: [...INIT_EXCLUDES, ...(rec.mounts ?? []).map((m) => m.Destination)],
+      });
+      return { changes: out.changes };
+    }),
+    commitContainer: unaryHandler(async (req: supervisorV1.CommitContainerRequest) => {
+      const rec = containers.get(req.reference);
+      let overrides: Record<string, unknown> = {};
+      const text = Buffer.from(req.configJson).toString('utf8').trim();
+      if (text && text !== 'null') {
+        try {
+          overrides = JSON.parse(text) as Record<string, unknown>;
+        } catch (err) {
+          throw invalidArgument(`invalid JSON in request body: ${(err as Error).message}`);
+        }
+        if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw invalidArgument('the commit body must be a container config object');
+      }
+      const id = await commitContainer(peers, life, rec, { tag: req.tag, comment: req.comment, author: req.author, changes: req.changes, pause: req.pause, overrides });
+      return { id };
     }),
   };
 }

@@ -78,6 +78,21 @@ export interface CheckAuthResponse {
   identityToken: string;
 }
 
+export interface CommitImageRequest {
+  /** First message only. */
+  parent: string;
+  /** The container config that becomes the image's `config`, as JSON. */
+  configJson: Buffer;
+  changes: string[];
+  comment: string;
+  author: string;
+  /** Reference to tag the image with; may be empty. */
+  tag: string;
+  containerId: string;
+  createdBy: string;
+  data: Buffer;
+}
+
 export interface ImportRootfsRequest {
   /**
    * First message only: the tag to give (may be empty), Dockerfile instructions to apply
@@ -839,6 +854,204 @@ export const CheckAuthResponse: MessageFns<CheckAuthResponse> = {
     const message = createBaseCheckAuthResponse();
     message.status = object.status ?? "";
     message.identityToken = object.identityToken ?? "";
+    return message;
+  },
+};
+
+function createBaseCommitImageRequest(): CommitImageRequest {
+  return {
+    parent: "",
+    configJson: Buffer.alloc(0),
+    changes: [],
+    comment: "",
+    author: "",
+    tag: "",
+    containerId: "",
+    createdBy: "",
+    data: Buffer.alloc(0),
+  };
+}
+
+export const CommitImageRequest: MessageFns<CommitImageRequest> = {
+  encode(message: CommitImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.parent !== "") {
+      writer.uint32(10).string(message.parent);
+    }
+    if (message.configJson.length !== 0) {
+      writer.uint32(18).bytes(message.configJson);
+    }
+    for (const v of message.changes) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.comment !== "") {
+      writer.uint32(34).string(message.comment);
+    }
+    if (message.author !== "") {
+      writer.uint32(42).string(message.author);
+    }
+    if (message.tag !== "") {
+      writer.uint32(50).string(message.tag);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(58).string(message.containerId);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(66).string(message.createdBy);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(74).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCommitImageRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.parent = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.configJson = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.changes.push(reader.string());
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.comment = reader.string();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.author = reader.string();
+          continue;
+        }
+        case 6: {
+          if (tag !== 50) {
+            break;
+          }
+
+          message.tag = reader.string();
+          continue;
+        }
+        case 7: {
+          if (tag !== 58) {
+            break;
+          }
+
+          message.containerId = reader.string();
+          continue;
+        }
+        case 8: {
+          if (tag !== 66) {
+            break;
+          }
+
+          message.createdBy = reader.string();
+          continue;
+        }
+        case 9: {
+          if (tag !== 74) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CommitImageRequest {
+    return {
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      configJson: isSet(object.configJson) ? Buffer.from(bytesFromBase64(object.configJson)) : Buffer.alloc(0),
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+      author: isSet(object.author) ? globalThis.String(object.author) : "",
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+      containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
+      createdBy: isSet(object.createdBy) ? globalThis.String(object.createdBy) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CommitImageRequest): unknown {
+    const obj: any = {};
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.configJson.length !== 0) {
+      obj.configJson = base64FromBytes(message.configJson);
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    if (message.author !== "") {
+      obj.author = message.author;
+    }
+    if (message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitImageRequest>, I>>(base?: I): CommitImageRequest {
+    return CommitImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitImageRequest>, I>>(object: I): CommitImageRequest {
+    const message = createBaseCommitImageRequest();
+    message.parent = object.parent ?? "";
+    message.configJson = object.configJson ?? Buffer.alloc(0);
+    message.changes = object.changes?.map((e) => e) || [];
+    message.comment = object.comment ?? "";
+    message.author = object.author ?? "";
+    message.tag = object.tag ?? "";
+    message.containerId = object.containerId ?? "";
+    message.createdBy = object.createdBy ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -2644,6 +2857,21 @@ export const ImagesService = {
       Buffer.from(CollectGarbageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CollectGarbageResponse => CollectGarbageResponse.decode(value),
   },
+  /**
+   * CommitImage makes an image from a parent image plus one new layer (`docker commit`).
+   * The first message carries the options, every message may carry layer tarball bytes
+   * (uncompressed). The layer is unpacked on top of the parent's layers before the image is
+   * recorded, so containers can be created from it at once.
+   */
+  commitImage: {
+    path: "/berth.images.v1.Images/CommitImage",
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: (value: CommitImageRequest): Buffer => Buffer.from(CommitImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CommitImageRequest => CommitImageRequest.decode(value),
+    responseSerialize: (value: Image): Buffer => Buffer.from(Image.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Image => Image.decode(value),
+  },
 } as const;
 
 export interface ImagesServer extends UntypedServiceImplementation {
@@ -2711,6 +2939,13 @@ export interface ImagesServer extends UntypedServiceImplementation {
    * no pull in progress holds. Repeating it is harmless.
    */
   collectGarbage: handleUnaryCall<CollectGarbageRequest, CollectGarbageResponse>;
+  /**
+   * CommitImage makes an image from a parent image plus one new layer (`docker commit`).
+   * The first message carries the options, every message may carry layer tarball bytes
+   * (uncompressed). The layer is unpacked on top of the parent's layers before the image is
+   * recorded, so containers can be created from it at once.
+   */
+  commitImage: handleClientStreamingCall<CommitImageRequest, Image>;
 }
 
 export interface ImagesClient extends Client {
@@ -2927,6 +3162,28 @@ export interface ImagesClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CollectGarbageResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * CommitImage makes an image from a parent image plus one new layer (`docker commit`).
+   * The first message carries the options, every message may carry layer tarball bytes
+   * (uncompressed). The layer is unpacked on top of the parent's layers before the image is
+   * recorded, so containers can be created from it at once.
+   */
+  commitImage(
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  commitImage(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  commitImage(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<CommitImageRequest>;
+  commitImage(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Image) => void,
+  ): ClientWritableStream<CommitImageRequest>;
 }
 
 export const ImagesClient = makeGenericClientConstructor(ImagesService, "berth.images.v1.Images") as unknown as {

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -65,6 +67,25 @@ export function kindToJSON(object: Kind): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+export interface DiffRequest {
+  key: string;
+  exclude: string[];
+}
+
+export interface DiffChunk {
+  data: Buffer;
+}
+
+export interface Change {
+  path: string;
+  /** 0 modified, 1 added, 2 deleted (Docker's ChangeType) */
+  kind: number;
+}
+
+export interface ChangesResponse {
+  changes: Change[];
 }
 
 export interface ApplyLayerRequest {
@@ -145,6 +166,276 @@ export interface ListRequest {
 export interface ListResponse {
   snapshots: SnapshotInfo[];
 }
+
+function createBaseDiffRequest(): DiffRequest {
+  return { key: "", exclude: [] };
+}
+
+export const DiffRequest: MessageFns<DiffRequest> = {
+  encode(message: DiffRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    for (const v of message.exclude) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiffRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDiffRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.exclude.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): DiffRequest {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      exclude: globalThis.Array.isArray(object?.exclude) ? object.exclude.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: DiffRequest): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.exclude?.length) {
+      obj.exclude = message.exclude;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiffRequest>, I>>(base?: I): DiffRequest {
+    return DiffRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiffRequest>, I>>(object: I): DiffRequest {
+    const message = createBaseDiffRequest();
+    message.key = object.key ?? "";
+    message.exclude = object.exclude?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDiffChunk(): DiffChunk {
+  return { data: Buffer.alloc(0) };
+}
+
+export const DiffChunk: MessageFns<DiffChunk> = {
+  encode(message: DiffChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiffChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDiffChunk();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.data = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): DiffChunk {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: DiffChunk): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiffChunk>, I>>(base?: I): DiffChunk {
+    return DiffChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiffChunk>, I>>(object: I): DiffChunk {
+    const message = createBaseDiffChunk();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseChange(): Change {
+  return { path: "", kind: 0 };
+}
+
+export const Change: MessageFns<Change> = {
+  encode(message: Change, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Change {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseChange();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.path = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.kind = reader.int32();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): Change {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      kind: isSet(object.kind) ? globalThis.Number(object.kind) : 0,
+    };
+  },
+
+  toJSON(message: Change): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.kind !== 0) {
+      obj.kind = Math.round(message.kind);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Change>, I>>(base?: I): Change {
+    return Change.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Change>, I>>(object: I): Change {
+    const message = createBaseChange();
+    message.path = object.path ?? "";
+    message.kind = object.kind ?? 0;
+    return message;
+  },
+};
+
+function createBaseChangesResponse(): ChangesResponse {
+  return { changes: [] };
+}
+
+export const ChangesResponse: MessageFns<ChangesResponse> = {
+  encode(message: ChangesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.changes) {
+      Change.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseChangesResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.changes.push(Change.decode(reader, reader.uint32()));
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ChangesResponse {
+    return {
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => Change.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ChangesResponse): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => Change.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangesResponse>, I>>(base?: I): ChangesResponse {
+    return ChangesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangesResponse>, I>>(object: I): ChangesResponse {
+    const message = createBaseChangesResponse();
+    message.changes = object.changes?.map((e) => Change.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseApplyLayerRequest(): ApplyLayerRequest {
   return { key: "", blobPath: "", mediaType: "" };
@@ -1486,6 +1777,30 @@ export const SnapshotsService = {
     responseSerialize: (value: ApplyLayerResponse): Buffer => Buffer.from(ApplyLayerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ApplyLayerResponse => ApplyLayerResponse.decode(value),
   },
+  /**
+   * WriteDiff streams an uncompressed layer tarball of what an active snapshot changed over
+   * its parent (deletions as `.wh.` whiteouts, opaque directories as `.wh..wh..opq`): what
+   * `docker commit` stores as the new layer. Paths in `exclude` (and below them) are left out.
+   */
+  writeDiff: {
+    path: "/berth.snapshotter.v1.Snapshots/WriteDiff",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: DiffRequest): Buffer => Buffer.from(DiffRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiffRequest => DiffRequest.decode(value),
+    responseSerialize: (value: DiffChunk): Buffer => Buffer.from(DiffChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DiffChunk => DiffChunk.decode(value),
+  },
+  /** Changes lists what an active snapshot changed over its parent (`docker diff`). */
+  changes: {
+    path: "/berth.snapshotter.v1.Snapshots/Changes",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DiffRequest): Buffer => Buffer.from(DiffRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiffRequest => DiffRequest.decode(value),
+    responseSerialize: (value: ChangesResponse): Buffer => Buffer.from(ChangesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangesResponse => ChangesResponse.decode(value),
+  },
 } as const;
 
 export interface SnapshotsServer extends UntypedServiceImplementation {
@@ -1506,6 +1821,14 @@ export interface SnapshotsServer extends UntypedServiceImplementation {
    * snapshot must then be removed. Returns the uncompressed digest (diff ID) and size.
    */
   applyLayer: handleUnaryCall<ApplyLayerRequest, ApplyLayerResponse>;
+  /**
+   * WriteDiff streams an uncompressed layer tarball of what an active snapshot changed over
+   * its parent (deletions as `.wh.` whiteouts, opaque directories as `.wh..wh..opq`): what
+   * `docker commit` stores as the new layer. Paths in `exclude` (and below them) are left out.
+   */
+  writeDiff: handleServerStreamingCall<DiffRequest, DiffChunk>;
+  /** Changes lists what an active snapshot changed over its parent (`docker diff`). */
+  changes: handleUnaryCall<DiffRequest, ChangesResponse>;
 }
 
 export interface SnapshotsClient extends Client {
@@ -1643,6 +1966,29 @@ export interface SnapshotsClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ApplyLayerResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * WriteDiff streams an uncompressed layer tarball of what an active snapshot changed over
+   * its parent (deletions as `.wh.` whiteouts, opaque directories as `.wh..wh..opq`): what
+   * `docker commit` stores as the new layer. Paths in `exclude` (and below them) are left out.
+   */
+  writeDiff(request: DiffRequest, options?: Partial<CallOptions>): ClientReadableStream<DiffChunk>;
+  writeDiff(request: DiffRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<DiffChunk>;
+  /** Changes lists what an active snapshot changed over its parent (`docker diff`). */
+  changes(
+    request: DiffRequest,
+    callback: (error: ServiceError | null, response: ChangesResponse) => void,
+  ): ClientUnaryCall;
+  changes(
+    request: DiffRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangesResponse) => void,
+  ): ClientUnaryCall;
+  changes(
+    request: DiffRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const SnapshotsClient = makeGenericClientConstructor(
@@ -1653,6 +1999,14 @@ export const SnapshotsClient = makeGenericClientConstructor(
   service: typeof SnapshotsService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -26,6 +26,22 @@ import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.supervisor.v1";
 
+export interface CommitContainerRequest {
+  reference: string;
+  /** Reference to tag the image with ("repo:tag"); may be empty. */
+  tag: string;
+  comment: string;
+  author: string;
+  changes: string[];
+  pause: boolean;
+  /** Engine API ContainerConfig fields that override the container's in the image, as JSON. */
+  configJson: Buffer;
+}
+
+export interface CommitContainerResponse {
+  id: string;
+}
+
 export interface ContainerPathRequest {
   reference: string;
   path: string;
@@ -251,6 +267,220 @@ export interface DisconnectNetworkRequest {
 
 export interface DisconnectNetworkResponse {
 }
+
+function createBaseCommitContainerRequest(): CommitContainerRequest {
+  return { reference: "", tag: "", comment: "", author: "", changes: [], pause: false, configJson: Buffer.alloc(0) };
+}
+
+export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
+  encode(message: CommitContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.tag !== "") {
+      writer.uint32(18).string(message.tag);
+    }
+    if (message.comment !== "") {
+      writer.uint32(26).string(message.comment);
+    }
+    if (message.author !== "") {
+      writer.uint32(34).string(message.author);
+    }
+    for (const v of message.changes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.pause !== false) {
+      writer.uint32(48).bool(message.pause);
+    }
+    if (message.configJson.length !== 0) {
+      writer.uint32(58).bytes(message.configJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCommitContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.tag = reader.string();
+          continue;
+        }
+        case 3: {
+          if (tag !== 26) {
+            break;
+          }
+
+          message.comment = reader.string();
+          continue;
+        }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.author = reader.string();
+          continue;
+        }
+        case 5: {
+          if (tag !== 42) {
+            break;
+          }
+
+          message.changes.push(reader.string());
+          continue;
+        }
+        case 6: {
+          if (tag !== 48) {
+            break;
+          }
+
+          message.pause = reader.bool();
+          continue;
+        }
+        case 7: {
+          if (tag !== 58) {
+            break;
+          }
+
+          message.configJson = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CommitContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+      author: isSet(object.author) ? globalThis.String(object.author) : "",
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      pause: isSet(object.pause) ? globalThis.Boolean(object.pause) : false,
+      configJson: isSet(object.configJson) ? Buffer.from(bytesFromBase64(object.configJson)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CommitContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.tag !== "") {
+      obj.tag = message.tag;
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    if (message.author !== "") {
+      obj.author = message.author;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.pause !== false) {
+      obj.pause = message.pause;
+    }
+    if (message.configJson.length !== 0) {
+      obj.configJson = base64FromBytes(message.configJson);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitContainerRequest>, I>>(base?: I): CommitContainerRequest {
+    return CommitContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitContainerRequest>, I>>(object: I): CommitContainerRequest {
+    const message = createBaseCommitContainerRequest();
+    message.reference = object.reference ?? "";
+    message.tag = object.tag ?? "";
+    message.comment = object.comment ?? "";
+    message.author = object.author ?? "";
+    message.changes = object.changes?.map((e) => e) || [];
+    message.pause = object.pause ?? false;
+    message.configJson = object.configJson ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCommitContainerResponse(): CommitContainerResponse {
+  return { id: "" };
+}
+
+export const CommitContainerResponse: MessageFns<CommitContainerResponse> = {
+  encode(message: CommitContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCommitContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CommitContainerResponse {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: CommitContainerResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitContainerResponse>, I>>(base?: I): CommitContainerResponse {
+    return CommitContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitContainerResponse>, I>>(object: I): CommitContainerResponse {
+    const message = createBaseCommitContainerResponse();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
 
 function createBaseContainerPathRequest(): ContainerPathRequest {
   return { reference: "", path: "" };
@@ -3856,6 +4086,21 @@ export const ContainersService = {
       Buffer.from(ContainerChangesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ContainerChangesResponse => ContainerChangesResponse.decode(value),
   },
+  /**
+   * CommitContainer makes an image of the container's changes (`docker commit`), pausing a
+   * running container meanwhile when `pause` is set. Returns the new image's ID.
+   */
+  commitContainer: {
+    path: "/berth.supervisor.v1.Containers/CommitContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CommitContainerRequest): Buffer =>
+      Buffer.from(CommitContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CommitContainerRequest => CommitContainerRequest.decode(value),
+    responseSerialize: (value: CommitContainerResponse): Buffer =>
+      Buffer.from(CommitContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommitContainerResponse => CommitContainerResponse.decode(value),
+  },
 } as const;
 
 export interface ContainersServer extends UntypedServiceImplementation {
@@ -3933,6 +4178,11 @@ export interface ContainersServer extends UntypedServiceImplementation {
   exportContainer: handleServerStreamingCall<GetContainerRequest, ArchiveChunk>;
   /** ContainerChanges lists what the container changed in its root filesystem (`docker diff`). */
   containerChanges: handleUnaryCall<GetContainerRequest, ContainerChangesResponse>;
+  /**
+   * CommitContainer makes an image of the container's changes (`docker commit`), pausing a
+   * running container meanwhile when `pause` is set. Returns the new image's ID.
+   */
+  commitContainer: handleUnaryCall<CommitContainerRequest, CommitContainerResponse>;
 }
 
 export interface ContainersClient extends Client {
@@ -4347,6 +4597,25 @@ export interface ContainersClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ContainerChangesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CommitContainer makes an image of the container's changes (`docker commit`), pausing a
+   * running container meanwhile when `pause` is set. Returns the new image's ID.
+   */
+  commitContainer(
+    request: CommitContainerRequest,
+    callback: (error: ServiceError | null, response: CommitContainerResponse) => void,
+  ): ClientUnaryCall;
+  commitContainer(
+    request: CommitContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommitContainerResponse) => void,
+  ): ClientUnaryCall;
+  commitContainer(
+    request: CommitContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommitContainerResponse) => void,
   ): ClientUnaryCall;
 }
 

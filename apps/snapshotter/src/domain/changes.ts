@@ -1,6 +1,5 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { notImplemented } from '@berth/errors';
 
 /** Docker's ChangeType: 0 modified, 1 added, 2 deleted. */
 export const enum ChangeKind {
@@ -18,7 +17,7 @@ export interface Change {
  * Paths Docker keeps in a container's init layer (mount points and files the engine writes),
  * so they never show in `docker diff`; runc creates them in our upper dir instead.
  */
-const INIT_PATHS = new Set(['/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/proc', '/sys', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/etc/mtab', '/.dockerenv']);
+export const INIT_PATHS = new Set(['/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/proc', '/sys', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/etc/mtab', '/.dockerenv']);
 
 function exists(p: string): boolean {
   try {
@@ -32,10 +31,11 @@ function exists(p: string): boolean {
 /**
  * `docker diff` from an overlay upper dir: a 0/0 character device is a deletion (overlay's
  * whiteout), anything else is added, or modified when a lower layer has the path. Mount
- * points the runtime made (init paths, the container's own mount destinations) are left out.
+ * points the runtime made (init paths, and `exclude`: the container's mount destinations)
+ * are left out.
  */
-export function overlayChanges(upper: string, lowers: string[], mountPoints: string[]): Change[] {
-  const skip = new Set([...INIT_PATHS, ...mountPoints]);
+export function overlayChanges(upper: string, lowers: string[], exclude: string[]): Change[] {
+  const skip = new Set([...INIT_PATHS, ...exclude]);
   const out: Change[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(join(upper, rel)).sort()) {
@@ -62,13 +62,4 @@ export function overlayChanges(upper: string, lowers: string[], mountPoints: str
 function skipOnlyBelow(upper: string, dir: string, skip: Set<string>): boolean {
   const names = readdirSync(join(upper, dir));
   return names.length > 0 && names.every((n) => skip.has(`${dir}/${n}`));
-}
-
-/** The upper and lower dirs from the rootfs mounts the supervisor wrote into the bundle. */
-export function changesFromBundle(bundle: string, mountPoints: string[]): Change[] {
-  const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as { type: string; options: string[] }[];
-  const m = mounts.find((x) => x.type === 'overlay');
-  if (!m) throw notImplemented('docker diff needs the overlay2 storage driver');
-  const opt = (k: string) => m.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1) ?? '';
-  return overlayChanges(opt('upperdir'), opt('lowerdir').split(':').filter(Boolean), mountPoints);
 }

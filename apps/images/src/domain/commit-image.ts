@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { isAlreadyExists } from '@berth/errors';
+import { chainIds, familiarName, parseReference } from '@berth/reference';
+import { applyChanges, type ContainerConfigDoc } from './changes';
+import type { ContentStore } from './content-store';
+import type { ImageRecord, ImageStore } from './image-store';
+import type { LayerSnapshots } from './unpack';
+
+export interface CommitImageOptions {
+  parent: string;
+  config: ContainerConfigDoc & Record<string, unknown>;
+  changes: string[];
+  comment: string;
+  author: string;
+  tag: string;
+  containerId: string;
+  createdBy: string;
+}
+
+async function readJson(content: ContentStore, digest: string): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of content.read(digest)) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+}
+
+/**
+ * `docker commit`: the parent image's layers plus one new layer (the container's changes).
+ * The layer is stored, then unpacked on the parent's top snapshot and committed under its
+ * chain ID, so the image can run at once; only then is the image recorded.
+ */
+export async function commitImage(
+  layerSource: AsyncIterable<Uint8Array>,
+  o: CommitImageOptions,
+  content: ContentStore,
+  images: ImageStore,
+  snaps: LayerSnapshots,
+): Promise<ImageRecord> {
+  const parent = images.get(o.parent);
+  const config = applyChanges(o.config, o.changes);
+  const tag = o.tag ? familiarName(parseReference(o.tag)) : '';
+  const w = await content.writerUnverified();
+  try {
+    for await (const c of layerSource) await w.write(c);
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+  const layer = await w.commit();
+  const parentChain = chainIds(parent.diffIds);
+  const key = `commit-${randomBytes(6).toString('hex')}`;
+  await snaps.prepare(key, parentChain[parentChain.length - 1] ?? '');
+  let diffId = '';
+  try {
+    diffId = (await snaps.applyLayer(key, layer.path, '')).diffId;
+    await snaps.commit(chainIds([...parent.diffIds, diffId]).at(-1)!, key);
+  } catch (err) {
+    await snaps.remove(key).catch(() => undefined);
+    // The same change committed before is already a snapshot under that chain ID: reuse it.
+    if (!(diffId && isAlreadyExists(err))) throw err;
+  }
+  const base = await readJson(content, parent.id);
+  const created = new Date().toISOString();
+  const history = Array.isArray(base.history) ? (base.history as unknown[]) : [];
+  const rootfs = base.rootfs as { diff_ids?: string[] } | undefined;
+  const doc: Record<string, unknown> = {
+    ...base,
+    created,
+    config,
+    container: o.containerId,
+    rootfs: { type: 'layers', diff_ids: [...(rootfs?.diff_ids ?? parent.diffIds), diffId] },
+    history: [...history, { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}) }],
+  };
+  if (o.author) doc.author = o.author;
+  else delete doc.author;
+  if (o.comment) doc.comment = o.comment;
+  else delete doc.comment;
+  const cfgBlob = await content.put(Buffer.from(JSON.stringify(doc)));
+  const layers = [...parent.layers, { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }];
+  const manifest = await content.put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgBlob.digest, size: cfgBlob.size },
+        layers,
+      }),
+    ),
+  );
+  return images.put(manifest.digest, tag ? [tag] : []);
+}
