@@ -329,3 +329,24 @@ describe('docker commit', () => {
     await suite.docker(['rm', '-f', 'committer']);
   });
 });
+
+describe('sizes', () => {
+  it('reports container and volume sizes in docker ps -s and docker system df -v', async () => {
+    await run(['--name', 'sized', '-v', 'sized-vol:/v', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1024 count=3072 2>/dev/null; dd if=/dev/zero of=/v/x bs=1024 count=10 2>/dev/null']);
+    const ps = JSON.parse((await suite.docker(['ps', '-a', '-s', '--filter', 'name=sized', '--format', '{{json .}}'])).stdout) as { Size: string };
+    expect(ps.Size).toMatch(/^3\.1\dMB \(virtual \d+(\.\d+)?MB\)$/);
+    const df = JSON.parse((await suite.api('GET', '/system/df')).body) as {
+      Containers: { Names: string[]; SizeRw: number }[];
+      Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[];
+      Images: { RepoTags: string[]; Containers: number }[];
+    };
+    expect(df.Containers.find((c) => c.Names[0] === '/sized')!.SizeRw).toBeGreaterThanOrEqual(3 << 20);
+    expect(df.Volumes.find((v) => v.Name === 'sized-vol')!.UsageData).toEqual({ Size: 10240, RefCount: 1 });
+    expect(df.Images.find((i) => i.RepoTags.includes('busybox:latest'))!.Containers).toBeGreaterThanOrEqual(1);
+    const verbose = await suite.docker(['system', 'df', '-v']);
+    expect(verbose.code).toBe(0);
+    expect(verbose.stdout).toMatch(/sized-vol\s+1\s+10\.24kB/);
+    await suite.docker(['rm', '-v', 'sized']);
+    await suite.docker(['volume', 'rm', 'sized-vol']);
+  });
+});

@@ -7,6 +7,7 @@ import { filterContainers } from '../domain/container-filters';
 import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
 import { runExec } from './exec-stream';
+import { withSizes } from './disk-usage-routes';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const param = (req: Request, name: string) => String(req.params[name] ?? '');
@@ -30,7 +31,8 @@ export function containerRoutes(b: Backends): Router {
     const list = await b.listContainers(all || limit > 0 || Object.keys(filters).length > 0);
     let rows = filterContainers(list, filters, all || limit > 0);
     if (limit > 0) rows = rows.slice(0, limit);
-    res.json(rows.map((c) => JSON.parse(Buffer.from(c.summaryJson).toString())));
+    const summaries = rows.map((c) => JSON.parse(Buffer.from(c.summaryJson).toString()) as Record<string, unknown>);
+    res.json(bool(req.query.size) ? await withSizes(b, summaries) : summaries);
   });
 
   r.get('/containers/:id/json', async (req, res) => {

@@ -30,6 +30,7 @@ export function snapshotsService(s: Snapshotter): ContractImpl<snapshotterV1.Sna
     stat: unaryHandler((r: snapshotterV1.StatRequest) => info(s.stat(r.key))),
     list: unaryHandler(() => ({ snapshots: s.list().map(info) })),
     applyLayer: unaryHandler((r: snapshotterV1.ApplyLayerRequest) => s.applyLayer(r.key, r.blobPath)),
+    usage: unaryHandler((r: snapshotterV1.StatRequest) => ({ size: s.usage(r.key) })),
     changes: unaryHandler((r: snapshotterV1.DiffRequest) => {
       const { upper, lowers } = s.diffDirs(r.key);
       return { changes: overlayChanges(upper, lowers, r.exclude) };

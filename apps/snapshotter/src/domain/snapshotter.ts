@@ -4,6 +4,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound, notImplem
 import { newId } from '@berth/ids';
 import { RecordStore } from '@berth/store';
 import { applyLayer, type WhiteoutStyle } from './apply-layer';
+import { dirSize } from './dir-size';
 
 export type Kind = 'view' | 'active' | 'committed';
 
@@ -142,6 +143,11 @@ export class Snapshotter {
     if (r.kind !== 'active') throw failedPrecondition(`snapshot ${key} is not active`);
     if (this.driver.whiteouts !== 'overlay') throw notImplemented(`diffs need the overlay2 storage driver, not ${this.driver.name}`);
     return { upper: join(this.dir(r.id), 'fs'), lowers: this.chain(r.parent).map((p) => join(this.dir(p.id), 'fs')) };
+  }
+
+  /** Bytes in the snapshot's own directory (for overlay, what it changed over its parents). */
+  usage(key: string): number {
+    return dirSize(join(this.dir(this.stat(key).id), 'fs'));
   }
 
   /** Turns an active snapshot into a committed one named `name`; its work dir is dropped. */

@@ -69,6 +69,10 @@ export function kindToJSON(object: Kind): string {
   }
 }
 
+export interface UsageResponse {
+  size: number;
+}
+
 export interface DiffRequest {
   key: string;
   exclude: string[];
@@ -166,6 +170,64 @@ export interface ListRequest {
 export interface ListResponse {
   snapshots: SnapshotInfo[];
 }
+
+function createBaseUsageResponse(): UsageResponse {
+  return { size: 0 };
+}
+
+export const UsageResponse: MessageFns<UsageResponse> = {
+  encode(message: UsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.size !== 0) {
+      writer.uint32(8).int64(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseUsageResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.size = longToNumber(reader.int64());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): UsageResponse {
+    return { size: isSet(object.size) ? globalThis.Number(object.size) : 0 };
+  },
+
+  toJSON(message: UsageResponse): unknown {
+    const obj: any = {};
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UsageResponse>, I>>(base?: I): UsageResponse {
+    return UsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UsageResponse>, I>>(object: I): UsageResponse {
+    const message = createBaseUsageResponse();
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
 
 function createBaseDiffRequest(): DiffRequest {
   return { key: "", exclude: [] };
@@ -1801,6 +1863,16 @@ export const SnapshotsService = {
     responseSerialize: (value: ChangesResponse): Buffer => Buffer.from(ChangesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ChangesResponse => ChangesResponse.decode(value),
   },
+  /** Usage is the bytes a snapshot holds itself, without its parents (a container's SizeRw). */
+  usage: {
+    path: "/berth.snapshotter.v1.Snapshots/Usage",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: StatRequest): Buffer => Buffer.from(StatRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StatRequest => StatRequest.decode(value),
+    responseSerialize: (value: UsageResponse): Buffer => Buffer.from(UsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UsageResponse => UsageResponse.decode(value),
+  },
 } as const;
 
 export interface SnapshotsServer extends UntypedServiceImplementation {
@@ -1829,6 +1901,8 @@ export interface SnapshotsServer extends UntypedServiceImplementation {
   writeDiff: handleServerStreamingCall<DiffRequest, DiffChunk>;
   /** Changes lists what an active snapshot changed over its parent (`docker diff`). */
   changes: handleUnaryCall<DiffRequest, ChangesResponse>;
+  /** Usage is the bytes a snapshot holds itself, without its parents (a container's SizeRw). */
+  usage: handleUnaryCall<StatRequest, UsageResponse>;
 }
 
 export interface SnapshotsClient extends Client {
@@ -1988,6 +2062,19 @@ export interface SnapshotsClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ChangesResponse) => void,
+  ): ClientUnaryCall;
+  /** Usage is the bytes a snapshot holds itself, without its parents (a container's SizeRw). */
+  usage(request: StatRequest, callback: (error: ServiceError | null, response: UsageResponse) => void): ClientUnaryCall;
+  usage(
+    request: StatRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UsageResponse) => void,
+  ): ClientUnaryCall;
+  usage(
+    request: StatRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UsageResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,112 @@
+/**
+ * Storage benchmarks (issue #6), reported as numbers, never asserted in tests:
+ *   - `docker cp` of a tree (default 500 MiB in 500 files) host -> container and back;
+ *   - `docker commit` of a container whose changes are that tree;
+ *   - a write-heavy workload (one big sequential file plus many small files, each fsynced at
+ *     the end) on the container's overlay rootfs vs on a volume.
+ * Each against Berth and, when installed, a reference dockerd with its own roots under /tmp.
+ * Usage: npx tsx tools/bench/storage-bench.ts [--mib 500] [--no-reference]
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, Suite } from '../../tests/support/berth';
+import { fixtures } from '../../tests/support/fixtures';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const MIB = opt('--mib', 500);
+const FILES = MIB; // 1 MiB each
+
+type Docker = (a: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+function makeTree(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const block = Buffer.alloc(1 << 20);
+  for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((i * 2654435761) >>> 0, i);
+  for (let i = 0; i < FILES; i++) {
+    const sub = join(dir, `d${i % 20}`);
+    mkdirSync(sub, { recursive: true });
+    block.writeUInt32LE(i, 0);
+    writeFileSync(join(sub, `f${i}`), block);
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+async function must(docker: Docker, a: string[]): Promise<string> {
+  const r = await docker(a);
+  if (r.code !== 0) throw new Error(`docker ${a.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const WRITE_LOAD = (dir: string) =>
+  `dd if=/dev/zero of=${dir}/big bs=1M count=${Math.min(MIB, 256)} conv=fsync 2>/dev/null; ` +
+  `mkdir -p ${dir}/small; i=0; while [ $i -lt 2000 ]; do echo $i > ${dir}/small/$i; i=$((i+1)); done; sync`;
+
+async function measure(docker: Docker, tree: string, scratch: string, tag: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await must(docker, ['run', '-d', '--network', 'none', '--name', `cp-${tag}`, 'busybox', 'sleep', '3600']);
+  out.cpIntoContainerMs = await timed(() => must(docker, ['cp', tree, `cp-${tag}:/tree`]));
+  const back = join(scratch, `back-${tag}`);
+  out.cpOutOfContainerMs = await timed(() => must(docker, ['cp', `cp-${tag}:/tree`, back]));
+  rmSync(back, { recursive: true, force: true });
+  out.commitMs = await timed(() => must(docker, ['commit', `cp-${tag}`, `bench-commit:${tag}`]));
+  await docker(['rm', '-f', `cp-${tag}`]);
+  await docker(['rmi', `bench-commit:${tag}`]);
+  out.writeLoadOverlayMs = await timed(() => must(docker, ['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', WRITE_LOAD('/work')]));
+  out.writeLoadVolumeMs = await timed(() => must(docker, ['run', '--rm', '--network', 'none', '-v', `bench-vol-${tag}:/work`, 'busybox', 'sh', '-c', WRITE_LOAD('/work')]));
+  await docker(['volume', 'rm', `bench-vol-${tag}`]);
+  return out;
+}
+
+async function reference(busybox: string, tree: string, scratch: string): Promise<Record<string, number> | null> {
+  if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return null;
+  const base = mkdtempSync('/tmp/berth-bench-ref-');
+  const sock = join(base, 'docker.sock');
+  const d: ChildProcess = spawn(
+    '/usr/sbin/dockerd',
+    ['--data-root', join(base, 'data'), '--exec-root', join(base, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(base, 'dockerd.pid'), '--iptables=false', '--bridge=none', '--containerd-namespace', 'berth-bench', '--containerd-plugins-namespace', 'berth-bench-p'],
+    { stdio: 'ignore' },
+  );
+  const env = { DOCKER_HOST: `unix://${sock}` };
+  const docker: Docker = (a) => run('docker', a, { env, timeoutMs: 600_000 });
+  try {
+    for (let i = 0; i < 100 && (await docker(['version'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+    await must(docker, ['load', '-i', busybox]);
+    return await measure(docker, tree, scratch, 'ref');
+  } finally {
+    d.kill('SIGTERM');
+    await new Promise((r) => d.once('exit', r));
+    execFileSync('sh', ['-c', `grep ' ${base}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const fx = await fixtures();
+  const scratch = mkdtempSync('/tmp/berth-bench-storage-');
+  const tree = join(scratch, 'tree');
+  makeTree(tree);
+  const suite = await Suite.start();
+  try {
+    await suite.docker(['load', '-i', fx.busybox]);
+    const docker: Docker = (a) => suite.docker(a, { timeoutMs: 600_000 });
+    const berth = await measure(docker, tree, scratch, 'berth');
+    await suite.stop();
+    const ref = await reference(fx.busybox, tree, scratch);
+    console.log(JSON.stringify({ treeMiB: MIB, files: FILES, berth, reference: ref }, null, 2));
+  } finally {
+    await suite.stop().catch(() => undefined);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+void main();
