@@ -61,6 +61,15 @@ describe('docker volume', () => {
     expect((await suite.docker(['volume', 'rm', 'walk'])).code).toBe(0);
   });
 
+  it('publishes volume events', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await suite.docker(['volume', 'create', 'ev-vol']);
+    await run(['--rm', '-v', 'ev-vol:/x', 'busybox', 'true']);
+    await suite.docker(['volume', 'rm', 'ev-vol']);
+    const ev = await suite.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=volume', '--format', '{{.Action}} {{.Actor.ID}}']);
+    expect(ev.stdout.trim().split('\n')).toEqual(['create ev-vol', 'mount ev-vol', 'unmount ev-vol', 'destroy ev-vol']);
+  });
+
   it('prunes anonymous volumes by default and every unused one with -a', async () => {
     await suite.docker(['volume', 'create', 'named-keep']);
     await suite.docker(['create', '--name', 'anon-user', '-v', '/scratch', 'busybox', 'true']);
@@ -212,6 +221,15 @@ describe('docker diff, export and cp', () => {
     expect(readlinkSync(join(back, 'tree', 'link'))).toBe('sub/file');
     expect(readFileSync(join(back, 'tree', 'hard'), 'utf8')).toBe('payload\n');
 
+    // Regression: the tail of an archive was lost when the stream was ended before the
+    // writer's buffer drained; many entries and a few MiB make it show.
+    await suite.docker(['exec', 'cp-box', 'sh', '-c', 'mkdir /many; i=0; while [ $i -lt 300 ]; do echo $i > /many/$i; i=$((i+1)); done; dd if=/dev/urandom of=/many/big bs=1M count=4 2>/dev/null']);
+    expect((await suite.docker(['cp', 'cp-box:/many', back])).code).toBe(0);
+    expect(readdirSync(join(back, 'many'))).toHaveLength(301);
+    const sum = (await suite.docker(['exec', 'cp-box', 'md5sum', '/many/big'])).stdout.split(' ')[0];
+    const { createHash } = await import('node:crypto');
+    expect(createHash('md5').update(readFileSync(join(back, 'many', 'big'))).digest('hex')).toBe(sum);
+
     // A stopped container still shows its volumes.
     await suite.docker(['stop', '-t', '0', 'cp-box']);
     expect((await suite.docker(['cp', 'cp-box:/vol/tree/sub/file', join(back, 'from-stopped')])).code).toBe(0);
@@ -264,6 +282,25 @@ describe('docker diff, export and cp', () => {
     await suite.docker(['rm', '-f', 'evil']);
   });
 
+  it('refuses writes to a read-only rootfs but not to its volumes, and survives a client that goes away', async () => {
+    await run(['-d', '--name', 'ro-box', '--read-only', '-v', 'ro-vol:/v', 'busybox', 'sleep', '1000']);
+    const file = join(suite.base, 'ro-file');
+    writeFileSync(file, 'x');
+    const denied = await suite.docker(['cp', file, 'ro-box:/']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('container rootfs is marked read-only');
+    expect((await suite.docker(['cp', file, 'ro-box:/v/'])).code).toBe(0);
+    // Regression: a download cut short crashed the supervisor (an unhandled stream error).
+    const sup = suite.state().children.supervisor!.pid;
+    const { run: runCmd } = await import('../support/berth');
+    await runCmd('sh', ['-c', `docker cp ro-box:/bin - | head -c 1000 > /dev/null`], { env: { DOCKER_HOST: suite.dockerHost } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(suite.state().children.supervisor!.pid).toBe(sup);
+    expect((await suite.docker(['cp', 'ro-box:/v/ro-file', '-'])).code).toBe(0);
+    await suite.docker(['rm', '-f', '-v', 'ro-box']);
+    await suite.docker(['volume', 'rm', 'ro-vol']);
+  });
+
   it('refuses archives with .., absolute or escaping link entries', async () => {
     await run(['-d', '--name', 'tarbox', 'busybox', 'sleep', '1000']);
     const put = async (entries: Parameters<typeof packTar>[0]) => {
@@ -302,9 +339,9 @@ describe('docker commit', () => {
   it('makes an image whose containers see exactly the added, changed and deleted files', async () => {
     await run([
       '-d', '--name', 'committer', 'busybox', 'sh', '-c',
-      'mkdir /added; echo new > /added/f; echo changed >> /etc/passwd; rm /bin/true; rm -rf /root; mkdir /root; echo only > /root/only; sleep 1000',
+      'mkdir /added; echo new > /added/f; echo changed >> /etc/passwd; rm /bin/true; rm -rf /root; mkdir /root; echo only > /root/only; dd if=/dev/urandom of=/added/big bs=1M count=4 2>/dev/null; md5sum /added/big > /added/big.md5; sleep 1000',
     ]);
-    await eventually(() => suite.docker(['exec', 'committer', 'cat', '/root/only']), (r) => r.code === 0);
+    await eventually(() => suite.docker(['exec', 'committer', 'cat', '/added/big.md5']), (r) => r.code === 0 && r.stdout.length > 0);
     const diff = (await suite.docker(['diff', 'committer'])).stdout;
     expect(diff).toContain('D /bin/true');
     const commit = await suite.docker(['commit', '-m', 'a message', '-a', 'Tester <t@example.com>', '-c', 'CMD ["cat", "/added/f"]', '-c', 'ENV COMMITTED=yes', 'committer', 'committed:v1']);
@@ -317,6 +354,7 @@ describe('docker commit', () => {
     const seen = await run(['--rm', 'committed:v1', 'sh', '-c', 'tail -1 /etc/passwd; ls /bin/true; echo $COMMITTED; ls -A /root']);
     expect(seen.stdout).toBe('changed\nyes\nonly\n');
     expect(seen.stderr).toContain('/bin/true: No such file or directory');
+    expect((await run(['--rm', 'committed:v1', 'md5sum', '-c', '/added/big.md5'])).stdout).toBe('/added/big: OK\n');
     const img = JSON.parse((await suite.docker(['image', 'inspect', 'committed:v1'])).stdout) as { Author: string; Comment: string; RootFS: { Layers: string[] } }[];
     expect(img[0]).toMatchObject({ Author: 'Tester <t@example.com>', Comment: 'a message' });
     expect(img[0]!.RootFS.Layers).toHaveLength(2);

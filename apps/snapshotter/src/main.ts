@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { snapshotterV1, volumesV1 } from '@berth/proto';
+import { EventLog } from '@berth/events';
 import { runService } from '@berth/service-main';
 import { snapshotsService } from './api/snapshots-service';
 import { volumesService } from './api/volumes-service';
@@ -18,7 +19,7 @@ void runService({
   name: 'snapshotter',
   version: VERSION,
   details: () => ({ driver: driverName, 'backing-filesystem': backingFs }),
-  async setup({ server, dataDir, config, logger }) {
+  async setup({ server, dataDir, config, logger, onClose }) {
     const want = config.storageDriver;
     if (want !== 'overlay2' && want !== 'native') {
       throw new Error(`storage driver ${JSON.stringify(want)} is not supported (choose overlay2 or native)`);
@@ -33,7 +34,11 @@ void runService({
     backingFs = backingFilesystem(dataDir);
     server.add<snapshotterV1.SnapshotsServer>('berth.snapshotter.v1', snapshotterV1.SnapshotsService, snapshotsService(snapshotter));
     // Docker keeps volumes at <data-root>/volumes; users and tools look for them there.
-    const volumes = new Volumes(join(config.dataRoot, 'volumes'), (key) => snapshotter.mounts(key));
+    const events = new EventLog(config.redis);
+    onClose(() => events.close());
+    const volumes = new Volumes(join(config.dataRoot, 'volumes'), (key) => snapshotter.mounts(key), (action, name, attrs) => {
+      events.publish('volume', action, name, attrs).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
+    });
     const { orphans: volumeOrphans } = await volumes.reconcile();
     if (volumeOrphans > 0) logger.warn({ orphans: volumeOrphans }, 'removed volume directories left by an interrupted operation');
     server.add<volumesV1.VolumesServer>('berth.snapshotter.v1.Volumes', volumesV1.VolumesService, volumesService(volumes));

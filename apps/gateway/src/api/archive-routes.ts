@@ -41,12 +41,24 @@ function sendTar(call: ClientReadableStream<supervisorV1.ArchiveChunk>, res: Res
         res.once('drain', () => call.resume());
       }
     });
-    // 'end' also comes before a failure's 'error'; only an OK status means the archive is whole.
-    call.on('status', (st: { code: number }) => {
-      if (st.code !== 0) return;
+    // The archive is whole only after both: 'end' (every buffered message was read; it also
+    // comes before a failure's 'error') and an OK status (which can come while paused
+    // messages are still waiting to be read).
+    let ended = false;
+    let ok = false;
+    const finish = () => {
+      if (!ended || !ok) return;
       start();
       res.end();
       resolve();
+    };
+    call.on('end', () => {
+      ended = true;
+      finish();
+    });
+    call.on('status', (st: { code: number }) => {
+      ok = st.code === 0;
+      finish();
     });
     call.on('error', (err: ServiceError) => {
       if (!started) reject(fromServiceError(err, 'supervisor'));

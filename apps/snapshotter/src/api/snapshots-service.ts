@@ -43,11 +43,23 @@ export function snapshotsService(s: Snapshotter): ContractImpl<snapshotterV1.Sna
         write(chunk: Buffer, _enc, done) {
           if (cancelled) return done(new Error('the client went away'));
           if (call.write({ data: chunk })) return done();
-          call.once('drain', () => done());
+          const onDrain = () => {
+            call.off('cancelled', onCancel);
+            done();
+          };
+          const onCancel = () => {
+            call.off('drain', onDrain);
+            done(new Error('the client went away'));
+          };
+          call.once('drain', onDrain);
+          call.once('cancelled', onCancel);
         },
       });
+      // The writer learns of a failed write from its callback; without a listener the
+      // stream's own 'error' event would take the process down.
+      sink.on('error', () => undefined);
       Promise.resolve()
-        .then(() => writeOverlayDiff(s.diffDirs(call.request.key).upper, call.request.exclude, new TarWriter(sink, { endStream: false })))
+        .then(() => writeOverlayDiff(s.diffDirs(call.request.key).upper, call.request.exclude, new TarWriter(sink)))
         .then(
           () => call.end(),
           (err: unknown) => endWithError(call, err),

@@ -58,6 +58,8 @@ export class Volumes {
   constructor(
     private readonly root: string,
     private readonly snapshotMounts: SnapshotMounts,
+    /** Publishes a Docker volume event (create, mount, unmount, destroy); never throws. */
+    private readonly event: (action: string, name: string, attrs: Record<string, string>) => void = () => undefined,
   ) {
     this.store = new RecordStore<VolumeRecord>(join(root, 'metadata'));
   }
@@ -121,6 +123,7 @@ export class Volumes {
       containers: [],
     };
     this.store.put(name, rec);
+    this.event('create', name, { driver: 'local' });
     return this.view(rec);
   }
 
@@ -150,6 +153,7 @@ export class Volumes {
     await this.unmount(v);
     this.store.delete(name);
     rmSync(join(this.root, name), { recursive: true, force: true });
+    this.event('destroy', name, { driver: 'local' });
   }
 
   async prune(filtersJson: string): Promise<{ deleted: string[]; spaceReclaimed: number }> {
@@ -180,6 +184,7 @@ export class Volumes {
     if (!v.containers.includes(containerId)) {
       v.containers = [...v.containers, containerId];
       this.store.put(name, v);
+      this.event('mount', name, { container: containerId, driver: 'local' });
     }
     return this.view(v);
   }
@@ -190,6 +195,7 @@ export class Volumes {
       if (!v.containers.includes(containerId)) continue;
       v.containers = v.containers.filter((c) => c !== containerId);
       this.store.put(v.name, v);
+      this.event('unmount', v.name, { container: containerId, driver: 'local' });
       if (v.containers.length > 0) continue;
       await this.unmount(v);
       if (removeAnonymous && ANONYMOUS_LABEL in v.labels) {

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { Writable } from 'node:stream';
 import type { sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
 import { endWithError, toServiceError, unaryHandler } from '@berth/grpc';
@@ -10,6 +11,7 @@ import type { Containers } from '../domain/containers';
 import { INIT_EXCLUDES } from '../domain/init-paths';
 import { commitContainer } from '../domain/commit';
 import type { Lifecycle } from '../domain/lifecycle';
+import type { ContainerRecord } from '../domain/model';
 import { type Peers, unary } from '@berth/clients';
 import { withContainerRoot } from '../domain/container-root';
 
@@ -25,13 +27,15 @@ async function inRoot<T>(root: string, fn: (r: ScopedRoot) => Promise<T>): Promi
 /**
  * A Writable that forwards tar bytes as stream messages, waiting when the call's buffer is
  * full. A cancelled call fails the next or pending write, so the archiver stops and its
- * temporary mounts are released instead of waiting for a drain that never comes.
+ * temporary mounts are released instead of waiting for a drain that never comes. The tar
+ * writer must end it (its default) and the call may end only after: chunks can still sit in
+ * the Writable's own buffer when the last add() returns.
  */
 function chunkSink(call: ServerWritableStream<unknown, supervisorV1.ArchiveChunk>): Writable {
   let cancelled = false;
   const gone = () => new Error('the client went away');
   call.once('cancelled', () => (cancelled = true));
-  return new Writable({
+  const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       if (cancelled) return done(gone());
       if (call.write({ stat: undefined, data: chunk })) return done();
@@ -47,6 +51,16 @@ function chunkSink(call: ServerWritableStream<unknown, supervisorV1.ArchiveChunk
       call.once('cancelled', onCancel);
     },
   });
+  // The tar writer learns of a failed write from its callback; without a listener the
+  // stream's own 'error' event (a client that went away) would take the process down.
+  sink.on('error', () => undefined);
+  return sink;
+}
+
+/** Whether a path lies on one of the container's writable volumes, binds or tmpfs mounts (Docker's checkIfPathIsInAVolume). */
+function onWritableMount(rec: ContainerRecord, path: string): boolean {
+  const p = posix.normalize(`/${path}`);
+  return (rec.mounts ?? []).some((m) => m.RW && (p === m.Destination || p.startsWith(`${m.Destination}/`)));
 }
 
 /** The archive API of the Containers contract: stat, get and put of paths, export, changes. */
@@ -62,7 +76,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
         .then(() => {
           const rec = containers.get(reference);
           return withContainerRoot(rec, true, (root) =>
-            inRoot(root, (r) => archivePath(r, path, reference, new TarWriter(chunkSink(call), { endStream: false }), (stat) => call.write({ stat, data: Buffer.alloc(0) }))),
+            inRoot(root, (r) => archivePath(r, path, reference, new TarWriter(chunkSink(call)), (stat) => call.write({ stat, data: Buffer.alloc(0) }))),
           );
         })
         .then(
@@ -77,6 +91,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
         if (first.done) throw invalidArgument('PutArchive received no messages');
         const head = first.value;
         const rec = containers.get(head.reference);
+        if (rec.hostConfig.ReadonlyRootfs && !onWritableMount(rec, head.path)) throw invalidArgument('container rootfs is marked read-only');
         async function* bytes(): AsyncGenerator<Uint8Array> {
           if (head.data.length) yield head.data;
           for (;;) {
@@ -101,7 +116,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
       Promise.resolve()
         .then(() => {
           const rec = containers.get(call.request.reference);
-          return withContainerRoot(rec, false, (root) => inRoot(root, (r) => archiveTree(r, new TarWriter(chunkSink(call), { endStream: false }))));
+          return withContainerRoot(rec, false, (root) => inRoot(root, (r) => archiveTree(r, new TarWriter(chunkSink(call)))));
         })
         .then(
           () => call.end(),

@@ -78,8 +78,20 @@ export async function commitContainer(peers: Peers, life: Lifecycle, rec: Contai
         up.cancel();
         fail(fromServiceError(err, 'snapshotter'));
       });
+      // Close the upload only when every chunk was read ('end') and the diff was whole (OK
+      // status); the status can arrive while paused chunks are still buffered.
+      let ended = false;
+      let ok = false;
+      const finish = () => {
+        if (ended && ok) up.end();
+      };
+      diff.on('end', () => {
+        ended = true;
+        finish();
+      });
       diff.on('status', (st: { code: number }) => {
-        if (st.code === 0) up.end();
+        ok = st.code === 0;
+        finish();
       });
     });
   } finally {
