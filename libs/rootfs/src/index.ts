@@ -1,2 +1,3 @@
 export { fitMountData, type MountSpec } from './mount-data';
 export { resolveInRoot } from './resolve';
+export { cleanMemberName, fdPath, type Resolved, resolvedPath, ScopedRoot } from './scoped-root';

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { failedPrecondition, internal, invalidArgument, messageOf, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import { RecordStore } from '@berth/store';
-import { resolveInRoot } from '@berth/sys';
+import { fitMountData, resolveInRoot } from '@berth/rootfs';
 import { dirSize } from './dir-size';
 import { type Filters, filterBool, matchLabel, matchName, parseFilters } from './volume-filters';
 import type { Mount } from './snapshotter';
@@ -242,7 +242,8 @@ export class Volumes {
         else {
           const lower = m.options.find((x) => x.startsWith('lowerdir='))?.slice('lowerdir='.length);
           const upper = m.options.find((x) => x.startsWith('upperdir='))?.slice('upperdir='.length);
-          await run('mount', ['-t', 'overlay', 'overlay', dir, '-o', `ro,lowerdir=${[upper, lower].filter(Boolean).join(':')}`]);
+          const { data, cwd } = fitMountData(['ro', `lowerdir=${[upper, lower].filter(Boolean).join(':')}`]);
+          await run('mount', ['-t', 'overlay', 'overlay', dir, '-o', data], { cwd });
         }
         mounted = true;
       }

@@ -4,7 +4,7 @@ import type { sendUnaryData, ServerReadableStream, ServerWritableStream } from '
 import { endWithError, toServiceError, unaryHandler } from '@berth/grpc';
 import { invalidArgument } from '@berth/errors';
 import type { supervisorV1 } from '@berth/proto';
-import { ScopedRoot } from '@berth/sys';
+import { ScopedRoot } from '@berth/rootfs';
 import { TarWriter } from '@berth/tar';
 import { archivePath, archiveTree, extractArchive, statPath } from '../domain/archive';
 import type { Containers } from '../domain/containers';

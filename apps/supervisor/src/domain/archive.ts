@@ -5,7 +5,8 @@ import {
 import { posix } from 'node:path';
 import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { type TarEntry, type TarHeaderInput, type TarSource, type TarWriter, readTar } from '@berth/tar';
-import { cleanMemberName, fdPath, mknod, type Resolved, type ScopedRoot } from '@berth/sys';
+import { cleanMemberName, fdPath, type Resolved, type ScopedRoot } from '@berth/rootfs';
+import { mknod } from '@berth/sys';
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 const CHUNK_BYTES = 1 << 20;

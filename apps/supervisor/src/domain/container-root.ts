@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { internal, messageOf } from '@berth/errors';
-import { resolveInRoot } from '@berth/sys';
+import { fitMountData, type MountSpec, resolveInRoot } from '@berth/rootfs';
 import type { ContainerRecord } from './model';
 
 const run = promisify(execFile);
@@ -13,12 +13,6 @@ function isMounted(path: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .some((l) => l.split(' ')[4] === path);
-}
-
-interface MountSpec {
-  type: string;
-  source: string;
-  options: string[];
 }
 
 async function mountSnapshot(bundle: string, target: string): Promise<void> {
@@ -32,7 +26,10 @@ async function mountSnapshot(bundle: string, target: string): Promise<void> {
   for (const m of mounts) {
     const opts = m.options.filter((o) => o !== 'rbind');
     if (m.type === 'bind') await run('mount', ['--bind', m.source, target]);
-    else await run('mount', ['-t', m.type, m.source, target, '-o', opts.join(',')]);
+    else {
+      const { data, cwd } = fitMountData(opts);
+      await run('mount', ['-t', m.type, m.source, target, '-o', data], { cwd });
+    }
   }
 }
 
