@@ -284,8 +284,17 @@ export async function extractArchive(root: ScopedRoot, path: string, container: 
     if (name === '.' || h.type === 'other') continue;
     const uid = o.copyUidGid ? h.uid : 0;
     const gid = o.copyUidGid ? h.gid : 0;
-    ensureParents(root, dest, name);
-    const r = root.resolve(posix.join(dest, name), false);
+    let r: Resolved;
+    try {
+      ensureParents(root, dest, name);
+      r = root.resolve(posix.join(dest, name), false);
+    } catch (err) {
+      // A parent that is a file, a link to nowhere or a loop: the archive does not fit this tree.
+      if (['ENOENT', 'ENOTDIR', 'ELOOP', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) {
+        throw invalidArgument(`cannot extract ${JSON.stringify(h.name)}: ${(err as Error).message}`);
+      }
+      throw err;
+    }
     try {
       const target = fdPath(r.dirFd, r.name);
       let existing: Stats | undefined;
