@@ -301,6 +301,19 @@ describe('docker diff, export and cp', () => {
     await suite.docker(['volume', 'rm', 'ro-vol']);
   });
 
+  it('undoes the filesystem views a killed supervisor left mounted', async () => {
+    const left = join(suite.execRoot, 'supervisor', 'roots', 'left-behind');
+    mkdirSync(left, { recursive: true });
+    const { run: runCmd } = await import('../support/berth');
+    expect((await runCmd('mount', ['-t', 'tmpfs', 'tmpfs', left])).code).toBe(0);
+    const before = suite.state().children.supervisor!.pid;
+    process.kill(before, 'SIGKILL');
+    await eventually(async () => suite.state().children.supervisor!.pid, (p) => p !== before && p > 0);
+    await eventually(async () => existsSync(left), (e) => !e);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(left);
+    await eventually(() => suite.docker(['ps']), (r) => r.code === 0);
+  });
+
   it('refuses archives with .., absolute or escaping link entries', async () => {
     await run(['-d', '--name', 'tarbox', 'busybox', 'sleep', '1000']);
     const put = async (entries: Parameters<typeof packTar>[0]) => {

@@ -11,6 +11,7 @@ import { Execs } from './domain/execs';
 import { engineId, runtimeVersion } from './domain/engine-facts';
 import { Lifecycle } from './domain/lifecycle';
 import { NetworkConnections } from './domain/network-connections';
+import { ContainerRoots } from './domain/container-root';
 import type { ContainerRecord } from './domain/model';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
@@ -52,8 +53,11 @@ void runService({
       },
     });
     onClose(() => life.close());
+    const roots = new ContainerRoots(join(config.execRoot, 'supervisor', 'roots'));
+    const leftovers = await roots.cleanup();
+    if (leftovers > 0) logger.warn({ leftovers }, 'removed container filesystem views left by an interrupted copy');
     onClose(() => peers.close());
-    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers, logger), peers));
+    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers, logger), peers, roots));
     // Reconcile after serving starts would race new requests; before it, peers may be restarting:
     // run it now but do not hold start-up on a slow shim.
     void life.reconcile().catch((err: unknown) => logger.error({ err }, 'reconcile failed'));

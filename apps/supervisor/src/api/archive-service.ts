@@ -13,7 +13,7 @@ import { commitContainer } from '../domain/commit';
 import type { Lifecycle } from '../domain/lifecycle';
 import type { ContainerRecord } from '../domain/model';
 import { type Peers, unary } from '@berth/clients';
-import { withContainerRoot } from '../domain/container-root';
+import type { ContainerRoots } from '../domain/container-root';
 
 async function inRoot<T>(root: string, fn: (r: ScopedRoot) => Promise<T>): Promise<T> {
   const r = ScopedRoot.open(root);
@@ -64,18 +64,18 @@ function onWritableMount(rec: ContainerRecord, path: string): boolean {
 }
 
 /** The archive API of the Containers contract: stat, get and put of paths, export, changes. */
-export function archiveService(containers: Containers, peers: Peers, life: Lifecycle) {
+export function archiveService(containers: Containers, peers: Peers, life: Lifecycle, roots: ContainerRoots) {
   return {
     statContainerPath: unaryHandler(async (req: supervisorV1.ContainerPathRequest) => {
       const rec = containers.get(req.reference);
-      return withContainerRoot(rec, true, (root) => inRoot(root, async (r) => statPath(r, req.path, req.reference)));
+      return roots.with(rec, true, (root) => inRoot(root, async (r) => statPath(r, req.path, req.reference)));
     }),
     getArchive(call: ServerWritableStream<supervisorV1.ContainerPathRequest, supervisorV1.ArchiveChunk>) {
       const { reference, path } = call.request;
       Promise.resolve()
         .then(() => {
           const rec = containers.get(reference);
-          return withContainerRoot(rec, true, (root) =>
+          return roots.with(rec, true, (root) =>
             inRoot(root, (r) => archivePath(r, path, reference, new TarWriter(chunkSink(call)), (stat) => call.write({ stat, data: Buffer.alloc(0) }))),
           );
         })
@@ -100,7 +100,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
             if (n.value.data.length) yield n.value.data;
           }
         }
-        await withContainerRoot(rec, true, (root) =>
+        await roots.with(rec, true, (root) =>
           inRoot(root, (r) => extractArchive(r, head.path, head.reference, bytes(), { noOverwriteDirNonDir: head.noOverwriteDirNonDir, copyUidGid: head.copyUidGid })),
         );
       };
@@ -116,7 +116,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
       Promise.resolve()
         .then(() => {
           const rec = containers.get(call.request.reference);
-          return withContainerRoot(rec, false, (root) => inRoot(root, (r) => archiveTree(r, new TarWriter(chunkSink(call)))));
+          return roots.with(rec, false, (root) => inRoot(root, (r) => archiveTree(r, new TarWriter(chunkSink(call)))));
         })
         .then(
           () => call.end(),

@@ -4,6 +4,7 @@ import type { supervisorV1 } from '@berth/proto';
 import type { Containers } from '../domain/containers';
 import { archiveService } from './archive-service';
 import type { Peers } from '@berth/clients';
+import type { ContainerRoots } from '../domain/container-root';
 import { inspect, summary } from '../domain/inspect';
 import type { Lifecycle } from '../domain/lifecycle';
 import { type Execs, inspectExec } from '../domain/execs';
@@ -30,7 +31,7 @@ function toProto(c: ContainerRecord): supervisorV1.Container {
   };
 }
 
-export function containersService(containers: Containers, life: Lifecycle, execs: Execs, conns: NetworkConnections, peers: Peers): ContractImpl<supervisorV1.ContainersServer> {
+export function containersService(containers: Containers, life: Lifecycle, execs: Execs, conns: NetworkConnections, peers: Peers, roots: ContainerRoots): ContractImpl<supervisorV1.ContainersServer> {
   return {
     connectNetwork: unaryHandler(async (req: supervisorV1.ConnectNetworkRequest) => {
       await conns.connect(req.reference, req.network, req.ipv4Address, req.aliases);
@@ -117,6 +118,6 @@ export function containersService(containers: Containers, life: Lifecycle, execs
     shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference)),
     topContainer: unaryHandler((req: supervisorV1.TopContainerRequest) => life.top(req.reference, req.psArgs)),
     pruneContainers: unaryHandler((req: supervisorV1.PruneContainersRequest) => life.prune(req.filtersJson)),
-    ...archiveService(containers, peers, life),
+    ...archiveService(containers, peers, life, roots),
   };
 }

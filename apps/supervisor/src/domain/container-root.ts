@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { internal, messageOf } from '@berth/errors';
@@ -34,37 +33,63 @@ async function mountSnapshot(bundle: string, target: string): Promise<void> {
 }
 
 /**
- * Runs `fn` with a host path that shows the container's filesystem. `withMounts`: as the
- * container sees it, volumes and binds included (a running container's own mount namespace
- * through /proc/<pid>/root, which also shows its tmpfs mounts); otherwise the root filesystem
- * alone (`docker export`). Temporary mounts are private to a temp dir and removed after.
+ * Temporary views of containers' filesystems, under one directory of the exec root so that
+ * what a killed supervisor left mounted is found and undone at the next start.
  */
-export async function withContainerRoot<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
-  if (withMounts && rec.state.Running && rec.state.Pid > 0 && existsSync(`/proc/${rec.state.Pid}/root`)) {
-    return fn(`/proc/${rec.state.Pid}/root`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'berth-root-'));
-  let mounted = false;
-  try {
-    await mountSnapshot(rec.bundle, dir);
-    mounted = true;
-    await run('mount', ['--make-private', dir]);
-    if (withMounts) {
-      for (const m of rec.mounts ?? []) {
-        if (m.Type === 'tmpfs' || !m.Source) continue;
-        // The container is not running, so nothing swaps paths under us; still resolve in its root.
-        const dest = resolveInRoot(dir, m.Destination);
-        if (!existsSync(dest) || statSync(dest).isDirectory() !== statSync(m.Source).isDirectory()) continue;
-        await run('mount', ['--bind', m.Source, dest]);
-        if (!m.RW) await run('mount', ['-o', 'remount,bind,ro', dest]);
+export class ContainerRoots {
+  constructor(private readonly dir: string) {}
+
+  /** Unmounts and removes the views a previous run left behind; returns how many. */
+  async cleanup(): Promise<number> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    let n = 0;
+    for (const d of readdirSync(this.dir)) {
+      const p = join(this.dir, d);
+      if (isMounted(p)) await run('umount', ['-R', '-l', p]).catch(() => undefined);
+      try {
+        rmdirSync(p);
+        n++;
+      } catch {
+        // still busy: try again next start
       }
     }
-    return await fn(dir);
-  } catch (err) {
-    if ((err as { stderr?: string }).stderr !== undefined) throw internal(`mounting the container's filesystem: ${(err as { stderr: string }).stderr.trim() || messageOf(err)}`);
-    throw err;
-  } finally {
-    if (mounted) await run('umount', ['-R', dir]).catch(() => run('umount', ['-R', '-l', dir]));
-    rmdirSync(dir);
+    return n;
+  }
+
+  /**
+   * Runs `fn` with a host path that shows the container's filesystem. `withMounts`: as the
+   * container sees it, volumes and binds included (a running container's own mount namespace
+   * through /proc/<pid>/root, which also shows its tmpfs mounts); otherwise the root filesystem
+   * alone (`docker export`). Temporary mounts are private to a temp dir and removed after.
+   */
+  async with<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+    if (withMounts && rec.state.Running && rec.state.Pid > 0 && existsSync(`/proc/${rec.state.Pid}/root`)) {
+      return fn(`/proc/${rec.state.Pid}/root`);
+    }
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-`));
+    let mounted = false;
+    try {
+      await mountSnapshot(rec.bundle, dir);
+      mounted = true;
+      await run('mount', ['--make-private', dir]);
+      if (withMounts) {
+        for (const m of rec.mounts ?? []) {
+          if (m.Type === 'tmpfs' || !m.Source) continue;
+          // The container is not running, so nothing swaps paths under us; still resolve in its root.
+          const dest = resolveInRoot(dir, m.Destination);
+          if (!existsSync(dest) || statSync(dest).isDirectory() !== statSync(m.Source).isDirectory()) continue;
+          await run('mount', ['--bind', m.Source, dest]);
+          if (!m.RW) await run('mount', ['-o', 'remount,bind,ro', dest]);
+        }
+      }
+      return await fn(dir);
+    } catch (err) {
+      if ((err as { stderr?: string }).stderr !== undefined) throw internal(`mounting the container's filesystem: ${(err as { stderr: string }).stderr.trim() || messageOf(err)}`);
+      throw err;
+    } finally {
+      if (mounted) await run('umount', ['-R', dir]).catch(() => run('umount', ['-R', '-l', dir]));
+      rmdirSync(dir);
+    }
   }
 }
