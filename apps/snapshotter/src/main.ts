@@ -36,7 +36,7 @@ void runService({
     // Docker keeps volumes at <data-root>/volumes; users and tools look for them there.
     const events = new EventLog(config.redis);
     onClose(() => events.close());
-    const volumes = new Volumes(join(config.dataRoot, 'volumes'), (key) => snapshotter.mounts(key), (action, name, attrs) => {
+    const volumes = new Volumes(join(config.dataRoot, 'volumes'), join(config.execRoot, 'snapshotter', 'copy-up'), (key) => snapshotter.mounts(key), (action, name, attrs) => {
       events.publish('volume', action, name, attrs).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
     });
     const { orphans: volumeOrphans } = await volumes.reconcile();

@@ -6,7 +6,7 @@ import { isFailedPrecondition, isInvalidArgument, isNotFound } from '@berth/erro
 import { ANONYMOUS_LABEL, Volumes } from './volumes';
 
 const fresh = async (root = mkdtempSync(join(tmpdir(), 'berth-vol-'))) => {
-  const v = new Volumes(root, () => []);
+  const v = new Volumes(root, join(root, '..', `${root.split('/').pop()}-scratch`), () => []);
   await v.reconcile();
   return { v, root };
 };
@@ -92,7 +92,7 @@ describe('Volumes', () => {
     v.create('kept', '', {}, {}, false);
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(root, 'half', '_data'), { recursive: true });
-    const again = new Volumes(root, () => []);
+    const again = new Volumes(root, join(root, '..', 'scratch-x'), () => []);
     expect(await again.reconcile()).toEqual({ orphans: 1 });
     expect(readdirSync(root).sort()).toEqual(['kept', 'metadata']);
   });

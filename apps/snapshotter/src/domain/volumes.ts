@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { failedPrecondition, internal, invalidArgument, messageOf, notFound } from '@berth/errors';
@@ -57,6 +56,8 @@ export class Volumes {
 
   constructor(
     private readonly root: string,
+    /** Where copy-up mounts the image's tree for a moment; emptied (unmounted) at start-up. */
+    private readonly scratch: string,
     private readonly snapshotMounts: SnapshotMounts,
     /** Publishes a Docker volume event (create, mount, unmount, destroy); never throws. */
     private readonly event: (action: string, name: string, attrs: Record<string, string>) => void = () => undefined,
@@ -67,6 +68,17 @@ export class Volumes {
   /** Loads the records, drops half-made volumes and remounts option volumes still in use. */
   async reconcile(): Promise<{ orphans: number }> {
     mkdirSync(this.root, { recursive: true, mode: 0o701 });
+    mkdirSync(this.scratch, { recursive: true, mode: 0o700 });
+    // A copy-up cut short by a kill leaves its read-only mount here.
+    for (const d of readdirSync(this.scratch)) {
+      const p = join(this.scratch, d);
+      if (isMounted(p)) await run('umount', ['-l', p]).catch(() => undefined);
+      try {
+        rmdirSync(p);
+      } catch {
+        // busy: next start
+      }
+    }
     this.store.load();
     let orphans = 0;
     for (const d of readdirSync(this.root)) {
@@ -234,7 +246,8 @@ export class Volumes {
    */
   private async copyUp(name: string, key: string, path: string): Promise<void> {
     const mounts = this.snapshotMounts(key);
-    const dir = mkdtempSync(join(tmpdir(), 'berth-copyup-'));
+    mkdirSync(this.scratch, { recursive: true, mode: 0o700 });
+    const dir = mkdtempSync(join(this.scratch, `${name.slice(0, 12)}-`));
     let mounted = false;
     try {
       for (const m of mounts) {
