@@ -372,6 +372,17 @@ describe('docker commit', () => {
     expect(img[0]).toMatchObject({ Author: 'Tester <t@example.com>', Comment: 'a message' });
     expect(img[0]!.RootFS.Layers).toHaveLength(2);
 
+    // An image VOLUME becomes an anonymous volume, filled from the image at that path.
+    expect((await suite.docker(['commit', '-c', 'VOLUME ["/added"]', 'committer', 'committed:vol'])).code).toBe(0);
+    await run(['--name', 'vol-user', 'committed:vol', 'cat', '/added/f']);
+    expect((await suite.docker(['logs', 'vol-user'])).stdout).toBe('new\n');
+    const m = JSON.parse((await suite.docker(['inspect', '--format', '{{json .Mounts}}', 'vol-user'])).stdout) as { Type: string; Name: string; Destination: string }[];
+    expect(m).toHaveLength(1);
+    expect(m[0]).toMatchObject({ Type: 'volume', Destination: '/added' });
+    expect(existsSync(join(suite.dataRoot, 'volumes', m[0]!.Name, '_data', 'f'))).toBe(true);
+    await suite.docker(['rm', '-v', 'vol-user']);
+    expect(existsSync(join(suite.dataRoot, 'volumes', m[0]!.Name))).toBe(false);
+
     const nope = await suite.docker(['commit', 'no-such-container', 'x:y']);
     expect(nope.code).toBe(1);
     expect(nope.stderr).toContain('No such container: no-such-container');
