@@ -61,8 +61,15 @@ async function measure(docker: Docker, tree: string, scratch: string, tag: strin
   out.commitMs = await timed(() => must(docker, ['commit', `cp-${tag}`, `bench-commit:${tag}`]));
   await docker(['rm', '-f', `cp-${tag}`]);
   await docker(['rmi', `bench-commit:${tag}`]);
-  out.writeLoadOverlayMs = await timed(() => must(docker, ['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', WRITE_LOAD('/work')]));
-  out.writeLoadVolumeMs = await timed(() => must(docker, ['run', '--rm', '--network', 'none', '-v', `bench-vol-${tag}:/work`, 'busybox', 'sh', '-c', WRITE_LOAD('/work')]));
+  // Timed inside the container (busybox `time -p`), so container start and stop do not count.
+  const inside = async (extra: string[]) => {
+    const r = await docker(['run', '--rm', '--network', 'none', ...extra, 'busybox', 'sh', '-c', `time -p sh -c '${WRITE_LOAD('/work')}'`]);
+    const m = /real\s+([\d.]+)/.exec(r.stderr);
+    if (r.code !== 0 || !m) throw new Error(`write load failed: ${r.stderr}`);
+    return Number(m[1]) * 1000;
+  };
+  out.writeLoadOverlayMs = await inside([]);
+  out.writeLoadVolumeMs = await inside(['-v', `bench-vol-${tag}:/work`]);
   await docker(['volume', 'rm', `bench-vol-${tag}`]);
   return out;
 }

@@ -8,6 +8,7 @@ import type { Backends } from '../domain/backends';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
+const UPLOAD_MESSAGE_BYTES = 1 << 20;
 
 function pathOf(req: Request): string {
   const p = typeof req.query.path === 'string' ? req.query.path : '';
@@ -101,13 +102,27 @@ export function archiveRoutes(b: Backends): Router {
         return ok;
       };
       send(Buffer.alloc(0));
+      // HTTP hands out small chunks; about 1 MiB per message keeps per-message costs down.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = () => {
+        const ok = send(Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
+        return ok;
+      };
       req.on('data', (chunk: Buffer) => {
-        if (!send(chunk)) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= UPLOAD_MESSAGE_BYTES && !flush()) {
           req.pause();
           call.once('drain', () => req.resume());
         }
       });
-      req.on('end', () => call.end());
+      req.on('end', () => {
+        if (pendingBytes > 0) flush();
+        call.end();
+      });
       req.on('error', (err) => {
         call.cancel();
         reject(err);

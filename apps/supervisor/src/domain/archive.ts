@@ -1,8 +1,9 @@
 import {
   closeSync, constants as C, fchmodSync, fchownSync, fstatSync, futimesSync, linkSync, lchownSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, readdirSync, readlinkSync, readSync, type Stats, symlinkSync, unlinkSync, writeSync,
+  mkdirSync, openSync, read, readdirSync, readlinkSync, type Stats, symlinkSync, unlinkSync, write,
 } from 'node:fs';
 import { posix } from 'node:path';
+import { promisify } from 'node:util';
 import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { type TarEntry, type TarHeaderInput, type TarSource, type TarWriter, readTar } from '@berth/tar';
 import { cleanMemberName, fdPath, type Resolved, type ScopedRoot } from '@berth/rootfs';
@@ -96,18 +97,22 @@ function devNumbers(rdev: number): { devmajor: number; devminor: number } {
   return { devmajor: Math.floor(rdev / 256) & 0xfff, devminor: (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00) };
 }
 
+const readAsync = promisify(read);
+const writeAsync = promisify(write);
+
+/** A file's bytes, read off the event loop so a big copy does not stall the supervisor. */
 async function* fileContent(fd: number, size: number): AsyncGenerator<Uint8Array> {
   let left = size;
   while (left > 0) {
-    const buf = Buffer.alloc(Math.min(CHUNK_BYTES, left));
-    const n = readSync(fd, buf, 0, buf.length, null);
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, left));
+    const { bytesRead } = await readAsync(fd, buf, 0, buf.length, null);
     // A file that shrank while read: pad, so the archive stays well-formed with the size announced.
-    if (n === 0) {
+    if (bytesRead === 0) {
       yield Buffer.alloc(left);
       return;
     }
-    left -= n;
-    yield buf.subarray(0, n);
+    left -= bytesRead;
+    yield buf.subarray(0, bytesRead);
   }
 }
 
@@ -216,7 +221,7 @@ function refuse(h: { name: string; linkname?: string }, what: string) {
 async function writeAll(fd: number, e: TarEntry): Promise<void> {
   for await (const chunk of e.content) {
     let off = 0;
-    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    while (off < chunk.length) off += (await writeAsync(fd, chunk, off, chunk.length - off)).bytesWritten;
   }
 }
 
