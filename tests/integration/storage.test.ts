@@ -383,6 +383,9 @@ describe('docker commit', () => {
     await suite.docker(['rm', '-v', 'vol-user']);
     expect(existsSync(join(suite.dataRoot, 'volumes', m[0]!.Name))).toBe(false);
 
+    const ev = await suite.docker(['events', '--since', '1h', '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=commit', '--format', '{{.Type}} {{.Actor.Attributes.name}} {{.Actor.Attributes.comment}}']);
+    expect(ev.stdout).toContain('container committer a message');
+
     const nope = await suite.docker(['commit', 'no-such-container', 'x:y']);
     expect(nope.code).toBe(1);
     expect(nope.stderr).toContain('No such container: no-such-container');

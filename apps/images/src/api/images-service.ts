@@ -81,7 +81,8 @@ export function imagesService(
           images,
           snaps,
         );
-        event('commit', img.id, o.tag || img.id);
+        // Docker reports a commit as a container event (the supervisor sends it); a tag is an image event.
+        if (o.tag) event('tag', img.id, o.tag);
         return toProto(img, content);
       })().then(
         (img) => callback(null, img),

@@ -100,6 +100,11 @@ export class Lifecycle {
     this.shims.delete(id);
   }
 
+  /** Publishes a container event for work done outside the lifecycle (e.g. commit). */
+  event(action: string, rec: ContainerRecord, extra?: Record<string, string>): void {
+    this.d.event(action, rec, extra);
+  }
+
   /** Makes sure the container's shim serves; starts one when none does (first use, or after a reboot). */
   async ensureShim(rec: ContainerRecord): Promise<void> {
     if (await socketAnswers(rec.shimSocket)) return;
