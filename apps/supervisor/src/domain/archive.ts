@@ -116,33 +116,55 @@ async function* fileContent(fd: number, size: number): AsyncGenerator<Uint8Array
   }
 }
 
+/** The top entry of a download, opened before its stat is sent so that both describe one node. */
+interface Pinned {
+  fd?: number;
+  st: Stats;
+}
+
+/**
+ * Opens the entry a download starts from and stats it through that fd: whatever the container
+ * swaps afterwards, the stat header and the archive come from the same node. A symlink (which
+ * O_NOFOLLOW will not open) is taken as the link itself.
+ */
+function pin(r: Resolved): Pinned {
+  try {
+    const fd = openSync(fdPath(r.dirFd, r.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.isDirectory() || st.isFile()) return { fd, st };
+    closeSync(fd);
+    return { st };
+  } catch {
+    return { st: lstatSync(fdPath(r.dirFd, r.name)) };
+  }
+}
+
 /**
  * Writes a tar of the entry `name` in the directory `dirFd` under `archiveName`, recursing
  * through directories by fd: nothing is looked up by a full path, so a component swapped for
  * a symlink mid-walk is archived as the symlink it became, never followed.
  */
-async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName: string, links: Map<string, string>, expect?: Stats): Promise<void> {
+async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName: string, links: Map<string, string>, pinned?: Pinned): Promise<void> {
   const p = fdPath(dirFd, name);
   let st: Stats;
-  try {
-    st = lstatSync(p);
-  } catch {
-    if (expect) throw failedPrecondition(`${archiveName} changed while it was being copied`);
-    return;
+  if (pinned) st = pinned.st;
+  else {
+    try {
+      st = lstatSync(p);
+    } catch {
+      return;
+    }
   }
-  // The top entry must be what the stat header described (a directory swapped for a symlink
-  // in between would otherwise reach the client as a link it may follow on its side).
-  if (expect && !sameNode(st, expect)) throw failedPrecondition(`${archiveName} changed while it was being copied`);
   const base: TarHeaderInput = { name: archiveName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeSeconds: Math.floor(st.mtimeMs / 1000) };
   if (st.isDirectory()) {
     let fd: number;
     try {
-      fd = openSync(p, DIR_FLAGS);
+      fd = pinned?.fd ?? openSync(p, DIR_FLAGS);
     } catch {
       return;
     }
     try {
-      if (!sameNode(fstatSync(fd), st)) return;
+      if (!pinned && !sameNode(fstatSync(fd), st)) return;
       await tar.add({ ...base, name: `${archiveName}/`, type: 'directory' });
       for (const child of readdirSync(fdPath(fd)).sort()) await addTree(tar, fd, child, `${archiveName}/${child}`, links);
     } finally {
@@ -160,7 +182,7 @@ async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName:
     if (st.nlink > 1) links.set(key, archiveName);
     let fd: number;
     try {
-      fd = openSync(p, C.O_RDONLY | C.O_NOFOLLOW);
+      fd = pinned?.fd ?? openSync(p, C.O_RDONLY | C.O_NOFOLLOW);
     } catch {
       return;
     }
@@ -180,19 +202,31 @@ async function addTree(tar: TarWriter, dirFd: number, name: string, archiveName:
 
 /** `GET /containers/{id}/archive`: the stat, then a tar of the path into `tar`. */
 export async function archivePath(root: ScopedRoot, path: string, container: string, tar: TarWriter, onStat: (s: PathStat) => void): Promise<void> {
-  const { r, st } = resolveExisting(root, path, container);
+  const { r, st: first } = resolveExisting(root, path, container);
+  let pinned: Pinned | undefined;
   try {
-    const stat = toPathStat(root, path, st);
+    if (r.name !== '') {
+      try {
+        pinned = pin(r);
+      } catch {
+        throw missing(path, container);
+      }
+    }
+    const stat = toPathStat(root, path, pinned?.st ?? first);
     onStat(stat);
     if (r.name === '') {
       // The root itself: its entries, under the rebase name.
       await tar.add({ name: `${stat.name === '/' ? '.' : stat.name}/`, type: 'directory', mode: 0o755 });
       for (const child of readdirSync(fdPath(r.dirFd)).sort()) await addTree(tar, r.dirFd, child, `${stat.name === '/' ? '.' : stat.name}/${child}`, new Map());
     } else {
-      await addTree(tar, r.dirFd, r.name, stat.name, new Map(), st);
+      // addTree closes a pinned fd when it is done with it.
+      const p = pinned!;
+      pinned = undefined;
+      await addTree(tar, r.dirFd, r.name, stat.name, new Map(), p);
     }
     await tar.finish();
   } finally {
+    if (pinned?.fd !== undefined) closeSync(pinned.fd);
     r.close();
   }
 }
