@@ -10,7 +10,6 @@ import { registryRoutes } from './registry-routes';
 import { imageStoreRoutes } from './image-store-routes';
 import { volumeRoutes } from './volume-routes';
 import { archiveRoutes } from './archive-routes';
-import { diskUsageRoutes } from './disk-usage-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
@@ -32,7 +31,6 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(networkRoutes(backends));
   app.use(volumeRoutes(backends));
   app.use(archiveRoutes(backends));
-  app.use(diskUsageRoutes(backends));
   app.use(eventRoutes(events));
   app.use(notFoundHandler);
   app.use(errorHandler);

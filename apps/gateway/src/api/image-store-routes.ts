@@ -6,6 +6,7 @@ import { fromServiceError } from '@berth/grpc';
 import type { imagesV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 import { isDangling, labelsOf, matchLabels, parseFilters, untilMs } from '../domain/image-filters';
+import { volumesWithUsage, withSizes } from './disk-usage-routes';
 
 const PRUNE_KEYS = new Set(['dangling', 'until', 'label']);
 
@@ -107,8 +108,8 @@ export function imageStoreRoutes(b: Backends): Router {
         Labels: labelsOf(i),
         Containers: uses.get(i.id) ?? 0,
       })),
-      Containers: containers.map((c) => ({ ...(JSON.parse(Buffer.from(c.summaryJson).toString()) as Record<string, unknown>), SizeRw: 0, SizeRootFs: 0 })),
-      Volumes: [],
+      Containers: await withSizes(b, containers.map((c) => JSON.parse(Buffer.from(c.summaryJson).toString()) as Record<string, unknown>)),
+      Volumes: await volumesWithUsage(b),
       BuildCache: [],
     });
   });

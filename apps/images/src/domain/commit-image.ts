@@ -35,6 +35,23 @@ export async function commitImage(
   images: ImageStore,
   snaps: LayerSnapshots,
 ): Promise<ImageRecord> {
+  // The new blob and snapshot are held against garbage collection until the image names them.
+  const releases: (() => void)[] = [];
+  try {
+    return await commitHeld(layerSource, o, content, images, snaps, (names) => releases.push(content.leases.hold(names)));
+  } finally {
+    for (const r of releases) r();
+  }
+}
+
+async function commitHeld(
+  layerSource: AsyncIterable<Uint8Array>,
+  o: CommitImageOptions,
+  content: ContentStore,
+  images: ImageStore,
+  snaps: LayerSnapshots,
+  hold: (names: string[]) => void,
+): Promise<ImageRecord> {
   const parent = images.get(o.parent);
   const config = applyChanges(o.config, o.changes);
   const tag = o.tag ? familiarName(parseReference(o.tag)) : '';
@@ -46,13 +63,16 @@ export async function commitImage(
     throw err;
   }
   const layer = await w.commit();
+  hold([layer.digest, parent.id, ...parent.layers.map((l) => l.digest)]);
   const parentChain = chainIds(parent.diffIds);
   const key = `commit-${randomBytes(6).toString('hex')}`;
   await snaps.prepare(key, parentChain[parentChain.length - 1] ?? '');
   let diffId = '';
   try {
     diffId = (await snaps.applyLayer(key, layer.path, '')).diffId;
-    await snaps.commit(chainIds([...parent.diffIds, diffId]).at(-1)!, key);
+    const chain = chainIds([...parent.diffIds, diffId]);
+    hold(chain);
+    await snaps.commit(chain.at(-1)!, key);
   } catch (err) {
     await snaps.remove(key).catch(() => undefined);
     // The same change committed before is already a snapshot under that chain ID: reuse it.
