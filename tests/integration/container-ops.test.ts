@@ -2,7 +2,6 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, run, Suite } from '../support/berth';
-import { fixtures } from '../support/fixtures';
 
 // Shims of stopped containers exit after this much idle time: every test here also proves that
 // a new shim is started whenever one is needed again (logs, attach, start, rm).
@@ -10,15 +9,11 @@ process.env.BERTH_SHIM_IDLE_MS = '300';
 
 let suite: Suite;
 beforeAll(async () => {
-  const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
-  suite = s;
-  const load = await suite.docker(['load', '-i', fx.busybox]);
-  if (load.code !== 0) throw new Error(load.stderr);
+  suite = await Suite.startWithBusybox();
 });
 afterAll(async () => {
   if (suite) {
-    const ids = (await suite.docker(['ps', '-aq'])).stdout.trim();
-    if (ids) await suite.docker(['rm', '-f', ...ids.split('\n')]);
+    await suite.removeAllContainers();
     await suite.stop();
   }
 });

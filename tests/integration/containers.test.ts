@@ -6,15 +6,11 @@ import { fixtures } from '../support/fixtures';
 
 let suite: Suite;
 beforeAll(async () => {
-  const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
-  suite = s;
-  const load = await suite.docker(['load', '-i', fx.busybox]);
-  if (load.code !== 0) throw new Error(load.stderr);
+  suite = await Suite.startWithBusybox();
 });
 afterAll(async () => {
   if (suite) {
-    const ids = (await suite.docker(['ps', '-aq'])).stdout.trim();
-    if (ids) await suite.docker(['rm', '-f', ...ids.split('\n')]);
+    await suite.removeAllContainers();
     await suite.stop();
   }
 });

@@ -6,19 +6,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
-import { fixtures } from '../support/fixtures';
 
 let suite: Suite;
 beforeAll(async () => {
-  const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
-  suite = s;
-  const load = await suite.docker(['load', '-i', fx.busybox]);
-  if (load.code !== 0) throw new Error(load.stderr);
+  suite = await Suite.startWithBusybox();
 });
 afterAll(async () => {
   if (suite) {
-    const ids = (await suite.docker(['ps', '-aq'])).stdout.trim();
-    if (ids) await suite.docker(['rm', '-f', ...ids.split('\n')]);
+    await suite.removeAllContainers();
     const bridge = suite.bridge;
     await suite.stop();
     // Nothing of the suite's networking may outlive it.

@@ -1,21 +1,16 @@
 import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, Suite } from '../support/berth';
-import { fixtures } from '../support/fixtures';
+import { eventually, run as runCmd, Suite } from '../support/berth';
 import { packTar } from '@berth/tar';
 
 let suite: Suite;
 beforeAll(async () => {
-  const [s, fx] = await Promise.all([Suite.start(), fixtures()]);
-  suite = s;
-  const load = await suite.docker(['load', '-i', fx.busybox]);
-  if (load.code !== 0) throw new Error(load.stderr);
+  suite = await Suite.startWithBusybox();
 });
 afterAll(async () => {
   if (suite) {
-    const ids = (await suite.docker(['ps', '-aq'])).stdout.trim();
-    if (ids) await suite.docker(['rm', '-f', '-v', ...ids.split('\n')]);
+    await suite.removeAllContainers({ volumes: true });
     // Option volumes (tmpfs) are mounts under the data root: prune unmounts them before the roots go.
     await suite.docker(['volume', 'prune', '-af']);
     await suite.stop();
@@ -292,7 +287,6 @@ describe('docker diff, export and cp', () => {
     expect((await suite.docker(['cp', file, 'ro-box:/v/'])).code).toBe(0);
     // Regression: a download cut short crashed the supervisor (an unhandled stream error).
     const sup = suite.state().children.supervisor!.pid;
-    const { run: runCmd } = await import('../support/berth');
     await runCmd('sh', ['-c', `docker cp ro-box:/bin - | head -c 1000 > /dev/null`], { env: { DOCKER_HOST: suite.dockerHost } });
     await new Promise((r) => setTimeout(r, 500));
     expect(suite.state().children.supervisor!.pid).toBe(sup);
@@ -304,7 +298,6 @@ describe('docker diff, export and cp', () => {
   it('undoes the filesystem views a killed supervisor left mounted', async () => {
     const left = join(suite.execRoot, 'supervisor', 'roots', 'left-behind');
     mkdirSync(left, { recursive: true });
-    const { run: runCmd } = await import('../support/berth');
     expect((await runCmd('mount', ['-t', 'tmpfs', 'tmpfs', left])).code).toBe(0);
     const before = suite.state().children.supervisor!.pid;
     process.kill(before, 'SIGKILL');

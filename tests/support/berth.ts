@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
+import { fixtures } from './fixtures';
 
 export const ROOT = resolve(__dirname, '../..');
 export const LAUNCHER = join(ROOT, 'dist/tools/launcher/launcher.js');
@@ -77,6 +78,23 @@ export class Suite {
     }
     const host = /DOCKER_HOST=(\S+)/.exec(out)![1]!;
     return new Suite(base, dataRoot, execRoot, proc, host, () => `${out}\n${err}`, bridge, addressPool);
+  }
+
+  /** A suite with the busybox fixture image loaded, which most tests run. */
+  static async startWithBusybox(extraArgs: string[] = []): Promise<Suite> {
+    const [suite, fx] = await Promise.all([Suite.start(extraArgs), fixtures()]);
+    const load = await suite.docker(['load', '-i', fx.busybox]);
+    if (load.code !== 0) {
+      await suite.stop();
+      throw new Error(load.stderr);
+    }
+    return suite;
+  }
+
+  /** `docker rm -f` of every container (with `-v` for their anonymous volumes when asked). */
+  async removeAllContainers(opts: { volumes?: boolean } = {}): Promise<void> {
+    const ids = (await this.docker(['ps', '-aq'])).stdout.trim();
+    if (ids) await this.docker(['rm', '-f', ...(opts.volumes ? ['-v'] : []), ...ids.split('\n')]);
   }
 
   get logs(): string {

@@ -167,7 +167,7 @@ export class HostileRegistry {
     if (blob.length < 64 << 10) return void res.end(blob);
     if (mode === 'bad-digest') {
       const wrong = Buffer.from(blob);
-      wrong[wrong.length - 1] ^= 0xff;
+      wrong[wrong.length - 1] = wrong[wrong.length - 1]! ^ 0xff;
       return void res.end(wrong);
     }
     if (mode === 'truncated') {

@@ -4,6 +4,7 @@
  *     of the same rootfs (the floor), and against a reference dockerd when one is installed;
  *   - memory per running container: PSS of every Berth process (services, shims, runtimes)
  *     with 20 `sleep` containers, minus the idle suite, divided by 20.
+ * Both engines run with --network none, so the numbers compare the lifecycle alone.
  * Usage: npx tsx tools/bench/run-bench.ts [--runs 20] [--containers 20] [--no-reference]
  * The reference engine runs with its own data root, exec root and socket under /tmp, never the host's.
  */
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
   try {
     await suite.docker(['load', '-i', fx.busybox]);
     const berth = await time(RUNS, async () => {
-      const r = await suite.docker(['run', '--rm', 'busybox', 'true']);
+      const r = await suite.docker(['run', '--rm', '--network', 'none', 'busybox', 'true']);
       if (r.code !== 0) throw new Error(r.stderr);
     });
     const floor = await runcFloor(fx.rootfs);

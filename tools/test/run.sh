@@ -28,6 +28,7 @@ counts() { # vitest json report -> "N passed, M failed"
 stage "contracts: generated code up to date" bash tools/checks/proto-gen.sh --check
 stage "contracts: no breaking change" bash tools/checks/proto-breaking.sh
 stage "lint (types + boundaries)" npx --no-install nx run-many -t lint --outputStyle=static
+stage "types of tests and tools" npx --no-install tsc --noEmit -p tsconfig.json
 stage "unit tests" npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$out/unit.json"
 stage "deploy scripts" bash deploy/install-app.test.sh
 stage "integration tests" npx --no-install vitest run --config tests/vitest.integration.mts --reporter=default --reporter=json --outputFile.json="$out/integration.json"
