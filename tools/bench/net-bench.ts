@@ -9,24 +9,18 @@
  * Usage: npx tsx tools/bench/net-bench.ts [--mb 512] [--seconds 1] [--rounds 5] [--no-reference]
  * Traffic goes only to loopback and to addresses on bridges this benchmark creates.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { get, request } from 'node:http';
-import { join } from 'node:path';
 import { freeAddressPool, run, Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
+import { DOCKERD, type Docker, hasFlag, numberOption, withReferenceEngine } from './common';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const MB = opt('--mb', 512);
-const SECONDS = opt('--seconds', 1);
-const ROUNDS = opt('--rounds', 5);
+const MB = numberOption('--mb', 512);
+const SECONDS = numberOption('--seconds', 1);
+const ROUNDS = numberOption('--rounds', 5);
 
-type Docker = (a: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /**
  * MB/s of one download. curl when installed: a Node client spends enough CPU per byte on a
@@ -112,33 +106,24 @@ async function measure(docker: Docker, name: string) {
 }
 
 async function reference(busybox: string) {
-  if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return null;
-  const base = mkdtempSync('/tmp/berth-nbench-ref-');
-  const sock = join(base, 'docker.sock');
+  if (hasFlag('--no-reference') || !existsSync(DOCKERD)) return null;
+  // Its own bridge, so the reference never touches docker0 or the host's rules.
   const bridge = `bref${randomBytes(3).toString('hex')}`;
-  const pool = freeAddressPool();
-  const gw = pool.replace(/\.0\/22$/, '.1/24');
+  const gw = freeAddressPool().replace(/\.0\/22$/, '.1/24');
   execFileSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
-  execFileSync('ip', ['addr', 'add', gw, 'dev', bridge]);
-  execFileSync('ip', ['link', 'set', bridge, 'up']);
-  const d: ChildProcess = spawn(
-    '/usr/sbin/dockerd',
-    ['--data-root', join(base, 'data'), '--exec-root', join(base, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(base, 'dockerd.pid'),
-      '--iptables=false', '--ip6tables=false', '--bridge', bridge, '--containerd-namespace', 'berth-nbench', '--containerd-plugins-namespace', 'berth-nbench-p'],
-    { stdio: 'ignore' },
-  );
-  const env = { DOCKER_HOST: `unix://${sock}` };
-  const docker: Docker = (a) => run('docker', a, { env });
   try {
-    for (let i = 0; i < 100 && (await docker(['version'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
-    await docker(['load', '-i', busybox]);
-    return await measure(docker, 'nbench-ref');
+    execFileSync('ip', ['addr', 'add', gw, 'dev', bridge]);
+    execFileSync('ip', ['link', 'set', bridge, 'up']);
+    const r = await withReferenceEngine(
+      async (docker) => {
+        await docker(['load', '-i', busybox]);
+        return measure(docker, 'nbench-ref');
+      },
+      { bridge, namespace: 'berth-nbench' },
+    );
+    return r ?? null;
   } finally {
-    d.kill('SIGTERM');
-    await new Promise((r) => d.once('exit', r));
-    execFileSync('sh', ['-c', `grep ' ${base}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
     execFileSync('ip', ['link', 'del', bridge]);
-    rmSync(base, { recursive: true, force: true });
   }
 }
 

@@ -8,38 +8,19 @@
  * Usage: npx tsx tools/bench/pull-bench.ts [--runs 5] [--mib 64] [--no-reference]
  * The reference engine runs with its own data root, exec root and socket under /tmp.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Suite, run } from '../../tests/support/berth';
+import { Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
 import { LocalRegistry, sha256 } from '../../tests/support/registry';
+import { type Docker, numberOption, stats, timed, withReferenceEngine } from './common';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const RUNS = opt('--runs', 5);
-const MIB = opt('--mib', 64);
+const RUNS = numberOption('--runs', 5);
+const MIB = numberOption('--mib', 64);
 
-function stats(ms: number[]): { median: number; min: number; max: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]! };
-}
-
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e6;
-}
-
-/**
- * Two layers: busybox's root filesystem, and one with MIB of files half random, half text,
- * so gzip does real work (about what real images compress to).
- */
 function buildLayers(rootfsTar: string): { tars: Buffer[]; config: Buffer } {
   const dir = mkdtempSync('/tmp/berth-bench-pull-');
   try {
@@ -91,7 +72,6 @@ function archive(tars: Buffer[], config: Buffer, path: string): void {
   }
 }
 
-type Docker = (a: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 async function measure(docker: Docker, name: string, tarPath: string): Promise<{ pull: number[]; load: number[] }> {
   const pull: number[] = [];
@@ -118,24 +98,7 @@ async function measure(docker: Docker, name: string, tarPath: string): Promise<{
 }
 
 async function reference(name: string, tarPath: string): Promise<{ pull: number[]; load: number[] } | undefined> {
-  if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return undefined;
-  const base = mkdtempSync('/tmp/berth-bench-ref-');
-  const sock = join(base, 'docker.sock');
-  const d: ChildProcess = spawn(
-    '/usr/sbin/dockerd',
-    ['--data-root', join(base, 'data'), '--exec-root', join(base, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(base, 'dockerd.pid'), '--iptables=false', '--bridge=none', '--containerd-namespace', 'berth-bench', '--containerd-plugins-namespace', 'berth-bench-p'],
-    { stdio: 'ignore' },
-  );
-  const env = { DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(base, 'cli') };
-  try {
-    for (let i = 0; i < 100 && (await run('docker', ['version'], { env })).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
-    return await measure((a) => run('docker', a, { env, timeoutMs: 300_000 }), name, tarPath);
-  } finally {
-    d.kill('SIGTERM');
-    await new Promise((r) => d.once('exit', r));
-    execFileSync('sh', ['-c', `grep ' ${base}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
-    rmSync(base, { recursive: true, force: true });
-  }
+  return withReferenceEngine((docker) => measure(docker, name, tarPath), { timeoutMs: 300_000 });
 }
 
 async function main(): Promise<void> {

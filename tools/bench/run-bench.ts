@@ -8,33 +8,20 @@
  * Usage: npx tsx tools/bench/run-bench.ts [--runs 20] [--containers 20] [--no-reference]
  * The reference engine runs with its own data root, exec root and socket under /tmp, never the host's.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Suite, run } from '../../tests/support/berth';
+import { numberOption, stats, timed, withReferenceEngine } from './common';
 import { fixtures } from '../../tests/support/fixtures';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const RUNS = opt('--runs', 20);
-const CONTAINERS = opt('--containers', 20);
-
-function stats(ms: number[]): { median: number; p90: number; min: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)]!, p90: s[Math.min(s.length - 1, Math.floor(s.length * 0.9))]!, min: s[0]! };
-}
+const RUNS = numberOption('--runs', 20);
+const CONTAINERS = numberOption('--containers', 20);
 
 async function time(n: number, fn: () => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
   await fn(); // warm-up
-  for (let i = 0; i < n; i++) {
-    const t = process.hrtime.bigint();
-    await fn();
-    out.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await timed(fn));
   return out;
 }
 
@@ -87,35 +74,20 @@ interface ReferenceResult {
 }
 
 async function reference(busybox: string): Promise<ReferenceResult | undefined> {
-  if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return undefined;
-  const base = mkdtempSync('/tmp/berth-bench-ref-');
-  const sock = join(base, 'docker.sock');
-  const d: ChildProcess = spawn(
-    '/usr/sbin/dockerd',
-    ['--data-root', join(base, 'data'), '--exec-root', join(base, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(base, 'dockerd.pid'), '--iptables=false', '--bridge=none', '--containerd-namespace', 'berth-bench', '--containerd-plugins-namespace', 'berth-bench-p'],
-    { stdio: 'ignore' },
-  );
-  const env = { DOCKER_HOST: `unix://${sock}` };
-  try {
-    for (let i = 0; i < 100 && (await run('docker', ['version'], { env })).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
-    await run('docker', ['load', '-i', busybox], { env });
+  return withReferenceEngine(async (docker, ref) => {
+    await docker(['load', '-i', busybox]);
     const runMs = await time(RUNS, async () => {
-      await run('docker', ['run', '--rm', '--network', 'none', 'busybox', 'true'], { env });
+      await docker(['run', '--rm', '--network', 'none', 'busybox', 'true']);
     });
     // dockerd, its containerd and the shims all carry the base dir or the namespace on their command line.
-    const refPids = () => [d.pid!, ...berthPids(base, -1), ...berthPids('berth-bench', -1)].filter((p, i, a) => a.indexOf(p) === i);
+    const refPids = () => [ref.pid, ...berthPids(ref.base, -1), ...berthPids('berth-bench', -1)].filter((p, i, a) => a.indexOf(p) === i);
     const idle = refPids().reduce((n, p) => n + pss(p), 0);
-    for (let i = 0; i < CONTAINERS; i++) await run('docker', ['run', '-d', '--network', 'none', '--name', `mem${i}`, 'busybox', 'sleep', '1000'], { env });
+    for (let i = 0; i < CONTAINERS; i++) await docker(['run', '-d', '--network', 'none', '--name', `mem${i}`, 'busybox', 'sleep', '1000']);
     await new Promise((r) => setTimeout(r, 2000));
     const busy = refPids().reduce((n, p) => n + pss(p), 0);
-    await run('docker', ['rm', '-f', ...Array.from({ length: CONTAINERS }, (_, i) => `mem${i}`)], { env });
+    await docker(['rm', '-f', ...Array.from({ length: CONTAINERS }, (_, i) => `mem${i}`)]);
     return { runMs, perContainerPssMiB: (busy - idle) / CONTAINERS / 2 ** 20 };
-  } finally {
-    d.kill('SIGTERM');
-    await new Promise((r) => d.once('exit', r));
-    execFileSync('sh', ['-c', `grep ' ${base}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
-    rmSync(base, { recursive: true, force: true });
-  }
+  });
 }
 
 async function main(): Promise<void> {

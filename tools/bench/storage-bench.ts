@@ -7,21 +7,14 @@
  * Each against Berth and, when installed, a reference dockerd with its own roots under /tmp.
  * Usage: npx tsx tools/bench/storage-bench.ts [--mib 500] [--no-reference]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, Suite } from '../../tests/support/berth';
+import { Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
+import { type Docker, numberOption, timed, withReferenceEngine } from './common';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const MIB = opt('--mib', 500);
+const MIB = numberOption('--mib', 500);
 const FILES = MIB; // 1 MiB each
-
-type Docker = (a: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 function makeTree(dir: string): void {
   mkdirSync(dir, { recursive: true });
@@ -33,12 +26,6 @@ function makeTree(dir: string): void {
     block.writeUInt32LE(i, 0);
     writeFileSync(join(sub, `f${i}`), block);
   }
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
 async function must(docker: Docker, a: string[]): Promise<string> {
@@ -75,26 +62,11 @@ async function measure(docker: Docker, tree: string, scratch: string, tag: strin
 }
 
 async function reference(busybox: string, tree: string, scratch: string): Promise<Record<string, number> | null> {
-  if (args.includes('--no-reference') || !existsSync('/usr/sbin/dockerd')) return null;
-  const base = mkdtempSync('/tmp/berth-bench-ref-');
-  const sock = join(base, 'docker.sock');
-  const d: ChildProcess = spawn(
-    '/usr/sbin/dockerd',
-    ['--data-root', join(base, 'data'), '--exec-root', join(base, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(base, 'dockerd.pid'), '--iptables=false', '--bridge=none', '--containerd-namespace', 'berth-bench', '--containerd-plugins-namespace', 'berth-bench-p'],
-    { stdio: 'ignore' },
-  );
-  const env = { DOCKER_HOST: `unix://${sock}` };
-  const docker: Docker = (a) => run('docker', a, { env, timeoutMs: 600_000 });
-  try {
-    for (let i = 0; i < 100 && (await docker(['version'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+  const r = await withReferenceEngine(async (docker) => {
     await must(docker, ['load', '-i', busybox]);
-    return await measure(docker, tree, scratch, 'ref');
-  } finally {
-    d.kill('SIGTERM');
-    await new Promise((r) => d.once('exit', r));
-    execFileSync('sh', ['-c', `grep ' ${base}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
-    rmSync(base, { recursive: true, force: true });
-  }
+    return measure(docker, tree, scratch, 'ref');
+  });
+  return r ?? null;
 }
 
 async function main(): Promise<void> {
