@@ -36,12 +36,7 @@ export async function commitImage(
   snaps: LayerSnapshots,
 ): Promise<ImageRecord> {
   // The new blob and snapshot are held against garbage collection until the image names them.
-  const releases: (() => void)[] = [];
-  try {
-    return await commitHeld(layerSource, o, content, images, snaps, (names) => releases.push(content.leases.hold(names)));
-  } finally {
-    for (const r of releases) r();
-  }
+  return content.leases.during((hold) => commitHeld(layerSource, o, content, images, snaps, hold));
 }
 
 async function commitHeld(

@@ -18,12 +18,7 @@ export async function importRootfs(
   snaps: LayerSnapshots,
 ): Promise<ImageRecord> {
   // The layer's blob and snapshot are held against garbage collection until the image names them.
-  const releases: (() => void)[] = [];
-  try {
-    return await importHeld(source, opts, content, images, snaps, (names) => releases.push(content.leases.hold(names)));
-  } finally {
-    for (const r of releases) r();
-  }
+  return content.leases.during((hold) => importHeld(source, opts, content, images, snaps, hold));
 }
 
 async function importHeld(

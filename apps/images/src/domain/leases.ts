@@ -22,6 +22,16 @@ export class Leases {
     };
   }
 
+  /** Runs `fn`, holding every name it asks for until it has settled. */
+  async during<T>(fn: (hold: (names: Iterable<string>) => void) => Promise<T>): Promise<T> {
+    const releases: (() => void)[] = [];
+    try {
+      return await fn((names) => releases.push(this.hold(names)));
+    } finally {
+      for (const r of releases) r();
+    }
+  }
+
   has(name: string): boolean {
     return this.held.has(name);
   }

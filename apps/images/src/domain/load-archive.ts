@@ -57,12 +57,7 @@ export async function loadArchive(
   say: (line: string) => void,
 ): Promise<string[]> {
   // Stored blobs are held against garbage collection until the images naming them are recorded.
-  const releases: (() => void)[] = [];
-  try {
-    return await loadHeld(source, content, images, unpack, say, (d) => releases.push(content.leases.hold([d])));
-  } finally {
-    for (const r of releases) r();
-  }
+  return content.leases.during((hold) => loadHeld(source, content, images, unpack, say, (d) => hold([d])));
 }
 
 async function loadHeld(
