@@ -22,6 +22,9 @@ export async function ensureBridge(name: string, gatewayCidr: string, mtu: numbe
   // Published ports are reached from 127.0.0.1 on the host by DNAT; the kernel routes such
   // packets out of the bridge only with route_localnet set on it.
   writeFileSync(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
+  // Traffic between a bridge and the world (outbound NAT, a container reaching another through
+  // a host address) is routed by the host, as dockerd's default `ip-forward` also arranges.
+  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
 /** Deletes an interface; one that is not there is not an error. */
