@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, run, Suite } from '../support/berth';
@@ -175,6 +177,26 @@ describe('docker run and the container lifecycle', () => {
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toMatch(/container [0-9a-f]{64} is not running/);
     await suite.docker(['rm', 'box']);
+  });
+
+  it('survives clients that hang up in the middle of a hijacked exec', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'hangup', 'busybox', 'sleep', '300'])).code).toBe(0);
+    const gateway = suite.state().children.gateway!.pid;
+    for (let i = 0; i < 5; i++) {
+      const created = await suite.api('POST', '/containers/hangup/exec', { Cmd: ['sh', '-c', 'yes | head -c 1000000'], AttachStdout: true, AttachStderr: true });
+      const id = (JSON.parse(created.body) as { Id: string }).Id;
+      const body = JSON.stringify({ Detach: false, Tty: false });
+      const sock = connect(suite.dockerHost.replace('unix://', ''));
+      await once(sock, 'connect');
+      sock.write(`POST /exec/${id}/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      // Gone before the output (i = 0) or in the middle of it.
+      if (i > 0) await once(sock, 'data');
+      sock.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(suite.state().children.gateway!.pid).toBe(gateway);
+    expect((await suite.docker(['exec', 'hangup', 'echo', 'still here'])).stdout).toBe('still here\n');
+    await suite.docker(['rm', '-f', 'hangup']);
   });
 
   it('gives -t a real terminal of the client\'s size, for run and exec', async () => {
