@@ -25,6 +25,18 @@ have tar || pkgs+=(tar)
 have tmux || pkgs+=(tmux)
 # The docker CLI is the client the tests drive; Debian's docker.io carries one if it is missing.
 have docker || pkgs+=(docker.io)
+# Monitors and runtimes behind the shim and runtime contracts: conmon, and crun beside runc.
+have conmon || pkgs+=(conmon)
+have crun || pkgs+=(crun)
+# The real clients the tests drive Berth with: docker-py (Debian's, for /usr/bin/python3), pytest,
+# docker-compose 1.29.
+installed python3-docker || pkgs+=(python3-docker)
+installed python3-pytest || pkgs+=(python3-pytest)
+have docker-compose || pkgs+=(docker-compose)
+# Compressed archives (load, import, cp, build contexts) are decompressed by the OS's tools.
+have xz || pkgs+=(xz-utils)
+have bzip2 || pkgs+=(bzip2)
+have zstd || pkgs+=(zstd)
 if [ ${#pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "berth setup: missing OS packages (${pkgs[*]}); run as root or install them" >&2
