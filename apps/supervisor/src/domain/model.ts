@@ -1,5 +1,22 @@
-import type { Attachment } from './network-attach';
 import type { MountPoint } from './mounts';
+
+/** What a container got from netproxy, kept in its record for inspect, ps and port. */
+export interface Attachment {
+  endpointId: string;
+  networkId: string;
+  networkName: string;
+  netnsPath: string;
+  ipv4Address: string;
+  prefixLen: number;
+  gateway: string;
+  macAddress: string;
+  bridge: string;
+  ports: { containerPort: number; protocol: string; hostIp: string; hostPort: number }[];
+  aliases: string[];
+  dnsServer: string;
+  /** What the user asked for (--ip), shown as IPAMConfig. */
+  requestedIp?: string;
+}
 
 /** Docker's container config (Engine API ContainerConfig), the fields Berth uses. */
 export interface DockerConfig {

@@ -3,25 +3,9 @@ import { conflict, invalidArgument, isNotFound, messageOf, notImplemented } from
 import type { Logger } from '@berth/logging';
 import type { netproxyV1 } from '@berth/proto';
 import type { Containers } from './containers';
-import type { ContainerRecord, DockerConfig, HostConfig } from './model';
+import type { Attachment, ContainerRecord, DockerConfig, HostConfig } from './model';
 
-/** What a container got from netproxy, kept in its record for inspect, ps and port. */
-export interface Attachment {
-  endpointId: string;
-  networkId: string;
-  networkName: string;
-  netnsPath: string;
-  ipv4Address: string;
-  prefixLen: number;
-  gateway: string;
-  macAddress: string;
-  bridge: string;
-  ports: { containerPort: number; protocol: string; hostIp: string; hostPort: number }[];
-  aliases: string[];
-  dnsServer: string;
-  /** What the user asked for (--ip), shown as IPAMConfig. */
-  requestedIp?: string;
-}
+export type { Attachment } from './model';
 
 export type NetworkChoice = { kind: 'host' } | { kind: 'none' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
 

@@ -1,0 +1,178 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalidArgument, messageOf } from '@berth/errors';
+import { unary } from '@berth/clients';
+import { newId } from '@berth/ids';
+import { buildSpec } from '@berth/oci-spec';
+import { chainIds } from '@berth/reference';
+import { writeFileAtomic } from '@berth/store';
+import { writeFilesFor } from './container-files';
+import { releaseMounts, setupMounts } from './container-mounts';
+import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
+import { type LifecycleContext, bundleDir, filesDir, now } from './lifecycle-context';
+import { linkEnv, linkHosts, resolveLinks } from './links';
+import { type ContainerRecord, type HostConfig, ZERO_TIME } from './model';
+import { ociMounts } from './mounts';
+import { generateName } from './names';
+import {
+  type Attachment, attach as attachNetwork, attachExtraNetworks, endpointSettings, joinTarget, networkChoice, portBindings, release as releaseNetwork,
+} from './network-attach';
+import { validateRestartPolicy } from './restart-policy';
+import { readRootfsFiles } from './rootfs-files';
+import { resolveUser } from './user';
+
+const TINI = '/usr/bin/tini-static';
+
+/**
+ * docker create: the record, its rootfs snapshot, networking, mounts, the OCI bundle and the
+ * shim's config. A failure before the record is written undoes every step.
+ */
+export async function createContainer(ctx: LifecycleContext, nameIn: string, bodyJson: Uint8Array): Promise<{ id: string; warnings: string[] }> {
+  const body = parseCreateBody(Buffer.from(bodyJson));
+  const { containers, peers } = ctx.d;
+  const name = nameIn ? containers.checkName(nameIn) : generateName((n) => containers.all().some((c) => c.name === n));
+  const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };
+  validateRestartPolicy(hostConfig.RestartPolicy, hostConfig.AutoRemove ?? false);
+  const warnings: string[] = [];
+  const mode = hostConfig.NetworkMode || 'default';
+  const choice = networkChoice(mode);
+  const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig, body.Hostname ?? '') : undefined;
+  const links = resolveLinks(containers, hostConfig.Links as string[] | undefined);
+  if (choice.kind === 'host' && (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts)) {
+    warnings.push('Published ports are discarded when using host network mode');
+  }
+  hostConfig.NetworkMode = mode;
+  const runtime = hostConfig.Runtime || ctx.d.config.defaultRuntime;
+  const rt = ctx.d.config.runtimes[runtime];
+  if (!rt) throw invalidArgument(`unknown or invalid runtime name: ${runtime}`);
+
+  const images = peers.images;
+  const image = await unary('images', images.getImage.bind(images), { reference: body.Image! });
+  const imageDoc = JSON.parse(Buffer.from(image.configJson).toString('utf8') || '{}') as { config?: ImageConfig };
+  const id = newId();
+  const merged = mergeConfig(body, imageDoc.config ?? {}, id);
+  const chain = chainIds(image.diffIds);
+  const snaps = peers.snapshots;
+  const { mounts } = await unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} });
+  const bundle = bundleDir(ctx.d, id);
+  const files = filesDir(ctx.d, id);
+  let attached: Attachment | undefined;
+  let extra: Attachment[] = [];
+  ctx.creating.add(id);
+  try {
+    if (choice.kind === 'network') {
+      const eps = endpointSettings(body.NetworkingConfig, choice.name);
+      const ports = portBindings(merged.config, hostConfig);
+      const dns = hostConfig.Dns?.length ? hostConfig.Dns : ctx.d.config.dns;
+      attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports, dns });
+      extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig, dns);
+    }
+    mkdirSync(bundle, { recursive: true, mode: 0o711 });
+    mkdirSync(files, { recursive: true, mode: 0o710 });
+    const mountPoints = await setupMounts(peers, containers, id, body, hostConfig, imageDoc.config?.Volumes);
+    const rec: ContainerRecord = {
+      id,
+      name,
+      created: now(),
+      image: body.Image!,
+      imageId: image.id,
+      config: merged.config,
+      hostConfig,
+      networkingConfig: body.NetworkingConfig ?? null,
+      state: {
+        Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+        Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
+      },
+      restartCount: 0,
+      manuallyStopped: false,
+      path: merged.path,
+      args: merged.args,
+      rootfsKey: id,
+      bundle,
+      shimSocket: join(ctx.d.config.execRoot, 'shims', `${id.slice(0, 12)}.sock`),
+      logPath: join(files, `${id}-json.log`),
+      resolvConfPath: join(files, 'resolv.conf'),
+      hostnamePath: join(files, 'hostname'),
+      hostsPath: join(files, 'hosts'),
+      driver: ctx.d.config.storageDriver,
+      networks: attached ? [attached, ...extra] : undefined,
+      joinedContainer: joined?.rec.id,
+      mounts: mountPoints,
+    };
+    // A joined container shares its host's names along with its interfaces.
+    if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
+    else writeFilesFor(rec, ctx.d.config, linkHosts(links));
+    const etc = merged.config.User ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
+    const user = resolveUser(merged.config.User, etc[0]!, etc[1]!);
+    const spec = buildSpec({
+      id,
+      args: [merged.path, ...merged.args],
+      env: [...linkEnv(links, name), ...merged.config.Env],
+      cwd: merged.config.WorkingDir || '/',
+      user,
+      hostname: merged.config.Hostname,
+      tty: merged.config.Tty,
+      consoleSize: hostConfig.ConsoleSize && hostConfig.ConsoleSize[0] > 0 ? hostConfig.ConsoleSize : undefined,
+      privileged: hostConfig.Privileged,
+      capAdd: hostConfig.CapAdd ?? [],
+      capDrop: hostConfig.CapDrop ?? [],
+      readonlyRootfs: hostConfig.ReadonlyRootfs,
+      network: attached ? { mode: 'path', path: attached.netnsPath } : (joined?.spec ?? { mode: choice.kind === 'host' ? 'host' : 'none' }),
+      shmSizeBytes: hostConfig.ShmSize,
+      memoryBytes: hostConfig.Memory,
+      nanoCpus: hostConfig.NanoCpus,
+      cpuShares: hostConfig.CpuShares,
+      pidsLimit: hostConfig.PidsLimit ?? undefined,
+      sysctls: hostConfig.Sysctls ?? undefined,
+      seccomp: !(hostConfig.SecurityOpt ?? []).includes('seccomp=unconfined') && !(hostConfig.SecurityOpt ?? []).includes('seccomp:unconfined'),
+      initBinary: hostConfig.Init ? TINI : undefined,
+      files: { hosts: rec.hostsPath, resolvConf: rec.resolvConfPath, hostname: rec.hostnamePath },
+      extraMounts: ociMounts(mountPoints),
+    });
+    const logOpts = { ...ctx.d.config.logOpts, ...(hostConfig.LogConfig?.Config ?? {}) };
+    writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+    writeFileAtomic(join(bundle, 'rootfs-mounts.json'), JSON.stringify(mounts));
+    writeFileAtomic(
+      join(bundle, 'shim.json'),
+      JSON.stringify({
+        id,
+        socket: rec.shimSocket,
+        runtime: { path: rt.path, args: rt.runtimeArgs ?? [] },
+        runtimeRoot: join(ctx.d.config.execRoot, 'runtime', runtime),
+        logPath: rec.logPath,
+        logMaxSize: parseSize(logOpts['max-size']),
+        logMaxFile: Math.max(1, Number(logOpts['max-file'] ?? 1) || 1),
+        tty: merged.config.Tty,
+        openStdin: merged.config.OpenStdin,
+        stdinOnce: merged.config.StdinOnce,
+      }),
+    );
+    mkdirSync(join(ctx.d.config.execRoot, 'shims'), { recursive: true, mode: 0o700 });
+    containers.save(rec);
+    // The shim is wanted now so that an attach before start sees every byte; if it cannot
+    // come up, start (or attach) will try again and report the reason.
+    await ctx.shims.ensure(rec).catch((err: unknown) => ctx.d.logger.warn({ id, err: messageOf(err) }, 'shim did not start at create'));
+    ctx.d.event('create', rec);
+    return { id, warnings };
+  } catch (err) {
+    if (!containers.byId(id)) {
+      await releaseMounts(peers, id, true, ctx.d.logger).catch(() => undefined);
+      await unary('snapshotter', snaps.remove.bind(snaps), { key: id }).catch(() => undefined);
+      if (choice.kind === 'network') await releaseNetwork(peers, id).catch(() => undefined);
+      rmSync(bundle, { recursive: true, force: true });
+      rmSync(files, { recursive: true, force: true });
+    }
+    throw err;
+  } finally {
+    ctx.creating.delete(id);
+  }
+}
+
+/** "10m", "1g", "512k", "100" -> bytes; 0 when unset. */
+export function parseSize(s: string | undefined): number {
+  if (!s) return 0;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$/i.exec(s.trim());
+  if (!m) throw invalidArgument(`invalid size: '${s}'`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}

@@ -1,0 +1,97 @@
+import { rmSync } from 'node:fs';
+import { unary } from '@berth/clients';
+import { conflict, invalidArgument, isNotFound, messageOf } from '@berth/errors';
+import { releaseMounts } from './container-mounts';
+import { type LifecycleContext, filesDir, sleep } from './lifecycle-context';
+import type { ContainerRecord } from './model';
+import { release as releaseNetwork, withRetry } from './network-attach';
+
+/** docker rm: refuses a running container unless forced. */
+export async function deleteContainer(ctx: LifecycleContext, ref: string, force: boolean, removeVolumes = false): Promise<void> {
+  const rec = ctx.d.containers.get(ref);
+  if ((rec.state.Running || rec.state.Restarting) && !force) {
+    throw conflict(`cannot remove container "/${rec.name}": container is running: stop the container before removing or force remove`);
+  }
+  await ctx.remove(rec, force, removeVolumes);
+}
+
+export async function removeContainer(ctx: LifecycleContext, rec: ContainerRecord, force: boolean, removeVolumes = rec.hostConfig.AutoRemove === true): Promise<void> {
+  clearTimeout(ctx.restartTimers.get(rec.id));
+  // A record left in "removing" by a crash or a failed step is finished by the next call;
+  // only a removal in progress right now makes a second one a no-op.
+  if (ctx.removing.has(rec.id)) return;
+  ctx.removing.add(rec.id);
+  try {
+    await removeNow(ctx, rec, force, removeVolumes);
+  } finally {
+    ctx.removing.delete(rec.id);
+  }
+}
+
+async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void> {
+  const { d } = ctx;
+  if (rec.state.Running && force) {
+    rec.manuallyStopped = true;
+    const exited = ctx.waiters.nextExit(rec.id);
+    const shim = ctx.shims.get(rec);
+    await unary('shim', shim.kill.bind(shim), { signal: 9, all: true }).catch(() => undefined);
+    await Promise.race([exited, sleep(10_000)]);
+  }
+  rec.state.Status = 'removing';
+  rec.removeVolumes = rec.removeVolumes || removeVolumes;
+  d.containers.save(rec);
+  // The shim's shutdown is what unmounts the rootfs and clears the runtime's state, so an idle
+  // shim that has exited is started once more to do it.
+  await ctx.shims.with(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false })).catch((err: unknown) =>
+    d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
+  );
+  ctx.shims.drop(rec.id);
+  await releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger);
+  const snaps = d.peers.snapshots;
+  await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
+  if (rec.networks?.length) await withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger);
+  rmSync(rec.bundle, { recursive: true, force: true });
+  rmSync(filesDir(d, rec.id), { recursive: true, force: true });
+  rmSync(rec.shimSocket, { force: true });
+  d.containers.remove(rec.id);
+  d.event('destroy', rec);
+  ctx.waiters.removed(rec.id, { exitCode: rec.state.ExitCode, error: rec.state.Error });
+}
+
+/** docker container prune: every stopped container matching the label and until filters. */
+export async function pruneContainers(ctx: LifecycleContext, filtersJson: string): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  const filters = filtersJson ? (JSON.parse(filtersJson) as Record<string, string[] | Record<string, boolean>>) : {};
+  const labels = normaliseFilter(filters.label);
+  const until = normaliseFilter(filters.until)[0];
+  const untilMs = until ? parseUntil(until) : Infinity;
+  const deleted: string[] = [];
+  for (const rec of ctx.d.containers.all()) {
+    if (rec.state.Running || rec.state.Restarting || rec.state.Paused) continue;
+    if (Date.parse(rec.created) > untilMs) continue;
+    if (!labels.every((l) => matchLabel(rec.config.Labels, l))) continue;
+    await ctx.remove(rec, false);
+    deleted.push(rec.id);
+  }
+  return { deleted, spaceReclaimed: 0 };
+}
+
+function normaliseFilter(v: string[] | Record<string, boolean> | undefined): string[] {
+  if (!v) return [];
+  return Array.isArray(v) ? v : Object.keys(v).filter((k) => v[k]);
+}
+
+function matchLabel(labels: Record<string, string>, filter: string): boolean {
+  const i = filter.indexOf('=');
+  return i < 0 ? filter in labels : labels[filter.slice(0, i)] === filter.slice(i + 1);
+}
+
+function parseUntil(v: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6 }[m[2] as 's' | 'm' | 'h'];
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidArgument(`invalid filter 'until=${v}'`);
+  return t;
+}

@@ -1,0 +1,60 @@
+import { conflict, invalidArgument, messageOf } from '@berth/errors';
+import { unary } from '@berth/clients';
+import { writeFilesFor } from './container-files';
+import { type LifecycleContext, now } from './lifecycle-context';
+import { linkHosts, resolveLinks } from './links';
+import { type ContainerRecord, ZERO_TIME } from './model';
+import { publish, unpublish } from './published-ports';
+import { watchExit } from './exit-handling';
+
+/** Docker's exit codes for a process that could not be started. */
+export function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied/i.test(message)) return 126;
+  return 128;
+}
+
+export async function startContainer(ctx: LifecycleContext, ref: string): Promise<{ already: boolean }> {
+  const rec = ctx.d.containers.get(ref);
+  if (rec.state.Paused) throw conflict('cannot start a paused container, try unpause instead');
+  if (rec.state.Running) return { already: true };
+  if (rec.state.Status === 'removing' || rec.state.Dead) throw conflict(`container ${rec.id} is marked for removal and cannot be started`);
+  clearTimeout(ctx.restartTimers.get(rec.id));
+  rec.manuallyStopped = false;
+  await ctx.run(rec);
+  return { already: false };
+}
+
+/** Runs the process once more; used by start and by restart policies. */
+export async function runContainer(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
+  const { d } = ctx;
+  writeFilesFor(rec, d.config, linkHostsOf(ctx, rec));
+  await publish(d, rec.id);
+  let pid: number;
+  try {
+    pid = (await ctx.shims.with(rec, (shim) => unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false }))).pid;
+  } catch (err) {
+    const msg = messageOf(err);
+    await unpublish(d, rec.id);
+    Object.assign(rec.state, { Status: rec.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Restarting: false, Error: msg, ExitCode: startFailureCode(msg) });
+    d.containers.save(rec);
+    // As in Docker, --rm also covers a container that never started (the CLI waits for it).
+    if (rec.hostConfig.AutoRemove) await ctx.remove(rec, true).catch((e: unknown) => d.logger.error({ id: rec.id, err: messageOf(e) }, 'auto-remove failed'));
+    throw invalidArgument(`failed to create task for container: ${msg}: unknown`);
+  }
+  Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, StartedAt: now() });
+  d.containers.save(rec);
+  d.event('start', rec);
+  watchExit(ctx, rec.id);
+}
+
+/** Hosts entries for a container's --link targets that still exist. */
+function linkHostsOf(ctx: LifecycleContext, rec: ContainerRecord): string[] {
+  return ((rec.hostConfig.Links as string[] | undefined) ?? []).flatMap((l) => {
+    try {
+      return linkHosts(resolveLinks(ctx.d.containers, [l]));
+    } catch {
+      return [];
+    }
+  });
+}

@@ -1,0 +1,65 @@
+import { unary } from '@berth/clients';
+import { conflict } from '@berth/errors';
+import { type LifecycleContext, sleep } from './lifecycle-context';
+import { parseSignal } from './signals';
+
+const DEFAULT_STOP_TIMEOUT_S = 10;
+
+/** docker stop: the stop signal, then SIGKILL to the whole container after the timeout. */
+export async function stopContainer(ctx: LifecycleContext, ref: string, timeoutSeconds: number, signal: string): Promise<{ already: boolean }> {
+  const { d } = ctx;
+  const rec = d.containers.get(ref);
+  clearTimeout(ctx.restartTimers.get(rec.id));
+  if (rec.state.Restarting) {
+    Object.assign(rec.state, { Restarting: false, Status: 'exited' });
+    rec.manuallyStopped = true;
+    d.containers.save(rec);
+    return { already: false };
+  }
+  if (!rec.state.Running) return { already: true };
+  rec.manuallyStopped = true;
+  d.containers.save(rec);
+  const timeout = timeoutSeconds >= 0 ? timeoutSeconds : (rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S);
+  const sig = parseSignal(signal || rec.config.StopSignal);
+  const exited = ctx.waiters.nextExit(rec.id);
+  const shim = ctx.shims.get(rec);
+  if (rec.state.Paused) await unary('shim', shim.resume.bind(shim), {}).catch(() => undefined);
+  await unary('shim', shim.kill.bind(shim), { signal: sig, all: false }).catch(() => undefined);
+  const timedOut = await Promise.race([exited.then(() => false), sleep(timeout * 1000).then(() => true)]);
+  if (timedOut) {
+    await unary('shim', shim.kill.bind(shim), { signal: 9, all: true }).catch(() => undefined);
+    await exited;
+  }
+  d.event('stop', rec);
+  return { already: false };
+}
+
+export async function restartContainer(ctx: LifecycleContext, ref: string, timeoutSeconds: number, signal: string): Promise<void> {
+  const rec = ctx.d.containers.get(ref);
+  await stopContainer(ctx, rec.id, timeoutSeconds, signal);
+  rec.manuallyStopped = false;
+  await ctx.run(rec);
+  ctx.d.event('restart', rec);
+}
+
+export async function killContainer(ctx: LifecycleContext, ref: string, signal: string): Promise<void> {
+  const rec = ctx.d.containers.get(ref);
+  const sig = parseSignal(signal, 'SIGKILL');
+  if (!rec.state.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
+  const shim = ctx.shims.get(rec);
+  await unary('shim', shim.kill.bind(shim), { signal: sig, all: false });
+  ctx.d.event('kill', rec, { signal: String(sig) });
+}
+
+export async function pauseContainer(ctx: LifecycleContext, ref: string, pause: boolean): Promise<void> {
+  const { d } = ctx;
+  const rec = d.containers.get(ref);
+  if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`);
+  if (pause && rec.state.Paused) throw conflict(`Container ${rec.id} is already paused`);
+  if (!pause && !rec.state.Paused) throw conflict(`Container ${rec.id} is not paused`);
+  const shim = ctx.shims.get(rec);
+  await unary('shim', (pause ? shim.pause : shim.resume).bind(shim), {});
+  Object.assign(rec.state, { Paused: pause, Status: pause ? 'paused' : 'running' });
+  d.containers.save(rec);
+  d.event(pause ? 'pause' : 'unpause', rec);
+}
