@@ -31,9 +31,10 @@ stage "lint (types + boundaries)" npx --no-install nx run-many -t lint --outputS
 stage "types of tests and tools" npx --no-install tsc --noEmit -p tsconfig.json
 stage "unit tests" npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$out/unit.json"
 stage "deploy scripts" bash deploy/install-app.test.sh
+stage "conformance kits (every implementation)" bash -c 'set -o pipefail; npx --no-install tsx tools/conformance/implementations.ts | tee "$0"' "$out/conformance.txt"
 stage "integration tests" npx --no-install vitest run --config tests/vitest.integration.mts --reporter=default --reporter=json --outputFile.json="$out/integration.json"
 
 echo
 for r in "${results[@]}"; do echo "  $r"; done
-echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json")"
+echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json"); $(tail -n 1 "$out/conformance.txt" 2>/dev/null || echo "conformance kits: no report")"
 exit $(( failed > 0 ))

@@ -34,6 +34,16 @@ describe('config', () => {
     expect(loadConfig(['--config', f]).config.services.snapshotter).toBe('unix:///tmp/other.sock');
   });
 
+  it('leaves a service with managed: false to an external process, which needs an address', () => {
+    const f = file({ services: { snapshotter: { address: 'unix:///tmp/other.sock', managed: false }, images: { managed: true } } });
+    const { config } = loadConfig(['--config', f]);
+    expect(config.externalServices).toEqual(['snapshotter']);
+    expect(config.services.images).toMatch(/images\.sock$/);
+    expect(() => loadConfig(['--config', file({ services: { snapshotter: { managed: false } } })])).toThrow(/services/);
+    expect(() => loadConfig(['--config', file({ services: { snapshotter: { address: 'unix:///x', managed: 'no' } } })])).toThrow(/services/);
+    expect(() => loadConfig(['--config', file({ services: { snapshotter: { address: 'unix:///x', extra: 1 } } })])).toThrow(/services/);
+  });
+
   it('rejects unknown keys, naming them', () => {
     expect(() => loadConfig(['--config', file({ 'data-rot': '/x', bogus: 1 })])).toThrow(
       "the following directives don't match any configuration option: bogus, data-rot",

@@ -45,6 +45,11 @@ export interface BerthConfig {
   privateRedis: boolean;
   /** gRPC address of every service, `unix:///path` by default under the exec root. */
   services: Record<ServiceName, string>;
+  /**
+   * Services with `"managed": false`: someone else serves their address; the launcher waits for
+   * them and reports them, but never starts, stops or restarts them.
+   */
+  externalServices: ServiceName[];
   insecureRegistries: string[];
   registryMirrors: string[];
   maxConcurrentDownloads: number;
@@ -84,7 +89,13 @@ const pools: Check = (v) =>
   Array.isArray(v) && v.every((p) => typeof p === 'object' && p !== null && str((p as AddressPool).base) && int((p as AddressPool).size));
 const services: Check = (v) =>
   typeof v === 'object' && v !== null &&
-  Object.entries(v).every(([k, s]) => (SERVICE_NAMES as readonly string[]).includes(k) && typeof s === 'object' && s !== null && str((s as { address: unknown }).address));
+  Object.entries(v).every(([k, s]) => {
+    if (!(SERVICE_NAMES as readonly string[]).includes(k) || typeof s !== 'object' || s === null) return false;
+    const { address, managed, ...rest } = s as { address?: unknown; managed?: unknown };
+    // A service left to someone else needs an address to be found at.
+    if (managed === false && address === undefined) return false;
+    return (address === undefined || str(address)) && (managed === undefined || bool(managed)) && Object.keys(rest).length === 0;
+  });
 
 const KEYS: Record<string, Check> = {
   'data-root': str,
@@ -139,7 +150,7 @@ interface ValidatedDoc {
   'log-format'?: string;
   debug?: boolean;
   redis?: string;
-  services?: Partial<Record<ServiceName, { address: string }>>;
+  services?: Partial<Record<ServiceName, { address?: string; managed?: boolean }>>;
   'insecure-registries'?: string[];
   'registry-mirrors'?: string[];
   'max-concurrent-downloads'?: number;
@@ -220,6 +231,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     redis: redis ?? `unix://${join(execRoot, 'redis.sock')}`,
     privateRedis: redis === undefined,
     services,
+    externalServices: SERVICE_NAMES.filter((name) => svc[name]?.managed === false),
     insecureRegistries: d['insecure-registries'] ?? [],
     registryMirrors: d['registry-mirrors'] ?? [],
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,

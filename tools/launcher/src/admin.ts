@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadConfig, type ServiceName, SERVICE_NAMES } from '@berth/config';
 import { messageOf } from '@berth/errors';
 import { serviceHealthy, serviceInfo } from '@berth/clients';
-import { controlSocket, type LauncherState, readState } from './state';
+import { controlSocket, type LauncherState, readState, resolvedConfigFile } from './state';
 
 const USAGE = `usage: npm run berth -- [--exec-root DIR | --config FILE] <command>
 
@@ -38,7 +39,12 @@ async function main(): Promise<number> {
   let config;
   let rest: string[];
   try {
-    ({ config, rest } = loadConfig(process.argv.slice(2)));
+    const argv = process.argv.slice(2);
+    ({ config, rest } = loadConfig(argv));
+    // The launcher of that exec root wrote the document its services read (addresses of
+    // swapped-in services included): with only --exec-root given, read the same one.
+    const resolved = resolvedConfigFile(config.execRoot);
+    if (!argv.includes('--config') && existsSync(resolved)) ({ config } = loadConfig(['--config', resolved]));
   } catch (err) {
     process.stderr.write(`${messageOf(err)}\n${USAGE}\n`);
     return 2;
@@ -69,7 +75,7 @@ async function main(): Promise<number> {
         info?.version ?? '-',
         info ? uptime(Date.now() - info.startedAtUnixMs) : '-',
         healthy ? 'healthy' : 'unhealthy',
-        String(child?.restarts ?? '-'),
+        child?.status === 'external' ? 'external' : String(child?.restarts ?? '-'),
       ]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -6,6 +6,7 @@ import { messageOf } from '@berth/errors';
 import { serviceHealthy } from '@berth/clients';
 import { writeFileAtomic } from '@berth/store';
 import { Child } from './child';
+import { External } from './external';
 import { controlSocket, type LauncherState, resolvedConfigFile, writeState } from './state';
 import { waitForSocket } from './wait';
 
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const configFile = writeResolvedConfig(argv, config);
-  const children = new Map<string, Child>();
+  const children = new Map<string, Child | External>();
   const state: LauncherState = { pid: process.pid, startedAtUnixMs: Date.now(), children: {} };
   const save = () => {
     for (const [n, c] of children) state.children[n] = c.state;
@@ -88,6 +89,10 @@ async function main(): Promise<void> {
     );
   }
   for (const name of ORDER) {
+    if (config.externalServices.includes(name)) {
+      children.set(name, new External(name, config.services[name], say));
+      continue;
+    }
     const main = join(appsDir(), name, 'main.js');
     if (!existsSync(main)) {
       say(`${main} is missing: build the apps first (npx nx run-many -t build)`);
@@ -153,6 +158,7 @@ async function main(): Promise<void> {
     try {
       const req = JSON.parse(line) as { cmd?: string; service?: string };
       if (req.cmd === 'status') {
+        await Promise.all([...children.values()].map((c) => (c instanceof External ? c.refresh() : undefined)));
         save();
         return { ok: true, state };
       }

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fitMountData, type MountSpec } from '@berth/rootfs';
+import { type MountSpec, mountSpecs } from '@berth/rootfs';
 
 function mounted(path: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -15,16 +15,7 @@ export function mountRootfs(bundle: string): string {
   mkdirSync(target, { recursive: true });
   if (mounted(target)) return target;
   const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as MountSpec[];
-  for (const m of mounts) {
-    const opts = m.options.filter((o) => o !== 'rbind');
-    if (m.type === 'bind') {
-      execFileSync('mount', ['--rbind', m.source, target]);
-      if (opts.includes('ro')) execFileSync('mount', ['-o', 'remount,bind,ro', target]);
-    } else {
-      const { data, cwd } = fitMountData(opts);
-      execFileSync('mount', ['-t', m.type, m.source, target, '-o', data], { cwd });
-    }
-  }
+  mountSpecs(mounts, target);
   execFileSync('mount', ['--make-private', target]);
   return target;
 }

@@ -3,7 +3,8 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
 import { TarWriter } from '@berth/tar';
 import { overlayChanges } from '../domain/changes';
-import { writeOverlayDiff } from '../domain/write-diff';
+import { naiveChanges } from '../domain/naive-diff';
+import { writeNaiveDiff, writeOverlayDiff } from '../domain/write-diff';
 import { snapshotterV1 } from '@berth/proto';
 import type { SnapshotRecord, Snapshotter } from '../domain/snapshotter';
 
@@ -32,8 +33,8 @@ export function snapshotsService(s: Snapshotter): ContractImpl<snapshotterV1.Sna
     applyLayer: unaryHandler((r: snapshotterV1.ApplyLayerRequest) => s.applyLayer(r.key, r.blobPath)),
     usage: unaryHandler((r: snapshotterV1.StatRequest) => ({ size: s.usage(r.key) })),
     changes: unaryHandler((r: snapshotterV1.DiffRequest) => {
-      const { upper, lowers } = s.diffDirs(r.key);
-      return { changes: overlayChanges(upper, lowers, r.exclude) };
+      const { upper, lowers, style } = s.diffDirs(r.key);
+      return { changes: style === 'overlay' ? overlayChanges(upper, lowers, r.exclude) : naiveChanges(upper, lowers[0], r.exclude) };
     }),
     writeDiff(call: ServerWritableStream<snapshotterV1.DiffRequest, snapshotterV1.DiffChunk>) {
       let cancelled = false;
@@ -59,7 +60,11 @@ export function snapshotsService(s: Snapshotter): ContractImpl<snapshotterV1.Sna
       // stream's own 'error' event would take the process down.
       sink.on('error', () => undefined);
       Promise.resolve()
-        .then(() => writeOverlayDiff(s.diffDirs(call.request.key).upper, call.request.exclude, new TarWriter(sink)))
+        .then(() => {
+          const { upper, lowers, style } = s.diffDirs(call.request.key);
+          const tar = new TarWriter(sink);
+          return style === 'overlay' ? writeOverlayDiff(upper, call.request.exclude, tar) : writeNaiveDiff(upper, lowers[0], call.request.exclude, tar);
+        })
         .then(
           () => call.end(),
           (err: unknown) => endWithError(call, err),

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, notImplemented } from '@berth/errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import { RecordStore } from '@berth/store';
 import { applyLayer, type WhiteoutStyle } from './apply-layer';
@@ -134,15 +134,14 @@ export class Snapshotter {
   }
 
   /**
-   * The directories a diff of an active snapshot is read from: its own (the overlay upper
-   * dir, holding exactly the changes) and its parents', nearest first. Only drivers that keep
-   * changes apart (overlay) can say what changed.
+   * The directories a diff of an active snapshot is read from: its own and its parents',
+   * nearest first, and how they hold the changes: overlay keeps exactly the changes in the
+   * snapshot's own (upper) dir; a full-copy driver is compared against its parent's tree.
    */
-  diffDirs(key: string): { upper: string; lowers: string[] } {
+  diffDirs(key: string): { upper: string; lowers: string[]; style: WhiteoutStyle } {
     const r = this.stat(key);
     if (r.kind !== 'active') throw failedPrecondition(`snapshot ${key} is not active`);
-    if (this.driver.whiteouts !== 'overlay') throw notImplemented(`diffs need the overlay2 storage driver, not ${this.driver.name}`);
-    return { upper: join(this.dir(r.id), 'fs'), lowers: this.chain(r.parent).map((p) => join(this.dir(p.id), 'fs')) };
+    return { upper: join(this.dir(r.id), 'fs'), lowers: this.chain(r.parent).map((p) => join(this.dir(p.id), 'fs')), style: this.driver.whiteouts };
   }
 
   /** Bytes in the snapshot's own directory (for overlay, what it changed over its parents). */

@@ -1,0 +1,7 @@
+import type { Kit } from './kit';
+import { snapshotterKit } from './snapshotter.kit';
+
+/** Every contract that has a kit, by the service name `npm run conformance` takes. */
+export const KITS: Record<string, () => Kit> = {
+  snapshotter: snapshotterKit,
+};
