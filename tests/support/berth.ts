@@ -51,11 +51,11 @@ export class Suite {
   ) {}
 
   /** Starts a suite in a fresh temp dir (short path: unix socket paths are limited to 108 bytes). */
-  static async start(extraArgs: string[] = [], timeoutMs = 60_000): Promise<Suite> {
+  static async start(extraArgs: string[] = [], timeoutMs = 60_000, opts: { bridge?: string } = {}): Promise<Suite> {
     const base = mkdtempSync('/tmp/bt-');
     const dataRoot = join(base, 'data');
     const execRoot = join(base, 'run');
-    const bridge = `bt${randomBytes(4).toString('hex')}`;
+    const bridge = opts.bridge ?? `bt${randomBytes(4).toString('hex')}`;
     const addressPool = freeAddressPool();
     const netArgs = ['--bridge', bridge, '--default-address-pool', `base=${addressPool},size=24`];
     // Tests never reach a public registry: Docker Hub goes to a port fetch refuses to dial.

@@ -10,6 +10,7 @@ import { formatCidr, formatIp, parseCidr } from './domain/ipv4';
 import { EmbeddedDns } from './domain/embedded-dns';
 import { NetworkAdmin } from './domain/network-admin';
 import { Networks, type NetworkRecord } from './domain/networks';
+import { interfaceAddress } from './kernel/links';
 import { detectFirewall, tableName } from './kernel/nat-rules';
 import { hostRouteDestinations } from './kernel/routes';
 
@@ -28,9 +29,13 @@ void runService({
     const networks = new Networks(store);
     networks.reconcile();
     const routes = await hostRouteDestinations();
+    // As dockerd does with an existing docker0: a bridge that is already up keeps its address,
+    // so a new data root on a bridge another run made adds no second subnet to it.
+    const adopted = config.bip ? undefined : await interfaceAddress(config.bridge);
     networks.ensureDefaultBridge(config.bridge, () => {
-      if (config.bip) {
-        const b = parseCidr(config.bip, true);
+      if (config.bip || adopted) {
+        const b = parseCidr(config.bip ?? adopted!, true);
+        if (adopted) logger.info({ bridge: config.bridge, address: adopted }, 'default bridge exists: adopting its address');
         return { subnet: formatCidr(b), gateway: formatIp(b.addr) };
       }
       const taken = [...routes, ...networks.list().flatMap((n) => n.ipam.map((i) => i.subnet))].map((c) => parseCidr(c, true));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument } from '@berth/errors';
@@ -240,7 +241,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     registryHosts: Object.fromEntries((d['registry-hosts'] ?? []).map((h) => [h.slice(0, h.indexOf('=')), h.slice(h.indexOf('=') + 1).replace(/\/+$/, '')])),
     defaultAddressPools: d['default-address-pools'] ?? [],
     bip: d.bip,
-    bridge: d.bridge ?? DEFAULT_BRIDGE,
+    bridge: d.bridge ?? defaultBridgeFor(dataRoot),
     mtu: d.mtu ?? 1500,
     iptables: d.iptables ?? true,
     userlandProxy: d['userland-proxy'] ?? true,
@@ -248,6 +249,16 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     shimPath: d['shim-path'],
     configFile,
   };
+}
+
+/**
+ * The default bridge's name when none is given: `berth0` for the default data root, and one of
+ * its own for any other (`berth-<hash of the data root>`), since two instances on one bridge
+ * would hand out the same addresses and rewrite each other's NAT table.
+ */
+export function defaultBridgeFor(dataRoot: string): string {
+  if (dataRoot === DEFAULT_DATA_ROOT) return DEFAULT_BRIDGE;
+  return `berth-${createHash('sha256').update(dataRoot).digest('hex').slice(0, 8)}`;
 }
 
 /** Each service keeps its own state under `<data-root>/<service>`; no other service reads it. */

@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   control.listen(ctl);
 
   const host = config.hosts.find((h) => h.startsWith('unix://')) ?? config.hosts[0];
-  say(`all services are up (data root ${config.dataRoot}, exec root ${config.execRoot})`);
+  say(`all services are up (data root ${config.dataRoot}, exec root ${config.execRoot}, default bridge ${config.bridge})`);
   process.stdout.write(`DOCKER_HOST=${host}\n`);
 }
 

@@ -27,6 +27,13 @@ export async function ensureBridge(name: string, gatewayCidr: string, mtu: numbe
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
+/** The first IPv4 address (`a.b.c.d/n`) an interface holds, or undefined (also when it does not exist). */
+export async function interfaceAddress(name: string): Promise<string | undefined> {
+  const r = await runCommand('ip', ['-4', '-o', 'addr', 'show', 'dev', name]);
+  if (r.code !== 0) return undefined;
+  return /\binet\s+(\d+\.\d+\.\d+\.\d+\/\d+)/.exec(r.stdout)?.[1];
+}
+
 /** Deletes an interface; one that is not there is not an error. */
 export async function deleteLink(name: string): Promise<void> {
   await runCommand('ip', ['link', 'del', 'dev', name]);
