@@ -20,7 +20,9 @@ describe('capabilities', () => {
     expect(capabilities(false, ['net_admin'])).toContain('CAP_NET_ADMIN');
     expect(capabilities(false, [], ['chown'])).not.toContain('CAP_CHOWN');
     expect(capabilities(false, ['CHOWN'], ['ALL'])).toEqual(['CAP_CHOWN']);
-    expect(() => capabilities(false, ['bogus'])).toThrow('invalid capability: BOGUS');
+    expect(() => capabilities(false, ['bogus'])).toThrow('unknown capability: "CAP_BOGUS"');
+    expect(capabilities(false, ['ALL'], ['NET_RAW'], ['CAP_CHOWN', 'CAP_NET_RAW', 'CAP_SYS_ADMIN'])).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    expect(capabilities(true, [], [], ['CAP_CHOWN', 'CAP_SYS_ADMIN'])).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
   });
 });
 
@@ -34,7 +36,8 @@ describe('buildSpec', () => {
     expect(s.linux.maskedPaths).toContain('/proc/kcore');
     expect(s.linux.readonlyPaths).toContain('/proc/sys');
     expect(s.linux.namespaces.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'network']);
-    expect(s.linux.seccomp?.syscalls[0]?.names).toContain('mount');
+    expect(s.linux.seccomp?.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(s.linux.seccomp?.syscalls.flatMap((r) => r.names)).not.toContain('mount');
     expect(s.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
   });
 
@@ -46,9 +49,11 @@ describe('buildSpec', () => {
   });
 
   it('lifts blocks for added capabilities and drops seccomp for privileged', () => {
-    expect(buildSpec(input({ capAdd: ['SYS_ADMIN'] })).linux.seccomp?.syscalls[0]?.names).not.toContain('mount');
+    expect(buildSpec(input({ capAdd: ['SYS_ADMIN'] })).linux.seccomp?.syscalls.flatMap((r) => r.names)).toContain('mount');
     const p = buildSpec(input({ privileged: true }));
     expect(p.linux.seccomp).toBeUndefined();
     expect(p.linux.maskedPaths).toEqual([]);
+    expect(buildSpec(input({ seccomp: false })).linux.seccomp).toBeUndefined();
+    expect(buildSpec(input({ noNewPrivileges: true })).process.noNewPrivileges).toBe(true);
   });
 });

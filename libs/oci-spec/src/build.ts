@@ -4,12 +4,12 @@ import {
   baseMounts,
   DEFAULT_CAPABILITIES,
   DEFAULT_SHM_BYTES,
-  defaultSeccomp,
   DEVICE_RULES,
   MASKED_PATHS,
   READONLY_PATHS,
 } from './defaults';
-import type { Mount, Namespace, Spec } from './types';
+import { defaultSeccomp, resolveSeccomp, type SeccompHost, type SeccompProfile, hostArch } from './seccomp-profile';
+import type { LinuxDevice, Mount, Namespace, Spec } from './types';
 
 /** What the supervisor knows when it writes a container's spec; all paths are host paths. */
 export interface SpecInput {
@@ -34,8 +34,17 @@ export interface SpecInput {
   cpuShares?: number;
   pidsLimit?: number;
   sysctls?: Record<string, string>;
-  /** seccomp=unconfined in --security-opt turns the profile off, as in Docker. */
-  seccomp?: boolean;
+  /** false: unconfined (`seccomp=unconfined`); a profile: the user's own; unset: Docker's default. */
+  seccomp?: boolean | SeccompProfile;
+  /** The host's architecture and kernel, which pick the profile's rows. */
+  seccompHost?: SeccompHost;
+  noNewPrivileges?: boolean;
+  /** AppArmor profile to apply (only passed where the host has AppArmor). */
+  apparmorProfile?: string;
+  /** The capabilities the host can hand out (its bounding set); privileged and ALL mean these. */
+  hostCapabilities?: string[];
+  /** Host device nodes a privileged container sees. */
+  hostDevices?: LinuxDevice[];
   /** Host file mounted as /sbin/docker-init and run as the container's pid 1 (`--init`). */
   initBinary?: string;
   files: { hosts: string; resolvConf: string; hostname: string };
@@ -48,21 +57,33 @@ function normaliseCap(c: string): string {
   return up === 'ALL' ? 'ALL' : up.startsWith('CAP_') ? up : `CAP_${up}`;
 }
 
-/** Docker's rule: start from the defaults (or all when privileged), add, then drop; ALL works in both. */
-export function capabilities(privileged: boolean, add: string[] = [], drop: string[] = []): string[] {
-  if (privileged) return [...ALL_CAPABILITIES];
-  const adds = add.map(normaliseCap);
-  const drops = drop.map(normaliseCap);
-  for (const c of [...adds, ...drops]) {
-    if (c !== 'ALL' && !ALL_CAPABILITIES.includes(c)) throw invalidArgument(`invalid capability: ${c.replace(/^CAP_/, '')}`);
-  }
-  let caps = adds.includes('ALL') ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES, ...adds];
-  caps = drops.includes('ALL') ? adds.filter((c) => c !== 'ALL') : caps.filter((c) => !drops.includes(c));
+/** Docker's check of --cap-add/--cap-drop names (and its message for an unknown one). */
+export function normaliseCapabilities(list: string[] = []): string[] {
+  return list.map((raw) => {
+    const c = normaliseCap(raw);
+    if (c !== 'ALL' && !ALL_CAPABILITIES.includes(c)) throw invalidArgument(`unknown capability: "${c}"`);
+    return c;
+  });
+}
+
+/**
+ * Docker's rule: start from the defaults (or all when privileged), drop, then add; ALL works in
+ * both. "All" is what the host's bounding set holds, since a capability outside it cannot be given.
+ */
+export function capabilities(privileged: boolean, add: string[] = [], drop: string[] = [], host: string[] = ALL_CAPABILITIES): string[] {
+  const all = ALL_CAPABILITIES.filter((c) => host.includes(c));
+  if (privileged) return all;
+  const adds = normaliseCapabilities(add);
+  const drops = normaliseCapabilities(drop);
+  let caps: string[];
+  if (adds.includes('ALL')) caps = all.filter((c) => !drops.includes(c));
+  else if (drops.includes('ALL')) caps = adds;
+  else caps = [...DEFAULT_CAPABILITIES.filter((c) => !drops.includes(c)), ...adds];
   return [...new Set(caps)];
 }
 
 export function buildSpec(i: SpecInput): Spec {
-  const caps = capabilities(i.privileged ?? false, i.capAdd, i.capDrop);
+  const caps = capabilities(i.privileged ?? false, i.capAdd, i.capDrop, i.hostCapabilities);
   const namespaces: Namespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (i.network.mode === 'none') namespaces.push({ type: 'network' });
   if (i.network.mode === 'path') namespaces.push({ type: 'network', path: i.network.path });
@@ -106,7 +127,7 @@ export function buildSpec(i: SpecInput): Spec {
       env: i.env,
       cwd: i.cwd || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
-      noNewPrivileges: false,
+      noNewPrivileges: i.noNewPrivileges ?? false,
     },
     root: { path: 'rootfs', readonly: i.readonlyRootfs ?? false },
     hostname: i.network.mode === 'host' ? '' : i.hostname,
@@ -121,7 +142,12 @@ export function buildSpec(i: SpecInput): Spec {
   };
   if (i.consoleSize) spec.process.consoleSize = { height: i.consoleSize[0], width: i.consoleSize[1] };
   if (i.sysctls && Object.keys(i.sysctls).length) spec.linux.sysctl = i.sysctls;
-  if (!i.privileged && i.seccomp !== false) spec.linux.seccomp = defaultSeccomp(caps);
+  // Docker gives a privileged container no seccomp filter, whatever profile was asked for.
+  const seccompHost = i.seccompHost ?? { arch: hostArch() };
+  if (!i.privileged && typeof i.seccomp === 'object') spec.linux.seccomp = resolveSeccomp(i.seccomp, caps, seccompHost);
+  else if (!i.privileged && i.seccomp !== false) spec.linux.seccomp = defaultSeccomp(caps, seccompHost);
+  if (i.apparmorProfile) spec.process.apparmorProfile = i.apparmorProfile;
+  if (i.privileged && i.hostDevices?.length) spec.linux.devices = i.hostDevices.map((d) => ({ ...d }));
   if (i.network.mode === 'host') spec.hostname = '';
   return spec;
 }

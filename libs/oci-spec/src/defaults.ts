@@ -1,4 +1,4 @@
-import type { DeviceRule, Mount, Seccomp } from './types';
+import type { DeviceRule, Mount } from './types';
 
 /** The capabilities Docker gives a container unless told otherwise. */
 export const DEFAULT_CAPABILITIES = [
@@ -76,73 +76,18 @@ export const DEVICE_RULES: DeviceRule[] = [
   { allow: true, type: 'b', access: 'm' },
 ];
 
-/**
- * Syscalls Docker's default seccomp profile keeps from containers (as its documentation lists
- * them), each with the capability that lifts the block where Docker has one. Berth writes the
- * same effect as a deny list: everything else is allowed.
- */
-const BLOCKED_SYSCALLS: Record<string, string | undefined> = {
-  acct: 'CAP_SYS_PACCT',
-  add_key: undefined,
-  bpf: 'CAP_BPF',
-  clock_adjtime: 'CAP_SYS_TIME',
-  clock_settime: 'CAP_SYS_TIME',
-  create_module: 'CAP_SYS_MODULE',
-  delete_module: 'CAP_SYS_MODULE',
-  finit_module: 'CAP_SYS_MODULE',
-  get_kernel_syms: 'CAP_SYS_MODULE',
-  get_mempolicy: 'CAP_SYS_NICE',
-  init_module: 'CAP_SYS_MODULE',
-  ioperm: 'CAP_SYS_RAWIO',
-  iopl: 'CAP_SYS_RAWIO',
-  kcmp: 'CAP_SYS_PTRACE',
-  kexec_file_load: 'CAP_SYS_BOOT',
-  kexec_load: 'CAP_SYS_BOOT',
-  keyctl: undefined,
-  lookup_dcookie: 'CAP_SYS_ADMIN',
-  mbind: 'CAP_SYS_NICE',
-  mount: 'CAP_SYS_ADMIN',
-  move_pages: 'CAP_SYS_NICE',
-  name_to_handle_at: 'CAP_DAC_READ_SEARCH',
-  nfsservctl: undefined,
-  open_by_handle_at: 'CAP_DAC_READ_SEARCH',
-  perf_event_open: 'CAP_PERFMON',
-  pivot_root: 'CAP_SYS_ADMIN',
-  process_vm_readv: 'CAP_SYS_PTRACE',
-  process_vm_writev: 'CAP_SYS_PTRACE',
-  ptrace: 'CAP_SYS_PTRACE',
-  query_module: 'CAP_SYS_MODULE',
-  quotactl: 'CAP_SYS_ADMIN',
-  reboot: 'CAP_SYS_BOOT',
-  request_key: undefined,
-  set_mempolicy: 'CAP_SYS_NICE',
-  setns: 'CAP_SYS_ADMIN',
-  settimeofday: 'CAP_SYS_TIME',
-  stime: 'CAP_SYS_TIME',
-  swapon: 'CAP_SYS_ADMIN',
-  swapoff: 'CAP_SYS_ADMIN',
-  sysfs: undefined,
-  _sysctl: undefined,
-  umount: 'CAP_SYS_ADMIN',
-  umount2: 'CAP_SYS_ADMIN',
-  unshare: 'CAP_SYS_ADMIN',
-  uselib: undefined,
-  userfaultfd: 'CAP_SYS_PTRACE',
-  ustat: undefined,
-  vm86: undefined,
-  vm86old: undefined,
-};
+/** Capability names by bit number, as in linux/capability.h. */
+export const CAPABILITY_BITS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
+  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
 
-const EPERM = 1;
-
-export function defaultSeccomp(capabilities: string[]): Seccomp {
-  const caps = new Set(capabilities);
-  const names = Object.entries(BLOCKED_SYSCALLS)
-    .filter(([, cap]) => cap === undefined || !caps.has(cap))
-    .map(([name]) => name);
-  return {
-    defaultAction: 'SCMP_ACT_ALLOW',
-    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-    syscalls: [{ names, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM }],
-  };
+/** The capabilities in a hex mask such as /proc/self/status's CapBnd line. */
+export function capabilitiesInMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim() || '0'}`);
+  return CAPABILITY_BITS.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }

@@ -18,6 +18,7 @@ export interface Process {
   capabilities: { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[] };
   noNewPrivileges: boolean;
   oomScoreAdj?: number;
+  apparmorProfile?: string;
 }
 
 export interface Mount {
@@ -53,11 +54,30 @@ export interface Linux {
   };
   sysctl?: Record<string, string>;
   seccomp?: Seccomp;
+  devices?: LinuxDevice[];
+}
+
+/** A device node runc creates in the container's /dev. */
+export interface LinuxDevice {
+  path: string;
+  type: 'c' | 'b' | 'p' | 'u';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: 'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
 }
 
 export interface Seccomp {
   defaultAction: string;
   defaultErrnoRet?: number;
   architectures: string[];
-  syscalls: { names: string[]; action: string; errnoRet?: number }[];
+  syscalls: { names: string[]; action: string; errnoRet?: number; args?: SeccompArg[] }[];
 }

@@ -4,6 +4,7 @@ import { invalidArgument, messageOf } from '@berth/errors';
 import { unary } from '@berth/clients';
 import { newId } from '@berth/ids';
 import { buildSpec } from '@berth/oci-spec';
+import { securitySpec, validateSecurity } from './security-opts';
 import { chainIds } from '@berth/reference';
 import { writeFileAtomic } from '@berth/store';
 import { writeFilesFor } from './container-files';
@@ -33,6 +34,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const name = nameIn ? containers.checkName(nameIn) : generateName((n) => containers.all().some((c) => c.name === n));
   const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };
   validateRestartPolicy(hostConfig.RestartPolicy, hostConfig.AutoRemove ?? false);
+  const security = validateSecurity(hostConfig);
   const warnings: string[] = [];
   const mode = hostConfig.NetworkMode || 'default';
   const choice = networkChoice(mode);
@@ -124,7 +126,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       cpuShares: hostConfig.CpuShares,
       pidsLimit: hostConfig.PidsLimit ?? undefined,
       sysctls: hostConfig.Sysctls ?? undefined,
-      seccomp: !(hostConfig.SecurityOpt ?? []).includes('seccomp=unconfined') && !(hostConfig.SecurityOpt ?? []).includes('seccomp:unconfined'),
+      ...securitySpec(hostConfig, security),
       initBinary: hostConfig.Init ? TINI : undefined,
       files: { hosts: rec.hostsPath, resolvConf: rec.resolvConfPath, hostname: rec.hostnamePath },
       extraMounts: ociMounts(mountPoints),

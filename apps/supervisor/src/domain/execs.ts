@@ -4,6 +4,7 @@ import { conflict, invalidArgument, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import type { Process } from '@berth/oci-spec';
 import { capabilities } from '@berth/oci-spec';
+import { hostSecurity } from './security-opts';
 import { resolveInRoot } from '@berth/rootfs';
 import type { Containers } from './containers';
 import { mergeEnv } from './create-config';
@@ -79,7 +80,7 @@ export class Execs {
       }
     };
     const user = e.config.User ? resolveUser(e.config.User, read('etc/passwd'), read('etc/group')) : spec.process.user;
-    const caps = e.config.Privileged ? capabilities(true) : spec.process.capabilities.bounding;
+    const caps = e.config.Privileged ? capabilities(true, [], [], hostSecurity().capabilities) : spec.process.capabilities.bounding;
     return {
       ...spec.process,
       terminal: e.config.Tty ?? false,
