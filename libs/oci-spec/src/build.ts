@@ -9,7 +9,7 @@ import {
   READONLY_PATHS,
 } from './defaults';
 import { defaultSeccomp, resolveSeccomp, type SeccompHost, type SeccompProfile, hostArch } from './seccomp-profile';
-import type { LinuxDevice, Mount, Namespace, Spec } from './types';
+import type { DeviceRule, LinuxDevice, Mount, Namespace, Resources, Spec } from './types';
 
 /** What the supervisor knows when it writes a container's spec; all paths are host paths. */
 export interface SpecInput {
@@ -50,6 +50,15 @@ export interface SpecInput {
   files: { hosts: string; resolvConf: string; hostname: string };
   extraMounts?: Mount[];
   cgroupParent?: string;
+  /** Cgroup limits beyond memory/nanoCpus/cpuShares/pidsLimit, already in OCI form; they win. */
+  resources?: Omit<Resources, 'devices'>;
+  /** Extra device nodes (`--device`) and device cgroup rules (theirs and `--device-cgroup-rule`). */
+  devices?: LinuxDevice[];
+  deviceRules?: DeviceRule[];
+  rlimits?: { type: string; hard: number; soft: number }[];
+  oomScoreAdj?: number;
+  /** `--cgroupns private`: the container gets its own cgroup namespace. */
+  cgroupNamespace?: boolean;
 }
 
 function normaliseCap(c: string): string {
@@ -86,6 +95,7 @@ export function buildSpec(i: SpecInput): Spec {
   const caps = capabilities(i.privileged ?? false, i.capAdd, i.capDrop, i.hostCapabilities);
   const namespaces: Namespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (i.network.mode === 'none') namespaces.push({ type: 'network' });
+  if (i.cgroupNamespace) namespaces.push({ type: 'cgroup' });
   if (i.network.mode === 'path') namespaces.push({ type: 'network', path: i.network.path });
   const bind = (destination: string, source: string, ro = false): Mount => ({
     destination,
@@ -106,7 +116,7 @@ export function buildSpec(i: SpecInput): Spec {
     for (const m of mounts) if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = m.options.filter((o) => o !== 'ro').concat('rw');
   }
   const resources: Spec['linux']['resources'] = {
-    devices: i.privileged ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES.map((d) => ({ ...d })),
+    devices: i.privileged ? [{ allow: true, access: 'rwm' }] : [...DEVICE_RULES.map((d) => ({ ...d })), ...(i.deviceRules ?? [])],
   };
   if (i.memoryBytes) resources.memory = { limit: i.memoryBytes };
   if (i.nanoCpus || i.cpuShares) {
@@ -118,6 +128,11 @@ export function buildSpec(i: SpecInput): Spec {
     }
   }
   if (i.pidsLimit && i.pidsLimit > 0) resources.pids = { limit: i.pidsLimit };
+  const more = i.resources ?? {};
+  if (more.memory) resources.memory = { ...resources.memory, ...more.memory };
+  if (more.cpu) resources.cpu = { ...resources.cpu, ...more.cpu };
+  if (more.blockIO) resources.blockIO = more.blockIO;
+  if (more.pids) resources.pids = more.pids;
   const spec: Spec = {
     ociVersion: '1.0.2-dev',
     process: {
@@ -136,10 +151,13 @@ export function buildSpec(i: SpecInput): Spec {
       namespaces,
       maskedPaths: i.privileged ? [] : MASKED_PATHS,
       readonlyPaths: i.privileged ? [] : READONLY_PATHS,
-      cgroupsPath: `${i.cgroupParent ?? '/berth'}/${i.id}`,
+      cgroupsPath: cgroupsPathFor(i.id, i.cgroupParent),
       resources,
     },
   };
+  if (i.devices?.length) spec.linux.devices = i.devices;
+  if (i.rlimits?.length) spec.process.rlimits = i.rlimits;
+  if (i.oomScoreAdj) spec.process.oomScoreAdj = i.oomScoreAdj;
   if (i.consoleSize) spec.process.consoleSize = { height: i.consoleSize[0], width: i.consoleSize[1] };
   if (i.sysctls && Object.keys(i.sysctls).length) spec.linux.sysctl = i.sysctls;
   // Docker gives a privileged container no seccomp filter, whatever profile was asked for.
@@ -150,4 +168,10 @@ export function buildSpec(i: SpecInput): Spec {
   if (i.privileged && i.hostDevices?.length) spec.linux.devices = i.hostDevices.map((d) => ({ ...d }));
   if (i.network.mode === 'host') spec.hostname = '';
   return spec;
+}
+
+/** `/berth/<id>` by default; a `--cgroup-parent` is taken from the cgroup root, as dockerd's cgroupfs driver does. */
+export function cgroupsPathFor(id: string, parent?: string): string {
+  const p = (parent || '/berth').replace(/\/+$/, '');
+  return `${p.startsWith('/') ? p : `/${p}`}/${id}`;
 }

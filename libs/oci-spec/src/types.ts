@@ -19,6 +19,7 @@ export interface Process {
   noNewPrivileges: boolean;
   oomScoreAdj?: number;
   apparmorProfile?: string;
+  rlimits?: { type: string; hard: number; soft: number }[];
 }
 
 export interface Mount {
@@ -46,12 +47,7 @@ export interface Linux {
   maskedPaths: string[];
   readonlyPaths: string[];
   cgroupsPath: string;
-  resources: {
-    devices: DeviceRule[];
-    memory?: { limit?: number };
-    cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
-    pids?: { limit: number };
-  };
+  resources: Resources;
   sysctl?: Record<string, string>;
   seccomp?: Seccomp;
   devices?: LinuxDevice[];
@@ -80,4 +76,48 @@ export interface Seccomp {
   defaultErrnoRet?: number;
   architectures: string[];
   syscalls: { names: string[]; action: string; errnoRet?: number; args?: SeccompArg[] }[];
+}
+
+export interface WeightDevice {
+  major: number;
+  minor: number;
+  weight: number;
+}
+
+export interface ThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+/** linux.resources: what runc writes into the container's cgroup. */
+export interface Resources {
+  devices: DeviceRule[];
+  memory?: {
+    limit?: number;
+    reservation?: number;
+    swap?: number;
+    kernel?: number;
+    kernelTCP?: number;
+    swappiness?: number;
+    disableOOMKiller?: boolean;
+  };
+  cpu?: {
+    shares?: number;
+    quota?: number;
+    period?: number;
+    realtimeRuntime?: number;
+    realtimePeriod?: number;
+    cpus?: string;
+    mems?: string;
+  };
+  pids?: { limit: number };
+  blockIO?: {
+    weight?: number;
+    weightDevice?: WeightDevice[];
+    throttleReadBpsDevice?: ThrottleDevice[];
+    throttleWriteBpsDevice?: ThrottleDevice[];
+    throttleReadIOPSDevice?: ThrottleDevice[];
+    throttleWriteIOPSDevice?: ThrottleDevice[];
+  };
 }

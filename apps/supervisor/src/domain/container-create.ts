@@ -21,6 +21,7 @@ import {
 import { validateRestartPolicy } from './restart-policy';
 import { readRootfsFiles } from './rootfs-files';
 import { resolveUser } from './user';
+import { adaptHostConfig, specResources } from './resources';
 
 const TINI = '/usr/bin/tini-static';
 
@@ -35,7 +36,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };
   validateRestartPolicy(hostConfig.RestartPolicy, hostConfig.AutoRemove ?? false);
   const security = validateSecurity(hostConfig);
-  const warnings: string[] = [];
+  const warnings: string[] = adaptHostConfig(hostConfig);
   const mode = hostConfig.NetworkMode || 'default';
   const choice = networkChoice(mode);
   const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig, body.Hostname ?? '') : undefined;
@@ -130,6 +131,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       initBinary: hostConfig.Init ? TINI : undefined,
       files: { hosts: rec.hostsPath, resolvConf: rec.resolvConfPath, hostname: rec.hostnamePath },
       extraMounts: ociMounts(mountPoints),
+      ...specResources(hostConfig),
     });
     const logOpts = { ...ctx.d.config.logOpts, ...(hostConfig.LogConfig?.Config ?? {}) };
     writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));

@@ -1,0 +1,5 @@
+export * from './host';
+export * from './paths';
+export * from './stats';
+export * from './live-update';
+export * from './oom-log';
