@@ -33,6 +33,8 @@ have crun || pkgs+=(crun)
 installed python3-docker || pkgs+=(python3-docker)
 installed python3-pytest || pkgs+=(python3-pytest)
 have docker-compose || pkgs+=(docker-compose)
+# Prometheus' own text parser (its Python client) checks the metrics endpoint's output.
+installed python3-prometheus-client || pkgs+=(python3-prometheus-client)
 # Compressed archives (load, import, cp, build contexts) are decompressed by the OS's tools.
 have xz || pkgs+=(xz-utils)
 have bzip2 || pkgs+=(bzip2)

@@ -5,6 +5,7 @@ import { runService } from '@berth/service-main';
 import { createApp } from './api/app';
 import { upgradeHandler } from './api/hijack';
 import { closeAll, listenAll } from './api/listeners';
+import { serveMetrics } from './api/metrics-endpoint';
 import { Backends } from './domain/backends';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
@@ -22,5 +23,10 @@ void runService({
     logger.info({ hosts: config.hosts }, 'Engine API listening');
     onClose(() => closeAll(listeners));
     onClose(() => backends.close());
+    if (config.metricsAddr) {
+      const metrics = await serveMetrics(config, backends);
+      logger.info({ address: config.metricsAddr }, 'metrics listening');
+      onClose(() => new Promise<void>((resolve) => metrics.close(() => resolve())));
+    }
   },
 });

@@ -61,6 +61,8 @@ export interface BerthConfig {
    * The test suite points docker.io at a closed loopback port so nothing reaches the internet.
    */
   registryHosts: Record<string, string>;
+  /** `host:port` where the gateway serves Prometheus metrics (dockerd's `--metrics-addr`); off when undefined. */
+  metricsAddr: string | undefined;
   /** `host:port` where `images` serves the OCI Distribution API; off when undefined. */
   registryListen: string | undefined;
   defaultAddressPools: AddressPool[];
@@ -119,6 +121,7 @@ const KEYS: Record<string, Check> = {
   'registry-mirrors': strList,
   'max-concurrent-downloads': int,
   'max-concurrent-uploads': int,
+  'metrics-addr': (v) => str(v) && /^[^\s:]*:\d{1,5}$/.test(v as string),
   'registry-hosts': (v) => strList(v) && (v as string[]).every((h) => /^[^=\s]+=https?:\/\/\S+$/.test(h)),
   'registry-listen': (v) => typeof v === 'string' && /^[^\s:]*:\d{1,5}$/.test(v),
   'default-address-pools': pools,
@@ -158,6 +161,7 @@ interface ValidatedDoc {
   'max-concurrent-uploads'?: number;
   'registry-listen'?: string;
   'registry-hosts'?: string[];
+  'metrics-addr'?: string;
   'default-address-pools'?: AddressPool[];
   bip?: string;
   bridge?: string;
@@ -238,6 +242,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,
     maxConcurrentUploads: d['max-concurrent-uploads'] ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
     registryListen: d['registry-listen'],
+    metricsAddr: d['metrics-addr'],
     registryHosts: Object.fromEntries((d['registry-hosts'] ?? []).map((h) => [h.slice(0, h.indexOf('=')), h.slice(h.indexOf('=') + 1).replace(/\/+$/, '')])),
     defaultAddressPools: d['default-address-pools'] ?? [],
     bip: d.bip,

@@ -17,6 +17,7 @@ const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean; p
   '--dns': { key: 'dns', list: true },
   '--insecure-registry': { key: 'insecure-registries', list: true },
   '--registry-listen': { key: 'registry-listen' },
+  '--metrics-addr': { key: 'metrics-addr' },
   '--registry-host': { key: 'registry-hosts', list: true },
   '--debug': { key: 'debug', bool: true },
   '-D': { key: 'debug', bool: true },

@@ -1,4 +1,8 @@
 import { Redis } from 'ioredis';
+import { counter } from '@berth/metrics';
+
+// dockerd's name for the events it logged; labelled here by type and by the service that sent it.
+const eventsTotal = counter('engine_daemon_events_total', 'The number of events logged, by type.', ['type']);
 
 /** An Engine API event (`docker events`), as Docker writes it. */
 export interface EngineEvent {
@@ -44,6 +48,7 @@ export class EventLog {
       timeNano: nowMs * 1e6 + (Number(process.hrtime.bigint() % 1_000_000n)),
     };
     await this.redis.xadd(EVENT_STREAM, 'MAXLEN', '~', String(MAX_EVENTS), '*', 'e', JSON.stringify(e));
+    eventsTotal.inc({ type });
   }
 
   /**

@@ -8,8 +8,9 @@ import {
   type sendUnaryData,
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
-import { health, type types } from '@berth/proto';
+import { health, metricsV1, type types } from '@berth/proto';
 import { log } from '@berth/logging';
+import { counter, histogram, metricsJson } from '@berth/metrics';
 import { HealthState } from './health';
 import { toServiceError } from './status-mapping';
 
@@ -29,16 +30,27 @@ export interface ServiceIdentity {
   details?: () => Record<string, string>;
 }
 
-/** Adapts an async handler to grpc-js, translating thrown errors to gRPC statuses. */
+const handled = counter('berth_grpc_server_handled_total', 'gRPC calls this service answered, by method and status code.', ['method', 'code']);
+const handling = histogram('berth_grpc_server_handling_seconds', 'Time this service took to answer a unary gRPC call, by method.', ['method']);
+
+/** Adapts an async handler to grpc-js, translating thrown errors to gRPC statuses; counts and times each call. */
 export function unaryHandler<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    const method = call.getPath();
+    const done = handling.time({ method });
     Promise.resolve()
       .then(() => fn(call.request, call))
       .then(
-        (res) => callback(null, res),
+        (res) => {
+          done();
+          handled.inc({ method, code: 'OK' });
+          callback(null, res);
+        },
         (err: unknown) => {
           const se = toServiceError(err);
           if (se.code === 13) log().error({ err }, 'internal error in handler');
+          done();
+          handled.inc({ method, code: String(se.code ?? 2) });
           callback(se);
         },
       );
@@ -58,6 +70,8 @@ export class ServiceServer {
 
   constructor(private readonly identity: ServiceIdentity) {
     this.server.addService(health.HealthService, this.health.implementation() as unknown as UntypedServiceImplementation);
+    const metrics: metricsV1.MetricsServer = { get: unaryHandler(async () => ({ metricsJson: await metricsJson() })) };
+    this.server.addService(metricsV1.MetricsService, metrics as unknown as UntypedServiceImplementation);
   }
 
   /** Registers a contract; its Info method is filled in here so every contract answers it the same way. */

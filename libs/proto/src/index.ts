@@ -9,3 +9,4 @@ export * as supervisorV1 from './gen/berth/supervisor/v1/containers';
 export * as netproxyV1 from './gen/berth/netproxy/v1/networks';
 export * as shimV1 from './gen/berth/shim/v1/shim';
 export * as gatewayV1 from './gen/berth/gateway/v1/gateway';
+export * as metricsV1 from './gen/berth/metrics/v1/metrics';

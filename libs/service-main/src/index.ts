@@ -3,6 +3,7 @@ import { type BerthConfig, loadConfig, serviceDataDir } from '@berth/config';
 import { messageOf } from '@berth/errors';
 import { createLogger, type Logger, setDefaultLogger } from '@berth/logging';
 import { ServiceServer } from '@berth/grpc';
+import { enableMetrics } from '@berth/metrics';
 
 export interface ServiceContext {
   config: BerthConfig;
@@ -36,6 +37,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
     process.stderr.write(`${def.name}: ${messageOf(err)}\n`);
     process.exit(2);
   }
+  if (config.metricsAddr) enableMetrics(def.name);
   const logger = createLogger({ service: def.name, level: config.logLevel, format: config.logFormat });
   setDefaultLogger(logger);
   const closers: (() => Promise<void> | void)[] = [];

@@ -3,12 +3,20 @@ import { Peers, unary } from '@berth/clients';
 import { connect, fromServiceError } from '@berth/grpc';
 import { type imagesV1, shimV1, type supervisorV1 } from '@berth/proto';
 import type { ServiceError } from '@grpc/grpc-js';
+import { histogram } from '@berth/metrics';
 
 export interface Counts {
   running: number;
   paused: number;
   stopped: number;
   images: number;
+}
+
+// dockerd's histogram of container operations, by action.
+const actions = histogram('engine_daemon_container_actions_seconds', 'The number of seconds it takes to process each container action', ['action']);
+function timed<T>(action: string, p: Promise<T>): Promise<T> {
+  const done = actions.time({ action });
+  return p.finally(() => done());
 }
 
 // Finite on purpose: a deadline timer past 2^31 ms would fire at once.
@@ -31,16 +39,16 @@ export class Backends {
   }
 
   createContainer(name: string, body: Buffer): Promise<supervisorV1.CreateContainerResponse> {
-    return unary('supervisor', this.c.createContainer.bind(this.c), { name, bodyJson: body }, { deadlineMs: 120_000, idempotent: false });
+    return timed('create', unary('supervisor', this.c.createContainer.bind(this.c), { name, bodyJson: body }, { deadlineMs: 120_000, idempotent: false }));
   }
 
   startContainer(reference: string): Promise<supervisorV1.StartContainerResponse> {
-    return unary('supervisor', this.c.startContainer.bind(this.c), { reference }, { deadlineMs: 120_000, idempotent: false });
+    return timed('start', unary('supervisor', this.c.startContainer.bind(this.c), { reference }, { deadlineMs: 120_000, idempotent: false }));
   }
 
   stopContainer(reference: string, timeoutSeconds: number, signal: string, restart = false): Promise<supervisorV1.StopContainerResponse> {
     const m = restart ? this.c.restartContainer : this.c.stopContainer;
-    return unary('supervisor', m.bind(this.c), { reference, timeoutSeconds, signal }, LONG);
+    return timed(restart ? 'restart' : 'stop', unary('supervisor', m.bind(this.c), { reference, timeoutSeconds, signal }, LONG));
   }
 
   async killContainer(reference: string, signal: string): Promise<void> {
@@ -48,7 +56,7 @@ export class Backends {
   }
 
   async deleteContainer(reference: string, force: boolean, removeVolumes: boolean): Promise<void> {
-    await unary('supervisor', this.c.deleteContainer.bind(this.c), { reference, force, removeVolumes }, { deadlineMs: 120_000 });
+    await timed('delete', unary('supervisor', this.c.deleteContainer.bind(this.c), { reference, force, removeVolumes }, { deadlineMs: 120_000 }));
   }
 
   async renameContainer(reference: string, newName: string): Promise<void> {

@@ -9,6 +9,9 @@ import type { Limiter } from './limiter';
 import { type Emit, progressMessage, shortId, throttled } from './progress';
 import { type RegistryClient, withIdleTimeout } from './registry-client';
 import { type LayerSnapshots, unpackImage } from './unpack';
+import { counter } from '@berth/metrics';
+
+const pullBytes = counter('berth_images_pull_bytes_total', 'Bytes of blobs downloaded from registries by pulls.');
 
 export const INDEX_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -118,6 +121,7 @@ export function fetchBlob(deps: PullDeps, client: RegistryClient, d: Descriptor,
         for await (const chunk of withIdleTimeout(res.body!, deps.timeoutMs, `blob ${d.digest}`)) {
           await w.write(chunk);
           n += chunk.length;
+          pullBytes.inc({}, chunk.length);
           onBytes(n);
         }
         if (n < d.size) throw internal(`error pulling blob ${d.digest}: unexpected EOF after ${n} of ${d.size} bytes`);
