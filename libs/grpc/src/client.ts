@@ -43,6 +43,13 @@ export interface CallOpts {
    * for reads and idempotent writes; defaults to true.
    */
   idempotent?: boolean;
+  /**
+   * Whether the call waits, up to its deadline, for a peer that is not accepting connections
+   * (restarting) rather than failing at once. The request is sent only once connected, so it is
+   * safe for writes too; defaults to `idempotent`. Leave it off where a peer that is gone must
+   * be noticed at once (a container's monitor).
+   */
+  waitForReady?: boolean;
   signal?: AbortSignal;
 }
 
@@ -60,7 +67,9 @@ export async function unary<Req, Res>(peer: string, method: UnaryMethod<Req, Res
   for (;;) {
     try {
       return await new Promise<Res>((resolve, reject) => {
-        const call = method(request, new Metadata(), { deadline: deadlineAt, waitForReady: idempotent } as Partial<CallOptions>, (err, res) =>
+        // waitForReady (a metadata option in grpc-js, not a call option) holds a call until the
+        // channel connects and never sends it twice.
+        const call = method(request, new Metadata({ waitForReady: opts.waitForReady ?? idempotent }), { deadline: deadlineAt } as Partial<CallOptions>, (err, res) =>
           err ? reject(err) : resolve(res),
         );
         opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });

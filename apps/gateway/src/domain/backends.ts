@@ -39,11 +39,11 @@ export class Backends {
   }
 
   createContainer(name: string, body: Buffer): Promise<supervisorV1.CreateContainerResponse> {
-    return timed('create', unary('supervisor', this.c.createContainer.bind(this.c), { name, bodyJson: body }, { deadlineMs: 120_000, idempotent: false }));
+    return timed('create', unary('supervisor', this.c.createContainer.bind(this.c), { name, bodyJson: body }, { deadlineMs: 120_000, idempotent: false, waitForReady: true }));
   }
 
   startContainer(reference: string): Promise<supervisorV1.StartContainerResponse> {
-    return timed('start', unary('supervisor', this.c.startContainer.bind(this.c), { reference }, { deadlineMs: 120_000, idempotent: false }));
+    return timed('start', unary('supervisor', this.c.startContainer.bind(this.c), { reference }, { deadlineMs: 120_000, idempotent: false, waitForReady: true }));
   }
 
   stopContainer(reference: string, timeoutSeconds: number, signal: string, restart = false): Promise<supervisorV1.StopContainerResponse> {
@@ -52,7 +52,7 @@ export class Backends {
   }
 
   async killContainer(reference: string, signal: string): Promise<void> {
-    await unary('supervisor', this.c.killContainer.bind(this.c), { reference, signal }, { idempotent: false });
+    await unary('supervisor', this.c.killContainer.bind(this.c), { reference, signal }, { idempotent: false, waitForReady: true });
   }
 
   async deleteContainer(reference: string, force: boolean, removeVolumes: boolean): Promise<void> {
@@ -60,7 +60,7 @@ export class Backends {
   }
 
   async renameContainer(reference: string, newName: string): Promise<void> {
-    await unary('supervisor', this.c.renameContainer.bind(this.c), { reference, newName }, { idempotent: false });
+    await unary('supervisor', this.c.renameContainer.bind(this.c), { reference, newName }, { idempotent: false, waitForReady: true });
   }
 
   async pauseContainer(reference: string, pause: boolean): Promise<void> {
@@ -101,7 +101,7 @@ export class Backends {
   }
 
   async createExec(reference: string, body: Buffer): Promise<string> {
-    return (await unary('supervisor', this.c.createExec.bind(this.c), { reference, bodyJson: body }, { idempotent: false })).id;
+    return (await unary('supervisor', this.c.createExec.bind(this.c), { reference, bodyJson: body }, { idempotent: false, waitForReady: true })).id;
   }
 
   startExec(id: string): Promise<supervisorV1.StartExecResponse> {

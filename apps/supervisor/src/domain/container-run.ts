@@ -25,8 +25,22 @@ export async function startContainer(ctx: LifecycleContext, ref: string): Promis
   return { already: false };
 }
 
-/** Runs the process once more; used by start and by restart policies. */
+/**
+ * Runs the process once more; used by start and by restart policies. As in Docker, --rm also
+ * covers a container that never started, whatever stopped it (the runtime, or a service that was
+ * restarting): the CLI waits for the removal before it prints the error, so a container left in
+ * Created would hang it.
+ */
 export async function runContainer(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
+  try {
+    await startProcess(ctx, rec);
+  } catch (err) {
+    if (rec.hostConfig.AutoRemove) await ctx.remove(rec, true).catch((e: unknown) => ctx.d.logger.error({ id: rec.id, err: messageOf(e) }, 'auto-remove failed'));
+    throw err;
+  }
+}
+
+async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
   const { d } = ctx;
   writeFilesFor(rec, d.config, linkHostsOf(ctx, rec));
   await publish(d, rec.id);
@@ -38,8 +52,6 @@ export async function runContainer(ctx: LifecycleContext, rec: ContainerRecord):
     await unpublish(d, rec.id);
     Object.assign(rec.state, { Status: rec.state.StartedAt === ZERO_TIME ? 'created' : 'exited', Running: false, Restarting: false, Error: msg, ExitCode: startFailureCode(msg) });
     d.containers.save(rec);
-    // As in Docker, --rm also covers a container that never started (the CLI waits for it).
-    if (rec.hostConfig.AutoRemove) await ctx.remove(rec, true).catch((e: unknown) => d.logger.error({ id: rec.id, err: messageOf(e) }, 'auto-remove failed'));
     throw invalidArgument(`failed to create task for container: ${msg}: unknown`);
   }
   Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, StartedAt: now() });

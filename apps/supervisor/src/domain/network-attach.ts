@@ -73,7 +73,7 @@ export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
     portBindings: a.ports,
     aliases: a.aliases,
     dnsServers: a.dns ?? [],
-  }, { deadlineMs: 60_000, idempotent: false });
+  }, { deadlineMs: 60_000, idempotent: false, waitForReady: true });
   return { ...ep, ports: ep.ports.map((p) => ({ ...p })), aliases: [...ep.aliases], requestedIp: a.ip || undefined };
 }
 
@@ -91,7 +91,7 @@ export async function attachExtraNetworks(peers: Peers, containerId: string, con
 
 export async function detach(peers: Peers, containerId: string, network: string): Promise<void> {
   const nets = peers.networks;
-  await unary('netproxy', nets.detach.bind(nets), { containerId, network }, { deadlineMs: 60_000, idempotent: false });
+  await unary('netproxy', nets.detach.bind(nets), { containerId, network }, { deadlineMs: 60_000, idempotent: false, waitForReady: true });
 }
 
 /** Long enough for netproxy to come back from a restart; withRetry covers a longer absence. */
@@ -152,7 +152,7 @@ export async function setPublished(peers: Peers, containers: Containers, id: str
   if (!published && (rec.state.Running || !rec.networks.some((n) => n.ports.length))) return;
   const nets = peers.networks;
   const call = published ? nets.publish.bind(nets) : nets.unpublish.bind(nets);
-  const out = await unary('netproxy', call, { containerId: id }, { deadlineMs: 60_000, idempotent: false });
+  const out = await unary('netproxy', call, { containerId: id }, { deadlineMs: 60_000, idempotent: false, waitForReady: true });
   const now = containers.byId(id);
   // A start that overtook this unpublish has published again: its answer is the current one.
   if (!now?.networks || (!published && now.state.Running)) return;
