@@ -6,6 +6,7 @@
 #   <app>         gateway | images | snapshotter | supervisor | netproxy | shim
 #   <artifact>    the app's build output (dist/apps/<app>: main.js, main.js.map, package.json,
 #                 maybe node_modules/) or a .tgz of it, with those files at its top or in one folder
+#                 (`npm run release -- <app>` makes one; a <artifact>.sha256 beside it is checked)
 #   --no-restart  touch no systemd state: no daemon-reload, no restart (tests, staged upgrades)
 #   --prune       afterwards, remove every other version of the app; ignored for the shim
 #   --force       replace an installed version whose content differs (not for the shim)
@@ -81,6 +82,12 @@ mkdir "$work/x"
 if [ -d "$artifact" ]; then
   cp -R -- "$artifact/." "$work/x/" || die "cannot copy $artifact"
 else
+  # A release artifact comes with its checksum (tools/release/release.sh): a mismatch is refused.
+  if [ -f "$artifact.sha256" ]; then
+    want=$(cut -d' ' -f1 <"$artifact.sha256")
+    got=$(sha256sum <"$artifact" | cut -d' ' -f1)
+    [ "$want" = "$got" ] || die "$artifact does not match its checksum $artifact.sha256"
+  fi
   tar -xzf "$artifact" -C "$work/x" --no-same-owner --no-same-permissions 2>"$work/tar.err" ||
     usage_error "cannot unpack '$artifact' as a .tgz: $(head -n 3 "$work/tar.err")"
 fi

@@ -257,6 +257,28 @@ else
   ok "not inside the monorepo: @berth/config check skipped # SKIP"
 fi
 
+# A release artifact of one app, made by the real release script from the real build, installs
+# alone; a checksum that does not match is refused.
+if [ -f "$here/../tools/release/release.sh" ] && [ -f "$here/../dist/apps/netproxy/main.js" ]; then
+  repo=$(cd "$here/.." && pwd)
+  ver=$(node -p "require('$repo/apps/netproxy/package.json').version")
+  if out=$(bash "$repo/tools/release/release.sh" netproxy 2>&1); then
+    tgz=$repo/dist/release/netproxy-$ver.tgz
+    check "release: netproxy $ver artifact and checksum" test -f "$tgz" -a -f "$tgz.sha256"
+    check "release: checksum matches" sh -c "cd '$repo/dist/release' && sha256sum -c --quiet 'netproxy-$ver.tgz.sha256'"
+    check "release: the artifact carries the bundle, its package.json and its unit" sh -c "tar -tzf '$tgz' | grep -qx 'netproxy/main.js' && tar -tzf '$tgz' | grep -qx 'netproxy/package.json' && tar -tzf '$tgz' | grep -qx 'netproxy/berth-netproxy.service'"
+    run 0 --no-restart netproxy "$tgz"
+    check "release: install-app.sh installs the released netproxy $ver" test -f "$lib/netproxy/$ver/main.js" -a "$(readlink "$lib/netproxy/current")" = "$ver"
+    cp "$tgz" "$t/netproxy-bad.tgz"
+    echo "0000000000000000000000000000000000000000000000000000000000000000  netproxy-bad.tgz" >"$t/netproxy-bad.tgz.sha256"
+    run 1 --no-restart --force netproxy "$t/netproxy-bad.tgz"
+    check "release: an artifact that does not match its checksum is refused" grep -q 'does not match its checksum' "$t/out"
+  else
+    not_ok "release.sh netproxy" "$out"
+  fi
+  check "release: an unknown app is a usage error" sh -c "bash '$repo/tools/release/release.sh' nosuch >/dev/null 2>&1; test \$? -eq 2"
+fi
+
 if [ $failures -gt 0 ]; then
   echo "FAILED: $failures check(s)"
   exit 1
