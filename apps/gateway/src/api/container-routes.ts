@@ -1,10 +1,12 @@
+import type { ServiceError } from '@grpc/grpc-js';
 import { Router, type Request, type Response } from 'express';
 import express from 'express';
 import { invalidArgument } from '@berth/errors';
+import { fromServiceError } from '@berth/grpc';
 import { shimV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 import { filterContainers } from '../domain/container-filters';
-import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT } from '../domain/stdcopy';
+import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT, SYSTEMERR } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
 import { runExec } from './exec-stream';
 import { withSizes } from './disk-usage-routes';
@@ -175,28 +177,56 @@ export function containerRoutes(b: Backends): Router {
       untilUnixSec,
       untilNanos,
       tail: Number.isInteger(tail) ? tail : -1,
+      batch: true,
     });
     const multiplexed = !tty;
-    res.status(200);
-    res.type(multiplexed && compareVersions(req.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
-    res.flushHeaders();
-    res.on('close', () => call.cancel());
-    call.on('data', (e: shimV1.LogEntry) => {
-      let line = Buffer.from(e.line);
-      if (timestamps) line = Buffer.concat([Buffer.from(`${rfc3339Nano(e.timeUnixSec, e.timeNanos)} `), line]);
-      const chunk = multiplexed ? frame(e.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, line) : line;
-      if (!res.write(chunk)) {
-        call.pause();
-        res.once('drain', () => call.resume());
-      }
-    });
-    call.on('end', () => {
-      res.end();
-      client.close();
-    });
-    call.on('error', () => {
-      res.end();
-      client.close();
+    // Headers go out once the shim has the log open, so a log that cannot be read is an HTTP
+    // error; after that an error is reported in the stream, as dockerd does (stream 3).
+    await new Promise<void>((resolve, reject) => {
+      let started = false;
+      const start = () => {
+        if (started) return;
+        started = true;
+        res.status(200);
+        res.type(multiplexed && compareVersions(req.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+        res.flushHeaders();
+        resolve();
+      };
+      let cancelled = false;
+      res.on('close', () => {
+        cancelled = true;
+        call.cancel();
+      });
+      call.on('metadata', start);
+      call.on('data', (m: shimV1.LogEntry) => {
+        start();
+        const out: Buffer[] = [];
+        for (const e of m.batch.length ? m.batch : [m]) {
+          let line = Buffer.from(e.line);
+          if (timestamps) line = Buffer.concat([Buffer.from(`${rfc3339Nano(e.timeUnixSec, e.timeNanos)} `), line]);
+          out.push(multiplexed ? frame(e.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, line) : line);
+        }
+        if (!res.write(out.length === 1 ? out[0]! : Buffer.concat(out))) {
+          call.pause();
+          res.once('drain', () => call.resume());
+        }
+      });
+      let failed = false;
+      // grpc-js emits 'end' after 'error' too.
+      call.on('end', () => {
+        if (failed) return;
+        start();
+        res.end();
+        client.close();
+      });
+      call.on('error', (err: ServiceError) => {
+        failed = true;
+        client.close();
+        if (cancelled) return;
+        if (!started) return reject(fromServiceError(err, 'shim'));
+        const msg = Buffer.from(`Error grabbing logs: ${fromServiceError(err, 'shim').message}\n`);
+        res.end(multiplexed ? frame(SYSTEMERR, msg) : msg);
+      });
     });
   });
 

@@ -4,7 +4,7 @@ import { failedPrecondition, notFound } from '@berth/errors';
 import type { Logger } from '@berth/logging';
 import { readExitRecord, writeExitRecord } from './exit-record';
 import { Fanout, type Subscriber } from './fanout';
-import { JsonLog, LineSplitter, type LogLine, nowNano, type StreamName } from './json-log';
+import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLog, type StreamName } from '@berth/json-log';
 import type { ShimOptions } from './options';
 import { ProcessRun } from './process-run';
 import { mountRootfs, unmountRootfs } from './rootfs';
@@ -31,8 +31,10 @@ export class Container {
   private run: ProcessRun | undefined;
   private exit: { exitCode: number; exitedUnixMs: number } | undefined;
   private readonly fanout = new Fanout();
-  private readonly logListeners = new Set<(l: LogLine) => void>();
-  private readonly log: JsonLog;
+  /** Opened at the first start: a shim that only serves the logs of a stopped container never writes. */
+  private log: JsonLogWriter | undefined;
+  /** Counts runs, so a follower of one run stops at its exit even when the next run has begun. */
+  private runs = 0;
   private readonly rt: Runtime;
   private readonly execs = new Map<string, ExecState>();
   private stdinTaken = false;
@@ -48,7 +50,6 @@ export class Container {
   ) {
     this.exit = readExitRecord(bundle);
     this.rt = new Runtime(o);
-    this.log = new JsonLog(o.logPath, o.logMaxSize, Math.max(1, o.logMaxFile));
     this.status = this.exit ? 'stopped' : 'created';
   }
 
@@ -58,16 +59,15 @@ export class Container {
 
   private record(stream: StreamName, splitter: LineSplitter, chunk: Buffer | undefined): void {
     const lines = chunk ? splitter.push(chunk) : [splitter.flush()].filter((b): b is Buffer => !!b);
-    for (const line of lines) {
-      const l: LogLine = { stream, line, timeNano: nowNano() };
-      this.log.write(l);
-      for (const fn of this.logListeners) fn(l);
-    }
+    if (!lines.length) return;
+    this.log!.writeMany(lines.map((line) => ({ stream, line, timeNano: nowNano() })));
+    this.log!.changed();
   }
 
   async start(): Promise<number> {
     if (this.status === 'running' || this.status === 'paused') throw failedPrecondition(`container ${this.o.id} is already running`);
     await this.rt.delete();
+    this.log ??= new JsonLogWriter(this.o.logPath, this.o.logMaxSize, Math.max(1, this.o.logMaxFile));
     this.stdinTaken = false;
     mountRootfs(this.bundle);
     const spec = JSON.parse(readFileSync(join(this.bundle, 'config.json'), 'utf8')) as { process: { consoleSize?: { height: number; width: number } } };
@@ -85,6 +85,7 @@ export class Container {
       this.fanout.data(s, b);
     });
     this.run = run;
+    this.runs++;
     this.status = 'running';
     for (const b of this.earlyStdin.splice(0)) stdio.writeStdin(b);
     this.earlyStdinBytes = 0;
@@ -99,7 +100,7 @@ export class Container {
       this.status = 'stopped';
       await this.rt.delete();
       this.fanout.end();
-      for (const fn of [...this.logListeners]) fn({ stream: 'stdout', line: Buffer.alloc(0), timeNano: -1n });
+      this.log?.changed();
       this.logger.info({ exitCode: r.exitCode }, 'container exited');
     });
     return pid;
@@ -168,33 +169,20 @@ export class Container {
     };
   }
 
-  /** Kept lines, then (when following) new ones until the process exits or the client leaves. */
-  logs(opts: { follow: boolean; sinceNano: bigint; untilNano: bigint; tail: number; streams: Set<StreamName> }, emit: (l: LogLine) => void, end: () => void): () => void {
-    const pending: LogLine[] = [];
-    let live = false;
-    const ok = (l: LogLine) => opts.streams.has(l.stream) && (opts.sinceNano === 0n || l.timeNano >= opts.sinceNano) && (opts.untilNano === 0n || l.timeNano <= opts.untilNano);
-    const listener = (l: LogLine) => {
-      if (l.timeNano === -1n) {
-        this.logListeners.delete(listener);
-        end();
-        return;
-      }
-      if (!live) pending.push(l);
-      else if (ok(l)) emit(l);
-    };
-    const follow = opts.follow && (this.status === 'running' || this.status === 'paused');
-    if (follow) this.logListeners.add(listener);
-    let lines = this.log.readAll().filter(ok);
-    if (opts.tail >= 0) lines = lines.slice(Math.max(0, lines.length - opts.tail));
-    const last = lines.length ? lines[lines.length - 1]!.timeNano : -1n;
-    for (const l of lines) emit(l);
-    if (!follow) {
-      end();
-      return () => undefined;
-    }
-    live = true;
-    for (const l of pending) if (l.timeNano > last && ok(l)) emit(l);
-    return () => this.logListeners.delete(listener);
+  /**
+   * Kept lines (from disk, streamed), then when following new ones until this run's process
+   * exits. Rejects when the log cannot be read.
+   */
+  logs(opts: { follow: boolean; sinceNano: bigint; untilNano: bigint; tail: number; left: () => boolean }): Promise<AsyncGenerator<LogLine[]>> {
+    const run = this.runs;
+    const live = opts.follow && (this.status === 'running' || this.status === 'paused');
+    return openJsonLog(this.o.logPath, {
+      maxFiles: Math.max(1, this.o.logMaxFile),
+      tail: opts.tail,
+      sinceNano: opts.sinceNano,
+      untilNano: opts.untilNano,
+      follow: live && this.log ? { onChange: this.log.onChange.bind(this.log), ended: () => opts.left() || this.runs !== run || (this.status !== 'running' && this.status !== 'paused') } : undefined,
+    });
   }
 
   /** Runs an extra process in the container (docker exec). */
@@ -255,6 +243,6 @@ export class Container {
     }
     await this.rt.delete();
     unmountRootfs(this.bundle);
-    this.log.close();
+    this.log?.close();
   }
 }

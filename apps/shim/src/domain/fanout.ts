@@ -1,4 +1,4 @@
-import type { StreamName } from './json-log';
+import type { StreamName } from '@berth/json-log';
 
 export interface Subscriber {
   streams: Set<StreamName>;

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { StreamName } from './json-log';
+import type { StreamName } from '@berth/json-log';
 import type { Stdio } from './stdio';
 
 export interface RunResult {

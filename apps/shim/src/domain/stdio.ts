@@ -2,7 +2,7 @@ import { closeSync, write } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import { openpty, setWinsize } from '@berth/sys';
-import type { StreamName } from './json-log';
+import type { StreamName } from '@berth/json-log';
 
 /**
  * The stdio a runtime process gets and how the shim reads and writes it: pipes (stdout and

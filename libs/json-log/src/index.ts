@@ -1,0 +1,5 @@
+export * from './format';
+export * from './splitter';
+export * from './files';
+export * from './writer';
+export * from './reader';

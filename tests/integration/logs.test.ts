@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, Suite } from '../support/berth';
+
+let suite: Suite;
+beforeAll(async () => {
+  suite = await Suite.startWithBusybox();
+});
+afterAll(async () => {
+  if (suite) {
+    await suite.removeAllContainers();
+    await suite.stop();
+  }
+});
+
+/** `docker <args>` with its stdout digested as it comes (logs of any size, no buffering here). */
+function digest(args: string[], timeoutMs = 120_000): Promise<{ code: number; bytes: number; lines: number; sha: string; head: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
+    const h = createHash('sha256');
+    let bytes = 0;
+    let lines = 0;
+    let head = '';
+    let stderr = '';
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`docker ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    p.stdout.on('data', (d: Buffer) => {
+      h.update(d);
+      bytes += d.length;
+      for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
+      if (head.length < 200) head += d.subarray(0, 200).toString();
+    });
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, bytes, lines, sha: h.digest('hex'), head, stderr });
+    });
+  });
+}
+
+const LINE = 'abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz.\n';
+
+describe('docker logs of any size', () => {
+  it('returns every byte of 50 MiB, and --tail 5 at once', async () => {
+    const size = 50 * 1024 * 1024;
+    const r = await suite.docker(['run', '--name', 'big', 'busybox', 'sh', '-c', `yes ${LINE.trim()} | head -c ${size}`], { timeoutMs: 180_000 });
+    expect(r.code).toBe(0);
+    const all = await digest(['logs', 'big']);
+    expect(all.code).toBe(0);
+    expect(all.bytes).toBe(size);
+    expect(all.lines).toBe(size / LINE.length);
+    expect(all.sha).toBe(createHash('sha256').update(LINE.repeat(size / LINE.length)).digest('hex'));
+    const tail = await suite.docker(['logs', '--tail', '5', 'big']);
+    expect(tail.stdout).toBe(LINE.repeat(5));
+    const ts = await suite.docker(['logs', '-t', '--tail', '1', 'big']);
+    expect(ts.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z abcdef/);
+  });
+
+  it('keeps one line of 50 MB without a newline, byte for byte', async () => {
+    const size = 50_000_000;
+    expect((await suite.docker(['run', '--name', 'oneline', 'busybox', 'sh', '-c', `head -c ${size} /dev/zero | tr '\\0' a`], { timeoutMs: 180_000 })).code).toBe(0);
+    const all = await digest(['logs', 'oneline']);
+    expect(all.code).toBe(0);
+    expect(all.bytes).toBe(size);
+    expect(all.lines).toBe(0);
+    expect(all.sha).toBe(createHash('sha256').update(Buffer.alloc(size, 'a')).digest('hex'));
+  });
+
+  it('filters by --since and --until', async () => {
+    expect((await suite.docker(['run', '--name', 'times', 'busybox', 'sh', '-c', 'echo early; sleep 2; echo late'])).code).toBe(0);
+    const lines = (await suite.docker(['logs', '-t', 'times'])).stdout.trim().split('\n');
+    const lateAt = lines[1]!.split(' ')[0]!;
+    expect((await suite.docker(['logs', '--since', lateAt, 'times'])).stdout).toBe('late\n');
+    const before = new Date(Date.parse(lateAt) - 1000).toISOString();
+    expect((await suite.docker(['logs', '--until', before, 'times'])).stdout).toBe('early\n');
+  });
+
+  it('follows a running container across rotations, no line lost or doubled', async () => {
+    const n = 400;
+    // The container writes once the follower is surely live (it has seen "ready").
+    const script = `echo ready; while [ ! -e /tmp/go ]; do usleep 50000; done; i=0; while [ $i -lt ${n} ]; do echo line-$i; i=$((i+1)); usleep 5000; done`;
+    expect((await suite.docker(['run', '-d', '--name', 'rot', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', script])).code).toBe(0);
+    const p = spawn('docker', ['logs', '-f', 'rot'], { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number>((res) => p.on('close', (code) => res(code ?? -1)));
+    await eventually(async () => out, (o) => o.startsWith('ready\n'), 60_000);
+    expect((await suite.docker(['exec', 'rot', 'touch', '/tmp/go'])).code).toBe(0);
+    const code = await Promise.race([closed, new Promise<number>((res) => setTimeout(() => res(-2), 90_000))]);
+    if (code === -2) p.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(out).toBe(`ready\n${Array.from({ length: n }, (_, i) => `line-${i}\n`).join('')}`);
+    const kept = (await suite.docker(['logs', 'rot'])).stdout.trim().split('\n');
+    expect(kept.length).toBeLessThan(n);
+    expect(kept[kept.length - 1]).toBe(`line-${n - 1}`);
+  });
+
+  it('a log that cannot be read is an error, not an empty success', async () => {
+    expect((await suite.docker(['run', '--name', 'broken', 'busybox', 'echo', 'hi'])).code).toBe(0);
+    const logPath = (await suite.docker(['inspect', '--format', '{{.LogPath}}', 'broken'])).stdout.trim();
+    rmSync(logPath);
+    mkdirSync(logPath);
+    try {
+      const all = await suite.docker(['logs', 'broken']);
+      expect(all.code).not.toBe(0);
+      expect(all.stderr).toMatch(/EISDIR|error/i);
+      const tail = await suite.docker(['logs', '--tail', '3', 'broken']);
+      expect(tail.code).not.toBe(0);
+      expect(tail.stderr).toMatch(/EISDIR/);
+    } finally {
+      rmSync(logPath, { recursive: true });
+    }
+  });
+
+  it('docker logs -f ends when the container exits', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'fin', 'busybox', 'sh', '-c', 'echo one; sleep 2; echo two'])).code).toBe(0);
+    await eventually(() => suite.docker(['logs', 'fin']), (r) => r.stdout.includes('one'));
+    const f = await suite.docker(['logs', '-f', 'fin'], { timeoutMs: 30_000 });
+    expect(f.stdout).toBe('one\ntwo\n');
+  });
+});
