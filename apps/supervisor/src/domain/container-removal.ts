@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { unary } from '@berth/clients';
 import { conflict, invalidArgument, isNotFound, messageOf } from '@berth/errors';
 import { releaseMounts } from './container-mounts';
+import { signalContainer } from './exit-probe';
 import { type LifecycleContext, filesDir, sleep } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 import { release as releaseNetwork, withRetry } from './network-attach';
@@ -33,8 +34,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   if (rec.state.Running && force) {
     rec.manuallyStopped = true;
     const exited = ctx.waiters.nextExit(rec.id);
-    const shim = ctx.shims.get(rec);
-    await unary('shim', shim.kill.bind(shim), { signal: 9, all: true }).catch(() => undefined);
+    await signalContainer(ctx, rec, 9, true).catch(() => undefined);
     await Promise.race([exited, sleep(10_000)]);
   }
   rec.state.Status = 'removing';

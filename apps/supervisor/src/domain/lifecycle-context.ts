@@ -32,6 +32,8 @@ export interface LifecycleContext {
   readonly restartDelays: Map<string, number>;
   /** Containers with a Wait open on their shim. */
   readonly watching: Set<string>;
+  /** The last signal sent straight to a container whose shim was gone (its exit code then). */
+  readonly signalledDirect: Map<string, number>;
   /** Containers between their network attach and their first record write. */
   readonly creating: Set<string>;
   /** Removals in progress right now. */

@@ -29,6 +29,7 @@ export class Lifecycle implements LifecycleContext {
   readonly restartTimers = new Map<string, NodeJS.Timeout>();
   readonly restartDelays = new Map<string, number>();
   readonly watching = new Set<string>();
+  readonly signalledDirect = new Map<string, number>();
   readonly creating = new Set<string>();
   readonly removing = new Set<string>();
 

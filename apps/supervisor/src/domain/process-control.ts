@@ -1,5 +1,6 @@
 import { unary } from '@berth/clients';
 import { conflict } from '@berth/errors';
+import { signalContainer } from './exit-probe';
 import { type LifecycleContext, sleep } from './lifecycle-context';
 import { parseSignal } from './signals';
 
@@ -24,10 +25,10 @@ export async function stopContainer(ctx: LifecycleContext, ref: string, timeoutS
   const exited = ctx.waiters.nextExit(rec.id);
   const shim = ctx.shims.get(rec);
   if (rec.state.Paused) await unary('shim', shim.resume.bind(shim), {}).catch(() => undefined);
-  await unary('shim', shim.kill.bind(shim), { signal: sig, all: false }).catch(() => undefined);
+  await signalContainer(ctx, rec, sig, false).catch(() => undefined);
   const timedOut = await Promise.race([exited.then(() => false), sleep(timeout * 1000).then(() => true)]);
   if (timedOut) {
-    await unary('shim', shim.kill.bind(shim), { signal: 9, all: true }).catch(() => undefined);
+    await signalContainer(ctx, rec, 9, true).catch(() => undefined);
     await exited;
   }
   d.event('stop', rec);
@@ -46,8 +47,7 @@ export async function killContainer(ctx: LifecycleContext, ref: string, signal: 
   const rec = ctx.d.containers.get(ref);
   const sig = parseSignal(signal, 'SIGKILL');
   if (!rec.state.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
-  const shim = ctx.shims.get(rec);
-  await unary('shim', shim.kill.bind(shim), { signal: sig, all: false });
+  await signalContainer(ctx, rec, sig, false);
   ctx.d.event('kill', rec, { signal: String(sig) });
 }
 

@@ -1,7 +1,8 @@
 import { unary } from '@berth/clients';
 import { messageOf } from '@berth/errors';
 import { socketAnswers } from '../clients/shim-client';
-import { readExitFile, watchExit } from './exit-handling';
+import { watchExit } from './exit-handling';
+import { containerAlive, readExitRecord } from './exit-probe';
 import type { LifecycleContext } from './lifecycle-context';
 import { retain as retainNetworks } from './network-attach';
 import { unpublish } from './published-ports';
@@ -38,7 +39,12 @@ export async function reconcileContainers(ctx: LifecycleContext): Promise<void> 
         d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim did not answer State');
       }
     }
-    const exit = readExitFile(rec.bundle);
+    const exit = readExitRecord(rec);
+    if (!exit && containerAlive(rec)) {
+      // Running without its monitor: it is running; the probe sees it end.
+      watchExit(ctx, rec.id);
+      continue;
+    }
     ctx.exited(rec.id, exit?.exitCode ?? 255, exit?.exitedUnixMs ?? Date.now(), exit ? '' : 'container shim disappeared');
   }
   // Endpoints of containers whose creation a crash cut short.
