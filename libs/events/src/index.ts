@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { unavailable } from '@berth/errors';
 import { counter } from '@berth/metrics';
 
 // dockerd's name for the events it logged; labelled here by type and by the service that sent it.
@@ -17,6 +18,7 @@ export interface EngineEvent {
 export const EVENT_STREAM = 'berth:events';
 /** Docker keeps the last 256 events in memory; a Redis stream lets us keep many more, bounded. */
 export const MAX_EVENTS = 100_000;
+export const DEFAULT_PING_TIMEOUT_MS = 5_000;
 
 function connectRedis(url: string): Redis {
   const opts = { lazyConnect: false, maxRetriesPerRequest: null, enableOfflineQueue: true } as const;
@@ -92,6 +94,22 @@ export class EventLog {
     } finally {
       opts.signal.removeEventListener('abort', stop);
       sub.disconnect();
+    }
+  }
+
+  /**
+   * Resolves when Redis answers within `timeoutMs`; otherwise an `unavailable` error, so a reader
+   * gets a clear answer during an outage instead of a request that waits for Redis to return.
+   */
+  async ping(timeoutMs = DEFAULT_PING_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unavailable(`the event stream is unavailable: Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.ping(), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -42,6 +42,8 @@ export function eventRoutes(events: EventLog): Router {
     for (const k of Object.keys(filters)) if (!KNOWN.has(k)) throw invalidArgument(`invalid filter '${k}'`);
     const sinceMs = timeMs(req.query.since);
     const untilMs = timeMs(req.query.until);
+    // Before the 200: during a Redis outage the client gets a 503 it can show, not a silent wait.
+    await events.ping();
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     res.status(200).setHeader('Content-Type', 'application/json');
