@@ -48,6 +48,8 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const runtime = hostConfig.Runtime || ctx.d.config.defaultRuntime;
   const rt = ctx.d.config.runtimes[runtime];
   if (!rt) throw invalidArgument(`unknown or invalid runtime name: ${runtime}`);
+  // Inspect shows the runtime the container got, the daemon's default included, as dockerd does.
+  hostConfig.Runtime = runtime;
 
   const images = peers.images;
   const image = await unary('images', images.getImage.bind(images), { reference: body.Image! });
