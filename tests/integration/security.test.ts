@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CAPABILITIES, parseDockerSeccomp, resolveSeccomp, seccompVerdict } from '@berth/oci-spec';
-import { Suite } from '../support/berth';
+import { run, Suite } from '../support/berth';
+import { LocalRegistry } from '../support/registry';
 
 let suite: Suite;
 let probeRoot: string;
@@ -175,5 +176,61 @@ describe('--security-opt, capabilities, --privileged, --read-only', () => {
     const r = await suite.docker(['run', '--rm', '--read-only', 'busybox', 'touch', '/x']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('Read-only file system');
+  });
+});
+
+/** Every regular file under `dir` (sockets, links and special files skipped). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) out.push(...filesUnder(p));
+    else if (st.isFile()) out.push(p);
+  }
+  return out;
+}
+
+describe('registry credentials at rest', () => {
+  it('keeps a login\'s password out of Redis, its files and every file of the engine', async () => {
+    const password = `pw-${Math.random().toString(36).slice(2)}`;
+    const secure = await LocalRegistry.start({ user: 'berth', password });
+    try {
+      const name = `${secure.host}/private/secret-box:v1`;
+      expect((await suite.docker(['tag', 'busybox', name])).code).toBe(0);
+      const login = await suite.docker(['login', '-u', 'berth', '-p', password, secure.host]);
+      expect(login.code, login.stderr).toBe(0);
+      const pushed = await suite.docker(['push', name]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect((await suite.docker(['rmi', name])).code).toBe(0);
+      const pulled = await suite.docker(['pull', name]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      const secrets = [password, Buffer.from(`berth:${password}`).toString('base64'), Buffer.from(password).toString('base64')];
+      // What Redis holds now, key by key.
+      const sock = join(suite.execRoot, 'redis.sock');
+      const keys = (await run('redis-cli', ['-s', sock, '--scan'])).stdout.trim().split('\n').filter(Boolean);
+      expect(keys.some((k) => k.includes('images-pull'))).toBe(true);
+      let dump = '';
+      for (const k of keys) {
+        const type = (await run('redis-cli', ['-s', sock, 'TYPE', k])).stdout.trim();
+        const cmd = type === 'hash' ? ['HGETALL', k] : type === 'stream' ? ['XRANGE', k, '-', '+'] : type === 'string' ? ['GET', k] : type === 'list' ? ['LRANGE', k, '0', '-1'] : type === 'zset' ? ['ZRANGE', k, '0', '-1'] : type === 'set' ? ['SMEMBERS', k] : [];
+        if (cmd.length) dump += (await run('redis-cli', ['-s', sock, ...cmd])).stdout;
+      }
+      // What it wrote to disk (the append-only file logs every job's data as it was added), and
+      // every other file of the engine's roots; the AOF is flushed once a second.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const aof = filesUnder(join(suite.dataRoot, 'redis'));
+      // The job's own data did reach the disk: where the password would be if it travelled with it.
+      expect(aof.some((f) => readFileSync(f).includes('private/secret-box'))).toBe(true);
+      expect(dump.length).toBeGreaterThan(0);
+      const onDisk = [...filesUnder(suite.dataRoot), ...filesUnder(suite.execRoot)].filter((f) => lstatSync(f).size < 64 * 1024 * 1024);
+      for (const s of secrets) {
+        expect(dump.includes(s), `Redis holds ${s}`).toBe(false);
+        for (const f of onDisk) expect(readFileSync(f).includes(s), `${f} holds the password`).toBe(false);
+      }
+    } finally {
+      await suite.docker(['logout', secure.host]);
+      await secure.stop();
+    }
   });
 });

@@ -9,6 +9,7 @@ import { type LayerSnapshots, unpackImage } from './domain/unpack';
 import { RecordStore } from '@berth/store';
 import { contentService, imagesService } from './api/images-service';
 import { jobProcessor, registryHandlers } from './api/registry-handlers';
+import { CredentialVault } from './domain/credential-vault';
 import { storeHandlers } from './api/store-handlers';
 import type { SnapshotLister } from './domain/garbage';
 import { RegistryServer } from './domain/registry-server';
@@ -71,6 +72,7 @@ void runService({
       },
       event,
     };
+    const vault = new CredentialVault();
     const jobs = new ImageJobs(
       {
         redisUrl: config.redis,
@@ -78,11 +80,11 @@ void runService({
         lockDurationMs: DEFAULT_JOB_LOCK_MS,
         progressTtlSeconds: DEFAULT_PROGRESS_TTL_SECONDS,
       },
-      jobProcessor(registryDeps),
+      jobProcessor(registryDeps, vault),
       (err) => logger.warn({ err }, 'image jobs'),
     );
     onClose(() => jobs.close());
-    const registry = registryHandlers(registryDeps, jobs);
+    const registry = registryHandlers(registryDeps, jobs, vault);
     if (config.registryListen) {
       const served = new RegistryServer({ content, images, snaps: layerSnapshots, leases, onPush: (id, name) => event('push', id, name) });
       onClose(() => served.close());

@@ -7,6 +7,7 @@ import type { JobKind, JobSpec } from '../domain/jobs';
 import { pullImage, type PullDeps } from '../domain/pull';
 import { pushImage, type PushDeps } from '../domain/push';
 import type { Emit, JsonMessage } from '../domain/progress';
+import type { CredentialVault } from '../domain/credential-vault';
 import { RegistryClient, type RegistryCredentials, type RegistryOptions } from '../domain/registry-client';
 
 export interface RegistryHandlerDeps {
@@ -54,11 +55,24 @@ async function allTags(reference: string, client: (ref: Reference) => RegistryCl
   return tags.map((t) => formatReference({ domain: ref.domain, path: ref.path, tag: t }));
 }
 
-/** What a pull or push job does, given its stored data; run by the job worker. */
-export function jobProcessor(d: RegistryHandlerDeps) {
+/**
+ * What a pull or push job does, given its stored data; run by the job worker. The data names its
+ * credentials by fingerprint only: they are taken from the vault, never from Redis.
+ */
+export function jobProcessor(d: RegistryHandlerDeps, vault: CredentialVault) {
   const clientFor = (creds: RegistryCredentials) => (ref: Reference) => new RegistryClient(ref, creds, d.registry);
   return async (kind: JobKind, data: Record<string, unknown>, emit: Emit): Promise<void> => {
-    const auth = credentials(data.auth as imagesV1.RegistryAuth | undefined);
+    const id = typeof data.credentials === 'string' ? data.credentials : undefined;
+    const auth = vault.get(id);
+    const release = vault.hold(id ?? '', auth);
+    try {
+      await runJob(kind, data, auth, emit);
+    } finally {
+      release();
+    }
+  };
+
+  async function runJob(kind: JobKind, data: Record<string, unknown>, auth: RegistryCredentials, emit: Emit): Promise<void> {
     if (kind === 'pull') {
       const deps = { ...d.pull, client: clientFor(auth) };
       const refs = data.allTags ? await allTags(String(data.reference), deps.client) : [String(data.reference)];
@@ -70,27 +84,44 @@ export function jobProcessor(d: RegistryHandlerDeps) {
       await pushImage(String(data.reference), { ...d.push, client: clientFor(auth) }, emit);
       d.event('push', String(data.reference), String(data.reference));
     }
-  };
+  }
+}
+
+/** Runs a job while its caller's credentials are held in memory for it. */
+async function withCredentials(vault: CredentialVault, req: imagesV1.RegistryAuth | undefined, work: (credentialsId: string) => Promise<void>): Promise<void> {
+  const creds = credentials(req);
+  const id = vault.fingerprint(creds);
+  const release = vault.hold(id, creds);
+  try {
+    await work(id);
+  } finally {
+    release();
+  }
 }
 
 /** The registry half of the Images contract: pull, push and login. */
-export function registryHandlers(d: RegistryHandlerDeps, jobs: JobRunner): Pick<imagesV1.ImagesServer, 'pullImage' | 'pushImage' | 'checkAuth'> {
+export function registryHandlers(d: RegistryHandlerDeps, jobs: JobRunner, vault: CredentialVault): Pick<imagesV1.ImagesServer, 'pullImage' | 'pushImage' | 'checkAuth'> {
   return {
     pullImage(call: ServerWritableStream<imagesV1.PullImageRequest, imagesV1.ProgressMessage>) {
       const req = call.request;
       streamed(call, async (emit, signal) => {
         // Checked here so that a bad reference is an error of this call, not of a job.
         const full = formatReference(parseReference(req.reference));
-        const identity = [req.allTags ? `${full} all-tags` : full, req.platform, req.auth?.username ?? ''].join('\0');
-        await jobs.run({ kind: 'pull', identity, data: { reference: req.reference, platform: req.platform, auth: req.auth, allTags: req.allTags } }, emit, signal);
+        await withCredentials(vault, req.auth, async (credentials) => {
+          // Only a pull with the very same credentials may join a running one.
+          const identity = [req.allTags ? `${full} all-tags` : full, req.platform, credentials].join('\0');
+          await jobs.run({ kind: 'pull', identity, data: { reference: req.reference, platform: req.platform, credentials, allTags: req.allTags } }, emit, signal);
+        });
       });
     },
     pushImage(call: ServerWritableStream<imagesV1.PushImageRequest, imagesV1.ProgressMessage>) {
       const req = call.request;
       streamed(call, async (emit, signal) => {
         parseReference(req.reference);
-        const identity = [req.reference, req.auth?.username ?? ''].join('\0');
-        await jobs.run({ kind: 'push', identity, data: { reference: req.reference, auth: req.auth } }, emit, signal);
+        await withCredentials(vault, req.auth, async (credentials) => {
+          const identity = [req.reference, credentials].join('\0');
+          await jobs.run({ kind: 'push', identity, data: { reference: req.reference, credentials } }, emit, signal);
+        });
       });
     },
     checkAuth: unaryHandler(async (req: imagesV1.RegistryAuth) => {
