@@ -19,7 +19,11 @@ void runService({
     const backends = new Backends(new Peers(config));
     const events = new EventLog(config.redis);
     onClose(() => events.close());
-    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends, events), upgradeHandler(backends));
+    const listeners = await listenAll(config.hosts, createApp(config, VERSION, backends, events), upgradeHandler(backends), {
+      tls: config.apiTls,
+      socketGroup: config.socketGroup,
+      warn: (message, host) => logger.warn({ host }, message),
+    });
     logger.info({ hosts: config.hosts }, 'Engine API listening');
     onClose(() => closeAll(listeners));
     onClose(() => backends.close());

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument } from '@berth/errors';
+import { type ApiTls, DEFAULT_SOCKET_GROUP, resolveApiTls, TLS_KEYS } from './api-tls';
 
 export const SERVICE_NAMES = ['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -27,6 +28,10 @@ export interface AddressPool {
 
 /** The resolved configuration every service reads. Keys mirror daemon.json, camel-cased. */
 export interface BerthConfig {
+  /** TLS of the Engine API's TCP listeners. */
+  apiTls: ApiTls;
+  /** Group given the unix socket (0660) when it exists. */
+  socketGroup: string;
   dataRoot: string;
   execRoot: string;
   hosts: string[];
@@ -133,6 +138,7 @@ const KEYS: Record<string, Check> = {
   labels: strList,
   'shim-path': str,
   'live-restore': bool,
+  ...Object.fromEntries(Object.entries(TLS_KEYS).map(([k, t]) => [k, t === 'bool' ? bool : str])),
 };
 
 export type DaemonJson = Record<string, unknown>;
@@ -218,10 +224,11 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
   ) as Record<ServiceName, string>;
   const redis = d.redis;
   const logFormat = d['log-format'] === 'console' ? 'console' : 'json';
+  const hosts = d.hosts?.length ? d.hosts : [`unix://${join(execRoot, 'docker.sock')}`];
   return {
     dataRoot,
     execRoot,
-    hosts: d.hosts?.length ? d.hosts : [`unix://${join(execRoot, 'docker.sock')}`],
+    hosts,
     storageDriver: d['storage-driver'] ?? DEFAULT_STORAGE_DRIVER,
     dns: d.dns ?? [],
     dnsSearch: d['dns-search'] ?? [],
@@ -252,6 +259,8 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     userlandProxy: d['userland-proxy'] ?? true,
     labels: d.labels ?? [],
     shimPath: d['shim-path'],
+    apiTls: resolveApiTls(doc, hosts),
+    socketGroup: (doc.group as string | undefined) ?? DEFAULT_SOCKET_GROUP,
     configFile,
   };
 }

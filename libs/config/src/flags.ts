@@ -26,6 +26,13 @@ const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean; p
   '--bip': { key: 'bip' },
   '--mtu': { key: 'mtu', parse: Number },
   '--default-address-pool': { key: 'default-address-pools', list: true, parse: parseAddressPool },
+  '--tls': { key: 'tls', bool: true },
+  '--tlsverify': { key: 'tlsverify', bool: true },
+  '--tlscacert': { key: 'tlscacert' },
+  '--tlscert': { key: 'tlscert' },
+  '--tlskey': { key: 'tlskey' },
+  '-G': { key: 'group' },
+  '--group': { key: 'group' },
 };
 
 /** dockerd's `--default-address-pool base=10.10.0.0/16,size=24`. */

@@ -1,3 +1,4 @@
 export * from './config';
 export * from './flags';
 export * from './addresses';
+export * from './api-tls';
