@@ -64,7 +64,7 @@ describe('a service left to an external process (managed: false)', () => {
     expect(suite.state().children.snapshotter?.pid).toBe(snapshotter!.pid);
     const status = await suite.admin(['status']);
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(/^snapshotter\s+\d+\s+\S+\s+\S+\s+healthy\s+external$/m);
+    expect(status.stdout).toMatch(/^snapshotter\s+\d+\s+\S+\s+\S+\s+healthy\s+external\s+berth\.snapshotter\.v1,berth\.snapshotter\.v1\.Volumes$/m);
     const restart = await suite.admin(['restart', 'snapshotter']);
     expect(restart.code).toBe(1);
     expect(restart.stderr).toContain('not managed by this launcher');

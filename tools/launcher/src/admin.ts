@@ -8,7 +8,7 @@ import { controlSocket, type LauncherState, readState, resolvedConfigFile } from
 const USAGE = `usage: npm run berth -- [--exec-root DIR | --config FILE] <command>
 
 commands:
-  status              each service's pid, version, uptime, health and restarts
+  status              each service's pid, version, uptime, health, restarts and contracts
   restart <service>   restart one service alone (${SERVICE_NAMES.join(', ')}, redis)`;
 
 function request(execRoot: string, body: object): Promise<Record<string, unknown>> {
@@ -57,11 +57,11 @@ async function main(): Promise<number> {
     } catch {
       state = readState(config.execRoot);
     }
-    const rows = [['SERVICE', 'PID', 'VERSION', 'UPTIME', 'HEALTH', 'RESTARTS']];
+    const rows = [['SERVICE', 'PID', 'VERSION', 'UPTIME', 'HEALTH', 'RESTARTS', 'CONTRACTS']];
     for (const name of ['redis', ...SERVICE_NAMES] as const) {
       const child = state?.children[name];
       if (name === 'redis') {
-        if (child) rows.push([name, String(child.pid || '-'), '-', child.pid ? uptime(Date.now() - child.startedAtUnixMs) : '-', child.status, String(child.restarts)]);
+        if (child) rows.push([name, String(child.pid || '-'), '-', child.pid ? uptime(Date.now() - child.startedAtUnixMs) : '-', child.status, String(child.restarts), '-']);
         continue;
       }
       const address = config.services[name as ServiceName];
@@ -76,6 +76,7 @@ async function main(): Promise<number> {
         info ? uptime(Date.now() - info.startedAtUnixMs) : '-',
         healthy ? 'healthy' : 'unhealthy',
         child?.status === 'external' ? 'external' : String(child?.restarts ?? '-'),
+        info?.contracts.length ? info.contracts.join(',') : '-',
       ]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
