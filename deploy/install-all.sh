@@ -12,7 +12,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The shim first, so the restarted supervisor already finds the new one for new containers.
-readonly ORDER=(shim snapshotter images netproxy supervisor gateway)
+readonly ORDER=(shim snapshotter images netproxy supervisor builder gateway)
 
 restart=1
 prune=0

@@ -3,7 +3,7 @@
 #
 # usage: install-app.sh [--no-restart] [--prune] [--force] <app> <artifact>
 #
-#   <app>         gateway | images | snapshotter | supervisor | netproxy | shim
+#   <app>         gateway | images | snapshotter | supervisor | netproxy | builder | shim
 #   <artifact>    the app's build output (dist/apps/<app>: main.js, main.js.map, package.json,
 #                 maybe node_modules/) or a .tgz of it, with those files at its top or in one folder
 #                 (`npm run release -- <app>` makes one; a <artifact>.sha256 beside it is checked)
@@ -25,7 +25,7 @@
 set -euo pipefail
 umask 022
 
-readonly APPS=(gateway images snapshotter supervisor netproxy shim)
+readonly APPS=(gateway images snapshotter supervisor netproxy builder shim)
 PREFIX=${BERTH_PREFIX:-/usr/lib/berth}
 ETC=${BERTH_ETC:-/etc/berth}
 UNIT_DIR=${SYSTEMD_DIR:-/etc/systemd/system}

@@ -115,7 +115,7 @@ run 0 --no-restart supervisor "$t/folder.tgz" &&
 check "supervisor unit installed" test -f "$t/units/berth-supervisor.service"
 
 # --- bad input -----------------------------------------------------------------------------------
-run 2 --no-restart nosuch "$(artifact gateway 1.0.0)" && check "unknown app: exit 2 and a clear message" said "unknown app 'nosuch' (known apps: gateway images snapshotter supervisor netproxy shim)"
+run 2 --no-restart nosuch "$(artifact gateway 1.0.0)" && check "unknown app: exit 2 and a clear message" said "unknown app 'nosuch' (known apps: gateway images snapshotter supervisor netproxy builder shim)"
 run 2 --no-restart redis "$(artifact gateway 1.0.0)" && check "redis is not an installable app" said "unknown app 'redis'"
 run 2 --no-restart images "$(artifact gateway 1.0.0)" && check "artifact of another app refused" said "is @berth/gateway, not @berth/images"
 run 2 --no-restart gateway "$t/nowhere" && check "missing artifact refused" said "does not exist"
@@ -149,8 +149,8 @@ PATH=$t/bin:$PATH run 0 --prune netproxy "$(artifact netproxy 4.1.0)" &&
 : >"$t/systemctl.log"
 PATH=$t/bin:$PATH run 0 --no-restart images "$(artifact images 5.0.0)" &&
   check "--no-restart calls no systemctl" test -z "$(calls)"
-# The same build twice: install-all installs six apps and drives systemd once.
-for app in gateway images snapshotter supervisor netproxy shim; do
+# The same build twice: install-all installs seven apps and drives systemd once.
+for app in gateway images snapshotter supervisor netproxy builder shim; do
   mkdir -p "$t/dist"
   cp -R "$(artifact "$app" 7.0.0)" "$t/dist/$app"
 done
@@ -158,12 +158,12 @@ done
 if PATH=$t/bin:$PATH "$here/install-all.sh" "$t/dist" >"$t/out" 2>&1; then
   ok "install-all.sh installs a whole dist/apps"
   all=1
-  for app in gateway images snapshotter supervisor netproxy shim; do
+  for app in gateway images snapshotter supervisor netproxy builder shim; do
     [ "$(readlink "$lib/$app/current")" = 7.0.0 ] || all=0
   done
   check "install-all: every app's current is 7.0.0" test $all = 1
-  want="daemon-reload;enable berth.target berth-redis.service berth-snapshotter.service berth-images.service berth-netproxy.service berth-supervisor.service berth-gateway.service;start berth-redis.service;"
-  for u in snapshotter images netproxy supervisor gateway; do want+="reset-failed berth-$u.service;restart berth-$u.service;"; done
+  want="daemon-reload;enable berth.target berth-redis.service berth-snapshotter.service berth-images.service berth-netproxy.service berth-supervisor.service berth-builder.service berth-gateway.service;start berth-redis.service;"
+  for u in snapshotter images netproxy supervisor builder gateway; do want+="reset-failed berth-$u.service;restart berth-$u.service;"; done
   want+="start berth.target;"
   check "install-all: enables the target, restarts services in dependency order, never restarts redis" test "$(calls)" = "$want"
   check "install-all: every unit file installed" same_units
@@ -183,7 +183,7 @@ check "install-all refuses an incomplete dist/apps" test "$rc" = 2 -a -n "$(grep
 
 # --- unit files ----------------------------------------------------------------------------------
 units=$here/systemd
-for app in gateway images snapshotter supervisor netproxy; do
+for app in gateway images snapshotter supervisor netproxy builder; do
   u=$units/berth-$app.service
   check "berth-$app.service: ExecStart runs current/main.js with /etc/berth/daemon.json" \
     grep -qx "ExecStart=/usr/bin/node /usr/lib/berth/$app/current/main.js --config /etc/berth/daemon.json" "$u"

@@ -10,7 +10,7 @@ afterAll(async () => {
 });
 
 describe('the launcher keeps the suite up', () => {
-  it.each(['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy'])('brings %s back after kill -9', async (svc) => {
+  it.each(['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy', 'builder'])('brings %s back after kill -9', async (svc) => {
     const before = suite.state().children[svc]!;
     expect(alive(before.pid)).toBe(true);
     process.kill(before.pid, 'SIGKILL');

@@ -1,6 +1,6 @@
 import type { Client } from '@grpc/grpc-js';
 import { type BerthConfig, type ServiceName } from '@berth/config';
-import { gatewayV1, health, imagesV1, netproxyV1, snapshotterV1, supervisorV1, type types, volumesV1 } from '@berth/proto';
+import { builderV1, gatewayV1, health, imagesV1, netproxyV1, snapshotterV1, supervisorV1, type types, volumesV1 } from '@berth/proto';
 import { type CallOpts, type ClientCtor, connect, unary } from '@berth/grpc';
 
 /** The client class that speaks each service's main contract (all of them answer Info). */
@@ -10,6 +10,7 @@ const CONTRACT_CLIENTS = {
   snapshotter: snapshotterV1.SnapshotsClient,
   supervisor: supervisorV1.ContainersClient,
   netproxy: netproxyV1.NetworksClient,
+  builder: builderV1.BuilderClient,
 } as const;
 
 type InfoClient = Client & {
@@ -73,6 +74,9 @@ export class Peers {
   }
   get networks(): netproxyV1.NetworksClient {
     return this.get('netproxy', 'networks', netproxyV1.NetworksClient);
+  }
+  get builder(): builderV1.BuilderClient {
+    return this.get('builder', 'builder', builderV1.BuilderClient);
   }
 
   close(): void {

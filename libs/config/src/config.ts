@@ -4,7 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument } from '@berth/errors';
 import { type ApiTls, DEFAULT_SOCKET_GROUP, resolveApiTls, TLS_KEYS } from './api-tls';
 
-export const SERVICE_NAMES = ['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy'] as const;
+export const SERVICE_NAMES = ['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy', 'builder'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';

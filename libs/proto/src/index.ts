@@ -10,3 +10,4 @@ export * as netproxyV1 from './gen/berth/netproxy/v1/networks';
 export * as shimV1 from './gen/berth/shim/v1/shim';
 export * as gatewayV1 from './gen/berth/gateway/v1/gateway';
 export * as metricsV1 from './gen/berth/metrics/v1/metrics';
+export * as builderV1 from './gen/berth/builder/v1/builder';

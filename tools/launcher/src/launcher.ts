@@ -11,7 +11,7 @@ import { controlSocket, type LauncherState, resolvedConfigFile, writeState } fro
 import { waitForSocket } from './wait';
 
 /** Start order: the gateway last, so `DOCKER_HOST` works once it is printed. */
-const ORDER: ServiceName[] = ['images', 'snapshotter', 'netproxy', 'supervisor', 'gateway'];
+const ORDER: ServiceName[] = ['images', 'snapshotter', 'netproxy', 'supervisor', 'builder', 'gateway'];
 const READY_TIMEOUT_MS = 30_000;
 
 const say = (msg: string) => process.stderr.write(`[berth] ${msg}\n`);

@@ -10,6 +10,7 @@ import { registryRoutes } from './registry-routes';
 import { imageStoreRoutes } from './image-store-routes';
 import { volumeRoutes } from './volume-routes';
 import { archiveRoutes } from './archive-routes';
+import { buildRoutes } from './build-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
@@ -31,6 +32,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(networkRoutes(backends));
   app.use(volumeRoutes(backends));
   app.use(archiveRoutes(backends));
+  app.use(buildRoutes(backends));
   app.use(eventRoutes(events));
   app.use(notFoundHandler);
   app.use(errorHandler);

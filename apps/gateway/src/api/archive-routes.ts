@@ -160,6 +160,8 @@ export function archiveRoutes(b: Backends): Router {
         // Docker pauses unless told not to.
         pause: q.pause === undefined ? true : bool(q.pause),
         configJson: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        replaceConfig: false,
+        createdBy: '',
       },
       { deadlineMs: 3600_000, idempotent: false },
     );

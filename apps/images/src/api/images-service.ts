@@ -76,7 +76,7 @@ export function imagesService(
         }
         const img = await commitImage(
           data,
-          { parent: o.parent, config, changes: o.changes, comment: o.comment, author: o.author, tag: o.tag, containerId: o.containerId, createdBy: o.createdBy },
+          { parent: o.parent, config, changes: o.changes, comment: o.comment, author: o.author, tag: o.tag, containerId: o.containerId, createdBy: o.createdBy, emptyLayer: o.emptyLayer },
           content,
           images,
           snaps,

@@ -15,6 +15,8 @@ export interface CommitImageOptions {
   tag: string;
   containerId: string;
   createdBy: string;
+  /** A metadata-only image: no layer is read and the parent's layers are kept. */
+  emptyLayer?: boolean;
 }
 
 async function readJson(content: ContentStore, digest: string): Promise<Record<string, unknown>> {
@@ -50,6 +52,7 @@ async function commitHeld(
   const parent = images.get(o.parent);
   const config = applyChanges(o.config, o.changes);
   const tag = o.tag ? familiarName(parseReference(o.tag)) : '';
+  if (o.emptyLayer) return commitConfigOnly(o, config, parent, tag, content, images, hold);
   const w = await content.writerUnverified();
   try {
     for await (const c of layerSource) await w.write(c);
@@ -89,8 +92,43 @@ async function commitHeld(
   else delete doc.author;
   if (o.comment) doc.comment = o.comment;
   else delete doc.comment;
-  const cfgBlob = await content.put(Buffer.from(JSON.stringify(doc)));
   const layers = [...parent.layers, { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }];
+  return record(doc, layers, tag, content, images);
+}
+
+/** A builder's metadata step: the parent's layers under a new config, history marked empty_layer. */
+async function commitConfigOnly(
+  o: CommitImageOptions,
+  config: ContainerConfigDoc,
+  parent: ImageRecord,
+  tag: string,
+  content: ContentStore,
+  images: ImageStore,
+  hold: (names: string[]) => void,
+): Promise<ImageRecord> {
+  hold([parent.id, ...parent.layers.map((l) => l.digest)]);
+  const base = await readJson(content, parent.id);
+  const created = new Date().toISOString();
+  const history = Array.isArray(base.history) ? (base.history as unknown[]) : [];
+  const doc: Record<string, unknown> = {
+    ...base,
+    created,
+    config,
+    container: o.containerId,
+    history: [...history, { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), empty_layer: true }],
+  };
+  if (o.author) doc.author = o.author;
+  return record(doc, parent.layers, tag, content, images);
+}
+
+async function record(
+  doc: Record<string, unknown>,
+  layers: { mediaType: string; digest: string; size: number }[],
+  tag: string,
+  content: ContentStore,
+  images: ImageStore,
+): Promise<ImageRecord> {
+  const cfgBlob = await content.put(Buffer.from(JSON.stringify(doc)));
   const manifest = await content.put(
     Buffer.from(
       JSON.stringify({

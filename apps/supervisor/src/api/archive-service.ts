@@ -144,7 +144,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
         }
         if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw invalidArgument('the commit body must be a container config object');
       }
-      const id = await commitContainer(peers, life, rec, { tag: req.tag, comment: req.comment, author: req.author, changes: req.changes, pause: req.pause, overrides });
+      const id = await commitContainer(peers, life, rec, { tag: req.tag, comment: req.comment, author: req.author, changes: req.changes, pause: req.pause, overrides, replaceConfig: req.replaceConfig, createdBy: req.createdBy });
       life.event('commit', rec, { comment: req.comment, imageID: id, imageRef: req.tag });
       return { id };
     }),

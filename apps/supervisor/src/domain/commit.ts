@@ -15,6 +15,10 @@ export interface CommitOptions {
   pause: boolean;
   /** ContainerConfig fields from the request body that override the container's. */
   overrides: Record<string, unknown>;
+  /** `overrides` is the whole image config (a builder step), empty fields included. */
+  replaceConfig?: boolean;
+  /** History text instead of the container's command line. */
+  createdBy?: string;
 }
 
 /** The fields of a container's config that an image config carries (Docker's commit keeps these). */
@@ -58,16 +62,17 @@ export async function commitContainer(peers: Peers, life: Lifecycle, rec: Contai
       });
       up.write({
         parent: rec.imageId,
-        configJson: Buffer.from(JSON.stringify(imageConfig(rec, o.overrides))),
+        configJson: Buffer.from(JSON.stringify(o.replaceConfig ? o.overrides : imageConfig(rec, o.overrides))),
         changes: o.changes,
         comment: o.comment,
         author: o.author,
         tag: o.tag,
         containerId: rec.id,
-        createdBy: [rec.path, ...rec.args].join(' '),
+        createdBy: o.createdBy || [rec.path, ...rec.args].join(' '),
         data: Buffer.alloc(0),
+        emptyLayer: false,
       });
-      const empty = { parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '' };
+      const empty = { parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', emptyLayer: false };
       diff.on('data', (m: snapshotterV1.DiffChunk) => {
         if (!up.write({ ...empty, data: m.data })) {
           diff.pause();

@@ -91,6 +91,11 @@ export interface CommitImageRequest {
   containerId: string;
   createdBy: string;
   data: Buffer;
+  /**
+   * The image adds no layer (a Dockerfile metadata step): no data is read, the history entry
+   * is marked `empty_layer` and the parent's layers are the image's.
+   */
+  emptyLayer: boolean;
 }
 
 export interface ImportRootfsRequest {
@@ -869,6 +874,7 @@ function createBaseCommitImageRequest(): CommitImageRequest {
     containerId: "",
     createdBy: "",
     data: Buffer.alloc(0),
+    emptyLayer: false,
   };
 }
 
@@ -900,6 +906,9 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(74).bytes(message.data);
+    }
+    if (message.emptyLayer !== false) {
+      writer.uint32(80).bool(message.emptyLayer);
     }
     return writer;
   },
@@ -983,6 +992,14 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
           message.data = Buffer.from(reader.bytes());
           continue;
         }
+        case 10: {
+          if (tag !== 80) {
+            break;
+          }
+
+          message.emptyLayer = reader.bool();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1003,6 +1020,7 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
       containerId: isSet(object.containerId) ? globalThis.String(object.containerId) : "",
       createdBy: isSet(object.createdBy) ? globalThis.String(object.createdBy) : "",
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      emptyLayer: isSet(object.emptyLayer) ? globalThis.Boolean(object.emptyLayer) : false,
     };
   },
 
@@ -1035,6 +1053,9 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.emptyLayer !== false) {
+      obj.emptyLayer = message.emptyLayer;
+    }
     return obj;
   },
 
@@ -1052,6 +1073,7 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
     message.containerId = object.containerId ?? "";
     message.createdBy = object.createdBy ?? "";
     message.data = object.data ?? Buffer.alloc(0);
+    message.emptyLayer = object.emptyLayer ?? false;
     return message;
   },
 };

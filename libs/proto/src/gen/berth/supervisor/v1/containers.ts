@@ -36,6 +36,13 @@ export interface CommitContainerRequest {
   pause: boolean;
   /** Engine API ContainerConfig fields that override the container's in the image, as JSON. */
   configJson: Buffer;
+  /**
+   * config_json is the whole image config (null and empty fields included), as a builder
+   * step needs: the container's own Cmd must not leak into the image.
+   */
+  replaceConfig: boolean;
+  /** The history entry's created_by instead of the container's command line. */
+  createdBy: string;
 }
 
 export interface CommitContainerResponse {
@@ -269,7 +276,17 @@ export interface DisconnectNetworkResponse {
 }
 
 function createBaseCommitContainerRequest(): CommitContainerRequest {
-  return { reference: "", tag: "", comment: "", author: "", changes: [], pause: false, configJson: Buffer.alloc(0) };
+  return {
+    reference: "",
+    tag: "",
+    comment: "",
+    author: "",
+    changes: [],
+    pause: false,
+    configJson: Buffer.alloc(0),
+    replaceConfig: false,
+    createdBy: "",
+  };
 }
 
 export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
@@ -294,6 +311,12 @@ export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
     }
     if (message.configJson.length !== 0) {
       writer.uint32(58).bytes(message.configJson);
+    }
+    if (message.replaceConfig !== false) {
+      writer.uint32(64).bool(message.replaceConfig);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(74).string(message.createdBy);
     }
     return writer;
   },
@@ -361,6 +384,22 @@ export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
           message.configJson = Buffer.from(reader.bytes());
           continue;
         }
+        case 8: {
+          if (tag !== 64) {
+            break;
+          }
+
+          message.replaceConfig = reader.bool();
+          continue;
+        }
+        case 9: {
+          if (tag !== 74) {
+            break;
+          }
+
+          message.createdBy = reader.string();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -379,6 +418,8 @@ export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
       changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
       pause: isSet(object.pause) ? globalThis.Boolean(object.pause) : false,
       configJson: isSet(object.configJson) ? Buffer.from(bytesFromBase64(object.configJson)) : Buffer.alloc(0),
+      replaceConfig: isSet(object.replaceConfig) ? globalThis.Boolean(object.replaceConfig) : false,
+      createdBy: isSet(object.createdBy) ? globalThis.String(object.createdBy) : "",
     };
   },
 
@@ -405,6 +446,12 @@ export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
     if (message.configJson.length !== 0) {
       obj.configJson = base64FromBytes(message.configJson);
     }
+    if (message.replaceConfig !== false) {
+      obj.replaceConfig = message.replaceConfig;
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
     return obj;
   },
 
@@ -420,6 +467,8 @@ export const CommitContainerRequest: MessageFns<CommitContainerRequest> = {
     message.changes = object.changes?.map((e) => e) || [];
     message.pause = object.pause ?? false;
     message.configJson = object.configJson ?? Buffer.alloc(0);
+    message.replaceConfig = object.replaceConfig ?? false;
+    message.createdBy = object.createdBy ?? "";
     return message;
   },
 };

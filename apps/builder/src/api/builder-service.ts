@@ -1,0 +1,62 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
+import { invalidArgument, messageOf } from '@berth/errors';
+import type { Logger } from '@berth/logging';
+import type { builderV1 } from '@berth/proto';
+import type { Engine } from '../clients/engine';
+import { Build } from '../domain/build';
+import type { BuildCache } from '../domain/cache';
+
+/**
+ * The Builder contract over the build domain. Only a bad first message ends the call with a
+ * status; a build that started reports its failure as an `errorDetail` message, the way
+ * dockerd streams it, and the call ends OK.
+ */
+export function builderService(engine: Engine, cache: BuildCache, workRoot: string, logger: Logger): ContractImpl<builderV1.BuilderServer> {
+  return {
+    build(call: ServerDuplexStream<builderV1.BuildRequest, builderV1.BuildMessage>) {
+      const it = (call as AsyncIterable<builderV1.BuildRequest>)[Symbol.asyncIterator]();
+      void (async () => {
+        const first = await it.next();
+        if (first.done || !first.value.options) throw invalidArgument('Build: the first message must carry the options');
+        const o = first.value.options;
+        Build.validate(o);
+        const firstData = Buffer.from(first.value.data);
+        const source = (async function* () {
+          if (firstData.length) yield firstData;
+          for (let r = await it.next(); !r.done; r = await it.next()) if (r.value.data.length) yield Buffer.from(r.value.data);
+        })();
+        let emitted = false;
+        const emit = (m: Record<string, unknown>) => {
+          emitted = true;
+          if (!call.cancelled) call.write({ json: JSON.stringify(m) });
+        };
+        const b = new Build(engine, cache, o, emit, workRoot);
+        call.on('cancelled', () => b.abort());
+        const log = logger.child({ build: b.id });
+        try {
+          const id = await b.run(source);
+          log.info({ image: id, tags: o.tags }, 'built');
+        } catch (err) {
+          const message = messageOf(err);
+          log.info({ err: message }, 'build failed');
+          // Before any output Docker answers with an HTTP error; after, with an errorDetail line.
+          if (!emitted) throw err;
+          emit({ errorDetail: { message }, error: message });
+        }
+        call.end();
+      })().catch((err: unknown) => endWithError(call, err));
+    },
+    pruneCache: unaryHandler(async (req: builderV1.PruneCacheRequest) => {
+      void req;
+      const images = cache.clear();
+      const deleted: string[] = [];
+      for (const id of images) {
+        // Only images nothing else holds go: tagged ones and those under containers refuse.
+        const gone = await engine.deleteImage(id).catch(() => [] as string[]);
+        deleted.push(...gone);
+      }
+      return { deleted, spaceReclaimed: 0 };
+    }),
+  };
+}

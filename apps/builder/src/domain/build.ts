@@ -1,0 +1,397 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, createReadStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { detectCompression } from './decompress';
+import { join, posix } from 'node:path';
+import { arch } from 'node:os';
+import { invalidArgument } from '@berth/errors';
+import {
+  contextFilter,
+  type ImageConfig,
+  type Instruction,
+  parseDockerfile,
+  planBuild,
+  readIgnorePatterns,
+  StageState,
+  stepCount,
+} from '@berth/dockerfile';
+import type { builderV1 } from '@berth/proto';
+import type { Engine, ImageInfo } from '../clients/engine';
+import type { BuildCache } from './cache';
+import { inContext, unpackContext } from './context';
+import { copyTar, matchSources, planContextCopy, type Ownership, type PlannedEntry, renameArchive } from './copy-sources';
+import { fetchToFile } from './fetch-url';
+
+/** Label on every container a build makes, so a restarted builder can find and remove them. */
+export const BUILD_LABEL = 'com.berth.build';
+export const DEFAULT_MAX_URL_BYTES = 4 * 1024 * 1024 * 1024;
+
+const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
+export const hostPlatform = () => `linux/${GO_ARCH[arch()] ?? arch()}`;
+
+export type Emit = (msg: Record<string, unknown>) => void;
+
+class StepFailed extends Error {}
+
+/**
+ * One `docker build`: unpack the context, parse and plan the Dockerfile, dispatch every step
+ * (metadata steps as config-only images, RUN in a real container, COPY/ADD through a
+ * container's archive API), each ending in an image, reusing cached ones; then tag.
+ * Output goes out as Docker's JSON messages through `emit`.
+ */
+export class Build {
+  readonly id = randomBytes(8).toString('hex');
+  private readonly dir: string;
+  private readonly context: string;
+  private keep: (rel: string) => boolean = () => true;
+  private readonly containers = new Set<string>();
+  private readonly stageImages = new Map<string, string>();
+  private aborted = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly cache: BuildCache,
+    private readonly o: builderV1.BuildOptions,
+    private readonly emit: Emit,
+    workRoot: string,
+  ) {
+    this.dir = join(workRoot, this.id);
+    this.context = join(this.dir, 'context');
+  }
+
+  private say(text: string): void {
+    if (!this.o.quiet) this.emit({ stream: text });
+  }
+
+  abort(): void {
+    this.aborted = true;
+  }
+
+  /** Checks what can be refused before any work: Docker answers these with a 400. */
+  static validate(o: builderV1.BuildOptions): void {
+    if (o.platform && o.platform.split(',').some((p) => !hostPlatform().startsWith(p.trim().replace(/\/$/, '')) && p.trim() !== 'linux')) {
+      throw invalidArgument(`"${o.platform}" is not the platform of this host (${hostPlatform()}): the classic builder builds only for its own platform`);
+    }
+    if (o.isolation && o.isolation !== 'default') throw invalidArgument(`Isolation mode '${o.isolation}' is not supported on linux`);
+  }
+
+  async run(source: AsyncIterable<Buffer>): Promise<string> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      return await this.runIn(source);
+    } finally {
+      for (const c of this.containers) await this.engine.removeContainer(c).catch(() => undefined);
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async runIn(source: AsyncIterable<Buffer>): Promise<string> {
+    let dockerfileName = this.o.dockerfile || 'Dockerfile';
+    if (this.o.remote) {
+      const dl = join(this.dir, 'remote');
+      await fetchToFile(this.o.remote, dl, DEFAULT_MAX_URL_BYTES, 'remote');
+      const head = readFileSync(dl).subarray(0, 512);
+      const isTar = detectCompression(head) !== 'none' || head.subarray(257, 262).toString('latin1') === 'ustar';
+      if (isTar) await unpackContext(createReadStream(dl) as AsyncIterable<Buffer>, this.context);
+      else {
+        mkdirSync(this.context, { recursive: true });
+        copyFileSync(dl, join(this.context, 'Dockerfile'));
+        dockerfileName = 'Dockerfile';
+      }
+    } else {
+      await unpackContext(source, this.context);
+    }
+    const dfPath = inContext(this.context, dockerfileName, (p) => (statSync(p).isFile() ? p : null));
+    if (!dfPath) throw invalidArgument(`Cannot locate specified Dockerfile: ${dockerfileName}`);
+    const ignoreFile = inContext(this.context, '.dockerignore', (p) => readFileSync(p, 'utf8'));
+    this.keep = contextFilter(readIgnorePatterns(ignoreFile ?? ''), dockerfileName);
+    let text = readFileSync(dfPath, 'utf8');
+    const labels = Object.entries(this.o.labels);
+    if (labels.length) text += `\nLABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}\n`;
+    const parsed = parseDockerfile(text);
+    for (const w of parsed.warnings) this.say(`${w}\n`);
+    const buildArgs: Record<string, string | undefined> = { ...this.o.buildArgs };
+    for (const k of this.o.nullBuildArgs) buildArgs[k] = undefined;
+    const plan = planBuild(parsed, buildArgs, this.o.target);
+    const total = stepCount(plan);
+    let n = 0;
+    const step = (i: Instruction) => this.say(`Step ${++n}/${total} : ${i.original}\n`);
+    for (const a of plan.metaArgs) step(a);
+    const used = new Set<string>(Object.keys(plan.metaValues).filter((k) => k in buildArgs));
+    let image = '';
+    for (const stage of plan.stages) {
+      step(stage.from);
+      const base = await this.baseImage(stage.base, stage.platform);
+      image = base.id;
+      this.say(` ---> ${short(image)}\n`);
+      const state = new StageState((base.doc.config ?? {}) as ImageConfig, buildArgs, plan.metaValues, parsed.escape);
+      const triggers = (base.doc.config?.OnBuild as string[] | null | undefined) ?? [];
+      if (triggers.length) {
+        this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+        for (const t of parseDockerfile(t0(triggers)).instructions) image = await this.dispatch(state, t, image);
+      }
+      for (const i of stage.commands) {
+        if (this.aborted) throw invalidArgument('Build cancelled');
+        step(i);
+        image = await this.dispatch(state, i, image);
+        this.say(` ---> ${short(image)}\n`);
+      }
+      for (const k of state.usedArgs) used.add(k);
+      this.emit({ aux: { ID: image } });
+      this.stageImages.set(String(stage.index), image);
+      if (stage.name) this.stageImages.set(stage.name, image);
+    }
+    const unused = StageState.unusedArgs(buildArgs, used);
+    if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    this.say(`Successfully built ${short(image)}\n`);
+    for (const t of this.o.tags) {
+      await this.engine.tag(image, t);
+      this.say(`Successfully tagged ${normalTag(t)}\n`);
+    }
+    if (this.o.quiet) this.emit({ stream: `${image}\n` });
+    return image;
+  }
+
+  private async baseImage(ref: string, platform: string): Promise<ImageInfo> {
+    const stage = this.stageImages.get(ref.toLowerCase());
+    if (stage) return (await this.engine.image(stage))!;
+    if (ref === 'scratch') throw invalidArgument('FROM scratch is not supported by this builder yet');
+    if (platform && !hostPlatform().startsWith(platform.replace(/\/$/, ''))) {
+      throw invalidArgument(`FROM --platform=${platform}: the classic builder builds only for ${hostPlatform()}`);
+    }
+    let img = this.o.pull ? null : await this.engine.image(ref);
+    if (!img) {
+      await this.engine.pull(ref, platform, (json) => {
+        const m = JSON.parse(json) as Record<string, unknown>;
+        if (m.error) throw invalidArgument(String(m.error));
+        if (!this.o.quiet) this.emit(m);
+      });
+      img = await this.engine.image(ref);
+      if (!img) throw invalidArgument(`pull access denied for ${ref}, repository does not exist or may require 'docker login'`);
+    }
+    return img;
+  }
+
+  private async cached(parent: string, key: string, make: () => Promise<string>): Promise<string> {
+    const k = createHash('sha256').update(`${parent}\n${key}`).digest('hex');
+    if (!this.o.noCache) {
+      const hit = this.cache.get(k);
+      if (hit && (await this.engine.image(hit))) {
+        this.say(' ---> Using cache\n');
+        return hit;
+      }
+    }
+    const id = await make();
+    this.cache.put(k, id, parent);
+    return id;
+  }
+
+  private async dispatch(state: StageState, i: Instruction, parent: string): Promise<string> {
+    switch (i.name) {
+      case 'run':
+        return this.run1(state, i, parent);
+      case 'copy':
+      case 'add':
+        return this.copy1(state, i, parent);
+      case 'from':
+        throw invalidArgument('FROM inside a stage');
+      default: {
+        const createdBy = state.apply(i);
+        return this.cached(parent, `${createdBy}\n${state.author}`, () => this.engine.commitConfig(parent, imageDoc(state), createdBy, state.author));
+      }
+    }
+  }
+
+  private hostConfig(): Record<string, unknown> {
+    const o = this.o;
+    let ulimits: unknown[] = [];
+    try {
+      ulimits = o.ulimitsJson.length ? (JSON.parse(Buffer.from(o.ulimitsJson).toString()) as unknown[]) : [];
+    } catch {
+      throw invalidArgument('invalid ulimits');
+    }
+    return {
+      NetworkMode: o.networkMode || 'default',
+      ExtraHosts: o.extraHosts.length ? o.extraHosts : null,
+      ...(o.shmSize ? { ShmSize: Number(o.shmSize) } : {}),
+      ...(o.memory ? { Memory: Number(o.memory) } : {}),
+      ...(o.memorySwap ? { MemorySwap: Number(o.memorySwap) } : {}),
+      ...(o.cpuShares ? { CpuShares: Number(o.cpuShares) } : {}),
+      ...(o.cpuPeriod ? { CpuPeriod: Number(o.cpuPeriod) } : {}),
+      ...(o.cpuQuota ? { CpuQuota: Number(o.cpuQuota) } : {}),
+      ...(o.cpusetCpus ? { CpusetCpus: o.cpusetCpus } : {}),
+      ...(o.cpusetMems ? { CpusetMems: o.cpusetMems } : {}),
+      ...(ulimits.length ? { Ulimits: ulimits } : {}),
+    };
+  }
+
+  /** A container of `image` for a step, never started unless it is a RUN. */
+  private async container(state: StageState, image: string, cmd: string[], env: string[]): Promise<string> {
+    const c = state.config;
+    const id = await this.engine.createContainer({
+      Image: image,
+      Cmd: cmd,
+      Entrypoint: [],
+      Env: env,
+      WorkingDir: c.WorkingDir ?? '',
+      User: c.User ?? '',
+      Volumes: {},
+      AttachStdout: true,
+      AttachStderr: true,
+      Labels: { [BUILD_LABEL]: this.id },
+      HostConfig: this.hostConfig(),
+    });
+    this.containers.add(id);
+    return id;
+  }
+
+  private async removeStepContainer(id: string): Promise<void> {
+    await this.engine.removeContainer(id);
+    this.containers.delete(id);
+  }
+
+  private async run1(state: StageState, i: Instruction, parent: string): Promise<string> {
+    const step = state.run(i);
+    return this.cached(parent, `RUN\n${step.createdBy}`, async () => {
+      const envNames = new Set((state.config.Env ?? []).map((e) => e.split('=')[0]));
+      const env = [...(state.config.Env ?? []), ...step.args.filter((a) => !envNames.has(a.split('=')[0]))];
+      const cid = await this.container(state, parent, step.cmd, env);
+      this.say(` ---> Running in ${short(cid)}\n`);
+      const out = await this.engine.attach(cid);
+      const pump = (async () => {
+        for await (const chunk of out.chunks) this.say(chunk.toString('utf8'));
+      })();
+      let code: number;
+      try {
+        code = await this.engine.run(cid);
+      } finally {
+        await Promise.race([pump, new Promise((r) => setTimeout(r, 5_000).unref())]);
+        out.close();
+      }
+      if (code !== 0) {
+        if (!this.o.forceRm) this.containers.delete(cid);
+        throw new StepFailed(`The command '${step.cmd.join(' ')}' returned a non-zero code: ${code}`);
+      }
+      const id = await this.engine.commitContainer(cid, imageDoc(state), step.createdBy, state.author);
+      if (this.o.rm || this.o.forceRm) {
+        this.say(`Removing intermediate container ${short(cid)}\n`);
+        await this.removeStepContainer(cid);
+      } else this.containers.delete(cid);
+      return id;
+    });
+  }
+
+  /** Directories on the way to `dir` that the image lacks, outermost first (names under '/'). */
+  private async missingParents(cid: string, dir: string): Promise<string[]> {
+    const parts = dir.split('/').filter(Boolean);
+    const missing: string[] = [];
+    for (let k = parts.length; k > 0; k--) {
+      const p = parts.slice(0, k).join('/');
+      const st = await this.engine.statPath(cid, `/${p}`);
+      if (st) {
+        if (!st.dir) throw invalidArgument(`failed to copy files: /${p} is not a directory`);
+        break;
+      }
+      missing.unshift(p);
+    }
+    return missing;
+  }
+
+  private async ownership(i: Instruction, chown: string, chmod: string): Promise<Ownership> {
+    const own: Ownership = { uid: 0, gid: 0, ...(chmod ? { mode: parseInt(chmod, 8) } : {}) };
+    if (!chown) return own;
+    const [u, g = u] = chown.split(':') as [string, string?];
+    if (!/^\d+$/.test(u) || !/^\d+$/.test(g!)) {
+      throw invalidArgument(`${i.name.toUpperCase()} --chown=${chown}: only numeric user and group IDs are supported by this builder`);
+    }
+    return { ...own, uid: Number(u), gid: Number(g) };
+  }
+
+  private async copy1(state: StageState, i: Instruction, parent: string): Promise<string> {
+    const c = state.copy(i);
+    const what = c.add ? 'ADD' : 'COPY';
+    const own = await this.ownership(i, c.chown, c.chmod);
+    const destDirOf = (name: string) => (c.dest.endsWith('/') ? c.dest : posix.dirname(name));
+    const commit = async (key: string, label: string, put: (cid: string) => Promise<void>) =>
+      this.cached(parent, `${what}\n${key}\n${c.dest}\n${c.chown}\n${c.chmod}`, async () => {
+        const cid = await this.container(state, parent, [...state.shell(), `#(nop) ${what} ${label} in ${c.dest} `], state.config.Env ?? []);
+        await put(cid);
+        const id = await this.engine.commitContainer(cid, imageDoc(state), state.nop(`${what} ${label} in ${c.dest} `), state.author);
+        await this.removeStepContainer(cid);
+        return id;
+      });
+
+    if (c.from) {
+      const src = this.stageImages.get(c.from.toLowerCase()) ?? (await this.baseImage(c.from, '')).id;
+      const hashes: string[] = [];
+      return commit(`${src}\n${c.sources.join('\n')}`, `--from=${c.from} ${c.sources.join(' ')}`, async (cid) => {
+        const from = await this.container(state, src, ['#(nop) COPY --from'], []);
+        try {
+          for (const s of c.sources) {
+            const p = posix.normalize(`/${s}`);
+            const st = await this.engine.statPath(from, p);
+            if (!st) throw invalidArgument(`${what} failed: stat ${p}: file does not exist`);
+            const dir = st.dir ? c.dest.replace(/\/$/, '') || '/' : destDirOf(c.dest);
+            const parents = await this.missingParents(cid, dir);
+            await this.engine.putArchive(cid, '/', renameArchive(this.engine.archive(from, p), st.dir, posix.basename(p), c.dest, parents, own));
+            hashes.push(p);
+          }
+        } finally {
+          await this.removeStepContainer(from).catch(() => undefined);
+        }
+      });
+    }
+
+    const urls = c.sources.filter((s) => c.add && /^https?:\/\//.test(s));
+    const locals = c.sources.filter((s) => !urls.includes(s));
+    const entries: PlannedEntry[] = [];
+    const sums: string[] = [];
+    const labels: string[] = [];
+    if (locals.length) {
+      const matched = locals.flatMap((s) => matchSources(this.context, s, this.keep, what));
+      const planned = planContextCopy(this.context, matched, c.sources.length > 1 && !c.dest.endsWith('/') ? `${c.dest}/` : c.dest, this.keep, c.add);
+      if (c.sources.length > 1 && !c.dest.endsWith('/')) throw invalidArgument('When using COPY with more than one source file, the destination must be a directory and end with a /');
+      entries.push(...planned.entries);
+      sums.push(planned.checksum);
+      labels.push(planned.label);
+    }
+    for (const [k, u] of urls.entries()) {
+      const file = join(this.dir, `url-${k}`);
+      const got = await fetchToFile(u, file, DEFAULT_MAX_URL_BYTES, what);
+      const name = c.dest.endsWith('/') || urls.length > 1 ? posix.join(c.dest, posix.basename(new URL(got.url).pathname) || 'index.html') : c.dest;
+      const bytes = readFileSync(file);
+      const sum = createHash('sha256').update(bytes).digest('hex');
+      sums.push(sum);
+      labels.push(`file:${sum}`);
+      entries.push({ from: file, name: name.replace(/^\/+/, ''), type: 'file', mode: 0o600, size: bytes.length, mtime: got.mtimeSeconds, linkname: '' });
+    }
+    const label = labels.length === 1 ? labels[0]! : `multi:${createHash('sha256').update(labels.join(',')).digest('hex')}`;
+    return commit(sums.join(','), label, async (cid) => {
+      const top = c.dest.endsWith('/') || entries.some((e) => e.type === 'directory' || e.type === 'archive') ? c.dest.replace(/\/$/, '') : posix.dirname(c.dest);
+      const dirOf = entries.length === 0 ? c.dest : top || '/';
+      const parents = await this.missingParents(cid, dirOf);
+      await this.engine.putArchive(cid, '/', copyTar(parents, entries, own));
+    });
+  }
+
+  static isStepFailure(err: unknown): boolean {
+    return err instanceof StepFailed;
+  }
+}
+
+/** The image config a step records: the stage's config, as Docker writes it. */
+function imageDoc(state: StageState): Record<string, unknown> {
+  const c = { ...state.config } as Record<string, unknown>;
+  if (!c.OnBuild || (c.OnBuild as unknown[]).length === 0) c.OnBuild = null;
+  return c;
+}
+
+function t0(triggers: string[]): string {
+  return `${triggers.join('\n')}\n`;
+}
+
+/** How Docker prints a tag: `name:latest` when no tag was given. */
+function normalTag(t: string): string {
+  const slash = t.lastIndexOf('/');
+  return t.slice(slash + 1).includes(':') || t.includes('@') ? t : `${t}:latest`;
+}
