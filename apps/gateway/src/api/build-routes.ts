@@ -6,7 +6,8 @@ import { fromServiceError } from '@berth/grpc';
 import type { builderV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 
-const truthy = (v: unknown) => v === '1' || v === 'true' || v === 'True';
+/** dockerd's httputils.BoolValue: anything but '', '0', 'no', 'false' and 'none' is true. */
+const truthy = (v: unknown) => typeof v === 'string' && !['', '0', 'no', 'false', 'none'].includes(v.toLowerCase());
 
 function jsonQuery<T>(req: Request, key: string, fallback: T): T {
   const v = req.query[key];
@@ -46,7 +47,7 @@ export function buildOptions(req: Request): builderV1.BuildOptions {
     buildArgs,
     nullBuildArgs,
     noCache: truthy(q.nocache),
-    pull: truthy(q.pull) || (typeof q.pull === 'string' && q.pull !== '' && q.pull !== '0' && q.pull !== 'false'),
+    pull: truthy(q.pull),
     rm: q.rm === undefined ? true : truthy(q.rm),
     forceRm: truthy(q.forcerm),
     quiet: truthy(q.q),
