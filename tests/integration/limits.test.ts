@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDir, cgroupSupport, cgroupVersion, onlineCpus } from '@berth/cgroups';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Suite } from '../support/berth';
+import { eventually, run, Suite } from '../support/berth';
 
 let suite: Suite;
 beforeAll(async () => {
@@ -123,5 +123,141 @@ describe('impossible values get dockerd’s 400s', () => {
     await api({ CgroupnsMode: 'sideways' }, 'invalid cgroup namespace mode: sideways');
     await api({ ShmSize: -1 }, 'SHM size can not be less than 0');
     await api({ Devices: [{ PathOnHost: '/dev/nope-nothing', PathInContainer: '/dev/x', CgroupPermissions: 'rwm' }] }, 'error gathering device information while adding custom device "/dev/nope-nothing"');
+  });
+});
+
+const ALLOCATE = 'x=a; while true; do x=$x$x; done';
+
+describe('the OOM killer', () => {
+  it('ends a container that outgrows -m with 137, State.OOMKilled and an oom event', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const r = await suite.docker(['run', '--name', 'hungry', '-m', '20m', '--memory-swap', '20m', 'busybox', 'sh', '-c', ALLOCATE]);
+    expect(r.code).toBe(137);
+    expect((await suite.docker(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'hungry'])).stdout.trim()).toBe('true 137');
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const ev = await suite.docker(['events', '--since', String(since), '--until', String(until), '--filter', 'container=hungry', '--format', '{{.Action}}']);
+    expect(ev.stdout.trim().split('\n')).toEqual(expect.arrayContaining(['oom', 'die']));
+    // A kill that is not the OOM killer's is not an OOM.
+    await suite.docker(['run', '-d', '--name', 'killed', '-m', '20m', 'busybox', 'sleep', '60']);
+    await suite.docker(['kill', 'killed']);
+    await suite.docker(['wait', 'killed']);
+    expect((await suite.docker(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'killed'])).stdout.trim()).toBe('false 137');
+  });
+
+  it('is recorded when it happened while the supervisor was down', async () => {
+    await suite.docker(['run', '-d', '--name', 'hungrylater', '-m', '20m', '--memory-swap', '20m', 'busybox', 'sh', '-c', `sleep 2; ${ALLOCATE}`]);
+    const sup = suite.state().children.supervisor!;
+    process.kill(sup.pid, 'SIGSTOP');
+    try {
+      // The shim records the exit on its own; the supervisor learns of it only when it is back.
+      await new Promise((r) => setTimeout(r, 8000));
+    } finally {
+      process.kill(sup.pid, 'SIGKILL');
+      process.kill(sup.pid, 'SIGCONT');
+    }
+    const st = await eventually(
+      async () => (await suite.docker(['inspect', '--format', '{{.State.Status}} {{.State.OOMKilled}} {{.State.ExitCode}}', 'hungrylater'])).stdout.trim(),
+      (v) => v.startsWith('exited'),
+      60_000,
+    );
+    expect(st).toBe('exited true 137');
+  });
+});
+
+describe('docker stats', () => {
+  it('shows about 20% CPU for a busy loop under --cpu-quota 20000, and sane memory, net, block and pids columns', async () => {
+    await suite.docker(['run', '-d', '--name', 'spinner', '--cpu-period=100000', '--cpu-quota=20000', '-m', '64m', 'busybox', 'sh', '-c', 'while :; do :; done']);
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await suite.docker(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}']);
+    expect(r.code, r.stderr).toBe(0);
+    const row = r.stdout.split('\n').find((l) => l.startsWith('spinner|'));
+    expect(row, r.stdout).toBeDefined();
+    const [, cpu, mem, net, block, pids] = row!.split('|');
+    const pct = Number.parseFloat(cpu!);
+    // A sanity bound, not a timing: the quota is 20% of one CPU.
+    expect(pct).toBeGreaterThan(5);
+    expect(pct).toBeLessThan(40);
+    expect(mem).toMatch(/^[\d.]+[KMG]?i?B \/ 64MiB$/);
+    expect(net).toMatch(/^[\d.]+k?M?B \/ [\d.]+k?M?B$/);
+    expect(block).toMatch(/^[\d.]+k?M?B \/ [\d.]+k?M?B$/);
+    expect(pids).toBe('1');
+  });
+
+  it('answers Docker\'s JSON: one sample, one-shot, a stream every second; 404 for an unknown container', async () => {
+    const one = await suite.api('GET', '/containers/spinner/stats?stream=false');
+    expect(one.status).toBe(200);
+    const s = JSON.parse(one.body);
+    expect(s.name).toBe('/spinner');
+    expect(s.cpu_stats.online_cpus).toBe(onlineCpus());
+    expect(s.cpu_stats.cpu_usage.total_usage).toBeGreaterThan(0);
+    expect(s.precpu_stats.cpu_usage.total_usage).toBeGreaterThan(0);
+    expect(s.cpu_stats.system_cpu_usage).toBeGreaterThan(s.precpu_stats.system_cpu_usage);
+    expect(s.cpu_stats.throttling_data.throttled_periods).toBeGreaterThan(0);
+    expect(s.memory_stats.limit).toBe(64 << 20);
+    expect(s.memory_stats.usage).toBeGreaterThan(0);
+    expect(s.networks.eth0.rx_bytes).toBeGreaterThanOrEqual(0);
+    expect(s.pids_stats.current).toBe(1);
+    expect(Array.isArray(s.blkio_stats.io_service_bytes_recursive)).toBe(true);
+    const shot = JSON.parse((await suite.api('GET', '/containers/spinner/stats?stream=false&one-shot=true')).body);
+    expect(shot.preread).toBe('0001-01-01T00:00:00Z');
+    const py = await run('/usr/bin/python3', ['-c', [
+      'import docker, sys',
+      `c = docker.DockerClient(base_url="${suite.dockerHost}")`,
+      'gen = c.containers.get("spinner").stats(decode=True)',
+      'a = next(gen); b = next(gen)',
+      'print(b["read"] > a["read"], b["precpu_stats"]["cpu_usage"]["total_usage"] == a["cpu_stats"]["cpu_usage"]["total_usage"])',
+    ].join('\n')]);
+    expect(py.stdout.trim(), py.stderr).toBe('True True');
+    expect((await suite.api('GET', '/containers/nosuch/stats?stream=false')).status).toBe(404);
+  });
+});
+
+describe('docker update', () => {
+  it('changes a created container, then a running one at once, keeps it across restarts of the container and the supervisor', async () => {
+    await suite.docker(['create', '--name', 'updated', 'busybox', 'sleep', '300']);
+    const u1 = await suite.docker(['update', '--memory', '80m', '--memory-swap', '160m', '--cpus', '0.5', 'updated']);
+    expect(u1.code, u1.stderr).toBe(0);
+    let c = await inspectJson('updated');
+    expect(c.HostConfig).toMatchObject({ Memory: 80 << 20, MemorySwap: 160 << 20, NanoCpus: 5e8 });
+    await suite.docker(['start', 'updated']);
+    expect(v1 ? cg(c.Id, 'memory', 'memory.limit_in_bytes') : cg(c.Id, '', 'memory.max')).toBe(String(80 << 20));
+    const u2 = await suite.docker(['update', '--cpus', '0.25', '--pids-limit', '20', '--cpu-shares', '256', '--memory', '100m', '--memory-swap', '200m', '--restart', 'always', 'updated']);
+    expect(u2.code, u2.stderr).toBe(0);
+    c = await inspectJson('updated');
+    expect(c.HostConfig).toMatchObject({ NanoCpus: 2.5e8, PidsLimit: 20, CpuShares: 256, Memory: 100 << 20, RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } });
+    const live = () => (v1 ? [cg(c.Id, 'cpu', 'cpu.cfs_quota_us'), cg(c.Id, 'pids', 'pids.max'), cg(c.Id, 'memory', 'memory.limit_in_bytes')] : [cg(c.Id, '', 'cpu.max').split(' ')[0], cg(c.Id, '', 'pids.max'), cg(c.Id, '', 'memory.max')]);
+    expect(live()).toEqual(['25000', '20', String(100 << 20)]);
+    await suite.docker(['restart', '-t', '0', 'updated']);
+    expect(live()).toEqual(['25000', '20', String(100 << 20)]);
+    const sup = suite.state().children.supervisor!;
+    process.kill(sup.pid, 'SIGKILL');
+    await eventually(() => suite.docker(['inspect', 'updated']), (r) => r.code === 0, 30_000);
+    expect((await inspectJson('updated')).HostConfig).toMatchObject({ NanoCpus: 2.5e8, PidsLimit: 20 });
+    await suite.docker(['restart', '-t', '0', 'updated']);
+    expect(live()).toEqual(['25000', '20', String(100 << 20)]);
+  });
+
+  it("gives dockerd's errors: memory above the set swap, bad values, a removed container", async () => {
+    await suite.docker(['run', '-d', '--name', 'upd2', '-m', '20m', 'busybox', 'sleep', '300']);
+    const swap = await suite.docker(['update', '--memory', '100m', 'upd2']);
+    expect(swap.stderr).toContain('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    const tiny = await suite.docker(['update', '--memory', '1k', 'upd2']);
+    expect(tiny.stderr).toContain('Minimum memory limit allowed is 6MB');
+    const api = await suite.api('POST', '/containers/upd2/update', { Memory: 'x' });
+    expect(api.status).toBe(400);
+    await suite.docker(['rm', '-f', 'upd2']);
+    const gone = await suite.docker(['update', '--memory', '80m', 'upd2']);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('No such container: upd2');
+    expect((await suite.api('POST', '/containers/upd2/update', { Memory: 83886080 })).status).toBe(404);
+  });
+});
+
+describe('docker info', () => {
+  it('reports the cgroup driver, version, limit support and dockerd\'s warnings', async () => {
+    const info = JSON.parse((await suite.docker(['info', '--format', '{{json .}}'])).stdout) as Record<string, unknown> & { Warnings: string[] | null };
+    const sys = cgroupSupport();
+    expect(info).toMatchObject({ CgroupDriver: 'cgroupfs', CgroupVersion: cgroupVersion(), MemoryLimit: sys.memoryLimit, SwapLimit: sys.swapLimit, CpuCfsQuota: sys.cpuCfs, CPUSet: sys.cpuset, PidsLimit: sys.pidsLimit, OomKillDisable: sys.oomKillDisable });
+    expect((info.Warnings ?? []).includes('WARNING: No swap limit support')).toBe(!sys.swapLimit);
   });
 });

@@ -4,6 +4,7 @@ import type { Backends } from '../domain/backends';
 import { errorHandler, notFoundHandler } from './errors';
 import { exactJson } from './json';
 import { containerRoutes } from './container-routes';
+import { resourceRoutes } from './resource-routes';
 import { imageRoutes } from './image-routes';
 import { networkRoutes } from './network-routes';
 import { registryRoutes } from './registry-routes';
@@ -26,6 +27,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(versionMiddleware(version));
   app.use(systemRoutes(config, version, backends));
   app.use(containerRoutes(backends));
+  app.use(resourceRoutes(backends));
   app.use(registryRoutes(backends));
   app.use(imageStoreRoutes(backends));
   app.use(imageRoutes(backends));

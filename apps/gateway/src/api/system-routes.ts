@@ -4,7 +4,7 @@ import { serviceInfo } from '@berth/clients';
 import { messageOf } from '@berth/errors';
 import type { types } from '@berth/proto';
 import { MAX_API_VERSION, MIN_API_VERSION } from '../domain/api-version';
-import { hostFacts } from '../domain/host-facts';
+import { hostFacts, resourceInfo } from '../domain/host-facts';
 import type { Backends } from '../domain/backends';
 
 const INFO_DEADLINE_MS = 3_000;
@@ -81,6 +81,7 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
 
   r.get('/info', async (_req, res) => {
     const host = hostFacts();
+    const limits = resourceInfo();
     const warnings: string[] = [];
     const infos = await allInfos(config);
     for (const [n, i] of infos) if (i instanceof Error) warnings.push(`WARNING: ${n} service is unavailable: ${messageOf(i)}`);
@@ -102,17 +103,9 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
       Driver: driver,
       DriverStatus: snap instanceof Error || !snap?.details['backing-filesystem'] ? [] : [['Backing Filesystem', snap.details['backing-filesystem']]],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      IPv4Forwarding: true,
+      ...limits.flags,
       Debug: config.debug,
       NFd: 0,
-      OomKillDisable: false,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
       LoggingDriver: config.logDriver,
@@ -147,7 +140,7 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
       RuncCommit: { ID: sup instanceof Error || !sup ? '' : (sup.details['runtime-version'] ?? '') },
       InitCommit: { ID: '' },
       SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: warnings,
+      Warnings: [...warnings, ...limits.warnings],
     });
   });
 

@@ -72,6 +72,14 @@ export class Backends {
     return unary('supervisor', this.c.topContainer.bind(this.c), { reference, psArgs });
   }
 
+  updateContainer(reference: string, body: Buffer): Promise<supervisorV1.UpdateContainerResponse> {
+    return unary('supervisor', this.c.updateContainer.bind(this.c), { reference, bodyJson: body }, { idempotent: false });
+  }
+
+  containerStats(reference: string): Promise<supervisorV1.ContainerStatsResponse> {
+    return unary('supervisor', this.c.containerStats.bind(this.c), { reference });
+  }
+
   pruneContainers(filtersJson: string): Promise<supervisorV1.PruneContainersResponse> {
     return unary('supervisor', this.c.pruneContainers.bind(this.c), { filtersJson }, LONG);
   }

@@ -7,6 +7,7 @@ import type { Peers } from '@berth/clients';
 import type { ContainerRoots } from '../domain/container-root';
 import { inspect, summary } from '../domain/inspect';
 import type { Lifecycle } from '../domain/lifecycle';
+import { statsSample } from '../domain/container-stats';
 import { type Execs, inspectExec } from '../domain/execs';
 import { conflict } from '@berth/errors';
 import type { ContainerRecord } from '../domain/model';
@@ -118,6 +119,11 @@ export function containersService(containers: Containers, life: Lifecycle, execs
     shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference)),
     topContainer: unaryHandler((req: supervisorV1.TopContainerRequest) => life.top(req.reference, req.psArgs)),
     pruneContainers: unaryHandler((req: supervisorV1.PruneContainersRequest) => life.prune(req.filtersJson)),
+    updateContainer: unaryHandler((req: supervisorV1.UpdateContainerRequest) => life.update(req.reference, req.bodyJson)),
+    containerStats: unaryHandler((req: supervisorV1.GetContainerRequest) => {
+      const s = statsSample(containers.get(req.reference));
+      return { running: s.running, statsJson: Buffer.from(JSON.stringify(s.stats)) };
+    }),
     ...archiveService(containers, peers, life, roots),
   };
 }

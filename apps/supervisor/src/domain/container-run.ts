@@ -54,7 +54,7 @@ async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promis
     d.containers.save(rec);
     throw invalidArgument(`failed to create task for container: ${msg}: unknown`);
   }
-  Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, StartedAt: now() });
+  Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, OOMKilled: false, StartedAt: now() });
   d.containers.save(rec);
   d.event('start', rec);
   watchExit(ctx, rec.id);

@@ -3,6 +3,7 @@ import { waitForExit } from './exit-probe';
 import { unpublish } from './published-ports';
 import type { LifecycleContext } from './lifecycle-context';
 import type { State } from './model';
+import { endedByOom } from './oom';
 import { restartDelayMs, shouldRestart } from './restart-policy';
 
 /** Keeps one Wait open on the shim per running container, to learn of its exit (see exit-probe). */
@@ -25,13 +26,15 @@ export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, 
   const rec = d.containers.byId(id);
   if (!rec) return;
   const ranMs = exitedUnixMs - Date.parse(rec.state.StartedAt);
+  const oom = endedByOom(rec, exitCode);
   Object.assign(rec.state, {
-    Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, Error: error,
+    Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom,
     FinishedAt: new Date(exitedUnixMs || Date.now()).toISOString(),
   } satisfies Partial<State>);
   const restart = shouldRestart(rec.hostConfig.RestartPolicy, exitCode, rec.restartCount, rec.manuallyStopped);
   if (restart) Object.assign(rec.state, { Restarting: true, Status: 'restarting' });
   d.containers.save(rec);
+  if (oom) d.event('oom', rec);
   d.event('die', rec, { exitCode: String(exitCode) });
   ctx.waiters.exited(id, { exitCode, error });
   if (restart) {

@@ -1,4 +1,5 @@
 import { createContainer } from './container-create';
+import { updateContainer } from './container-update';
 import { deleteContainer, pruneContainers, removeContainer } from './container-removal';
 import { renameContainer } from './container-rename';
 import { runContainer, startContainer } from './container-run';
@@ -111,6 +112,10 @@ export class Lifecycle implements LifecycleContext {
 
   prune(filtersJson: string): Promise<{ deleted: string[]; spaceReclaimed: number }> {
     return pruneContainers(this, filtersJson);
+  }
+
+  update(ref: string, bodyJson: Uint8Array): { warnings: string[] } {
+    return updateContainer(this, ref, bodyJson);
   }
 
   reconcile(): Promise<void> {

@@ -26,6 +26,20 @@ import { InfoRequest, InfoResponse } from "../../types/v1/info";
 
 export const protobufPackage = "berth.supervisor.v1";
 
+export interface UpdateContainerRequest {
+  reference: string;
+  bodyJson: Buffer;
+}
+
+export interface UpdateContainerResponse {
+  warnings: string[];
+}
+
+export interface ContainerStatsResponse {
+  statsJson: Buffer;
+  running: boolean;
+}
+
 export interface CommitContainerRequest {
   reference: string;
   /** Reference to tag the image with ("repo:tag"); may be empty. */
@@ -274,6 +288,218 @@ export interface DisconnectNetworkRequest {
 
 export interface DisconnectNetworkResponse {
 }
+
+function createBaseUpdateContainerRequest(): UpdateContainerRequest {
+  return { reference: "", bodyJson: Buffer.alloc(0) };
+}
+
+export const UpdateContainerRequest: MessageFns<UpdateContainerRequest> = {
+  encode(message: UpdateContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.bodyJson.length !== 0) {
+      writer.uint32(18).bytes(message.bodyJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseUpdateContainerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reference = reader.string();
+          continue;
+        }
+        case 2: {
+          if (tag !== 18) {
+            break;
+          }
+
+          message.bodyJson = Buffer.from(reader.bytes());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): UpdateContainerRequest {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      bodyJson: isSet(object.bodyJson) ? Buffer.from(bytesFromBase64(object.bodyJson)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: UpdateContainerRequest): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.bodyJson.length !== 0) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateContainerRequest>, I>>(base?: I): UpdateContainerRequest {
+    return UpdateContainerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateContainerRequest>, I>>(object: I): UpdateContainerRequest {
+    const message = createBaseUpdateContainerRequest();
+    message.reference = object.reference ?? "";
+    message.bodyJson = object.bodyJson ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseUpdateContainerResponse(): UpdateContainerResponse {
+  return { warnings: [] };
+}
+
+export const UpdateContainerResponse: MessageFns<UpdateContainerResponse> = {
+  encode(message: UpdateContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.warnings) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseUpdateContainerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.warnings.push(reader.string());
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): UpdateContainerResponse {
+    return {
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: UpdateContainerResponse): unknown {
+    const obj: any = {};
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateContainerResponse>, I>>(base?: I): UpdateContainerResponse {
+    return UpdateContainerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateContainerResponse>, I>>(object: I): UpdateContainerResponse {
+    const message = createBaseUpdateContainerResponse();
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseContainerStatsResponse(): ContainerStatsResponse {
+  return { statsJson: Buffer.alloc(0), running: false };
+}
+
+export const ContainerStatsResponse: MessageFns<ContainerStatsResponse> = {
+  encode(message: ContainerStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.statsJson.length !== 0) {
+      writer.uint32(10).bytes(message.statsJson);
+    }
+    if (message.running !== false) {
+      writer.uint32(16).bool(message.running);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseContainerStatsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 10) {
+            break;
+          }
+
+          message.statsJson = Buffer.from(reader.bytes());
+          continue;
+        }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.running = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ContainerStatsResponse {
+    return {
+      statsJson: isSet(object.statsJson) ? Buffer.from(bytesFromBase64(object.statsJson)) : Buffer.alloc(0),
+      running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+    };
+  },
+
+  toJSON(message: ContainerStatsResponse): unknown {
+    const obj: any = {};
+    if (message.statsJson.length !== 0) {
+      obj.statsJson = base64FromBytes(message.statsJson);
+    }
+    if (message.running !== false) {
+      obj.running = message.running;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerStatsResponse>, I>>(base?: I): ContainerStatsResponse {
+    return ContainerStatsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerStatsResponse>, I>>(object: I): ContainerStatsResponse {
+    const message = createBaseContainerStatsResponse();
+    message.statsJson = object.statsJson ?? Buffer.alloc(0);
+    message.running = object.running ?? false;
+    return message;
+  },
+};
 
 function createBaseCommitContainerRequest(): CommitContainerRequest {
   return {
@@ -4150,6 +4376,38 @@ export const ContainersService = {
       Buffer.from(CommitContainerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommitContainerResponse => CommitContainerResponse.decode(value),
   },
+  /**
+   * UpdateContainer changes a container's resources and restart policy (`docker update`) from
+   * an Engine API ContainerUpdate body; a running container's cgroup changes at once and the
+   * change is kept for its later starts. Returns dockerd's warnings. NOT_FOUND for an unknown
+   * container, INVALID_ARGUMENT for values dockerd refuses.
+   */
+  updateContainer: {
+    path: "/berth.supervisor.v1.Containers/UpdateContainer",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: UpdateContainerRequest): Buffer =>
+      Buffer.from(UpdateContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateContainerRequest => UpdateContainerRequest.decode(value),
+    responseSerialize: (value: UpdateContainerResponse): Buffer =>
+      Buffer.from(UpdateContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateContainerResponse => UpdateContainerResponse.decode(value),
+  },
+  /**
+   * ContainerStats samples a container's cgroup and network counters as the Engine API's
+   * ContainerStats JSON, without `preread`/`precpu_stats` (the caller keeps the previous sample).
+   * A container that is not running gives the zero sample dockerd gives.
+   */
+  containerStats: {
+    path: "/berth.supervisor.v1.Containers/ContainerStats",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetContainerRequest): Buffer => Buffer.from(GetContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetContainerRequest => GetContainerRequest.decode(value),
+    responseSerialize: (value: ContainerStatsResponse): Buffer =>
+      Buffer.from(ContainerStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ContainerStatsResponse => ContainerStatsResponse.decode(value),
+  },
 } as const;
 
 export interface ContainersServer extends UntypedServiceImplementation {
@@ -4232,6 +4490,19 @@ export interface ContainersServer extends UntypedServiceImplementation {
    * running container meanwhile when `pause` is set. Returns the new image's ID.
    */
   commitContainer: handleUnaryCall<CommitContainerRequest, CommitContainerResponse>;
+  /**
+   * UpdateContainer changes a container's resources and restart policy (`docker update`) from
+   * an Engine API ContainerUpdate body; a running container's cgroup changes at once and the
+   * change is kept for its later starts. Returns dockerd's warnings. NOT_FOUND for an unknown
+   * container, INVALID_ARGUMENT for values dockerd refuses.
+   */
+  updateContainer: handleUnaryCall<UpdateContainerRequest, UpdateContainerResponse>;
+  /**
+   * ContainerStats samples a container's cgroup and network counters as the Engine API's
+   * ContainerStats JSON, without `preread`/`precpu_stats` (the caller keeps the previous sample).
+   * A container that is not running gives the zero sample dockerd gives.
+   */
+  containerStats: handleUnaryCall<GetContainerRequest, ContainerStatsResponse>;
 }
 
 export interface ContainersClient extends Client {
@@ -4665,6 +4936,47 @@ export interface ContainersClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommitContainerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * UpdateContainer changes a container's resources and restart policy (`docker update`) from
+   * an Engine API ContainerUpdate body; a running container's cgroup changes at once and the
+   * change is kept for its later starts. Returns dockerd's warnings. NOT_FOUND for an unknown
+   * container, INVALID_ARGUMENT for values dockerd refuses.
+   */
+  updateContainer(
+    request: UpdateContainerRequest,
+    callback: (error: ServiceError | null, response: UpdateContainerResponse) => void,
+  ): ClientUnaryCall;
+  updateContainer(
+    request: UpdateContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateContainerResponse) => void,
+  ): ClientUnaryCall;
+  updateContainer(
+    request: UpdateContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateContainerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ContainerStats samples a container's cgroup and network counters as the Engine API's
+   * ContainerStats JSON, without `preread`/`precpu_stats` (the caller keeps the previous sample).
+   * A container that is not running gives the zero sample dockerd gives.
+   */
+  containerStats(
+    request: GetContainerRequest,
+    callback: (error: ServiceError | null, response: ContainerStatsResponse) => void,
+  ): ClientUnaryCall;
+  containerStats(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ContainerStatsResponse) => void,
+  ): ClientUnaryCall;
+  containerStats(
+    request: GetContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ContainerStatsResponse) => void,
   ): ClientUnaryCall;
 }
 
