@@ -1,7 +1,8 @@
 import { invalidArgument } from '@berth/errors';
 import type { supervisorV1 } from '@berth/proto';
 
-const KNOWN = new Set(['status', 'name', 'id', 'label', 'exited', 'ancestor', 'before', 'since', 'network', 'publish', 'expose']);
+const KNOWN = new Set(['status', 'name', 'id', 'label', 'exited', 'ancestor', 'before', 'since', 'network', 'publish', 'expose', 'health']);
+const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
 
 interface SummaryNet {
   NetworkSettings?: { Networks?: Record<string, { NetworkID?: string }> };
@@ -23,6 +24,12 @@ function values(v: unknown): string[] {
   return [];
 }
 
+/** State.Health.Status, or "none" for a container without health checks (never started ones too). */
+function healthOf(c: supervisorV1.Container): string {
+  const inspect = JSON.parse(Buffer.from(c.inspectJson).toString() || '{}') as { State?: { Health?: { Status?: string } } };
+  return inspect.State?.Health?.Status ?? 'none';
+}
+
 /** `docker ps --filter`: values of one key are OR'ed, keys are AND'ed, as in Docker. */
 export function filterContainers(list: supervisorV1.Container[], filters: Record<string, unknown>, all: boolean): supervisorV1.Container[] {
   for (const k of Object.keys(filters)) if (!KNOWN.has(k)) throw invalidArgument(`invalid filter '${k}'`);
@@ -33,6 +40,7 @@ export function filterContainers(list: supervisorV1.Container[], filters: Record
       throw invalidArgument(`invalid filter 'status=${s}'`);
     }
   }
+  for (const h of f('health')) if (!HEALTH.includes(h)) throw invalidArgument(`Unrecognised filter value for health: ${h}`);
   const byRef = (ref: string) => list.find((c) => c.id.startsWith(ref) || c.name === ref.replace(/^\//, ''));
   const before = f('before').map(byRef)[0];
   const since = f('since').map(byRef)[0];
@@ -55,6 +63,7 @@ export function filterContainers(list: supervisorV1.Container[], filters: Record
       if (f('publish').length && !f('publish').some((sp) => ports.some((p) => portMatches(sp, p.PublicPort, p.Type)))) return false;
       if (f('expose').length && !f('expose').some((sp) => ports.some((p) => portMatches(sp, p.PrivatePort, p.Type)))) return false;
     }
+    if (f('health').length && !f('health').includes(healthOf(c))) return false;
     if (before && c.createdUnixMs >= before.createdUnixMs) return false;
     if (since && c.createdUnixMs <= since.createdUnixMs) return false;
     return true;

@@ -10,6 +10,7 @@ export interface ContainerConfigDoc {
   ExposedPorts?: Record<string, object>;
   Volumes?: Record<string, object>;
   StopSignal?: string;
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
 }
 
 function words(rest: string): string[] {
@@ -38,6 +39,41 @@ function pairs(rest: string): [string, string][] {
     out.push([m[1]!, v]);
   }
   return out;
+}
+
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go's time.ParseDuration ("30s", "1m30s", "1.5s", "500ms"), in nanoseconds. */
+export function parseGoDuration(v: string): number {
+  const parts = [...v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)];
+  if (v === '0') return 0;
+  if (!parts.length || parts.map((p) => p[0]).join('') !== v) throw invalidArgument(`time: invalid duration "${v}"`);
+  return Math.round(parts.reduce((ns, p) => ns + Number(p[1]) * UNIT_NS[p[2]!]!, 0));
+}
+
+/** HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD ... | NONE. */
+function healthcheck(rest: string): NonNullable<ContainerConfigDoc['Healthcheck']> {
+  let t = rest.trim();
+  const h: NonNullable<ContainerConfigDoc['Healthcheck']> = { Test: [] };
+  for (let m = /^--([a-z-]+)=(\S+)\s*/.exec(t); m; m = /^--([a-z-]+)=(\S+)\s*/.exec(t)) {
+    t = t.slice(m[0].length);
+    const [, flag, value] = m as unknown as [string, string, string];
+    if (flag === 'interval') h.Interval = parseGoDuration(value);
+    else if (flag === 'timeout') h.Timeout = parseGoDuration(value);
+    else if (flag === 'start-period') h.StartPeriod = parseGoDuration(value);
+    else if (flag === 'retries') h.Retries = Number(value);
+    else throw invalidArgument(`Unknown flag: ${flag}`);
+  }
+  const m = /^(\w+)\s*([\s\S]*)$/.exec(t);
+  const kind = m?.[1]?.toUpperCase();
+  if (kind === 'NONE') {
+    if (m![2]!.trim()) throw invalidArgument('HEALTHCHECK NONE takes no arguments');
+    return { Test: ['NONE'] };
+  }
+  if (kind !== 'CMD') throw invalidArgument(`Unknown type "${m?.[1] ?? ''}" in HEALTHCHECK (try CMD)`);
+  const cmd = words(m![2]!);
+  h.Test = cmd[0] === '/bin/sh' && cmd[1] === '-c' && cmd.length === 3 && !m![2]!.trim().startsWith('[') ? ['CMD-SHELL', cmd[2]!] : ['CMD', ...cmd];
+  return h;
 }
 
 /** Applies `--change` Dockerfile instructions, as `docker import` and `docker commit` accept them. */
@@ -72,6 +108,9 @@ export function applyChanges(cfg: ContainerConfigDoc, changes: string[]): Contai
         break;
       case 'USER':
         out.User = rest.trim();
+        break;
+      case 'HEALTHCHECK':
+        out.Healthcheck = healthcheck(rest);
         break;
       case 'STOPSIGNAL':
         out.StopSignal = rest.trim();

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '@berth/store';
 import { writeFilesFor } from './container-files';
 import { releaseMounts, setupMounts } from './container-mounts';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
+import { validateHealthcheck } from './health-config';
 import { type LifecycleContext, bundleDir, filesDir, now } from './lifecycle-context';
 import { linkEnv, linkHosts, resolveLinks } from './links';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from './model';
@@ -31,6 +32,7 @@ const TINI = '/usr/bin/tini-static';
  */
 export async function createContainer(ctx: LifecycleContext, nameIn: string, bodyJson: Uint8Array): Promise<{ id: string; warnings: string[] }> {
   const body = parseCreateBody(Buffer.from(bodyJson));
+  validateHealthcheck(body.Healthcheck);
   const { containers, peers } = ctx.d;
   const name = nameIn ? containers.checkName(nameIn) : generateName((n) => containers.all().some((c) => c.name === n));
   const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };

@@ -37,6 +37,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
     await signalContainer(ctx, rec, 9, true).catch(() => undefined);
     await Promise.race([exited, sleep(10_000)]);
   }
+  ctx.health.stopped(rec.id);
   rec.state.Status = 'removing';
   rec.removeVolumes = rec.removeVolumes || removeVolumes;
   d.containers.save(rec);

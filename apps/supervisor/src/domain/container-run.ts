@@ -57,6 +57,7 @@ async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promis
   Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, OOMKilled: false, StartedAt: now() });
   d.containers.save(rec);
   d.event('start', rec);
+  ctx.health.started(rec);
   watchExit(ctx, rec.id);
 }
 

@@ -1,4 +1,5 @@
 import { invalidArgument } from '@berth/errors';
+import { mergeHealthcheck, type HealthConfig } from './health-config';
 import type { DockerConfig, HostConfig } from './model';
 
 /** The image config fields that become container defaults. */
@@ -12,6 +13,8 @@ export interface ImageConfig {
   StopSignal?: string;
   ExposedPorts?: Record<string, object> | null;
   Volumes?: Record<string, object> | null;
+  Healthcheck?: HealthConfig | null;
+  Shell?: string[] | null;
 }
 
 export interface CreateBody extends Partial<DockerConfig> {
@@ -90,5 +93,9 @@ export function mergeConfig(body: CreateBody, image: ImageConfig, id: string): {
   const stopSignal = body.StopSignal || image.StopSignal;
   if (stopSignal) config.StopSignal = stopSignal;
   if (typeof body.StopTimeout === 'number') config.StopTimeout = body.StopTimeout;
+  const healthcheck = mergeHealthcheck(body.Healthcheck, image.Healthcheck);
+  if (healthcheck) config.Healthcheck = healthcheck;
+  const shell = body.Shell?.length ? body.Shell : image.Shell;
+  if (shell?.length) config.Shell = shell;
   return { config, path: argv[0]!, args: argv.slice(1) };
 }

@@ -23,6 +23,7 @@ export function watchExit(ctx: LifecycleContext, id: string): void {
 /** A process exited: record it, tell the waiters, then restart (policy), unpublish or auto-remove. */
 export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, exitedUnixMs: number, error = ''): void {
   const { d } = ctx;
+  ctx.health.stopped(id);
   const rec = d.containers.byId(id);
   if (!rec) return;
   const ranMs = exitedUnixMs - Date.parse(rec.state.StartedAt);

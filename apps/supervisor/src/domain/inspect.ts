@@ -7,7 +7,7 @@ export function humanStatus(rec: ContainerRecord, nowMs = Date.now()): string {
   const s = rec.state;
   if (s.Status === 'removing') return 'Removal In Progress';
   if (s.Restarting) return `Restarting (${s.ExitCode}) ${ago(nowMs - Date.parse(s.FinishedAt))} ago`;
-  if (s.Running) return `Up ${ago(nowMs - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Running) return `Up ${ago(nowMs - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : s.Health ? ` (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})` : ''}`;
   if (s.Dead) return 'Dead';
   if (s.StartedAt === '0001-01-01T00:00:00Z') return 'Created';
   return `Exited (${s.ExitCode}) ${ago(nowMs - Date.parse(s.FinishedAt))} ago`;
@@ -101,7 +101,7 @@ export function inspect(rec: ContainerRecord): Record<string, unknown> {
     Created: rec.created,
     Path: rec.path,
     Args: rec.args,
-    State: { ...rec.state, Health: undefined },
+    State: rec.state,
     Image: rec.imageId,
     ResolvConfPath: rec.resolvConfPath,
     HostnamePath: rec.hostnamePath,

@@ -27,6 +27,7 @@ export interface LifecycleContext {
   readonly d: LifecycleDeps;
   readonly shims: ShimPool;
   readonly waiters: ExitWaiters;
+  readonly health: HealthWatch;
   /** Restart policy timers and the last back-off delay, per container. */
   readonly restartTimers: Map<string, NodeJS.Timeout>;
   readonly restartDelays: Map<string, number>;
@@ -41,6 +42,14 @@ export interface LifecycleContext {
   run(rec: ContainerRecord): Promise<void>;
   remove(rec: ContainerRecord, force: boolean, removeVolumes?: boolean): Promise<void>;
   exited(id: string, exitCode: number, exitedUnixMs: number, error?: string): void;
+}
+
+/** What the lifecycle tells the health checks (HealthMonitor). */
+export interface HealthWatch {
+  started(rec: ContainerRecord): void;
+  resume(rec: ContainerRecord): void;
+  stopped(id: string): void;
+  close(): void;
 }
 
 export const now = () => new Date().toISOString();

@@ -8,6 +8,7 @@ import { refreshExec } from './exec-state';
 import type { ExecRecord } from './execs';
 import { handleExit } from './exit-handling';
 import { type ExitResult, ExitWaiters } from './exit-waiters';
+import { HealthMonitor } from './health-monitor';
 import type { LifecycleContext, LifecycleDeps } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 import { killContainer, pauseContainer, restartContainer, stopContainer } from './process-control';
@@ -27,6 +28,7 @@ export { startFailureCode } from './container-run';
 export class Lifecycle implements LifecycleContext {
   readonly shims: ShimPool;
   readonly waiters = new ExitWaiters();
+  readonly health: HealthMonitor;
   readonly restartTimers = new Map<string, NodeJS.Timeout>();
   readonly restartDelays = new Map<string, number>();
   readonly watching = new Set<string>();
@@ -36,6 +38,7 @@ export class Lifecycle implements LifecycleContext {
 
   constructor(readonly d: LifecycleDeps) {
     this.shims = new ShimPool(d.shimPath);
+    this.health = new HealthMonitor({ d, shims: this.shims });
   }
 
   run(rec: ContainerRecord): Promise<void> {
@@ -124,6 +127,7 @@ export class Lifecycle implements LifecycleContext {
 
   close(): void {
     for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.health.close();
     this.shims.close();
   }
 }

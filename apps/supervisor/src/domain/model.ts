@@ -1,3 +1,4 @@
+import type { HealthConfig } from './health-config';
 import type { MountPoint } from './mounts';
 
 /** What a container got from netproxy, kept in its record for inspect, ps and port. */
@@ -39,6 +40,9 @@ export interface DockerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  Healthcheck?: HealthConfig;
+  /** The shell CMD-SHELL health checks run with (default ["/bin/sh", "-c"]). */
+  Shell?: string[];
 }
 
 export interface RestartPolicy {
@@ -92,6 +96,16 @@ export interface State {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present once a container with a health check has started. */
+  Health?: HealthState;
+}
+
+/** Docker's State.Health. */
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  /** The last results, oldest first. */
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

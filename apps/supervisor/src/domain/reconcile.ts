@@ -31,6 +31,7 @@ export async function reconcileContainers(ctx: LifecycleContext): Promise<void> 
           Object.assign(rec.state, { Running: true, Restarting: false, Paused: st.status === 'paused', Status: st.status, Pid: st.pid });
           d.containers.save(rec);
           watchExit(ctx, rec.id);
+          ctx.health.resume(rec);
         } else {
           ctx.exited(rec.id, st.exitCode, st.exitedUnixMs || Date.now());
         }
