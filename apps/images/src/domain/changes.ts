@@ -1,3 +1,4 @@
+import { parseDuration } from '@berth/dockerfile';
 import { invalidArgument } from '@berth/errors';
 
 export interface ContainerConfigDoc {
@@ -41,16 +42,6 @@ function pairs(rest: string): [string, string][] {
   return out;
 }
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go's time.ParseDuration ("30s", "1m30s", "1.5s", "500ms"), in nanoseconds. */
-export function parseGoDuration(v: string): number {
-  const parts = [...v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)];
-  if (v === '0') return 0;
-  if (!parts.length || parts.map((p) => p[0]).join('') !== v) throw invalidArgument(`time: invalid duration "${v}"`);
-  return Math.round(parts.reduce((ns, p) => ns + Number(p[1]) * UNIT_NS[p[2]!]!, 0));
-}
-
 /** HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD ... | NONE. */
 function healthcheck(rest: string): NonNullable<ContainerConfigDoc['Healthcheck']> {
   let t = rest.trim();
@@ -58,9 +49,9 @@ function healthcheck(rest: string): NonNullable<ContainerConfigDoc['Healthcheck'
   for (let m = /^--([a-z-]+)=(\S+)\s*/.exec(t); m; m = /^--([a-z-]+)=(\S+)\s*/.exec(t)) {
     t = t.slice(m[0].length);
     const [, flag, value] = m as unknown as [string, string, string];
-    if (flag === 'interval') h.Interval = parseGoDuration(value);
-    else if (flag === 'timeout') h.Timeout = parseGoDuration(value);
-    else if (flag === 'start-period') h.StartPeriod = parseGoDuration(value);
+    if (flag === 'interval') h.Interval = parseDuration(value, flag);
+    else if (flag === 'timeout') h.Timeout = parseDuration(value, flag);
+    else if (flag === 'start-period') h.StartPeriod = parseDuration(value, flag);
     else if (flag === 'retries') h.Retries = Number(value);
     else throw invalidArgument(`Unknown flag: ${flag}`);
   }
