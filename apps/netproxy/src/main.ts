@@ -1,4 +1,5 @@
 import { messageOf } from '@berth/errors';
+import { EventLog } from '@berth/events';
 import { netproxyV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { RecordStore } from '@berth/store';
@@ -47,17 +48,23 @@ void runService({
     const sandboxes = new RecordStore<SandboxRecord>(join(dataDir, 'sandboxes')).load((id, err) =>
       logger.error({ id, err }, 'unreadable sandbox record'),
     );
+    const events = new EventLog(config.redis);
+    onClose(() => events.close());
+    const event = (action: string, net: NetworkRecord, attributes: Record<string, string>) => {
+      events.publish('network', action, net.id, attributes).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
+    };
     const endpoints = new Endpoints(sandboxes, networks, {
       netnsDir: join(config.execRoot, 'netns'),
       table: tableName(config.bridge),
       mtu: config.mtu,
       firewall: facts.firewall as 'nftables' | 'none',
       logger,
+      event,
     });
     await endpoints.reconcile();
     const dns = new EmbeddedDns((net, name) => endpoints.resolve(net, name), logger, (net, ip) => endpoints.upstreamsOf(net, ip));
     onClose(() => dns.close());
-    const admin = new NetworkAdmin(networks, endpoints, config, dns);
+    const admin = new NetworkAdmin(networks, endpoints, config, dns, event);
     for (const n of networks.list()) await admin.serveDns(n).catch((err: unknown) => logger.error({ network: n.name, err: messageOf(err) }, 'embedded DNS did not start'));
     server.add<netproxyV1.NetworksServer>('berth.netproxy.v1', netproxyV1.NetworksService, networksService(networks, endpoints, admin));
   },

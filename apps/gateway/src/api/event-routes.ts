@@ -28,6 +28,11 @@ export function matches(e: EngineEvent, f: Record<string, unknown>): boolean {
     has('event', (x) => x === e.Action || e.Action.startsWith(`${x}:`)) &&
     has('container', (x) => e.Type === 'container' && (e.Actor.ID.startsWith(x) || name === x)) &&
     has('image', (x) => e.Actor.Attributes.image === x || (e.Type === 'image' && (name === x || e.Actor.ID === x))) &&
+    // Docker's fuzzy match on the actor: its ID or name, exact or as a prefix, for any event type.
+    has('network', (x) => e.Actor.ID.startsWith(x) || name.startsWith(x)) &&
+    has('volume', (x) => e.Actor.ID.startsWith(x) || name.startsWith(x)) &&
+    has('daemon', (x) => e.Actor.ID.startsWith(x) || name.startsWith(x)) &&
+    has('scope', (x) => x === e.scope) &&
     has('label', (x) => {
       const i = x.indexOf('=');
       return i < 0 ? x in e.Actor.Attributes : e.Actor.Attributes[x.slice(0, i)] === x.slice(i + 1);

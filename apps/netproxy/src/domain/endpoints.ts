@@ -79,7 +79,11 @@ export interface EndpointsOptions {
   mtu: number;
   firewall: 'nftables' | 'none';
   logger: Logger;
+  /** Publishes a Docker network event (connect, disconnect); never throws. */
+  event?: NetworkEvent;
 }
+
+export type NetworkEvent = (action: string, net: NetworkRecord, attributes: Record<string, string>) => void;
 
 /** Checks the bindings' protocols and addresses; 0.0.0.0 is kept as "" (every address). */
 function normalizeBindings(bindings: AttachInput['portBindings']): PortRecord[] {
@@ -219,6 +223,7 @@ export class Endpoints {
       await this.detachEndpoint(sb, ep).catch((e: unknown) => this.o.logger.warn({ err: messageOf(e) }, 'undoing a failed attach'));
       throw err;
     }
+    this.connectEvent('connect', sb.containerId, ep.networkId);
     return this.view(sb, ep);
   }
 
@@ -247,9 +252,16 @@ export class Endpoints {
     return sb.endpoints.find((e) => !this.networks.byId(e.networkId)?.internal);
   }
 
-  private async detachEndpoint(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
+  /** Docker's connect/disconnect events: the network is the actor, the container an attribute. */
+  private connectEvent(action: 'connect' | 'disconnect', containerId: string, networkId: string): void {
+    const net = this.networks.byId(networkId);
+    if (net) this.o.event?.(action, net, { container: containerId, name: net.name, type: net.driver });
+  }
+
+  private async detachEndpoint(sb: SandboxRecord, ep: EndpointRecord, announce = false): Promise<void> {
     const hadPorts = ep.ports.length > 0;
     await deleteLink(ep.hostIf);
+    if (announce) this.connectEvent('disconnect', sb.containerId, ep.networkId);
     sb.endpoints = sb.endpoints.filter((e) => e !== ep);
     if (sb.endpoints.length === 0) {
       await removeNetns(sb.netnsPath);
@@ -326,7 +338,7 @@ export class Endpoints {
     const sb = this.store.get(containerId);
     const ep = sb?.endpoints.find((e) => e.networkId === net.id);
     if (!sb || !ep) throw notFound(`container ${containerId} is not connected to network ${net.name}`);
-    await this.detachEndpoint(sb, ep);
+    await this.detachEndpoint(sb, ep, true);
   }
 
   async release(containerId: string): Promise<void> {
@@ -337,6 +349,7 @@ export class Endpoints {
     for (const ep of [...sb.endpoints]) await deleteLink(ep.hostIf);
     await removeNetns(sb.netnsPath);
     this.store.delete(containerId);
+    for (const ep of sb.endpoints) this.connectEvent('disconnect', containerId, ep.networkId);
     if (hadPorts) await this.syncRules();
   }
 

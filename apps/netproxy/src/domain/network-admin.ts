@@ -3,7 +3,7 @@ import { permissionDenied } from '@berth/errors';
 import { deleteLink } from '../kernel/links';
 import { hostRouteDestinations } from '../kernel/routes';
 import type { EmbeddedDns } from './embedded-dns';
-import type { Endpoints } from './endpoints';
+import type { Endpoints, NetworkEvent } from './endpoints';
 import { parseCidr } from './ipv4';
 import type { CreateNetworkInput, NetworkRecord, Networks } from './networks';
 
@@ -14,6 +14,7 @@ export class NetworkAdmin {
     private readonly endpoints: Endpoints,
     private readonly config: BerthConfig,
     private readonly dns: EmbeddedDns,
+    private readonly event: NetworkEvent = () => undefined,
   ) {}
 
   /** Serves DNS on every user-defined bridge network (at start, and after create). */
@@ -34,6 +35,7 @@ export class NetworkAdmin {
       this.networks.remove(rec);
       throw err;
     }
+    this.event('create', rec, { name: rec.name, type: rec.driver });
     return rec;
   }
 
@@ -48,6 +50,7 @@ export class NetworkAdmin {
     this.dns.stop(rec.id);
     if (rec.bridge) await deleteLink(rec.bridge);
     await this.endpoints.syncRules();
+    this.event('destroy', rec, { name: rec.name, type: rec.driver });
   }
 
   async prune(labels: string[], notLabels: string[], untilUnixMs: number): Promise<string[]> {
