@@ -135,10 +135,14 @@ describe('the default bridge', () => {
     expect(none.stdout.trim()).toBe('lo');
     const host = await suite.docker(['run', '--rm', '--network', 'host', '-p', '1:1', 'busybox', 'true']);
     expect(host.stderr).toBe('WARNING: Published ports are discarded when using host network mode\n');
-    // Through the API: the CLI answers any 404 at create by trying to pull the image.
+    // The CLI answers any 404 at create by trying to pull the image: a missing network is a 400.
     const unknown = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'nosuchnet' } });
-    expect(unknown.status).toBe(404);
+    expect(unknown.status).toBe(400);
     expect(JSON.parse(unknown.body)).toEqual({ message: 'network nosuchnet not found' });
+    const viaCli = await suite.docker(['run', '--rm', '--network', 'nosuchnet', 'busybox', 'true']);
+    expect(viaCli.code).toBe(125);
+    expect(viaCli.stderr).toContain('network nosuchnet not found');
+    expect(viaCli.stderr).not.toContain('Unable to find image');
     const badPort = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: { 'x/tcp': [{ HostPort: '1' }] } } });
     expect(badPort.status).toBe(400);
     expect(JSON.parse(badPort.body)).toEqual({ message: 'invalid port specification: "x/tcp"' });

@@ -27,6 +27,7 @@ counts() { # vitest json report -> "N passed, M failed"
 
 stage "contracts: generated code up to date" bash tools/checks/proto-gen.sh --check
 stage "contracts: no breaking change" bash tools/checks/proto-breaking.sh
+stage "engine-api schemas up to date" npx --no-install tsx tools/api-schema/gen-engine-schemas.ts --check
 stage "lint (types + boundaries)" npx --no-install nx run-many -t lint --outputStyle=static
 stage "types of tests and tools" npx --no-install tsc --noEmit -p tsconfig.json
 stage "unit tests" npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$out/unit.json"

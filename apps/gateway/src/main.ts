@@ -13,6 +13,7 @@ const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0
 void runService({
   name: 'gateway',
   version: VERSION,
+  survivesUncaught: true,
   details: (config) => ({ hosts: config.hosts.join(',') }),
   async setup({ config, server, logger, onClose }) {
     server.add<gatewayV1.GatewayServer>('berth.gateway.v1', gatewayV1.GatewayService, {});

@@ -21,6 +21,11 @@ export interface ServiceDefinition {
   /** gRPC address to serve on; defaults to the configured address of `name`. */
   address?: (config: BerthConfig) => string;
   details?: (config: BerthConfig) => Record<string, string>;
+  /**
+   * For a stateless edge (the gateway): an exception no request handler caught is logged and
+   * the process keeps serving, since one bad request must not take the API down for everyone.
+   */
+  survivesUncaught?: boolean;
   /** Reconciles from disk and registers contracts on ctx.server; must not assume a clean previous shutdown. */
   setup(ctx: ServiceContext): Promise<void> | void;
 }
@@ -64,9 +69,11 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('unhandledRejection', (err) => {
+    if (def.survivesUncaught) return logger.error({ err }, 'unhandled rejection (kept serving)');
     logger.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
+  if (def.survivesUncaught) process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (kept serving)'));
 
   try {
     await def.setup({ config, logger, dataDir, server, onClose: (fn) => closers.push(fn) });

@@ -16,6 +16,8 @@ import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
 import { versionMiddleware } from './version-middleware';
+import { requestContext } from './request-context';
+import { apiValidation } from './validation';
 
 /** The Engine API as an express app; listening is the caller's business. */
 export function createApp(config: BerthConfig, version: string, backends: Backends, events: EventLog): Express {
@@ -23,8 +25,10 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'extended');
+  app.use(requestContext);
   app.use(exactJson);
   app.use(versionMiddleware(version));
+  app.use(apiValidation);
   app.use(systemRoutes(config, version, backends));
   app.use(containerRoutes(backends));
   app.use(resourceRoutes(backends));

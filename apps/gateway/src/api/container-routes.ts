@@ -1,7 +1,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { Router, type Request, type Response } from 'express';
 import express from 'express';
-import { invalidArgument } from '@berth/errors';
+import { invalidArgument, isNotFound, messageOf } from '@berth/errors';
 import { fromServiceError } from '@berth/grpc';
 import { shimV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
@@ -10,6 +10,7 @@ import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT, SYSTEMERR } from '.
 import { compareVersions } from '../domain/api-version';
 import { runExec } from './exec-stream';
 import { withSizes } from './disk-usage-routes';
+import { parseSummaries } from '../domain/stored-records';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const param = (req: Request, name: string) => String(req.params[name] ?? '');
@@ -22,7 +23,11 @@ export function containerRoutes(b: Backends): Router {
   r.post('/containers/create', json, async (req, res) => {
     const name = typeof req.query.name === 'string' ? req.query.name : '';
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const out = await b.createContainer(name, body);
+    const out = await b.createContainer(name, body).catch((err: unknown) => {
+      // The docker CLI pulls the image on any 404 from create; only a missing image may be one.
+      if (isNotFound(err) && !/^No such image/.test(messageOf(err))) throw invalidArgument(messageOf(err));
+      throw err;
+    });
     res.status(201).json({ Id: out.id, Warnings: out.warnings });
   });
 
@@ -33,7 +38,7 @@ export function containerRoutes(b: Backends): Router {
     const list = await b.listContainers(all || limit > 0 || Object.keys(filters).length > 0);
     let rows = filterContainers(list, filters, all || limit > 0);
     if (limit > 0) rows = rows.slice(0, limit);
-    const summaries = rows.map((c) => JSON.parse(Buffer.from(c.summaryJson).toString()) as Record<string, unknown>);
+    const summaries = parseSummaries(rows);
     res.json(bool(req.query.size) ? await withSizes(b, summaries) : summaries);
   });
 

@@ -33,6 +33,9 @@ export function parseCreateBody(json: Buffer | Uint8Array): CreateBody {
     throw invalidArgument('Config cannot be empty in order to create a container');
   }
   const b = body as CreateBody;
+  // Go's strslice: a single string is a one-element list.
+  const raw = b as Record<string, unknown>;
+  for (const k of ['Cmd', 'Entrypoint', 'Shell']) if (typeof raw[k] === 'string') raw[k] = [raw[k]];
   const strList = (v: unknown, field: string) => {
     if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
       throw invalidArgument(`json: cannot unmarshal ${field}: expected a list of strings`);
