@@ -24,8 +24,10 @@ export function containerRoutes(b: Backends): Router {
     const name = typeof req.query.name === 'string' ? req.query.name : '';
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const out = await b.createContainer(name, body).catch((err: unknown) => {
-      // The docker CLI pulls the image on any 404 from create; only a missing image may be one.
-      if (isNotFound(err) && !/^No such image/.test(messageOf(err))) throw invalidArgument(messageOf(err));
+      // The docker CLI pulls the image on any 404 from create, so a missing network or link target
+      // is an invalid parameter, as dockerd makes it; a missing image (and, as in dockerd, a
+      // missing --volumes-from container) stays a 404.
+      if (isNotFound(err) && !/^No such (image|container)/.test(messageOf(err))) throw invalidArgument(messageOf(err));
       throw err;
     });
     res.status(201).json({ Id: out.id, Warnings: out.warnings });

@@ -106,8 +106,9 @@ export function containersService(containers: Containers, life: Lifecycle, execs
       return {};
     }),
     waitContainer(call: ServerWritableStream<supervisorV1.WaitContainerRequest, supervisorV1.WaitContainerResponse>) {
-      life
-        .wait(call.request.reference, call.request.condition, () => call.write({ registered: true, exitCode: 0, error: '' }))
+      // A lookup that throws at once (no such container) must end the call, not escape the handler.
+      Promise.resolve()
+        .then(() => life.wait(call.request.reference, call.request.condition, () => call.write({ registered: true, exitCode: 0, error: '' })))
         .then(
           (r) => {
             call.write({ registered: false, exitCode: r.exitCode, error: r.error });
