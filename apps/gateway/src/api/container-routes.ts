@@ -24,9 +24,8 @@ export function containerRoutes(b: Backends): Router {
     const name = typeof req.query.name === 'string' ? req.query.name : '';
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const out = await b.createContainer(name, body).catch((err: unknown) => {
-      // The docker CLI pulls the image on any 404 from create, so a missing network or link target
-      // is an invalid parameter, as dockerd makes it; a missing image (and, as in dockerd, a
-      // missing --volumes-from container) stays a 404.
+      // The docker CLI pulls the image on any 404 from create, so a missing network is an invalid
+      // parameter; a missing image (and, as in dockerd, a missing --volumes-from container) stays a 404.
       if (isNotFound(err) && !/^No such (image|container)/.test(messageOf(err))) throw invalidArgument(messageOf(err));
       throw err;
     });
