@@ -119,7 +119,7 @@ describe('impossible values get dockerd’s 400s', () => {
       expect(JSON.parse(raw.body).message).toContain(message);
     };
     await api({ DeviceCgroupRules: ['x 1:1 r'] }, "invalid device cgroup format 'x 1:1 r'");
-    await api({ Memory: 'lots' }, 'json: cannot unmarshal string into Go struct field Resources.Memory of type int64');
+    await api({ Memory: 'lots' }, 'json: cannot unmarshal string into Go struct field HostConfig.HostConfig.Memory of type int64');
     await api({ CgroupnsMode: 'sideways' }, 'invalid cgroup namespace mode: sideways');
     await api({ ShmSize: -1 }, 'SHM size can not be less than 0');
     await api({ Devices: [{ PathOnHost: '/dev/nope-nothing', PathInContainer: '/dev/x', CgroupPermissions: 'rwm' }] }, 'error gathering device information while adding custom device "/dev/nope-nothing"');
