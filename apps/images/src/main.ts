@@ -95,7 +95,7 @@ void runService({
       );
     }
     server.add<imagesV1.ImagesServer>('berth.images.v1', imagesV1.ImagesService, {
-      ...imagesService(images, content, unpack, event, layerSnapshots),
+      ...imagesService(images, content, unpack, event, layerSnapshots, config.maxUploadExpandedBytes),
       ...registry,
       ...storeHandlers(images, content, leases, snapshotLister),
     });

@@ -57,7 +57,7 @@ void runService({
     const leftovers = await roots.cleanup();
     if (leftovers > 0) logger.warn({ leftovers }, 'removed container filesystem views left by an interrupted copy');
     onClose(() => peers.close());
-    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers, logger), peers, roots));
+    server.add<supervisorV1.ContainersServer>('berth.supervisor.v1', supervisorV1.ContainersService, containersService(containers, life, new Execs(containers), new NetworkConnections(containers, peers, logger), peers, roots, { maxExpandedBytes: config.maxUploadExpandedBytes, dir: config.dataRoot }));
     // Reconcile after serving starts would race new requests; before it, peers may be restarting:
     // run it now but do not hold start-up on a slow shim.
     void life.reconcile().catch((err: unknown) => logger.error({ err }, 'reconcile failed'));

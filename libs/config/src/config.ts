@@ -15,6 +15,8 @@ export const DEFAULT_LOG_DRIVER = 'json-file';
 export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3;
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 5;
 export const DEFAULT_BRIDGE = 'berth0';
+/** 0: each upload may expand to the free space of the data root, less a reserve (see @berth/compression). */
+export const DEFAULT_MAX_UPLOAD_EXPANDED_BYTES = 0;
 
 export interface RuntimeConfig {
   path: string;
@@ -60,6 +62,8 @@ export interface BerthConfig {
   registryMirrors: string[];
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
+  /** What one upload (load, import, cp, build context) may expand to; 0 = the data root's free space less a reserve. */
+  maxUploadExpandedBytes: number;
   /**
    * Endpoint overrides, `domain=url` (e.g. `docker.io=http://127.0.0.1:5000`): where pulls and
    * pushes for that registry go instead of its own host, like containerd's hosts.toml `server`.
@@ -127,6 +131,7 @@ const KEYS: Record<string, Check> = {
   'max-concurrent-downloads': int,
   'max-concurrent-uploads': int,
   'metrics-addr': (v) => str(v) && /^[^\s:]*:\d{1,5}$/.test(v as string),
+  'max-upload-expanded-bytes': int,
   'registry-hosts': (v) => strList(v) && (v as string[]).every((h) => /^[^=\s]+=https?:\/\/\S+$/.test(h)),
   'registry-listen': (v) => typeof v === 'string' && /^[^\s:]*:\d{1,5}$/.test(v),
   'default-address-pools': pools,
@@ -165,6 +170,7 @@ interface ValidatedDoc {
   'registry-mirrors'?: string[];
   'max-concurrent-downloads'?: number;
   'max-concurrent-uploads'?: number;
+  'max-upload-expanded-bytes'?: number;
   'registry-listen'?: string;
   'registry-hosts'?: string[];
   'metrics-addr'?: string;
@@ -248,6 +254,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     registryMirrors: d['registry-mirrors'] ?? [],
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,
     maxConcurrentUploads: d['max-concurrent-uploads'] ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
+    maxUploadExpandedBytes: d['max-upload-expanded-bytes'] ?? DEFAULT_MAX_UPLOAD_EXPANDED_BYTES,
     registryListen: d['registry-listen'],
     metricsAddr: d['metrics-addr'],
     registryHosts: Object.fromEntries((d['registry-hosts'] ?? []).map((h) => [h.slice(0, h.indexOf('=')), h.slice(h.indexOf('=') + 1).replace(/\/+$/, '')])),

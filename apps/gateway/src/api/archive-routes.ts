@@ -5,6 +5,7 @@ import { invalidArgument } from '@berth/errors';
 import { fromServiceError } from '@berth/grpc';
 import type { supervisorV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
+import { abandonUpload } from './uploads';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
@@ -94,7 +95,11 @@ export function archiveRoutes(b: Backends): Router {
     const noOverwriteDirNonDir = bool(req.query.noOverwriteDirNonDir);
     const copyUidGid = bool(req.query.copyUIDGID);
     await new Promise<void>((resolve, reject) => {
-      const call = c().putArchive((err: ServiceError | null) => (err ? reject(fromServiceError(err, 'supervisor')) : resolve()));
+      const call = c().putArchive((err: ServiceError | null) => {
+        if (!err) return resolve();
+        abandonUpload(req, res);
+        reject(fromServiceError(err, 'supervisor'));
+      });
       let first = true;
       const send = (data: Buffer) => {
         const ok = call.write({ reference: first ? reference : '', path: first ? path : '', noOverwriteDirNonDir, copyUidGid, data });

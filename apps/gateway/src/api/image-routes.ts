@@ -8,6 +8,7 @@ import { familiarName, parseReference } from '@berth/reference';
 import type { Backends } from '../domain/backends';
 import { pullRoute } from './registry-routes';
 import { filterImages, parseFilters } from '../domain/image-filters';
+import { abandonUpload } from './uploads';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -70,7 +71,11 @@ export function imageRoutes(b: Backends): Router {
     const tag = repo ? `${repo}${req.query.tag ? `:${String(req.query.tag)}` : ''}` : '';
     const changes = ([] as unknown[]).concat(req.query.changes ?? []).map(String);
     const img = await new Promise<imagesV1.Image>((resolve, reject) => {
-      const call = images().importRootfs((err, out) => (err ? reject(fromServiceError(err, 'images')) : resolve(out!)));
+      const call = images().importRootfs((err, out) => {
+        if (!err) return resolve(out!);
+        abandonUpload(req, res);
+        reject(fromServiceError(err, 'images'));
+      });
       call.write({ tag, changes, message: String(req.query.message ?? ''), data: Buffer.alloc(0) });
       req.on('data', (chunk: Buffer) => {
         if (!call.write({ tag: '', changes: [], message: '', data: chunk })) {
@@ -115,6 +120,7 @@ export function imageRoutes(b: Backends): Router {
     call.on('error', (err: ServiceError) => {
       if (failed) return;
       failed = true;
+      abandonUpload(req, res);
       const e = fromServiceError(err, 'images');
       if (!started) {
         res.status(HTTP_STATUS[kindOf(e)]).json({ message: messageOf(e) });

@@ -1,5 +1,6 @@
 import type { ServerDuplexStream, ServerReadableStream, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
-import { type ContractImpl, endWithError, toServiceError, unaryHandler } from '@berth/grpc';
+import { expandedLimitBytes } from '@berth/compression';
+import { type ContractImpl, endWithError, requestMessages, toServiceError, unaryHandler } from '@berth/grpc';
 import { invalidArgument, messageOf } from '@berth/errors';
 import type { imagesV1 } from '@berth/proto';
 import { familiarName, parseReference } from '@berth/reference';
@@ -36,10 +37,13 @@ export function imagesService(
   unpack: (img: ImageRecord) => Promise<unknown>,
   event: (action: string, id: string, name: string) => void = () => undefined,
   snaps?: LayerSnapshots,
+  /** daemon.json's max-upload-expanded-bytes (0: the content store's free space less a reserve). */
+  maxUploadExpandedBytes = 0,
 ): Omit<ContractImpl<imagesV1.ImagesServer>, 'pullImage' | 'pushImage' | 'checkAuth' | 'saveImages' | 'collectGarbage'> {
+  const uploadLimit = () => expandedLimitBytes(maxUploadExpandedBytes, content.root);
   return {
     importRootfs(call: ServerReadableStream<imagesV1.ImportRootfsRequest, imagesV1.Image>, callback: sendUnaryData<imagesV1.Image>) {
-      const it = (call as AsyncIterable<imagesV1.ImportRootfsRequest>)[Symbol.asyncIterator]();
+      const it = requestMessages<imagesV1.ImportRootfsRequest>(call);
       void (async () => {
         const first = await it.next();
         if (first.done) throw invalidArgument('ImportRootfs received no messages');
@@ -49,7 +53,8 @@ export function imagesService(
           for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value.data);
         })();
         if (!snaps) throw invalidArgument('import needs the snapshotter');
-        const img = await importRootfs(data, { tag: opts.tag, changes: opts.changes, message: opts.message }, content, images, snaps);
+        const maxExpandedBytes = await uploadLimit();
+        const img = await importRootfs(data, { tag: opts.tag, changes: opts.changes, message: opts.message, maxExpandedBytes }, content, images, snaps);
         event('import', img.id, opts.tag || img.id);
         return toProto(img, content);
       })().then(
@@ -58,7 +63,7 @@ export function imagesService(
       );
     },
     commitImage(call: ServerReadableStream<imagesV1.CommitImageRequest, imagesV1.Image>, callback: sendUnaryData<imagesV1.Image>) {
-      const it = (call as AsyncIterable<imagesV1.CommitImageRequest>)[Symbol.asyncIterator]();
+      const it = requestMessages<imagesV1.CommitImageRequest>(call);
       void (async () => {
         const first = await it.next();
         if (first.done) throw invalidArgument('CommitImage received no messages');
@@ -90,24 +95,19 @@ export function imagesService(
       );
     },
     loadArchive(call: ServerDuplexStream<imagesV1.LoadArchiveRequest, imagesV1.LoadArchiveResponse>) {
-      // The tar reader stops at the end-of-archive marker and would close what it reads; the
-      // call must stay open to carry the results back, so it only ever sees next().
-      const it = (call as AsyncIterable<imagesV1.LoadArchiveRequest>)[Symbol.asyncIterator]();
-      const chunks: AsyncIterable<Buffer> = {
-        [Symbol.asyncIterator]: () => ({
-          next: async () => {
-            const r = await it.next();
-            return r.done ? { done: true, value: undefined } : { done: false, value: Buffer.from(r.value.data) };
+      const it = requestMessages<imagesV1.LoadArchiveRequest>(call);
+      const chunks = (async function* (): AsyncGenerator<Buffer> {
+        for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value.data);
+      })();
+      uploadLimit()
+        .then((maxExpandedBytes) => loadArchive(chunks, content, images, unpack, (line) => call.write({ stream: line }), { maxExpandedBytes }))
+        .then(
+          (ids) => {
+            for (const id of ids) event('load', id, images.get(id).repoTags.map((t) => familiarName(parseReference(t)))[0] ?? id);
+            call.end();
           },
-        }),
-      };
-      loadArchive(chunks, content, images, unpack, (line) => call.write({ stream: line })).then(
-        (ids) => {
-          for (const id of ids) event('load', id, images.get(id).repoTags.map((t) => familiarName(parseReference(t)))[0] ?? id);
-          call.end();
-        },
-        (err: unknown) => endWithError(call, err),
-      );
+          (err: unknown) => endWithError(call, err),
+        );
     },
     imageHistory: unaryHandler(async (req: imagesV1.GetImageRequest) => {
       const img = images.get(req.reference);

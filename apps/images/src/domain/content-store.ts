@@ -23,7 +23,7 @@ export class ContentStore {
   private readonly blobs: string;
   private readonly ingest: string;
 
-  constructor(root: string) {
+  constructor(readonly root: string) {
     this.blobs = join(root, 'blobs', 'sha256');
     this.ingest = join(root, 'ingest');
   }

@@ -1,18 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { isAlreadyExists } from '@berth/errors';
+import { decompress } from '@berth/compression';
+import { invalidArgument, isAlreadyExists } from '@berth/errors';
 import { familiarName, parseReference } from '@berth/reference';
+import { asUntarError, readTar } from '@berth/tar';
 import { applyChanges } from './changes';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
 import type { LayerSnapshots } from './unpack';
 
+export interface ImportOptions {
+  tag: string;
+  changes: string[];
+  message: string;
+  /** What the tarball may expand to once decompressed (see @berth/compression's expandedLimitBytes). */
+  maxExpandedBytes?: number;
+}
+
 /**
  * `docker import`: one layer from a rootfs tarball. The layer is unpacked first, because its
  * diff ID (which the config must name) is only known once the tarball has been read.
+ *
+ * The tarball (plain, gzip, bzip2, xz or zstd) is decompressed and parsed as it arrives, so
+ * bytes that are not a tar, or a tar cut short, fail at once and leave no blob behind; the
+ * layer is stored uncompressed, which any snapshotter can apply.
  */
 export async function importRootfs(
   source: AsyncIterable<Uint8Array>,
-  opts: { tag: string; changes: string[]; message: string },
+  opts: ImportOptions,
   content: ContentStore,
   images: ImageStore,
   snaps: LayerSnapshots,
@@ -23,7 +37,7 @@ export async function importRootfs(
 
 async function importHeld(
   source: AsyncIterable<Uint8Array>,
-  opts: { tag: string; changes: string[]; message: string },
+  opts: ImportOptions,
   content: ContentStore,
   images: ImageStore,
   snaps: LayerSnapshots,
@@ -32,11 +46,27 @@ async function importHeld(
   const config = applyChanges({}, opts.changes);
   const tag = opts.tag ? familiarName(parseReference(opts.tag)) : '';
   const w = await content.writerUnverified();
+  const tar = decompress(source, { maxOutputBytes: opts.maxExpandedBytes });
+  // Every byte the reader pulls is stored as it passes, and what follows the end-of-archive
+  // marker (padding to the record size) after it, so the blob is the tarball as sent.
+  let storedBytes = 0;
+  const stored = (async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of tar) {
+      await w.write(chunk);
+      storedBytes += chunk.length;
+      yield chunk;
+    }
+  })();
   try {
-    for await (const c of source) await w.write(c);
+    // The reader would end the source it reads; this one is drained after the reader is done.
+    const view: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => stored.next() }) };
+    for await (const e of readTar(view)) void e;
+    for (let r = await stored.next(); !r.done; r = await stored.next());
+    if (storedBytes === 0) throw invalidArgument('tar: the archive is truncated: it is empty');
   } catch (err) {
+    await stored.return(undefined);
     await w.abort();
-    throw err;
+    throw asUntarError(err);
   }
   const layer = await w.commit();
   hold([layer.digest]);
@@ -65,24 +95,15 @@ async function importHeld(
     }),
   );
   const cfgBlob = await content.put(cfg);
-  const gz = (await isGzip(content, layer.digest)) ? '+gzip' : '';
   const manifest = await content.put(
     Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgBlob.digest, size: cfgBlob.size },
-        layers: [{ mediaType: `application/vnd.oci.image.layer.v1.tar${gz}`, digest: layer.digest, size: layer.size }],
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
       }),
     ),
   );
   return images.put(manifest.digest, tag ? [tag] : []);
-}
-
-async function isGzip(content: ContentStore, digest: string): Promise<boolean> {
-  for await (const c of content.read(digest)) {
-    const b = c as Buffer;
-    return b[0] === 0x1f && b[1] === 0x8b;
-  }
-  return false;
 }

@@ -1,10 +1,9 @@
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { decompress } from '@berth/compression';
 import { invalidArgument } from '@berth/errors';
 import { familiarName, parseReference } from '@berth/reference';
-import { readTar } from '@berth/tar';
+import { asUntarError, readTar } from '@berth/tar';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
 
@@ -19,20 +18,6 @@ interface ArchiveManifestItem {
   Layers: string[];
 }
 
-/** Passes gzip-compressed archives through gunzip; `docker load` accepts both. */
-async function* decompressed(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
-  const it = source[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return;
-  const head = Buffer.from(first.value);
-  const rest = (async function* () {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
-  })();
-  if (head[0] === 0x1f && head[1] === 0x8b) yield* Readable.from(rest).pipe(createGunzip());
-  else yield* rest;
-}
-
 async function isGzipBlob(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
   try {
@@ -44,10 +29,19 @@ async function isGzipBlob(path: string): Promise<boolean> {
   }
 }
 
+export interface LoadOptions {
+  /** What the archive may expand to once decompressed (see @berth/compression's expandedLimitBytes). */
+  maxExpandedBytes?: number;
+}
+
 /**
  * `docker load`: stores every file of the archive as a blob (digest-verified where the archive
  * names it by digest), then records each image listed in manifest.json and unpacks it. No
  * image is recorded until all of its blobs are stored, and one whose unpack fails is removed.
+ *
+ * The archive (plain, gzip, bzip2, xz or zstd) is read as it arrives: bytes that are not a tar,
+ * or an archive cut short, fail at once. Blobs this load stored that no image ends up naming
+ * (a failure, or members manifest.json does not list) are removed before it returns.
  */
 export async function loadArchive(
   source: AsyncIterable<Uint8Array>,
@@ -55,9 +49,32 @@ export async function loadArchive(
   images: ImageStore,
   unpack: (img: ImageRecord) => Promise<unknown>,
   say: (line: string) => void,
+  options: LoadOptions = {},
 ): Promise<string[]> {
+  const stored = new Set<string>();
   // Stored blobs are held against garbage collection until the images naming them are recorded.
-  return content.leases.during((hold) => loadHeld(source, content, images, unpack, say, (d) => hold([d])));
+  try {
+    return await content.leases.during((hold) =>
+      loadHeld(source, content, images, unpack, say, options, (d, fresh) => {
+        hold([d]);
+        if (fresh) stored.add(d);
+      }),
+    );
+  } finally {
+    dropUnnamed(stored, content, images);
+  }
+}
+
+/** Removes the blobs of `fresh` that no image record names and no other work holds. */
+function dropUnnamed(fresh: Set<string>, content: ContentStore, images: ImageStore): void {
+  if (fresh.size === 0) return;
+  const named = new Set<string>();
+  for (const img of images.list()) {
+    named.add(img.id);
+    named.add(img.manifestDigest);
+    for (const l of img.layers) named.add(l.digest);
+  }
+  for (const d of fresh) if (!named.has(d) && !content.leases.has(d)) content.delete(d);
 }
 
 async function loadHeld(
@@ -66,35 +83,41 @@ async function loadHeld(
   images: ImageStore,
   unpack: (img: ImageRecord) => Promise<unknown>,
   say: (line: string) => void,
-  hold: (digest: string) => void,
+  options: LoadOptions,
+  hold: (digest: string, fresh: boolean) => void,
 ): Promise<string[]> {
   const byPath = new Map<string, string>();
   const links = new Map<string, string>();
   let manifestJson: Buffer | undefined;
-  for await (const e of readTar(decompressed(source))) {
-    const name = posix.normalize(e.header.name).replace(/^\.\//, '').replace(/\/$/, '');
-    if (name.startsWith('..') || name.startsWith('/')) throw invalidArgument(`invalid archive: entry ${JSON.stringify(e.header.name)} escapes the archive`);
-    if (e.header.type === 'symlink' || e.header.type === 'hardlink') {
-      links.set(name, e.header.type === 'symlink' ? posix.join(posix.dirname(name), e.header.linkname) : posix.normalize(e.header.linkname));
-      continue;
+  try {
+    for await (const e of readTar(decompress(source, { maxOutputBytes: options.maxExpandedBytes }))) {
+      const name = posix.normalize(e.header.name).replace(/^\.\//, '').replace(/\/$/, '');
+      if (name.startsWith('..') || name.startsWith('/')) throw invalidArgument(`invalid archive: entry ${JSON.stringify(e.header.name)} escapes the archive`);
+      if (e.header.type === 'symlink' || e.header.type === 'hardlink') {
+        links.set(name, e.header.type === 'symlink' ? posix.join(posix.dirname(name), e.header.linkname) : posix.normalize(e.header.linkname));
+        continue;
+      }
+      if (e.header.type !== 'file') continue;
+      if (name === 'manifest.json') {
+        if (e.header.size > MAX_ARCHIVE_JSON_BYTES) throw invalidArgument('invalid archive: manifest.json is too large');
+        manifestJson = await e.bytes();
+        continue;
+      }
+      const m = BLOB_PATH.exec(name);
+      const w = m ? await content.writer(`sha256:${m[1]}`, e.header.size) : await content.writerUnverified();
+      try {
+        for await (const c of e.content) await w.write(c);
+        const fresh = !(m && content.has(`sha256:${m[1]}`));
+        const stored = (await w.commit()).digest;
+        hold(stored, fresh && !content.leases.has(stored));
+        byPath.set(name, stored);
+      } catch (err) {
+        await w.abort();
+        throw err;
+      }
     }
-    if (e.header.type !== 'file') continue;
-    if (name === 'manifest.json') {
-      if (e.header.size > MAX_ARCHIVE_JSON_BYTES) throw invalidArgument('invalid archive: manifest.json is too large');
-      manifestJson = await e.bytes();
-      continue;
-    }
-    const m = BLOB_PATH.exec(name);
-    const w = m ? await content.writer(`sha256:${m[1]}`, e.header.size) : await content.writerUnverified();
-    try {
-      for await (const c of e.content) await w.write(c);
-      const stored = (await w.commit()).digest;
-      hold(stored);
-      byPath.set(name, stored);
-    } catch (err) {
-      await w.abort();
-      throw err;
-    }
+  } catch (err) {
+    throw asUntarError(err);
   }
   if (!manifestJson) throw invalidArgument('invalid archive: manifest.json not found (is this a `docker save` archive?)');
   let items: ArchiveManifestItem[];
@@ -133,7 +156,7 @@ async function loadHeld(
       }
     })();
     const stored = await content.put(manifest);
-    hold(stored.digest);
+    hold(stored.digest, false);
     const img = await images.put(stored.digest, tags);
     try {
       await unpack(img);

@@ -1,7 +1,8 @@
 import { posix } from 'node:path';
 import { Writable } from 'node:stream';
 import type { sendUnaryData, ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
-import { endWithError, toServiceError, unaryHandler } from '@berth/grpc';
+import { expandedLimitBytes } from '@berth/compression';
+import { endWithError, requestMessages, toServiceError, unaryHandler } from '@berth/grpc';
 import { invalidArgument } from '@berth/errors';
 import type { supervisorV1 } from '@berth/proto';
 import { ScopedRoot } from '@berth/rootfs';
@@ -63,8 +64,14 @@ function onWritableMount(rec: ContainerRecord, path: string): boolean {
   return (rec.mounts ?? []).some((m) => m.RW && (p === m.Destination || p.startsWith(`${m.Destination}/`)));
 }
 
+/** daemon.json's max-upload-expanded-bytes (0: the free space of `dir` less a reserve). */
+export interface UploadLimits {
+  maxExpandedBytes: number;
+  dir: string;
+}
+
 /** The archive API of the Containers contract: stat, get and put of paths, export, changes. */
-export function archiveService(containers: Containers, peers: Peers, life: Lifecycle, roots: ContainerRoots) {
+export function archiveService(containers: Containers, peers: Peers, life: Lifecycle, roots: ContainerRoots, uploads: UploadLimits = { maxExpandedBytes: 0, dir: '/' }) {
   return {
     statContainerPath: unaryHandler(async (req: supervisorV1.ContainerPathRequest) => {
       const rec = containers.get(req.reference);
@@ -85,7 +92,7 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
         );
     },
     putArchive(call: ServerReadableStream<supervisorV1.PutArchiveRequest, supervisorV1.PutArchiveResponse>, callback: sendUnaryData<supervisorV1.PutArchiveResponse>) {
-      const it = call[Symbol.asyncIterator]() as AsyncIterator<supervisorV1.PutArchiveRequest>;
+      const it = requestMessages<supervisorV1.PutArchiveRequest>(call);
       const run = async () => {
         const first = await it.next();
         if (first.done) throw invalidArgument('PutArchive received no messages');
@@ -101,7 +108,13 @@ export function archiveService(containers: Containers, peers: Peers, life: Lifec
           }
         }
         await roots.with(rec, true, (root) =>
-          inRoot(root, (r) => extractArchive(r, head.path, head.reference, bytes(), { noOverwriteDirNonDir: head.noOverwriteDirNonDir, copyUidGid: head.copyUidGid })),
+          inRoot(root, async (r) =>
+            extractArchive(r, head.path, head.reference, bytes(), {
+              noOverwriteDirNonDir: head.noOverwriteDirNonDir,
+              copyUidGid: head.copyUidGid,
+              maxExpandedBytes: await expandedLimitBytes(uploads.maxExpandedBytes, uploads.dir),
+            }),
+          ),
         );
       };
       run().then(

@@ -2,7 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type ContractImpl, endWithError, toServiceError, unaryHandler } from '@berth/grpc';
 import type { supervisorV1 } from '@berth/proto';
 import type { Containers } from '../domain/containers';
-import { archiveService } from './archive-service';
+import { archiveService, type UploadLimits } from './archive-service';
 import type { Peers } from '@berth/clients';
 import type { ContainerRoots } from '../domain/container-root';
 import { inspect, summary } from '../domain/inspect';
@@ -32,7 +32,7 @@ function toProto(c: ContainerRecord): supervisorV1.Container {
   };
 }
 
-export function containersService(containers: Containers, life: Lifecycle, execs: Execs, conns: NetworkConnections, peers: Peers, roots: ContainerRoots): ContractImpl<supervisorV1.ContainersServer> {
+export function containersService(containers: Containers, life: Lifecycle, execs: Execs, conns: NetworkConnections, peers: Peers, roots: ContainerRoots, uploads: UploadLimits = { maxExpandedBytes: 0, dir: '/' }): ContractImpl<supervisorV1.ContainersServer> {
   return {
     connectNetwork: unaryHandler(async (req: supervisorV1.ConnectNetworkRequest) => {
       await conns.connect(req.reference, req.network, req.ipv4Address, req.aliases);
@@ -125,6 +125,6 @@ export function containersService(containers: Containers, life: Lifecycle, execs
       const s = statsSample(containers.get(req.reference));
       return { running: s.running, statsJson: Buffer.from(JSON.stringify(s.stats)) };
     }),
-    ...archiveService(containers, peers, life, roots),
+    ...archiveService(containers, peers, life, roots, uploads),
   };
 }

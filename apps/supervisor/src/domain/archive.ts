@@ -4,8 +4,9 @@ import {
 } from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
+import { decompress } from '@berth/compression';
 import { failedPrecondition, invalidArgument, notFound } from '@berth/errors';
-import { type TarEntry, type TarHeaderInput, type TarSource, type TarWriter, readTar } from '@berth/tar';
+import { type TarEntry, type TarHeaderInput, type TarWriter, asUntarError, readTar } from '@berth/tar';
 import { cleanMemberName, fdPath, type Resolved, type ScopedRoot } from '@berth/rootfs';
 import { mknod } from '@berth/sys';
 
@@ -246,6 +247,8 @@ export async function archiveTree(root: ScopedRoot, tar: TarWriter): Promise<voi
 export interface ExtractOptions {
   noOverwriteDirNonDir: boolean;
   copyUidGid: boolean;
+  /** What the archive may expand to once decompressed; unbounded when not given. */
+  maxExpandedBytes?: number;
 }
 
 function refuse(h: { name: string; linkname?: string }, what: string) {
@@ -291,7 +294,16 @@ function existsQuiet(p: string): boolean {
  * O_NOFOLLOW and their modes and owners set through the open fd, so a swapped symlink can
  * never redirect a write, chmod or chown to the host.
  */
-export async function extractArchive(root: ScopedRoot, path: string, container: string, source: TarSource, o: ExtractOptions): Promise<void> {
+export async function extractArchive(root: ScopedRoot, path: string, container: string, source: AsyncIterable<Uint8Array> | Uint8Array, o: ExtractOptions): Promise<void> {
+  const chunks = source instanceof Uint8Array ? (async function* () { yield source; })() : source;
+  try {
+    await extractInto(root, path, container, decompress(chunks, { maxOutputBytes: o.maxExpandedBytes }), o);
+  } catch (err) {
+    throw asUntarError(err);
+  }
+}
+
+async function extractInto(root: ScopedRoot, path: string, container: string, source: AsyncIterable<Uint8Array>, o: ExtractOptions): Promise<void> {
   let dest: string;
   {
     let r: Resolved;
