@@ -22,6 +22,13 @@ describe('config', () => {
     expect(c.services.images).toBe('unix:///run/berth/images.sock');
   });
 
+  it('bounds uploads by max-upload-expanded-bytes, 0 (free disk less a reserve) by default', () => {
+    expect(resolveConfig({}).maxUploadExpandedBytes).toBe(0);
+    expect(resolveConfig({ 'max-upload-expanded-bytes': 1 << 30 }).maxUploadExpandedBytes).toBe(1 << 30);
+    expect(() => resolveConfig({ 'max-upload-expanded-bytes': '1g' })).toThrow(/max-upload-expanded-bytes/);
+    expect(() => resolveConfig({ 'max-upload-expanded-bytes': -1 })).toThrow(/max-upload-expanded-bytes/);
+  });
+
   it('derives every default address from flags', () => {
     const { config } = loadConfig(['--data-root', '/tmp/d', '--exec-root=/tmp/e']);
     expect(config.hosts).toEqual(['unix:///tmp/e/docker.sock']);

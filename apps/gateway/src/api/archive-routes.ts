@@ -97,7 +97,7 @@ export function archiveRoutes(b: Backends): Router {
     await new Promise<void>((resolve, reject) => {
       const call = c().putArchive((err: ServiceError | null) => {
         if (!err) return resolve();
-        abandonUpload(req, res);
+        abandonUpload(req);
         reject(fromServiceError(err, 'supervisor'));
       });
       let first = true;

@@ -73,7 +73,7 @@ export function imageRoutes(b: Backends): Router {
     const img = await new Promise<imagesV1.Image>((resolve, reject) => {
       const call = images().importRootfs((err, out) => {
         if (!err) return resolve(out!);
-        abandonUpload(req, res);
+        abandonUpload(req);
         reject(fromServiceError(err, 'images'));
       });
       call.write({ tag, changes, message: String(req.query.message ?? ''), data: Buffer.alloc(0) });
@@ -120,7 +120,7 @@ export function imageRoutes(b: Backends): Router {
     call.on('error', (err: ServiceError) => {
       if (failed) return;
       failed = true;
-      abandonUpload(req, res);
+      abandonUpload(req);
       const e = fromServiceError(err, 'images');
       if (!started) {
         res.status(HTTP_STATUS[kindOf(e)]).json({ message: messageOf(e) });

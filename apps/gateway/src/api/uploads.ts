@@ -1,13 +1,12 @@
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 
 /**
- * An upload (load, import, cp) that failed before its body was all read: stop forwarding it,
- * discard the rest instead of leaving the client blocked on a full socket, and close the
- * connection after the answer, as Go's server does with a body it will not read.
+ * An upload (load, import, cp) that failed before its body was all read: stop forwarding it and
+ * discard the rest. Closing instead would be quicker, but Go's client (the docker CLI) then
+ * reports the broken pipe of its unfinished write instead of the answer.
  */
-export function abandonUpload(req: Request, res: Response): void {
+export function abandonUpload(req: Request): void {
   req.removeAllListeners('data');
   req.on('data', () => undefined);
   req.resume();
-  if (!res.headersSent) res.setHeader('Connection', 'close');
 }
