@@ -3,3 +3,4 @@ export * from './splitter';
 export * from './files';
 export * from './writer';
 export * from './reader';
+export * from './row-scan';

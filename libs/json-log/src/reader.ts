@@ -1,9 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { decodeEntry, type LogLine } from './format';
+import type { LogLine } from './format';
+import { decodeRow } from './row-scan';
 import { logFiles } from './files';
 
 /** Bytes read at a time: memory stays bounded by this (plus one row) whatever the log's size. */
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 /** A row longer than this cannot be one our writer made (entries are cut at 16 KiB). */
 const MAX_ROW = 8 * 1024 * 1024;
 /** A follower also polls this often, for writers in another process. */
@@ -46,7 +48,7 @@ async function openSource(path: string): Promise<Source | undefined> {
   return { fh, ino: st.ino, size: st.size };
 }
 
-/** Cuts a file's bytes into rows from `pos` on, a chunk at a time. */
+/** Cuts a file's bytes into entries from `pos` on, a chunk at a time; a row that does not parse (torn by a crash) is skipped. */
 class Rows {
   private carry: Buffer = Buffer.alloc(0);
   constructor(
@@ -54,17 +56,27 @@ class Rows {
     private pos: number,
   ) {}
 
-  /** Rows completed by the next chunk; `eof` when nothing more was there to read. */
-  async next(): Promise<{ rows: string[]; eof: boolean }> {
+  /** Entries completed by the next chunk; `eof` when nothing more was there to read. */
+  async next(): Promise<{ rows: LogLine[]; eof: boolean }> {
+    // A fresh buffer each time: entries may be views of it until the caller is done with them.
     const buf = Buffer.allocUnsafe(CHUNK);
     const { bytesRead } = await this.src.fh.read(buf, 0, CHUNK, this.pos);
     if (bytesRead === 0) return { rows: [], eof: true };
     this.pos += bytesRead;
     const data = this.carry.length ? Buffer.concat([this.carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-    const rows: string[] = [];
+    const last = data.lastIndexOf(10);
+    // One check for the whole chunk of complete rows lets the scan copy bytes as they are.
+    const utf8 = last >= 0 && isUtf8(data.subarray(0, last));
+    const rows: LogLine[] = [];
     let start = 0;
-    for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
-      if (nl > start) rows.push(data.toString('utf8', start, nl));
+    for (let nl = last >= 0 ? data.indexOf(10) : -1; nl >= 0; nl = data.indexOf(10, start)) {
+      if (nl > start) {
+        try {
+          rows.push(decodeRow(data, start, nl, utf8));
+        } catch {
+          // torn row
+        }
+      }
       start = nl + 1;
     }
     if (data.length - start > MAX_ROW) throw new Error(`log entry longer than ${MAX_ROW} bytes in ${this.src.fh.fd}`);
@@ -154,13 +166,7 @@ async function* entries(path: string, o: ReadOptions, sources: Source[], start: 
       const got = rows ? await rows.next() : { rows: [], eof: true };
       if (got.rows.length) {
         const out: LogLine[] = [];
-        for (const row of got.rows) {
-          let l: LogLine;
-          try {
-            l = decodeEntry(row);
-          } catch {
-            continue;
-          }
+        for (const l of got.rows) {
           if (pastUntil(l)) {
             if (out.length) yield out;
             return;

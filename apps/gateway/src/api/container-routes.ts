@@ -6,7 +6,8 @@ import { fromServiceError } from '@berth/grpc';
 import { shimV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 import { filterContainers } from '../domain/container-filters';
-import { frame, parseTimestamp, rfc3339Nano, STDERR, STDOUT, SYSTEMERR } from '../domain/stdcopy';
+import { logFrames } from '../domain/log-frames';
+import { frame, parseTimestamp, SYSTEMERR } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
 import { runExec } from './exec-stream';
 import { withSizes } from './disk-usage-routes';
@@ -206,13 +207,7 @@ export function containerRoutes(b: Backends): Router {
       call.on('metadata', start);
       call.on('data', (m: shimV1.LogEntry) => {
         start();
-        const out: Buffer[] = [];
-        for (const e of m.batch.length ? m.batch : [m]) {
-          let line = Buffer.from(e.line);
-          if (timestamps) line = Buffer.concat([Buffer.from(`${rfc3339Nano(e.timeUnixSec, e.timeNanos)} `), line]);
-          out.push(multiplexed ? frame(e.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, line) : line);
-        }
-        if (!res.write(out.length === 1 ? out[0]! : Buffer.concat(out))) {
+        if (!res.write(logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps }))) {
           call.pause();
           res.once('drain', () => call.resume());
         }

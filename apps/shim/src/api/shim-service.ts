@@ -142,7 +142,7 @@ async function streamLogs(c: Container, call: ServerWritableStream<shimV1.LogsRe
     for await (const batch of it) {
       if (gone) break;
       const entries = batch.filter((l) => want.has(l.stream)).map(toEntry);
-      // Batches stay near 64 KiB: big enough to be cheap, small enough for gRPC's flow control.
+      // Batches stay near 256 KiB: big enough to be cheap, small enough for gRPC's flow control.
       const msgs = r.batch ? chunk(entries) : entries;
       for (const m of msgs) {
         if (call.write(m)) continue;
@@ -166,7 +166,7 @@ function toEntry(l: LogLine): shimV1.LogEntry {
   return { stream: KIND[l.stream], line: l.line, timeUnixNano: 0, timeUnixSec: Number(l.timeNano / 1_000_000_000n), timeNanos: Number(l.timeNano % 1_000_000_000n), batch: [] };
 }
 
-const BATCH_BYTES = 64 * 1024;
+const BATCH_BYTES = 256 * 1024;
 
 function chunk(entries: shimV1.LogEntry[]): shimV1.LogEntry[] {
   const out: shimV1.LogEntry[] = [];
