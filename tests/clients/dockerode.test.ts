@@ -1,0 +1,184 @@
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Suite } from '../support/berth';
+import { loadClientImages, NOENV_IMAGE } from './load-images';
+
+let suite: Suite;
+let docker: Docker;
+
+beforeAll(async () => {
+  suite = await Suite.start();
+  await loadClientImages(suite);
+  docker = new Docker({ socketPath: suite.dockerHost.replace('unix://', '') });
+});
+
+afterAll(async () => {
+  await suite?.removeAllContainers({ volumes: true });
+  await suite?.stop();
+});
+
+/** Collects a demultiplexed stream until it ends. */
+function collect(): { out: PassThrough; err: PassThrough; text: () => { stdout: string; stderr: string } } {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { out, err, text: () => ({ stdout, stderr }) };
+}
+
+describe('dockerode', () => {
+  it('docker.run gives the output and the exit code', async () => {
+    const c = collect();
+    const [result, container] = (await docker.run('busybox:latest', ['sh', '-c', 'echo out; echo err >&2; exit 5'], [c.out, c.err], { Tty: false })) as [
+      { StatusCode: number },
+      Docker.Container,
+    ];
+    expect(result.StatusCode).toBe(5);
+    expect(c.text()).toEqual({ stdout: 'out\n', stderr: 'err\n' });
+    await container.remove();
+  });
+
+  it('docker.run with an image that has no Env finds echo on the default PATH', async () => {
+    const c = collect();
+    const [result, container] = (await docker.run(NOENV_IMAGE, ['echo', 'hi'], [c.out, c.err], { Tty: false })) as [{ StatusCode: number }, Docker.Container];
+    expect(c.text().stdout).toBe('hi\n');
+    expect(result.StatusCode).toBe(0);
+    await container.remove();
+  });
+
+  it('container.attach streams stdout and takes stdin', async () => {
+    const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sh', '-c', 'read line; echo "got $line"'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    const c = collect();
+    container.modem.demuxStream(stream, c.out, c.err);
+    const ended = new Promise((r) => stream.on('end', r));
+    await container.start();
+    stream.write('hello\n');
+    await ended;
+    expect(c.text().stdout).toBe('got hello\n');
+    expect((await container.wait()).StatusCode).toBe(0);
+    await container.remove();
+  });
+
+  it('container.attach without hijack replays logs', async () => {
+    const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sh', '-c', 'echo early'] });
+    await container.start();
+    await container.wait();
+    const stream = (await container.attach({ stream: true, logs: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+    const c = collect();
+    container.modem.demuxStream(stream, c.out, c.err);
+    await new Promise((r) => stream.on('end', r));
+    expect(c.text().stdout).toBe('early\n');
+    await container.remove();
+  });
+
+  it('exec with demux, exit code and a TTY', async () => {
+    const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sleep', '300'] });
+    await container.start();
+    const exec = await container.exec({ Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 2'], AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const c = collect();
+    docker.modem.demuxStream(stream, c.out, c.err);
+    await new Promise((r) => stream.on('end', r));
+    expect(c.text()).toEqual({ stdout: 'out\n', stderr: 'err\n' });
+    expect((await exec.inspect()).ExitCode).toBe(2);
+
+    const tty = await container.exec({ Cmd: ['sh', '-c', 'echo $TERM'], AttachStdout: true, Tty: true });
+    const ts = await tty.start({ hijack: true, stdin: false, Tty: true });
+    let raw = '';
+    ts.on('data', (d: Buffer) => (raw += d.toString()));
+    await new Promise((r) => ts.on('end', r));
+    expect(raw.replace(/\r/g, '')).toBe('xterm\n');
+
+    const plain = await container.exec({ Cmd: ['echo', 'no-upgrade'], AttachStdout: true });
+    const ps = await plain.start({});
+    const p = collect();
+    docker.modem.demuxStream(ps, p.out, p.err);
+    await new Promise((r) => ps.on('end', r));
+    expect(p.text().stdout).toBe('no-upgrade\n');
+    await container.remove({ force: true });
+  });
+
+  it('logs as a buffer and followed', async () => {
+    const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sh', '-c', 'echo a; echo b >&2'] });
+    await container.start();
+    await container.wait();
+    const buf = await container.logs({ stdout: true, stderr: true, follow: false });
+    expect(buf.toString()).toContain('a\n');
+    const stream = await container.logs({ stdout: true, stderr: true, follow: true });
+    const c = collect();
+    docker.modem.demuxStream(stream, c.out, c.err);
+    await new Promise((r) => stream.on('end', r));
+    expect(c.text()).toEqual({ stdout: 'a\n', stderr: 'b\n' });
+    await container.remove();
+  });
+
+  it('kill leaves 137 and inspect has Docker zero values', async () => {
+    const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sleep', '300'] });
+    await container.start();
+    await container.kill();
+    expect((await container.wait()).StatusCode).toBe(137);
+    const info = await container.inspect();
+    expect(info.State.ExitCode).toBe(137);
+    expect(info.HostConfig.CpuQuota).toBe(0);
+    expect(info.HostConfig.LogConfig.Type).toBe('json-file');
+    await expect(container.remove()).resolves.toBeDefined();
+  });
+
+  it('images: list, inspect, tag, remove', async () => {
+    const list = await docker.listImages();
+    expect(list.flatMap((i) => i.RepoTags ?? [])).toEqual(expect.arrayContaining(['busybox:latest', NOENV_IMAGE]));
+    const img = docker.getImage('busybox:latest');
+    const info = await img.inspect();
+    expect(info.Config.Cmd).toEqual(['sh']);
+    await img.tag({ repo: 'dockerode/tagged', tag: 'v1' });
+    expect((await docker.getImage('dockerode/tagged:v1').inspect()).Id).toBe(info.Id);
+    await docker.getImage('dockerode/tagged:v1').remove();
+    await expect(docker.getImage('dockerode/tagged:v1').inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('networks and volumes', async () => {
+    const net = await docker.createNetwork({ Name: 'dockerode-net', Labels: { suite: 'dockerode' } });
+    const n = await net.inspect();
+    expect(n.Name).toBe('dockerode-net');
+    expect(n.IPAM.Config?.[0]?.Subnet).toMatch(/^10\./);
+    const c = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'dockerode-net' } });
+    await c.start();
+    expect(Object.keys((await net.inspect()).Containers ?? {})).toEqual([c.id]);
+    await c.remove({ force: true });
+    await net.remove();
+    await expect(net.inspect()).rejects.toMatchObject({ statusCode: 404 });
+
+    const vol = await docker.createVolume({ Name: 'dockerode-vol' });
+    expect((await docker.getVolume('dockerode-vol').inspect()).Driver).toBe('local');
+    expect((await docker.listVolumes()).Volumes.map((v) => v.Name)).toContain('dockerode-vol');
+    await docker.getVolume(vol.name).remove();
+  });
+
+  it('events stream what happens', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['true'] });
+    await container.start();
+    await container.wait();
+    await container.remove();
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const stream = (await docker.getEvents({ since, until, filters: { container: [container.id] } })) as NodeJS.ReadableStream;
+    let text = '';
+    stream.on('data', (d: Buffer) => (text += d.toString()));
+    await new Promise((r) => stream.on('end', r));
+    const actions = text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { Action: string }).Action);
+    expect(actions).toEqual(expect.arrayContaining(['create', 'start', 'die', 'destroy']));
+  });
+
+  it('valid routes a plugin-less, swarm-less engine still answers', async () => {
+    expect(await docker.listPlugins()).toEqual([]);
+    await expect(docker.listServices()).rejects.toMatchObject({ statusCode: 503 });
+    await expect(docker.listNodes()).rejects.toMatchObject({ statusCode: 503 });
+  });
+});
