@@ -15,6 +15,7 @@ import { buildRoutes } from './build-routes';
 import { eventRoutes } from './event-routes';
 import type { EventLog } from '@berth/events';
 import { systemRoutes } from './system-routes';
+import { unsupportedRoutes } from './unsupported-routes';
 import { versionMiddleware } from './version-middleware';
 import { requestContext } from './request-context';
 import { apiValidation } from './validation';
@@ -40,6 +41,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.use(archiveRoutes(backends));
   app.use(buildRoutes(backends));
   app.use(eventRoutes(events));
+  app.use(unsupportedRoutes());
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -9,7 +9,9 @@ import { filterContainers } from '../domain/container-filters';
 import { logFrames } from '../domain/log-frames';
 import { frame, parseTimestamp, SYSTEMERR } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
+import { runAttach } from './attach-stream';
 import { runExec } from './exec-stream';
+import { plainStream } from './plain-stream';
 import { withSizes } from './disk-usage-routes';
 import { parseSummaries } from '../domain/stored-records';
 
@@ -148,19 +150,30 @@ export function containerRoutes(b: Backends): Router {
   // Without an Upgrade header (detached execs, simple API clients): output over the HTTP body.
   r.post('/exec/:id/start', json, async (req, res) => {
     const body = (Buffer.isBuffer(req.body) && req.body.length ? JSON.parse(req.body.toString('utf8')) : {}) as { Detach?: boolean; Tty?: boolean };
+    const plain = plainStream(req);
     await new Promise<void>((resolve, reject) => {
       runExec(b, param(req, 'id'), {
-        out: res,
+        out: body.Detach ? res : plain.socket,
         detach: body.Detach ?? false,
         tty: body.Tty ?? false,
         onStarted: (ct) => {
-          res.status(200).setHeader('Content-Type', ct);
-          res.flushHeaders();
+          if (body.Detach) {
+            res.status(200).setHeader('Content-Type', ct);
+            res.flushHeaders();
+          } else plain.writeHead(ct);
           resolve();
         },
         onError: reject,
       }).catch(reject);
     });
+  });
+
+  // Attach without `Upgrade: tcp` (dockerode's attach and run, docker-py's attach): same stream, 200.
+  r.post('/containers/:id/attach', async (req) => {
+    const q = new URL(req.originalUrl, 'http://berth').searchParams;
+    const plain = plainStream(req);
+    await runAttach(b, param(req, 'id'), q, req.apiVersion, { ...plain, head: Buffer.alloc(0), acceptStdin: false });
+
   });
 
   r.get('/containers/:id/logs', async (req, res) => {

@@ -44,6 +44,13 @@ export async function runExec(b: Backends, execId: string, io: ExecIo): Promise<
   });
   const contentType = s.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
   let started = false;
+  // Like dockerd, the head goes out before the process runs: clients that read the stream
+  // straight off the socket (docker-py) lose whatever their HTTP parser read along with it.
+  let headSent = false;
+  if (!io.detach) {
+    io.onStarted(contentType);
+    headSent = true;
+  }
   // Output can arrive before the "started" message; it waits until the headers are out.
   const early: Buffer[] = [];
   const finish = () => {
@@ -53,7 +60,7 @@ export async function runExec(b: Backends, execId: string, io: ExecIo): Promise<
   call.on('data', (m: shimV1.ExecResponse) => {
     if (m.started) {
       started = true;
-      io.onStarted(contentType);
+      if (!headSent) io.onStarted(contentType);
       for (const b of early.splice(0)) io.out.write(b);
       if (io.detach) {
         // The exec keeps running in the container; nobody needs its stream.
@@ -77,12 +84,12 @@ export async function runExec(b: Backends, execId: string, io: ExecIo): Promise<
   // Before "started", the end of the stream is an error that 'error' reports.
   call.on('end', () => started && finish());
   call.on('status', (st) => {
-    if (!started && st.code === 0) failStart(io, new Error('exec ended before it started'), s.tty);
+    if (!started && st.code === 0) failStart(io, new Error('exec ended before it started'), s.tty, headSent);
   });
   call.on('error', (err) => {
     if (started) return finish();
     client.close();
-    failStart(io, fromServiceError(err as ServiceError, 'shim'), s.tty);
+    failStart(io, fromServiceError(err as ServiceError, 'shim'), s.tty, headSent);
   });
   if (io.input && s.attachStdin && !io.detach) {
     io.input.on('data', (d: Buffer) => call.write({ execId: '', processJson: empty, stdin: false, stdout: false, stderr: false, stdinData: d, closeStdin: false }));
@@ -96,9 +103,9 @@ export async function runExec(b: Backends, execId: string, io: ExecIo): Promise<
  * as output (the CLI prints it and reads the exit code, 126 or 127, from the exec); an unknown
  * exec or a detached start gets a plain error response.
  */
-function failStart(io: ExecIo, err: unknown, tty: boolean): void {
-  if (io.detach || isNotFound(err)) return io.onError(err);
-  io.onStarted(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+function failStart(io: ExecIo, err: unknown, tty: boolean, headSent = false): void {
+  if (!headSent && (io.detach || isNotFound(err))) return io.onError(err);
+  if (!headSent) io.onStarted(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
   const text = Buffer.from(`${messageOf(err)}\r\n`);
   io.out.write(tty ? text : frame(STDOUT, text));
   io.out.end();

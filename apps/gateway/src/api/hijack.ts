@@ -1,12 +1,10 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { BerthError, HTTP_STATUS, kindOf, messageOf } from '@berth/errors';
 import { log } from '@berth/logging';
-import { shimV1 } from '@berth/proto';
-import { checkApiVersion, compareVersions, MAX_API_VERSION } from '../domain/api-version';
+import { checkApiVersion, MAX_API_VERSION } from '../domain/api-version';
 import type { Backends } from '../domain/backends';
-import { frame, STDERR, STDOUT } from '../domain/stdcopy';
+import { runAttach } from './attach-stream';
 import { runExec } from './exec-stream';
 import { newRequestId } from './request-context';
 import { validateBody } from './validation';
@@ -80,45 +78,10 @@ function route(b: Backends, req: IncomingMessage, socket: Duplex, head: Buffer, 
   const attach = /^\/containers\/([^/]+)\/attach$/.exec(path);
   if (req.method !== 'POST' || !attach) throw new BerthError('not_found', 'page not found');
   const id = decodeSegment(attach[1]!);
-  void attachStream(b, id, url.searchParams, apiVersion, socket, head).catch(fail);
+  const writeHead = (ct: string) => socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+  void runAttach(b, id, url.searchParams, apiVersion, { socket, head, acceptStdin: true, writeHead }).catch(fail);
 }
 
-async function attachStream(b: Backends, ref: string, q: URLSearchParams, apiVersion: string, socket: Duplex, head: Buffer): Promise<void> {
-  const { client, tty, openStdin } = await b.shim(ref);
-  const wantStdin = bool(q.get('stdin')) && openStdin;
-  const multiplexed = !tty;
-  const contentType = multiplexed && compareVersions(apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
-  const call: ClientDuplexStream<shimV1.AttachRequest, shimV1.AttachResponse> = client.attach();
-  call.write({ stdin: wantStdin, stdout: bool(q.get('stdout')), stderr: bool(q.get('stderr')), stdinData: Buffer.alloc(0), closeStdin: false });
-  socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
-  const finish = () => {
-    socket.end();
-    client.close();
-  };
-  call.on('data', (m: shimV1.AttachResponse) => {
-    const data = Buffer.from(m.data);
-    const ok = socket.write(multiplexed ? frame(m.stream === shimV1.StreamKind.STREAM_KIND_STDERR ? STDERR : STDOUT, data) : data);
-    if (!ok) {
-      call.pause();
-      socket.once('drain', () => call.resume());
-    }
-  });
-  call.on('end', finish);
-  call.on('error', (err) => {
-    log().debug({ err: messageOf(err) }, 'attach stream ended');
-    finish();
-  });
-  const sendStdin = (d: Buffer) => {
-    if (wantStdin) call.write({ stdin: false, stdout: false, stderr: false, stdinData: d, closeStdin: false });
-  };
-  if (head.length) sendStdin(head);
-  socket.on('data', sendStdin);
-  socket.on('end', () => {
-    if (wantStdin) call.write({ stdin: false, stdout: false, stderr: false, stdinData: Buffer.alloc(0), closeStdin: true });
-  });
-  socket.on('error', () => call.cancel());
-  socket.on('close', () => call.cancel());
-}
 
 /** Reads the JSON body that precedes the raw stream on an upgraded exec start. */
 const MAX_START_BODY = 1 << 20;

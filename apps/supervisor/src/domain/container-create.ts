@@ -13,6 +13,7 @@ import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config'
 import { validateHealthcheck } from './health-config';
 import { type LifecycleContext, bundleDir, filesDir, now } from './lifecycle-context';
 import { linkEnv, linkHosts, resolveLinks } from './links';
+import { daemonEnv } from './process-env';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from './model';
 import { ociMounts } from './mounts';
 import { generateName } from './names';
@@ -114,7 +115,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     const spec = buildSpec({
       id,
       args: [merged.path, ...merged.args],
-      env: [...linkEnv(links, name), ...merged.config.Env],
+      env: daemonEnv({ tty: merged.config.Tty, hostname: merged.config.Hostname, links: linkEnv(links, name), env: merged.config.Env }),
       cwd: merged.config.WorkingDir || '/',
       user,
       hostname: merged.config.Hostname,

@@ -7,7 +7,7 @@ import { capabilities } from '@berth/oci-spec';
 import { hostSecurity } from './security-opts';
 import { resolveInRoot } from '@berth/rootfs';
 import type { Containers } from './containers';
-import { mergeEnv } from './create-config';
+import { execEnv } from './process-env';
 import type { ContainerRecord } from './model';
 import { resolveUser } from './user';
 
@@ -86,7 +86,7 @@ export class Execs {
       terminal: e.config.Tty ?? false,
       consoleSize: e.config.Tty && e.config.ConsoleSize && e.config.ConsoleSize[0] > 0 ? { height: e.config.ConsoleSize[0], width: e.config.ConsoleSize[1] } : undefined,
       args: e.config.Cmd!,
-      env: mergeEnv(c.config.Env, e.config.Env ?? []),
+      env: execEnv(spec.process.env ?? [], c.config.Env, e.config.Tty ?? false, e.config.Env ?? []),
       cwd: e.config.WorkingDir || spec.process.cwd,
       user,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
