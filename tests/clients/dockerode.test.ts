@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Suite } from '../support/berth';
+import { missingFields } from '../support/spec-fields';
 import { loadClientImages, NOENV_IMAGE } from './load-images';
 
 let suite: Suite;
@@ -124,7 +125,7 @@ describe('dockerode', () => {
     const info = await container.inspect();
     expect(info.State.ExitCode).toBe(137);
     expect(info.HostConfig.CpuQuota).toBe(0);
-    expect(info.HostConfig.LogConfig.Type).toBe('json-file');
+    expect(info.HostConfig.LogConfig?.Type).toBe('json-file');
     await expect(container.remove()).resolves.toBeDefined();
   });
 
@@ -155,7 +156,8 @@ describe('dockerode', () => {
     const vol = await docker.createVolume({ Name: 'dockerode-vol' });
     expect((await docker.getVolume('dockerode-vol').inspect()).Driver).toBe('local');
     expect((await docker.listVolumes()).Volumes.map((v) => v.Name)).toContain('dockerode-vol');
-    await docker.getVolume(vol.name).remove();
+    void vol;
+    await docker.getVolume('dockerode-vol').remove();
   });
 
   it('events stream what happens', async () => {
@@ -174,6 +176,68 @@ describe('dockerode', () => {
       .split('\n')
       .map((l) => (JSON.parse(l) as { Action: string }).Action);
     expect(actions).toEqual(expect.arrayContaining(['create', 'start', 'die', 'destroy']));
+  });
+
+  // Fields the spec lists that dockerd itself leaves out when empty (omitempty in moby's
+  // structs) or that only newer engines than the 20.10 reference send.
+  const OMITTED: Record<string, string[]> = {
+    ContainerInspectResponse: ['SizeRw', 'SizeRootFs', 'ImageManifestDescriptor', 'Storage'],
+    HostConfig: ['Annotations', 'Mounts', 'StorageOpt', 'Sysctls', 'Tmpfs'],
+    ContainerConfig: ['ArgsEscaped', 'ExposedPorts', 'Healthcheck', 'NetworkDisabled', 'Shell', 'StopSignal', 'StopTimeout', 'MacAddress'],
+    ContainerState: ['Health'],
+    ImageInspect: ['Descriptor', 'Identity', 'Manifests', 'OsVersion', 'Variant'],
+    Network: ['Peers', 'Status'],
+  };
+
+  it('inspect carries every field of the spec for containers, images and networks (a minimal create)', async () => {
+    // A bare API create, as docker-py and dockerode send it: the engine fills in the rest.
+    const c = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['true'] });
+    const info = (await c.inspect()) as unknown as Record<string, Record<string, unknown>>;
+    expect(missingFields('ContainerInspectResponse', info, OMITTED.ContainerInspectResponse)).toEqual([]);
+    expect(missingFields('HostConfig', info.HostConfig!, OMITTED.HostConfig)).toEqual([]);
+    expect(missingFields('ContainerConfig', info.Config!, OMITTED.ContainerConfig)).toEqual([]);
+    expect(missingFields('ContainerState', info.State!, OMITTED.ContainerState)).toEqual([]);
+    expect(missingFields('NetworkSettings', info.NetworkSettings!)).toEqual([]);
+    expect(info.HostConfig).toMatchObject({ CpuQuota: 0, Memory: 0, LogConfig: { Type: 'json-file', Config: {} }, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+    await c.remove();
+
+    const img = (await docker.getImage(NOENV_IMAGE).inspect()) as unknown as Record<string, unknown>;
+    expect(missingFields('ImageInspect', img, OMITTED.ImageInspect)).toEqual([]);
+    // dockerd 20.10's image fields beyond the current spec, which docker-py 5 reads
+    expect(img).toMatchObject({ Container: '', ContainerConfig: { Cmd: null, Env: null, Image: '' } });
+    const net = (await docker.getNetwork('bridge').inspect()) as Record<string, unknown>;
+    expect(missingFields('Network', net, OMITTED.Network)).toEqual([]);
+  });
+
+  it('a commit records its container and the container config', async () => {
+    const c = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sh', '-c', 'echo x > /made'], Env: ['FROM_CONTAINER=1'] });
+    await c.start();
+    await c.wait();
+    const { Id } = (await c.commit({ repo: 'dockerode/committed', tag: 'v1' })) as { Id: string };
+    const img = (await docker.getImage(Id).inspect()) as unknown as Record<string, any>;
+    expect(img.Container).toBe(c.id);
+    expect(img.ContainerConfig.Env).toContain('FROM_CONTAINER=1');
+    await docker.getImage('dockerode/committed:v1').remove();
+    await c.remove();
+  });
+
+  it('an unknown log driver is refused at create; none is accepted', async () => {
+    await expect(docker.createContainer({ Image: 'busybox:latest', Cmd: ['true'], HostConfig: { LogConfig: { Type: 'no-such', Config: {} } } })).rejects.toMatchObject({
+      statusCode: 400,
+      json: { message: "logger: no log driver named 'no-such' is registered" },
+    });
+    const c = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['echo', 'unlogged'], HostConfig: { LogConfig: { Type: 'none', Config: {} } } });
+    await c.start();
+    await c.wait();
+    expect((await c.inspect()).HostConfig.LogConfig?.Type).toBe('none');
+    await c.remove();
+  });
+
+  it('rm --link of a plain name is refused without touching the container', async () => {
+    const c = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['true'], name: 'dockerode-linkless' });
+    await expect(c.remove({ link: true })).rejects.toMatchObject({ statusCode: 409 });
+    expect((await c.inspect()).Id).toBe(c.id);
+    await c.remove();
   });
 
   it('valid routes a plugin-less, swarm-less engine still answers', async () => {

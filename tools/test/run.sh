@@ -24,6 +24,9 @@ stage() {
 counts() { # vitest json report -> "N passed, M failed"
   node -e 'const r=require(process.argv[1]);console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$1" 2>/dev/null || echo "no report"
 }
+junit() { # pytest junit xml -> "N passed, M failed"
+  node -e 'const x=require("fs").readFileSync(process.argv[1],"utf8");const a=(k)=>Number((new RegExp(`<testsuite[^>]* ${k}="(\\d+)"`).exec(x)||[])[1]||0);const f=a("failures")+a("errors");console.log(`${a("tests")-f-a("skipped")} passed, ${f} failed, ${a("skipped")} skipped`)' "$1" 2>/dev/null || echo "no report"
+}
 
 stage "contracts: generated code up to date" bash tools/checks/proto-gen.sh --check
 stage "contracts: no breaking change" bash tools/checks/proto-breaking.sh
@@ -34,6 +37,11 @@ stage "unit tests" npx --no-install vitest run --reporter=default --reporter=jso
 stage "deploy scripts" bash deploy/install-app.test.sh
 stage "conformance kits (every implementation)" bash -c 'set -o pipefail; npx --no-install tsx tools/conformance/implementations.ts | tee "$0"' "$out/conformance.txt"
 stage "integration tests" npx --no-install vitest run --config tests/vitest.integration.mts --reporter=default --reporter=json --outputFile.json="$out/integration.json"
+# The real clients, each against its own private suite (tests/clients).
+stage "clients: docker-py" npx --no-install tsx tests/clients/with-suite.ts -- /usr/bin/pytest-3 -q -p no:cacheprovider --junitxml="$out/docker-py.xml" tests/clients/python
+for client in dockerode testcontainers compose; do
+  stage "clients: $client" npx --no-install vitest run --config tests/vitest.clients.mts "tests/clients/$client.test.ts" --reporter=default --reporter=json --outputFile.json="$out/$client.json"
+done
 
 echo
 for r in "${results[@]}"; do echo "  $r"; done

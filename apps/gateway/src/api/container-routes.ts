@@ -12,6 +12,7 @@ import { compareVersions } from '../domain/api-version';
 import { runAttach } from './attach-stream';
 import { runExec } from './exec-stream';
 import { plainStream } from './plain-stream';
+import { removeLink } from './link-removal';
 import { withSizes } from './disk-usage-routes';
 import { parseSummaries } from '../domain/stored-records';
 
@@ -90,6 +91,10 @@ export function containerRoutes(b: Backends): Router {
   });
 
   r.delete('/containers/:id', async (req, res) => {
+    if (bool(req.query.link)) {
+      await removeLink(b, param(req, 'id'));
+      return void res.status(204).end();
+    }
     await b.deleteContainer(param(req, 'id'), bool(req.query.force), bool(req.query.v));
     res.status(204).end();
   });

@@ -79,14 +79,17 @@ function route(b: Backends, req: IncomingMessage, socket: Duplex, head: Buffer, 
   if (req.method !== 'POST' || !attach) throw new BerthError('not_found', 'page not found');
   const id = decodeSegment(attach[1]!);
   const writeHead = (ct: string) => socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
-  void runAttach(b, id, url.searchParams, apiVersion, { socket, head, acceptStdin: true, writeHead }).catch(fail);
+  // A body (dockerode sends its options as JSON) is not stdin: dockerd drops it unread.
+  void readBody(req, socket, head, false)
+    .then(({ rest }) => runAttach(b, id, url.searchParams, apiVersion, { socket, head: rest, acceptStdin: true, writeHead }))
+    .catch(fail);
 }
 
 
 /** Reads the JSON body that precedes the raw stream on an upgraded exec start. */
 const MAX_START_BODY = 1 << 20;
 
-async function readBody(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<{ body: unknown; rest: Buffer }> {
+async function readBody(req: IncomingMessage, socket: Duplex, head: Buffer, parse = true): Promise<{ body: unknown; rest: Buffer }> {
   const len = Number(req.headers['content-length'] ?? 0);
   if (!Number.isSafeInteger(len) || len < 0) throw new BerthError('invalid_argument', 'invalid Content-Length');
   if (len > MAX_START_BODY) throw Object.assign(new BerthError('invalid_argument', 'request body too large'), { status: 413 });
@@ -107,6 +110,7 @@ async function readBody(req: IncomingMessage, socket: Duplex, head: Buffer): Pro
     if (!chunk) break;
     buf = Buffer.concat([buf, chunk]);
   }
+  if (!parse) return { body: {}, rest: buf.subarray(len) };
   const text = buf.subarray(0, len).toString('utf8');
   let body: unknown = {};
   try {

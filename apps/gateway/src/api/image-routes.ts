@@ -20,6 +20,12 @@ function configOf(i: imagesV1.Image): Record<string, unknown> {
   return JSON.parse(Buffer.from(i.configJson).toString('utf8') || '{}') as Record<string, unknown>;
 }
 
+/** dockerd's container.Config with no field set, as image inspect shows an absent config. */
+const ZERO_CONTAINER_CONFIG = {
+  Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false,
+  StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
+};
+
 export function inspectImage(i: imagesV1.Image): Record<string, unknown> {
   const cfg = configOf(i);
   return {
@@ -31,11 +37,15 @@ export function inspectImage(i: imagesV1.Image): Record<string, unknown> {
     Created: cfg.created ?? new Date(i.createdUnixMs).toISOString(),
     DockerVersion: cfg.docker_version ?? '',
     Author: cfg.author ?? '',
-    Config: cfg.config ?? {},
+    // A commit records the container it came from; other images show dockerd's zero values.
+    Container: cfg.container ?? '',
+    ContainerConfig: { ...ZERO_CONTAINER_CONFIG, ...((cfg.container_config as object | undefined) ?? {}) },
+    Config: { ...ZERO_CONTAINER_CONFIG, ...((cfg.config as object | undefined) ?? {}) },
     Architecture: cfg.architecture ?? '',
     Variant: cfg.variant,
     Os: cfg.os ?? 'linux',
     Size: i.size,
+    VirtualSize: i.size,
     GraphDriver: { Name: 'overlay2', Data: null },
     RootFS: { Type: 'layers', Layers: i.diffIds },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },

@@ -85,6 +85,8 @@ async function commitHeld(
     created,
     config,
     container: o.containerId,
+    // What dockerd keeps as ContainerConfig: the container's own config, before --change.
+    container_config: o.config,
     rootfs: { type: 'layers', diff_ids: [...(rootfs?.diff_ids ?? parent.diffIds), diffId] },
     history: [...history, { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}) }],
   };

@@ -17,6 +17,7 @@ export function networksService(networks: Networks, endpoints: Endpoints, admin:
         portBindings: req.portBindings,
         aliases: req.aliases,
         dnsServers: req.dnsServers,
+        macAddress: req.macAddress,
       }),
     ),
     release: unaryHandler(async (req: netproxyV1.ReleaseRequest) => {

@@ -56,6 +56,8 @@ export interface AttachInput {
   aliases: string[];
   containerName: string;
   dnsServers: string[];
+  /** Empty for the address derived from the IP. */
+  macAddress?: string;
 }
 
 export interface EndpointView {
@@ -204,6 +206,7 @@ export class Endpoints {
     // Everything up to the record write is synchronous, so two attaches cannot take the same address.
     const ip = allocateIp(net.ipam[0], this.usedIps(net), req.ipv4Address);
     for (const d of req.dnsServers) parseIp(d);
+    const mac = req.macAddress ? parseMac(req.macAddress) : macForIp(parseIp(ip));
     const sb: SandboxRecord = existing ?? {
       containerId: req.containerId, containerName: req.containerName, dnsServers: req.dnsServers, netnsPath: join(this.o.netnsDir, req.containerId), endpoints: [],
     };
@@ -212,7 +215,7 @@ export class Endpoints {
     let n = 0;
     while (inUse.has(`eth${n}`)) n++;
     const ep: EndpointRecord = {
-      id: newId(), networkId: net.id, ip, mac: macForIp(parseIp(ip)), hostIf: hostIfName(req.containerId, net.id), ifName: `eth${n}`, aliases: req.aliases,
+      id: newId(), networkId: net.id, ip, mac, hostIf: hostIfName(req.containerId, net.id), ifName: `eth${n}`, aliases: req.aliases,
       wantedPorts: normalizeBindings(req.portBindings), ports: [],
     };
     sb.endpoints.push(ep);
@@ -463,4 +466,13 @@ export class Endpoints {
     if (!sb) throw notFound(`container ${containerId} has no network endpoints`);
     return sb;
   }
+}
+
+/** `--mac-address`: six hex pairs, unicast (a multicast address cannot be an interface's). */
+export function parseMac(s: string): string {
+  const m = /^([0-9a-f]{2})([:-][0-9a-f]{2}){5}$/i.exec(s);
+  if (!m) throw invalidArgument(`invalid MAC address: ${s}`);
+  const mac = s.toLowerCase().replace(/-/g, ':');
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address: ${s}: a multicast address cannot be assigned`);
+  return mac;
 }

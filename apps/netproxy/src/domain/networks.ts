@@ -131,7 +131,8 @@ export class Networks {
       if (['host', 'null'].includes(driver)) throw permissionDenied(`only one instance of "${driver}" network is allowed`);
       throw notFound(`plugin "${driver}" not found`);
     }
-    if (req.enableIpv6) throw notImplemented('IPv6 networks are not supported by Berth yet');
+    // A client error, not 501: the request is valid Docker, but this engine refuses it up front.
+    if (req.enableIpv6) throw invalidArgument('IPv6 networks are not supported by this engine: create the network without --ipv6');
     if (req.ipam.length > 1) throw notImplemented('Berth supports one IPv4 subnet per network');
     const others = this.store.values().flatMap((n) => n.ipam.map((i) => parseCidr(i.subnet)));
     const want = req.ipam[0];

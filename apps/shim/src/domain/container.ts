@@ -60,6 +60,7 @@ export class Container {
   private record(stream: StreamName, splitter: LineSplitter, chunk: Buffer | undefined): void {
     const lines = chunk ? splitter.push(chunk) : [splitter.flush()].filter((b): b is Buffer => !!b);
     if (!lines.length) return;
+    if (this.o.logDriver === 'none') return;
     this.log!.writeMany(lines.map((line) => ({ stream, line, timeNano: nowNano() })));
     this.log!.changed();
   }

@@ -12,6 +12,8 @@ export interface ShimOptions {
   /** Bytes; 0 means the log is never rotated. */
   logMaxSize: number;
   logMaxFile: number;
+  /** `none` keeps no log at all; anything else (or absent, from an older supervisor) is json-file. */
+  logDriver?: string;
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;

@@ -22,6 +22,7 @@ import {
 } from './network-attach';
 import { validateRestartPolicy } from './restart-policy';
 import { readRootfsFiles } from './rootfs-files';
+import { groupAddGids, validateLogConfig } from './host-config-defaults';
 import { resolveUser } from './user';
 import { adaptHostConfig, specResources } from './resources';
 
@@ -39,6 +40,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };
   validateRestartPolicy(hostConfig.RestartPolicy, hostConfig.AutoRemove ?? false);
   const security = validateSecurity(hostConfig);
+  validateLogConfig(hostConfig);
   const warnings: string[] = adaptHostConfig(hostConfig);
   const mode = hostConfig.NetworkMode || 'default';
   const choice = networkChoice(mode);
@@ -72,7 +74,9 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       const eps = endpointSettings(body.NetworkingConfig, choice.name);
       const ports = portBindings(merged.config, hostConfig);
       const dns = hostConfig.Dns?.length ? hostConfig.Dns : ctx.d.config.dns;
-      attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports, dns });
+      // Config.MacAddress (API < 1.44, docker-py, the 20.10 CLI) or the endpoint's own.
+      const mac = eps.mac || (typeof body.MacAddress === 'string' ? body.MacAddress : '');
+      attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports, dns, mac });
       extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig, dns);
     }
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
@@ -110,8 +114,10 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     // A joined container shares its host's names along with its interfaces.
     if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
     else writeFilesFor(rec, ctx.d.config, linkHosts(links));
-    const etc = merged.config.User ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
-    const user = resolveUser(merged.config.User, etc[0]!, etc[1]!);
+    const etc = merged.config.User || hostConfig.GroupAdd?.length ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
+    const base = resolveUser(merged.config.User, etc[0]!, etc[1]!);
+    const extraGids = groupAddGids(hostConfig.GroupAdd, etc[1]!).filter((g) => g !== base.gid && !base.additionalGids.includes(g));
+    const user = { ...base, additionalGids: [...base.additionalGids, ...extraGids] };
     const spec = buildSpec({
       id,
       args: [merged.path, ...merged.args],
@@ -151,6 +157,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
         logPath: rec.logPath,
         logMaxSize: parseSize(logOpts['max-size']),
         logMaxFile: Math.max(1, Number(logOpts['max-file'] ?? 1) || 1),
+        logDriver: hostConfig.LogConfig?.Type || 'json-file',
         tty: merged.config.Tty,
         openStdin: merged.config.OpenStdin,
         stdinOnce: merged.config.StdinOnce,

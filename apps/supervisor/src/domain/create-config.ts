@@ -18,6 +18,8 @@ export interface ImageConfig {
 }
 
 export interface CreateBody extends Partial<DockerConfig> {
+  /** Config.MacAddress, where API clients before 1.44 put `--mac-address`. */
+  MacAddress?: string;
   HostConfig?: HostConfig;
   NetworkingConfig?: unknown;
 }

@@ -1,3 +1,4 @@
+import { inspectHostConfig } from './host-config-defaults';
 import { portMap } from './network-attach';
 import type { ContainerRecord } from './model';
 import { mountJson } from './mounts';
@@ -115,24 +116,10 @@ export function inspect(rec: ContainerRecord): Record<string, unknown> {
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: {
-      NetworkMode: 'default',
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      AutoRemove: false,
-      LogConfig: { Type: 'json-file', Config: {} },
-      Binds: null,
-      PortBindings: {},
-      Privileged: false,
-      ReadonlyRootfs: false,
-      CapAdd: null,
-      CapDrop: null,
-      Init: null,
-      Runtime: 'runc',
-      ...rec.hostConfig,
-    },
+    HostConfig: inspectHostConfig(rec.hostConfig),
     GraphDriver: { Name: rec.driver, Data: null },
     Mounts: (rec.mounts ?? []).map(mountJson),
-    Config: rec.config,
+    Config: { OnBuild: null, ...rec.config },
     NetworkSettings: networkSettings(rec),
   };
 }

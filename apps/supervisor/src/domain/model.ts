@@ -73,6 +73,7 @@ export interface HostConfig {
   Sysctls?: Record<string, string> | null;
   SecurityOpt?: string[] | null;
   LogConfig?: LogConfig;
+  GroupAdd?: string[] | null;
   ConsoleSize?: [number, number] | null;
   Dns?: string[] | null;
   DnsSearch?: string[] | null;

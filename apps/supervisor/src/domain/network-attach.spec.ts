@@ -28,9 +28,9 @@ describe('network-attach', () => {
   });
 
   it('reads --ip and --network-alias from NetworkingConfig', () => {
-    const nc = { EndpointsConfig: { front: { IPAMConfig: { IPv4Address: '10.1.0.9' }, Aliases: ['a'] } } };
-    expect(endpointSettings(nc, 'front')).toEqual({ ip: '10.1.0.9', aliases: ['a'] });
-    expect(endpointSettings(null, 'front')).toEqual({ ip: '', aliases: [] });
+    const nc = { EndpointsConfig: { front: { IPAMConfig: { IPv4Address: '10.1.0.9' }, Aliases: ['a'], MacAddress: '02:00:00:00:00:09' } } };
+    expect(endpointSettings(nc, 'front')).toEqual({ ip: '10.1.0.9', aliases: ['a'], mac: '02:00:00:00:00:09' });
+    expect(endpointSettings(null, 'front')).toEqual({ ip: '', aliases: [], mac: '' });
   });
 
   it('shows exposed ports without bindings as null, as docker inspect does', () => {

@@ -45,10 +45,11 @@ export function portBindings(config: DockerConfig, hostConfig: HostConfig): netp
 }
 
 /** The --ip and --network-alias of one network in a create body's NetworkingConfig. */
-export function endpointSettings(networkingConfig: unknown, network: string): { ip: string; aliases: string[] } {
-  const eps = (networkingConfig as { EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null } | null> } | null)?.EndpointsConfig;
+export function endpointSettings(networkingConfig: unknown, network: string): { ip: string; aliases: string[]; mac: string } {
+  type Ep = { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; MacAddress?: string } | null;
+  const eps = (networkingConfig as { EndpointsConfig?: Record<string, Ep> } | null)?.EndpointsConfig;
   const ep = eps?.[network] ?? (network === 'bridge' ? eps?.default : undefined);
-  return { ip: ep?.IPAMConfig?.IPv4Address ?? '', aliases: ep?.Aliases ?? [] };
+  return { ip: ep?.IPAMConfig?.IPv4Address ?? '', aliases: ep?.Aliases ?? [], mac: ep?.MacAddress ?? '' };
 }
 
 export interface AttachArgs {
@@ -60,6 +61,8 @@ export interface AttachArgs {
   ports: netproxyV1.PortBinding[];
   /** Upstreams for the embedded DNS: the container's --dns, else the daemon's. */
   dns?: string[];
+  /** `--mac-address`; empty for the address derived from the IP. */
+  mac?: string;
 }
 
 export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
@@ -73,6 +76,7 @@ export async function attach(peers: Peers, a: AttachArgs): Promise<Attachment> {
     portBindings: a.ports,
     aliases: a.aliases,
     dnsServers: a.dns ?? [],
+    macAddress: a.mac ?? '',
   }, { deadlineMs: 60_000, idempotent: false, waitForReady: true });
   return { ...ep, ports: ep.ports.map((p) => ({ ...p })), aliases: [...ep.aliases], requestedIp: a.ip || undefined };
 }
@@ -84,7 +88,7 @@ export async function attachExtraNetworks(peers: Peers, containerId: string, con
   for (const network of names) {
     if (network === primary || (primary === 'bridge' && network === 'default')) continue;
     const eps = endpointSettings(networkingConfig, network);
-    out.push(await attach(peers, { containerId, containerName, network, ip: eps.ip, aliases: eps.aliases, ports: [], dns }));
+    out.push(await attach(peers, { containerId, containerName, network, ip: eps.ip, aliases: eps.aliases, ports: [], dns, mac: eps.mac }));
   }
   return out;
 }

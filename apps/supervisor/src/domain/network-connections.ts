@@ -2,7 +2,7 @@ import { type Peers, unary } from '@berth/clients';
 import type { Logger } from '@berth/logging';
 import { conflict, invalidArgument, notFound } from '@berth/errors';
 import type { Containers } from './containers';
-import { attach, detach, withRetry } from './network-attach';
+import { attach, detach, portBindings, withRetry } from './network-attach';
 
 /**
  * `docker network connect/disconnect`: netproxy does the plumbing (a running container's
@@ -23,7 +23,10 @@ export class NetworkConnections {
     }
     if (rec.state.Status === 'removing') throw conflict(`container ${rec.id} is marked for removal`);
     const nets = rec.networks ?? [];
-    const a = await attach(this.peers, { containerId: rec.id, containerName: rec.name, network, ip, aliases, ports: [] });
+    // A container with no network left (compose disconnects and reconnects the primary one)
+    // gets its published ports back on the network it joins first, as dockerd's sandbox does.
+    const ports = nets.length === 0 ? portBindings(rec.config, rec.hostConfig) : [];
+    const a = await attach(this.peers, { containerId: rec.id, containerName: rec.name, network, ip, aliases, ports });
     if (nets.some((n) => n.networkId === a.networkId)) throw conflict(`endpoint with name ${rec.name} already exists in network ${a.networkName}`);
     rec.networks = [...nets, a];
     this.containers.save(rec);

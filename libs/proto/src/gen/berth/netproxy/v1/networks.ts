@@ -102,6 +102,8 @@ export interface AttachRequest {
    * dns); empty for the host's resolvers.
    */
   dnsServers: string[];
+  /** A static MAC address (`--mac-address`); empty for the one derived from the IP, as dockerd. */
+  macAddress: string;
 }
 
 export interface Endpoint {
@@ -1169,6 +1171,7 @@ function createBaseAttachRequest(): AttachRequest {
     aliases: [],
     containerName: "",
     dnsServers: [],
+    macAddress: "",
   };
 }
 
@@ -1194,6 +1197,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     }
     for (const v of message.dnsServers) {
       writer.uint32(58).string(v!);
+    }
+    if (message.macAddress !== "") {
+      writer.uint32(66).string(message.macAddress);
     }
     return writer;
   },
@@ -1261,6 +1267,14 @@ export const AttachRequest: MessageFns<AttachRequest> = {
           message.dnsServers.push(reader.string());
           continue;
         }
+        case 8: {
+          if (tag !== 66) {
+            break;
+          }
+
+          message.macAddress = reader.string();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1283,6 +1297,7 @@ export const AttachRequest: MessageFns<AttachRequest> = {
       dnsServers: globalThis.Array.isArray(object?.dnsServers)
         ? object.dnsServers.map((e: any) => globalThis.String(e))
         : [],
+      macAddress: isSet(object.macAddress) ? globalThis.String(object.macAddress) : "",
     };
   },
 
@@ -1309,6 +1324,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     if (message.dnsServers?.length) {
       obj.dnsServers = message.dnsServers;
     }
+    if (message.macAddress !== "") {
+      obj.macAddress = message.macAddress;
+    }
     return obj;
   },
 
@@ -1324,6 +1342,7 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     message.aliases = object.aliases?.map((e) => e) || [];
     message.containerName = object.containerName ?? "";
     message.dnsServers = object.dnsServers?.map((e) => e) || [];
+    message.macAddress = object.macAddress ?? "";
     return message;
   },
 };
