@@ -102,6 +102,9 @@ function convert(s: Swagger, owner: string, field: string, depth = 0): Record<st
     return convert({ ...spec.definitions[name]!, title: name }, owner, field, depth + 1);
   }
   if (s.allOf) {
+    const parts = s.allOf.map((part) => (part.$ref ? spec.definitions[part.$ref.replace('#/definitions/', '')]! : part));
+    // allOf around a scalar (e.g. Mount.Type, an enum string): the field has that scalar's type.
+    if (parts.every((p) => !p.properties && !p.allOf && p.type !== 'object')) return convert(parts[0]!, owner, field, depth + 1);
     const merged: Swagger = { type: 'object', properties: {}, title: s.title };
     for (const part of s.allOf) {
       const p = part.$ref ? spec.definitions[part.$ref.replace('#/definitions/', '')]! : part;

@@ -45,5 +45,5 @@ done
 
 echo
 for r in "${results[@]}"; do echo "  $r"; done
-echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json"); $(tail -n 1 "$out/conformance.txt" 2>/dev/null || echo "conformance kits: no report")"
+echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json"); $(tail -n 1 "$out/conformance.txt" 2>/dev/null || echo "conformance kits: no report"); docker-py: $(junit "$out/docker-py.xml"); dockerode: $(counts "$out/dockerode.json"); testcontainers: $(counts "$out/testcontainers.json"); compose: $(counts "$out/compose.json")"
 exit $(( failed > 0 ))

@@ -48,8 +48,5 @@ export function unsupportedRoutes(): Router {
   r.get('/images/*name/attestations', () => {
     throw notImplemented('image attestations are not supported by this engine');
   });
-  r.post('/containers/:id/update', () => {
-    throw notImplemented('container update is not supported by this engine yet');
-  });
   return r;
 }

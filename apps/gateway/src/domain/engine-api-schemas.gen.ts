@@ -965,12 +965,10 @@ export const ENGINE_API_ROUTES: Record<string, RouteSchema> = {
                   },
                   "Type": {
                     "type": [
-                      "object",
+                      "string",
                       "null"
                     ],
-                    "properties": {},
-                    "x-struct": "Type",
-                    "x-go": "Type"
+                    "x-go": "string"
                   },
                   "ReadOnly": {
                     "type": [
