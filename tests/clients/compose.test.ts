@@ -118,8 +118,12 @@ describe.sequential('docker-compose 1.29 with seed 001', () => {
   it('logs shows what the replicas wrote', async () => {
     const logs = await compose(['logs', '--no-color']);
     expect(logs.code, logs.stderr).toBe(0);
-    // httpd -v logs each request it served ("...: response:200"); the loop above made one per replica
-    for (let i = 1; i <= 5; i++) expect(logs.stdout).toMatch(new RegExp(`${project}_web_${i}\\s+\\|.*response:200`));
+    // Each replica says what it serves before it execs httpd, and httpd -v logs the request the
+    // loop above made; compose prefixes lines with the service's replica name.
+    for (let i = 1; i <= 5; i++) {
+      expect(logs.stdout).toMatch(new RegExp(`^web_${i}\\s+\\|\\s*httpd serving /www on :80$`, 'm'));
+      expect(logs.stdout).toMatch(new RegExp(`^web_${i}\\s+\\|.*response:200$`, 'm'));
+    }
   });
 
   it('down leaves no container and no network behind', async () => {

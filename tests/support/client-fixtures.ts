@@ -1,9 +1,11 @@
-import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildClientFixtures, CLIENT_FIXTURE_FILES } from '../../tools/fixtures/clients';
 import { fixtures } from './fixtures';
 
-const DIR = '/tmp/berth-fixtures-clients';
+// Keyed by the recipe, so a changed fixture is never served from an older build's cache.
+const DIR = `/tmp/berth-fixtures-clients-${createHash('sha256').update(readFileSync(join(__dirname, '../../tools/fixtures/clients.ts'))).digest('hex').slice(0, 12)}`;
 
 export interface ClientFixtures {
   busybox: string;

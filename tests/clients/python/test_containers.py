@@ -89,7 +89,10 @@ def test_logs_stdout_and_stderr(client, cleanup, name):
     c.wait(timeout=60)
     assert c.logs(stdout=True, stderr=False) == b"out\n"
     assert c.logs(stdout=False, stderr=True) == b"err\n"
-    assert c.logs(tail=1, stderr=False) == b"out\n"
+    # As dockerd: the tail is taken from the log first, then the streams are chosen.
+    assert c.logs(tail=1) == b"err\n"
+    assert c.logs(tail=1, stderr=False) == b""
+    assert c.logs(tail=2, stderr=False) == b"out\n"
     stamped = c.logs(timestamps=True, stderr=False).decode()
     assert stamped.endswith(" out\n") and stamped[:4].isdigit()
 
