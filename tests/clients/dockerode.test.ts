@@ -68,7 +68,8 @@ describe('dockerode', () => {
     const container = await docker.createContainer({ Image: 'busybox:latest', Cmd: ['sh', '-c', 'echo early'] });
     await container.start();
     await container.wait();
-    const stream = (await container.attach({ stream: true, logs: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+    // stream: false, as an attach with stream would wait for the container's next run.
+    const stream = (await container.attach({ stream: false, logs: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
     const c = collect();
     container.modem.demuxStream(stream, c.out, c.err);
     await new Promise((r) => stream.on('end', r));

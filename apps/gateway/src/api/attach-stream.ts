@@ -44,10 +44,10 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
     socket.end();
     client.close();
   };
-  // dockerd follows only a container that runs or may still start; a finished one gets its
-  // log (if asked) and the end of the stream.
+  // stream=1 follows the container's next run too: `docker start -a` attaches to a stopped
+  // container before it starts it. Only a dead or departing one gets just its log.
   const state = (await b.getContainer(ref)).status;
-  const live = bool(q.get('stream')) && !['exited', 'dead', 'removing'].includes(state);
+  const live = bool(q.get('stream')) && !['dead', 'removing'].includes(state);
   // The live call is registered before the head goes out: clients start the container once
   // they have the head, and the first output must already have somewhere to go.
   // Until the log replay is done its output waits in the call's (paused) stream.

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { startSettled } from './container-run';
 import { unary } from '@berth/clients';
 import { conflict, invalidArgument, isNotFound, messageOf } from '@berth/errors';
 import { releaseMounts } from './container-mounts';
@@ -31,6 +32,7 @@ export async function removeContainer(ctx: LifecycleContext, rec: ContainerRecor
 
 async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void> {
   const { d } = ctx;
+  await startSettled(rec.id);
   if (rec.state.Running && force) {
     rec.manuallyStopped = true;
     const exited = ctx.waiters.nextExit(rec.id);

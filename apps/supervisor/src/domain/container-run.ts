@@ -32,12 +32,31 @@ export async function startContainer(ctx: LifecycleContext, ref: string): Promis
  * Created would hang it.
  */
 export async function runContainer(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
+  const run = startProcess(ctx, rec);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  starting.set(rec.id, settled);
   try {
-    await startProcess(ctx, rec);
+    await run;
   } catch (err) {
     if (rec.hostConfig.AutoRemove) await ctx.remove(rec, true).catch((e: unknown) => ctx.d.logger.error({ id: rec.id, err: messageOf(e) }, 'auto-remove failed'));
     throw err;
+  } finally {
+    if (starting.get(rec.id) === settled) starting.delete(rec.id);
   }
+}
+
+/**
+ * Starts in progress, by container: a stop or a removal that arrives while a start (a restart
+ * policy's, most often) is still on its way waits for it, then acts on the state it left, so a
+ * start can never finish after the stop or removal that should have ended it.
+ */
+const starting = new Map<string, Promise<void>>();
+
+export function startSettled(id: string): Promise<void> {
+  return starting.get(id) ?? Promise.resolve();
 }
 
 async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {

@@ -1,5 +1,6 @@
 import { unary } from '@berth/clients';
 import { conflict } from '@berth/errors';
+import { startSettled } from './container-run';
 import { signalContainer } from './exit-probe';
 import { type LifecycleContext, sleep } from './lifecycle-context';
 import { parseSignal } from './signals';
@@ -11,6 +12,7 @@ export async function stopContainer(ctx: LifecycleContext, ref: string, timeoutS
   const { d } = ctx;
   const rec = d.containers.get(ref);
   clearTimeout(ctx.restartTimers.get(rec.id));
+  await startSettled(rec.id);
   if (rec.state.Restarting) {
     Object.assign(rec.state, { Restarting: false, Status: 'exited' });
     rec.manuallyStopped = true;
