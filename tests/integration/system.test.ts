@@ -60,7 +60,7 @@ describe('system endpoints with the real docker CLI', () => {
   });
 
   it('answers unknown paths with a Docker-style 404 so clients fall through', async () => {
-    const r = await suite.api('GET', '/v1.50/swarm');
+    const r = await suite.api('GET', '/v1.50/no-such-endpoint');
     expect(r.status).toBe(404);
     expect(JSON.parse(r.body)).toEqual({ message: 'page not found' });
     // The CLI shows raw JSON instead of the message unless the type is exactly this (no charset).
@@ -68,6 +68,10 @@ describe('system endpoints with the real docker CLI', () => {
     const inspect = await suite.docker(['inspect', 'nothing-here']);
     expect(inspect.code).toBe(1);
     expect(inspect.stderr).toContain('No such object: nothing-here');
+    // A valid route of a feature Berth has not (swarm) answers as a swarm-less dockerd.
+    const swarm = await suite.api('GET', '/v1.50/swarm');
+    expect(swarm.status).toBe(503);
+    expect(JSON.parse(swarm.body).message).toContain('This node is not a swarm manager');
   });
 
   it('lists no containers and no images on a new data root', async () => {
