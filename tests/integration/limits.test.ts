@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDir, cgroupSupport, cgroupVersion, onlineCpus } from '@berth/cgroups';
@@ -11,6 +12,12 @@ beforeAll(async () => {
 afterAll(async () => {
   if (suite) {
     await suite.removeAllContainers();
+    // Known leak (noted in issue 12/13): one of these containers' rootfs can stay mounted after
+    // its removal; name it and take it away so the roots can be removed.
+    for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${suite.base}/`)).reverse()) {
+      console.warn(`limits: a mount outlived its container: ${m}`);
+      execFileSync('umount', ['-l', m]);
+    }
     await suite.stop();
   }
   // runc removes the container's cgroup, not the --cgroup-parent above it (neither does Docker).
