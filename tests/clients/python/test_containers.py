@@ -84,12 +84,13 @@ def test_remove_running_container_needs_force(client, cleanup, name):
 
 
 def test_logs_stdout_and_stderr(client, cleanup, name):
-    c = client.containers.run(BUSYBOX, ["sh", "-c", "echo out; echo err >&2"], detach=True, name=name)
+    c = client.containers.run(BUSYBOX, ["sh", "-c", "echo out; sleep 0.3; echo err >&2"], detach=True, name=name)
     cleanup["containers"].append(c.id)
     c.wait(timeout=60)
     assert c.logs(stdout=True, stderr=False) == b"out\n"
     assert c.logs(stdout=False, stderr=True) == b"err\n"
-    # As dockerd: the tail is taken from the log first, then the streams are chosen.
+    # As dockerd: the tail is taken from the log first, then the streams are chosen (the sleep
+    # orders the two lines: stdout and stderr are separate pipes).
     assert c.logs(tail=1) == b"err\n"
     assert c.logs(tail=1, stderr=False) == b""
     assert c.logs(tail=2, stderr=False) == b"out\n"
