@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, Suite } from '../support/berth';
+import { Suite } from '../support/berth';
 
 /** A loopback port nobody listens on right now. */
 function freePort(): Promise<number> {
@@ -52,12 +53,12 @@ describe('--metrics-addr', () => {
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     const parsed = await new Promise<string>((resolve, reject) => {
-      const p = require('node:child_process').spawn('/usr/bin/python3', ['-c', PARSE], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const p = spawn('/usr/bin/python3', ['-c', PARSE], { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      p.on('exit', (code: number) => (code === 0 ? resolve(out) : reject(new Error(`the Prometheus parser refused the output: ${err}\n${text.slice(0, 2000)}`))));
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`the Prometheus parser refused the output: ${err}\n${text.slice(0, 2000)}`))));
       p.stdin.end(text);
     });
     return JSON.parse(parsed) as Sample[];
@@ -86,7 +87,7 @@ describe('--metrics-addr', () => {
 
   it('answers other paths with 404 and keeps serving while a service is down', async () => {
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
-    const r = await run(process.execPath, [require('node:path').join(__dirname, '../../dist/tools/launcher/admin.js'), '--exec-root', suite.execRoot, 'status']);
+    const r = await suite.admin(['status']);
     expect(r.code).toBe(0);
     const images = suite.state().children.images!.pid;
     process.kill(images, 'SIGSTOP');
