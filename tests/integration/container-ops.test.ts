@@ -26,8 +26,13 @@ const state = async (name: string, fmt: string) => (await suite.docker(['inspect
 
 describe('streams: attach, logs -f, events', () => {
   it('attaches to a running container and returns its exit code', async () => {
-    await suite.docker(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'sleep 1; echo tick; echo tock >&2; exit 2']);
-    const r = await suite.docker(['attach', 'ticker']);
+    // Attach sees only output written after it connects; the container waits for a go file so a
+    // slow CLI start on a loaded machine cannot miss the lines.
+    await suite.docker(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'until [ -e /go ]; do sleep 0.05; done; echo tick; echo tock >&2; exit 2']);
+    const attached = suite.docker(['attach', 'ticker']);
+    await new Promise((r) => setTimeout(r, 3000));
+    await suite.docker(['exec', 'ticker', 'touch', '/go']);
+    const r = await attached;
     expect(r.stdout).toBe('tick\n');
     expect(r.stderr).toBe('tock\n');
     expect(r.code).toBe(2);
