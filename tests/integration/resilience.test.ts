@@ -20,7 +20,7 @@ describe('the launcher keeps the suite up', () => {
     );
     expect(after.pid).not.toBe(before.pid);
     expect(after.restarts).toBe(before.restarts + 1);
-    const version = await eventually(() => suite.docker(['version', '--format', '{{.Server.Version}}']), (r) => r.code === 0, 10_000);
+    const version = await eventually(() => suite.docker(['version', '--format', '{{.Server.Version}}']), (r) => r.code === 0, 30_000);
     expect(version.stdout.trim()).toBe('0.1.0');
     const status = await eventually(() => suite.admin(['status']), (r) => r.code === 0);
     expect(status.code).toBe(0);
