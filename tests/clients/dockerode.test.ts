@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +241,43 @@ describe('dockerode', () => {
     await expect(c.remove({ link: true })).rejects.toMatchObject({ statusCode: 409 });
     expect((await c.inspect()).Id).toBe(c.id);
     await c.remove();
+  });
+
+  it('buildImage sends a gzip context and follows the build to a runnable image', async () => {
+    const dir = mkdtempSync('/tmp/bt-dode-build-');
+    try {
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nARG WHO=nobody\nCOPY greeting.txt /greeting.txt\nRUN echo "$WHO" >> /greeting.txt\nCMD ["cat", "/greeting.txt"]\n');
+      writeFileSync(join(dir, 'greeting.txt'), 'hello from dockerode\n');
+      const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'greeting.txt'] }, { t: 'dockerode/built:v1', buildargs: { WHO: 'builder' } });
+      const progress = await new Promise<{ stream?: string; aux?: { ID: string } }[]>((resolve, reject) =>
+        docker.modem.followProgress(stream, (err: Error | null, out: { stream?: string; aux?: { ID: string } }[]) => (err ? reject(err) : resolve(out))),
+      );
+      const text = progress.map((m) => m.stream ?? '').join('');
+      expect(text).toContain('Step 1/5 : FROM busybox:latest');
+      expect(text).toContain('Successfully tagged dockerode/built:v1');
+      const id = progress.find((m) => m.aux?.ID)?.aux?.ID;
+      expect((await docker.getImage('dockerode/built:v1').inspect()).Id).toBe(id);
+      const c = collect();
+      const [result, container] = (await docker.run('dockerode/built:v1', [], [c.out, c.err], { Tty: false })) as [{ StatusCode: number }, Docker.Container];
+      expect(result.StatusCode).toBe(0);
+      expect(c.text().stdout).toBe('hello from dockerode\nbuilder\n');
+      await container.remove();
+
+      // A failing step: the stream carries Docker's error and nothing is tagged.
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nRUN exit 3\n');
+      const failing = await docker.buildImage({ context: dir, src: ['Dockerfile'] }, { t: 'dockerode/failed:v1' });
+      const lines = await new Promise<{ error?: string; errorDetail?: { message: string } }[]>((resolve, reject) =>
+        docker.modem.followProgress(failing, (err: Error | null, out: { error?: string }[]) => (err ? reject(err) : resolve(out))),
+      );
+      expect(lines.find((m) => m.error)?.error).toBe("The command '/bin/sh -c exit 3' returned a non-zero code: 3");
+      await expect(docker.getImage('dockerode/failed:v1').inspect()).rejects.toMatchObject({ statusCode: 404 });
+      // A Dockerfile that does not parse is a 400 before any output, as dockerd answers it.
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nFLY away\n');
+      await expect(docker.buildImage({ context: dir, src: ['Dockerfile'] }, { t: 'dockerode/failed:v1' })).rejects.toMatchObject({ statusCode: 400 });
+      await docker.getImage('dockerode/built:v1').remove();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('valid routes a plugin-less, swarm-less engine still answers', async () => {

@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
+import { type ContractImpl, endWithError, requestMessages, unaryHandler } from '@berth/grpc';
 import { invalidArgument, messageOf } from '@berth/errors';
 import type { Logger } from '@berth/logging';
 import type { builderV1 } from '@berth/proto';
@@ -15,7 +15,9 @@ import type { BuildCache } from '../domain/cache';
 export function builderService(engine: Engine, cache: BuildCache, workRoot: string, logger: Logger): ContractImpl<builderV1.BuilderServer> {
   return {
     build(call: ServerDuplexStream<builderV1.BuildRequest, builderV1.BuildMessage>) {
-      const it = (call as AsyncIterable<builderV1.BuildRequest>)[Symbol.asyncIterator]();
+      // Read on demand: the stream's own iterator destroys a half-closed call (the client's end of
+      // the context) before the build has answered.
+      const it = requestMessages<builderV1.BuildRequest>(call);
       void (async () => {
         const first = await it.next();
         if (first.done || !first.value.options) throw invalidArgument('Build: the first message must carry the options');

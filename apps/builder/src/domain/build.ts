@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, createReadStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { detectCompression } from './decompress';
 import { join, posix } from 'node:path';
 import { arch } from 'node:os';
+import { detectCompression } from '@berth/compression';
 import { invalidArgument } from '@berth/errors';
 import {
   contextFilter,

@@ -4,7 +4,7 @@ import { ScopedRoot } from '@berth/rootfs';
 import { once } from 'node:events';
 import { invalidArgument } from '@berth/errors';
 import { readTar } from '@berth/tar';
-import { decompressed } from './decompress';
+import { decompress } from '@berth/compression';
 
 /** Largest context accepted (uncompressed bytes of file content). */
 export const DEFAULT_MAX_CONTEXT_BYTES = 8 * 1024 * 1024 * 1024;
@@ -43,7 +43,7 @@ function checkParents(root: string, rel: string): void {
 export async function unpackContext(source: AsyncIterable<Buffer>, root: string, maxBytes = DEFAULT_MAX_CONTEXT_BYTES): Promise<void> {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   let total = 0;
-  for await (const e of readTar(await decompressed(source))) {
+  for await (const e of readTar(decompress(source))) {
     const h = e.header;
     const rel = memberName(h.name);
     if (!rel) continue;

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { invalidArgument } from '@berth/errors';
 import { readTar, TarWriter, type TarHeaderInput } from '@berth/tar';
 import { inContext } from './context';
-import { decompressed, detectCompression } from './decompress';
+import { decompress, detectCompression } from '@berth/compression';
 
 /** One node to put into the step's container: where it comes from and its name under '/'. */
 export interface PlannedEntry {
@@ -171,7 +171,7 @@ export function copyTar(parents: string[], entries: PlannedEntry[], own: Ownersh
     for (const d of parents) await tar.add({ name: `${d}/`, type: 'directory', mode: 0o755, uid: 0, gid: 0 });
     for (const e of entries) {
       if (e.type === 'archive') {
-        for await (const a of readTar(await decompressed(createReadStream(e.from) as AsyncIterable<Buffer>))) {
+        for await (const a of readTar(decompress(createReadStream(e.from) as AsyncIterable<Buffer>))) {
           const rel = member(a.header.name);
           if (!rel) continue;
           const name = e.name ? `${e.name}/${rel}` : rel;
