@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -100,6 +100,24 @@ describe('testcontainers', () => {
     const r = await redis.exec(['redis-cli', 'ping']).catch(() => undefined);
     // no redis-cli in the image: exec of a missing program reports 127, as Docker does
     expect(r?.exitCode ?? 127).toBe(127);
+  });
+
+  it('fromDockerfile builds an image with a build arg and a label, then starts it', async () => {
+    const ctx = join(tmp, 'built');
+    mkdirSync(join(ctx, 'docker'), { recursive: true });
+    writeFileSync(join(ctx, 'docker', 'App.Dockerfile'), 'FROM busybox:latest\nARG FLAVOUR=plain\nCOPY motd.txt /motd.txt\nRUN echo "flavour $FLAVOUR" >> /motd.txt\nCMD ["sh", "-c", "cat /motd.txt; echo listening; exec sleep 300"]\n');
+    writeFileSync(join(ctx, 'motd.txt'), 'built by testcontainers\n');
+    const image = await GenericContainer.fromDockerfile(ctx, 'docker/App.Dockerfile').withBuildArgs({ FLAVOUR: 'berth' }).build('berth-tc/built:v1', { deleteOnExit: false });
+    const c = await start(image.withWaitStrategy(Wait.forLogMessage('listening')));
+    const r = await c.exec(['cat', '/motd.txt']);
+    expect(r.stdout).toBe('built by testcontainers\nflavour berth\n');
+    // testcontainers labels what it builds; the label is on the image and its container.
+    const labels = JSON.parse((await suite.docker(['image', 'inspect', '--format', '{{json .Config.Labels}}', 'berth-tc/built:v1'])).stdout) as Record<string, string>;
+    expect(labels['org.testcontainers']).toBe('true');
+
+    // A failing step: testcontainers reads past the stream's error and finds no image.
+    writeFileSync(join(ctx, 'docker', 'App.Dockerfile'), 'FROM busybox:latest\nRUN false\n');
+    await expect(GenericContainer.fromDockerfile(ctx, 'docker/App.Dockerfile').build('berth-tc/broken:v1', { deleteOnExit: false })).rejects.toThrow('Failed to build image');
   });
 
   it('stop removes the container', async () => {
