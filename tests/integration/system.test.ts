@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,21 @@ afterAll(async () => {
 });
 
 describe('system endpoints with the real docker CLI', () => {
+  it('keeps an idle keep-alive connection open, as dockerd does (clients reuse theirs)', async () => {
+    const sock = connect(suite.dockerHost.replace('unix://', ''));
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    const ping = 'GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n';
+    sock.write(ping);
+    await new Promise((r) => setTimeout(r, 7000));
+    sock.write(ping);
+    const done = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 1500))]);
+    sock.destroy();
+    expect(done).toBe('open');
+    expect(got.match(/HTTP\/1.1 200 OK/g)).toHaveLength(2);
+  });
+
   it('docker version shows Berth with its API version', async () => {
     const r = await suite.docker(['version', '--format', '{{.Server.Platform.Name}} {{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}']);
     expect(r.stderr).toBe('');

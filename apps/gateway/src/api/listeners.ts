@@ -58,7 +58,9 @@ export async function listenAll(hosts: string[], handler: RequestListener, onUpg
     // Event streams and `wait` hold requests open for as long as containers run.
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;
-    server.keepAliveTimeout = 5_000;
+    // dockerd never closes an idle connection; clients (Node 20's global agent, docker-modem) reuse
+    // theirs, and a server that closes one while a request is on its way makes it fail with EPIPE.
+    server.keepAliveTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       if (addr.kind === 'unix') {
