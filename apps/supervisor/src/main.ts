@@ -13,10 +13,11 @@ import { Lifecycle } from './domain/lifecycle';
 import { NetworkConnections } from './domain/network-connections';
 import { ContainerRoots } from './domain/container-root';
 import type { ContainerRecord } from './domain/model';
+import { monitorCounts } from './domain/monitor-record';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
 
-const facts = { engineId: '', runtimeVersion: '' };
+const facts: { engineId: string; runtimeVersion: string; containers?: Containers } = { engineId: '', runtimeVersion: '' };
 
 void runService({
   name: 'supervisor',
@@ -26,6 +27,8 @@ void runService({
     runtimes: Object.keys(config.runtimes).join(','),
     'runtime-version': facts.runtimeVersion,
     'engine-id': facts.engineId,
+    // Per monitor name and version, how many containers it serves (JSON), for `berth status`.
+    monitors: JSON.stringify(facts.containers ? monitorCounts(facts.containers.all()) : {}),
   }),
   async setup({ server, dataDir, logger, config, onClose }) {
     facts.engineId = engineId(dataDir);
@@ -36,6 +39,7 @@ void runService({
       logger.error({ id, err }, 'unreadable container record'),
     );
     const containers = new Containers(store);
+    facts.containers = containers;
     const peers = new Peers(config);
     const events = new EventLog(config.redis);
     onClose(() => events.close());

@@ -8,7 +8,8 @@ import { controlSocket, type LauncherState, readState, resolvedConfigFile } from
 const USAGE = `usage: npm run berth -- [--exec-root DIR | --config FILE] <command>
 
 commands:
-  status              each service's pid, version, uptime, health, restarts and contracts
+  status              each service's pid, version, uptime, health, restarts and contracts,
+                      then how many containers each monitor name and version serves
   restart <service>   restart one service alone (${SERVICE_NAMES.join(', ')}, redis)`;
 
 function request(execRoot: string, body: object): Promise<Record<string, unknown>> {
@@ -35,6 +36,27 @@ function uptime(ms: number): string {
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }
 
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('   ').trimEnd()}\n`);
+}
+
+/** The supervisor's `monitors` detail ({"shim 0.1.0": 3}) as rows, by name then version. */
+export function monitorRows(detail: string): string[][] {
+  let counts: Record<string, number> = {};
+  try {
+    counts = JSON.parse(detail) as Record<string, number>;
+  } catch {
+    return [['?', detail, '?']];
+  }
+  return Object.entries(counts)
+    .map(([key, n]) => {
+      const at = key.indexOf(' ');
+      return at < 0 ? [key, '-', String(n)] : [key.slice(0, at), key.slice(at + 1), String(n)];
+    })
+    .sort((a, b) => a[0]!.localeCompare(b[0]!) || a[1]!.localeCompare(b[1]!, undefined, { numeric: true }));
+}
+
 async function main(): Promise<number> {
   let config;
   let rest: string[];
@@ -57,6 +79,7 @@ async function main(): Promise<number> {
     } catch {
       state = readState(config.execRoot);
     }
+    let monitors: string | undefined;
     const rows = [['SERVICE', 'PID', 'VERSION', 'UPTIME', 'HEALTH', 'RESTARTS', 'CONTRACTS']];
     for (const name of ['redis', ...SERVICE_NAMES] as const) {
       const child = state?.children[name];
@@ -69,6 +92,7 @@ async function main(): Promise<number> {
         serviceInfo(name as ServiceName, address, { deadlineMs: 2_000 }).catch(() => undefined),
         serviceHealthy(name, address, { deadlineMs: 2_000 }),
       ]);
+      if (name === 'supervisor') monitors = info?.details.monitors;
       rows.push([
         name,
         String(info?.pid ?? child?.pid ?? '-'),
@@ -79,8 +103,11 @@ async function main(): Promise<number> {
         info?.contracts.length ? info.contracts.join(',') : '-',
       ]);
     }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('   ').trimEnd()}\n`);
+    printTable(rows);
+    if (monitors !== undefined) {
+      process.stdout.write('\n');
+      printTable([['MONITOR', 'VERSION', 'CONTAINERS'], ...monitorRows(monitors)]);
+    }
     return rows.slice(1).every((r) => r[4] === 'healthy' || r[4] === 'running') ? 0 : 1;
   }
   if (cmd === 'restart' && arg) {

@@ -12,6 +12,7 @@ import { HealthMonitor } from './health-monitor';
 import type { LifecycleContext, LifecycleDeps } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 import { killContainer, pauseContainer, restartContainer, stopContainer } from './process-control';
+import { recordMonitor } from './monitor-record';
 import { reconcileContainers } from './reconcile';
 import { ShimPool } from './shim-pool';
 
@@ -37,7 +38,7 @@ export class Lifecycle implements LifecycleContext {
   readonly removing = new Set<string>();
 
   constructor(readonly d: LifecycleDeps) {
-    this.shims = new ShimPool(d.shimPath);
+    this.shims = new ShimPool(d.shimPath, (rec, monitor) => recordMonitor(d, rec, monitor));
     this.health = new HealthMonitor({ d, shims: this.shims });
   }
 

@@ -111,6 +111,13 @@ export interface HealthState {
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/** Which monitor implementation and build serves a container, and the artifact it runs from. */
+export interface MonitorRef {
+  name: string;
+  version: string;
+  path: string;
+}
+
 /** A container as the supervisor keeps it, one JSON file per container. */
 export interface ContainerRecord {
   id: string;
@@ -136,6 +143,8 @@ export interface ContainerRecord {
   rootfsKey: string;
   bundle: string;
   shimSocket: string;
+  /** The monitor (shim) serving it: set when its monitor is first started, kept for life; absent in old records. */
+  monitor?: MonitorRef;
   logPath: string;
   resolvConfPath: string;
   hostnamePath: string;

@@ -2,8 +2,10 @@ import { unary } from '@berth/clients';
 import { messageOf } from '@berth/errors';
 import { socketAnswers } from '../clients/shim-client';
 import { watchExit } from './exit-handling';
+import { contractMismatch, monitorInfo, monitorOf } from './monitor-record';
 import { containerAlive, readExitRecord } from './exit-probe';
 import type { LifecycleContext } from './lifecycle-context';
+import type { ContainerRecord } from './model';
 import { retain as retainNetworks } from './network-attach';
 import { unpublish } from './published-ports';
 
@@ -24,6 +26,8 @@ export async function reconcileContainers(ctx: LifecycleContext): Promise<void> 
       continue;
     }
     if (await socketAnswers(rec.shimSocket)) {
+      const refused = await adoptionRefusal(ctx, rec);
+      if (refused) continue;
       const shim = ctx.shims.get(rec);
       try {
         const st = await unary('shim', shim.state.bind(shim), {});
@@ -54,4 +58,27 @@ export async function reconcileContainers(ctx: LifecycleContext): Promise<void> 
     (released) => released.length && d.logger.info({ released }, 'released networking of unknown containers'),
     (err: unknown) => d.logger.warn({ err: messageOf(err) }, 'could not reconcile networking with netproxy'),
   );
+}
+
+/**
+ * A running monitor is adopted only if it speaks this supervisor's shim contract: talking v1 to a
+ * v2 monitor could misread every answer. A refusal is logged and kept in the container's state.
+ */
+async function adoptionRefusal(ctx: LifecycleContext, rec: ContainerRecord): Promise<boolean> {
+  let info;
+  try {
+    info = await monitorInfo(ctx.shims.get(rec));
+  } catch (err) {
+    // An old shim without Info, or one busy: State below decides.
+    ctx.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'monitor did not answer Info');
+    return false;
+  }
+  const why = contractMismatch(info);
+  if (!why) return false;
+  const m = monitorOf(rec);
+  ctx.d.logger.error({ id: rec.id, monitor: m, contracts: info.contracts }, `refusing to adopt the monitor of ${rec.id}: ${why}`);
+  ctx.shims.refuse(rec.id, why);
+  rec.state.Error = `monitor not adopted: ${why}`;
+  ctx.d.containers.save(rec);
+  return true;
 }

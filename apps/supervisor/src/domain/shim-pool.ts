@@ -1,21 +1,40 @@
-import { isUnavailable } from '@berth/errors';
+import { failedPrecondition, isUnavailable, messageOf } from '@berth/errors';
 import type { shimV1 } from '@berth/proto';
 import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
-import type { ContainerRecord } from './model';
+import type { ContainerRecord, MonitorRef } from './model';
+import { monitorInfo, monitorPathFor } from './monitor-record';
 
 /** One gRPC client per container shim, and starting a shim when none serves. */
 export class ShimPool {
   private readonly clients = new Map<string, shimV1.ShimClient>();
+  /** Containers whose running monitor this supervisor refused to adopt, and why. */
+  private readonly refused = new Map<string, string>();
 
-  constructor(private readonly shimPath: () => string) {}
+  constructor(
+    private readonly shimPath: () => string,
+    /** Told which monitor now serves a container, after this pool started one. */
+    private readonly started: (rec: ContainerRecord, monitor: MonitorRef) => void = () => undefined,
+  ) {}
 
   get(rec: ContainerRecord): shimV1.ShimClient {
+    const why = this.refused.get(rec.id);
+    if (why) throw failedPrecondition(`container ${rec.id} is not managed: ${why}`);
     let c = this.clients.get(rec.id);
     if (!c) {
       c = shimClient(rec.shimSocket);
       this.clients.set(rec.id, c);
     }
     return c;
+  }
+
+  /** Marks a container's monitor as one this supervisor must not talk to (a contract mismatch). */
+  refuse(id: string, why: string): void {
+    this.refused.set(id, why);
+    this.drop(id);
+  }
+
+  refusal(id: string): string | undefined {
+    return this.refused.get(id);
   }
 
   drop(id: string): void {
@@ -27,7 +46,11 @@ export class ShimPool {
   async ensure(rec: ContainerRecord): Promise<void> {
     if (await socketAnswers(rec.shimSocket)) return;
     this.drop(rec.id);
-    await spawnShim(this.shimPath(), rec.id, rec.bundle, rec.shimSocket);
+    this.refused.delete(rec.id);
+    const path = monitorPathFor(rec, this.shimPath);
+    await spawnShim(path, rec.id, rec.bundle, rec.shimSocket);
+    const info = await monitorInfo(this.get(rec)).catch((err: unknown) => ({ name: 'shim', version: `unknown (${messageOf(err)})` }));
+    this.started(rec, { name: info.name || 'shim', version: info.version || 'unknown', path });
   }
 
   /**

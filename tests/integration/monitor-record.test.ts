@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceServer } from '@berth/grpc';
+import { shimV1 } from '@berth/proto';
+import { alive, eventually, ROOT, Suite } from '../support/berth';
+
+let suite: Suite;
+beforeAll(async () => {
+  suite = await Suite.startWithBusybox();
+});
+afterAll(async () => {
+  if (suite) {
+    await suite.removeAllContainers();
+    await suite.stop();
+  }
+});
+
+const SHIM_VERSION = (JSON.parse(readFileSync(join(ROOT, 'apps/shim/package.json'), 'utf8')) as { version: string }).version;
+
+interface Rec {
+  shimSocket: string;
+  monitor?: { name: string; version: string; path: string };
+}
+const record = (id: string) => JSON.parse(readFileSync(join(suite.dataRoot, 'supervisor', 'records', `${id}.json`), 'utf8')) as Rec;
+const idOf = async (name: string) => (await suite.docker(['inspect', '--format', '{{.Id}}', name])).stdout.trim();
+
+function monitorPid(id: string): number {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('--id') && cmd[cmd.indexOf('--id') + 1] === id && cmd.includes('--bundle')) return Number(p);
+    } catch {
+      // gone
+    }
+  }
+  throw new Error(`no monitor for ${id}`);
+}
+
+describe('each container records its monitor', () => {
+  it('create records the monitor name, version and the artifact it runs from; status counts them', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'mon-a', 'busybox', 'sleep', '300'])).code).toBe(0);
+    expect((await suite.docker(['create', '--name', 'mon-b', 'busybox', 'true'])).code).toBe(0);
+    const rec = record(await idOf('mon-a'));
+    expect(rec.monitor).toMatchObject({ name: 'shim', version: SHIM_VERSION });
+    // A real file, not a `current` link: the container keeps this build whatever is installed later.
+    expect(realpathSync(rec.monitor!.path)).toBe(rec.monitor!.path);
+    const cmd = readFileSync(`/proc/${monitorPid(await idOf('mon-a'))}/cmdline`, 'utf8').split('\0');
+    expect(cmd).toContain(rec.monitor!.path);
+    const status = await suite.admin(['status']);
+    expect(status.stdout).toMatch(/^MONITOR\s+VERSION\s+CONTAINERS$/m);
+    expect(status.stdout).toMatch(new RegExp(`^shim\\s+${SHIM_VERSION.replace(/\./g, '\\.')}\\s+2$`, 'm'));
+  });
+
+  it('a supervisor that finds a monitor of another contract major refuses to adopt it, in its log and the container state', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'mon-v2', 'busybox', 'sleep', '300'])).code).toBe(0);
+    const id = await idOf('mon-v2');
+    const rec = record(id);
+    const real = monitorPid(id);
+    process.kill(real, 'SIGKILL');
+    await eventually(async () => alive(real), (a) => !a);
+    // A monitor from the future: it answers Info, serving only berth.shim.v2.
+    const fake = new ServiceServer({ name: 'shim', version: '2.0.0' }).add('berth.shim.v2', shimV1.ShimService, {} as never);
+    await fake.listen(`unix://${rec.shimSocket}`);
+    try {
+      expect((await suite.admin(['restart', 'supervisor'])).code).toBe(0);
+      const err = await eventually(
+        async () => (await suite.docker(['inspect', '--format', '{{.State.Error}}', 'mon-v2'])).stdout.trim(),
+        (e) => e !== '',
+        30_000,
+      );
+      expect(err).toBe('monitor not adopted: monitor shim 2.0.0 serves berth.shim.v2; this supervisor speaks berth.shim.v1');
+      expect(suite.logs).toContain(`refusing to adopt the monitor of ${id}`);
+      const stop = await suite.docker(['stop', '-t', '1', 'mon-v2']);
+      expect(stop.code).not.toBe(0);
+      expect(stop.stderr).toContain('berth.shim.v2');
+    } finally {
+      await fake.close(0);
+    }
+    // With the stranger gone, a restarted supervisor manages the container again.
+    expect((await suite.admin(['restart', 'supervisor'])).code).toBe(0);
+    const rm = await suite.docker(['rm', '-f', 'mon-v2'], { timeoutMs: 60_000 });
+    expect(rm.stderr).toBe('');
+  });
+});
