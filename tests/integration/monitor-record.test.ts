@@ -46,6 +46,8 @@ describe('each container records its monitor', () => {
     expect(rec.monitor).toMatchObject({ name: 'shim', version: SHIM_VERSION });
     // A real file, not a `current` link: the container keeps this build whatever is installed later.
     expect(realpathSync(rec.monitor!.path)).toBe(rec.monitor!.path);
+    // Under `npm start`, a build kept beside the others (the next build overwrites dist/apps/shim).
+    expect(rec.monitor!.path).toMatch(new RegExp(`^${join(ROOT, 'dist/monitors/shim')}/${SHIM_VERSION.replace(/\./g, '\\.')}-[0-9a-f]{12}/main\\.js$`));
     const cmd = readFileSync(`/proc/${monitorPid(await idOf('mon-a'))}/cmdline`, 'utf8').split('\0');
     expect(cmd).toContain(rec.monitor!.path);
     const status = await suite.admin(['status']);

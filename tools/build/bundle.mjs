@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { publishMonitor } from './publish-monitor.mjs';
 
 const [projectDir, ...entries] = process.argv.slice(2);
 if (!projectDir) {
@@ -52,3 +53,8 @@ writeFileSync(
   `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, main: entries.length ? undefined : 'main.js' }, null, 2)}\n`,
 );
 console.log(`built ${basename(projectDir)} ${pkg.version} -> ${outdir}`);
+// A monitor's running copies must outlive the next build: each build is also kept beside the others.
+if (pkg.berth?.monitor) {
+  const m = publishMonitor(outdir);
+  console.log(`published monitor ${m.name} -> ${m.dir}`);
+}

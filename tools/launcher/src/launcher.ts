@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +19,32 @@ const say = (msg: string) => process.stderr.write(`[berth] ${msg}\n`);
 
 function appsDir(): string {
   return process.env.BERTH_APPS_DIR ?? resolve(__dirname, '../../apps');
+}
+
+/**
+ * An app's entry: `<apps>/<app>/current/main.js` in a deploy layout (deploy/install-app.sh), which
+ * node resolves when the process starts, so a restart runs what `current` names then; otherwise
+ * the build output `<apps>/<app>/main.js`.
+ */
+function appMain(name: string): string {
+  const installed = join(appsDir(), name, 'current', 'main.js');
+  return existsSync(installed) ? installed : join(appsDir(), name, 'main.js');
+}
+
+/**
+ * A build of the shim may come from nx's cache, which skips the step that keeps each build beside
+ * the others (tools/build/publish-monitor.mjs): publish it now, so the containers of this suite
+ * run from a folder no later build touches. Not needed (and skipped) in a deploy layout.
+ */
+function publishShim(): void {
+  const built = join(appsDir(), 'shim');
+  const script = resolve(__dirname, '../../../tools/build/publish-monitor.mjs');
+  if (!existsSync(join(built, 'main.js')) || !existsSync(script)) return;
+  try {
+    execFileSync(process.execPath, [script, built], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    say(`could not publish the shim build beside the earlier ones (${messageOf(err)}); containers run from ${built}`);
+  }
 }
 
 /**
@@ -63,6 +90,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const configFile = writeResolvedConfig(argv, config);
+  if (!config.shimPath) publishShim();
   const children = new Map<string, Child | External>();
   const state: LauncherState = { pid: process.pid, startedAtUnixMs: Date.now(), children: {} };
   const save = () => {
@@ -93,7 +121,7 @@ async function main(): Promise<void> {
       children.set(name, new External(name, config.services[name], say));
       continue;
     }
-    const main = join(appsDir(), name, 'main.js');
+    const main = appMain(name);
     if (!existsSync(main)) {
       say(`${main} is missing: build the apps first (npx nx run-many -t build)`);
       process.exit(1);

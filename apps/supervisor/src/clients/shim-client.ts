@@ -6,11 +6,15 @@ import { unavailable } from '@berth/errors';
 import { connect } from '@berth/grpc';
 import { shimV1 } from '@berth/proto';
 
-/** Where the shim artifact is: configured, beside this app's artifact, or the installed current one. */
+/**
+ * Where the shim artifact is: configured, the installed current one (deploy/), the current one of
+ * the builds kept beside each other (dist/monitors, tools/build/publish-monitor.mjs), or the bare
+ * build beside this app's artifact (which the next build overwrites).
+ */
 export function findShim(configured: string | undefined): string {
   const candidates = configured
     ? [configured]
-    : [resolve(__dirname, '../shim/main.js'), resolve(__dirname, '../../shim/current/main.js')];
+    : [resolve(__dirname, '../../shim/current/main.js'), resolve(__dirname, '../../monitors/shim/current/main.js'), resolve(__dirname, '../shim/main.js')];
   for (const c of candidates) {
     // Resolve `current` now: a running shim keeps its version even when a newer one is installed.
     if (existsSync(c)) return realpathSync(c);
