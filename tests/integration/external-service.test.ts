@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceHealthy } from '@berth/clients';
+import { ServiceProcess, startRedis, stopProcess } from '../../tools/conformance/service-process';
 import { alive, ROOT, run, Suite } from '../support/berth';
 
 // "Bring your own service": a snapshotter started by hand from its artifact, named in the
@@ -11,30 +11,22 @@ import { alive, ROOT, run, Suite } from '../support/berth';
 describe('a service left to an external process (managed: false)', () => {
   let base: string;
   let suite: Suite;
-  let snapshotter: ChildProcess | undefined;
+  let external: ServiceProcess;
   let redis: ChildProcess;
   let address: string;
   let configFile: string;
 
-  const startSnapshotter = async () => {
-    snapshotter = spawn(process.execPath, [join(ROOT, 'dist/apps/snapshotter/main.js'), '--config', configFile], { stdio: 'ignore' });
-    const deadline = Date.now() + 30_000;
-    while (!(await serviceHealthy('snapshotter', address, { deadlineMs: 1_000 }))) {
-      if (Date.now() > deadline) throw new Error('the external snapshotter did not come up');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
   beforeAll(async () => {
     base = mkdtempSync('/tmp/bt-ext-');
     const execRoot = join(base, 'run');
-    const redisSock = join(base, 'redis.sock');
-    redis = spawn('redis-server', ['--unixsocket', redisSock, '--port', '0', '--save', '', '--appendonly', 'no', '--dir', base], { stdio: 'ignore' });
+    const r = startRedis(base);
+    redis = r.proc;
     address = `unix://${join(base, 'snap.sock')}`;
     configFile = join(base, 'snapshotter.json');
     // The external snapshotter has roots of its own: nothing of the suite's is shared with it.
-    writeFileSync(configFile, JSON.stringify({ 'data-root': join(base, 'data'), 'exec-root': execRoot, redis: `unix://${redisSock}`, services: { snapshotter: { address } } }));
-    await startSnapshotter();
+    writeFileSync(configFile, JSON.stringify({ 'data-root': join(base, 'data'), 'exec-root': execRoot, redis: r.url, services: { snapshotter: { address } } }));
+    external = new ServiceProcess('snapshotter', 'snapshotter', configFile, address);
+    await external.start();
     const suiteConfig = join(base, 'daemon.json');
     writeFileSync(suiteConfig, JSON.stringify({ services: { snapshotter: { address, managed: false } }, 'registry-hosts': ['docker.io=http://127.0.0.1:9'] }));
     suite = await Suite.startWithBusybox(['--config', suiteConfig]);
@@ -43,13 +35,8 @@ describe('a service left to an external process (managed: false)', () => {
   afterAll(async () => {
     await suite?.removeAllContainers();
     await suite?.stop();
-    for (const p of [snapshotter, redis]) {
-      if (p && p.exitCode === null && p.signalCode === null) {
-        const gone = once(p, 'exit');
-        p.kill('SIGTERM');
-        await gone;
-      }
-    }
+    await external?.stop();
+    await stopProcess(redis);
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -61,27 +48,25 @@ describe('a service left to an external process (managed: false)', () => {
     const meta = join(base, 'data', 'snapshotter', 'overlay2', 'metadata');
     expect(existsSync(meta) && readdirSync(meta).length).toBeGreaterThan(0);
     expect(suite.state().children.snapshotter?.status).toBe('external');
-    expect(suite.state().children.snapshotter?.pid).toBe(snapshotter!.pid);
+    expect(suite.state().children.snapshotter?.pid).toBe(external.pid);
     const status = await suite.admin(['status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^snapshotter\s+\d+\s+\S+\s+\S+\s+healthy\s+external\s+berth\.snapshotter\.v1,berth\.snapshotter\.v1\.Volumes$/m);
     const restart = await suite.admin(['restart', 'snapshotter']);
     expect(restart.code).toBe(1);
     expect(restart.stderr).toContain('not managed by this launcher');
-    expect(alive(snapshotter!.pid!)).toBe(true);
+    expect(alive(external.pid!)).toBe(true);
   });
 
   it('fails container creation clearly while it is gone, and recovers when it is back', async () => {
-    const gone = once(snapshotter!, 'exit');
-    snapshotter!.kill('SIGKILL');
-    await gone;
+    await external.stop('SIGKILL');
     const failed = await suite.docker(['create', 'busybox', 'true'], { timeoutMs: 60_000 });
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).toMatch(/snapshotter/i);
     // The launcher never starts it again by itself.
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await serviceHealthy('snapshotter', address, { deadlineMs: 500 })).toBe(false);
-    await startSnapshotter();
+    await external.start();
     const back = await suite.docker(['run', '--rm', 'busybox', 'echo', 'back']);
     expect(back.stdout).toBe('back\n');
   });

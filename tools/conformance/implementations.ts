@@ -1,29 +1,90 @@
 // Runs each contract's kit against every implementation Berth ships, each started as its own
-// process from its built artifact (dist/apps/<app>/main.js), with a private data root, exec root
-// and Redis, killed with SIGKILL and started again where the kit checks durability.
-// `npm test` runs this; it ends with one `N passed, N failed` line over all of them.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { runKit } from './kit';
+// process from its built artifact (dist/apps/<app>/main.js) with private roots and Redis, killed
+// with SIGKILL and started again where the kit checks durability. `npm test` runs this; every
+// kit ends with its own count line, and the last line counts all of them.
+//
+// Three ways to stand an implementation up:
+// - alone: the service by itself (the snapshotter needs no peer);
+// - in a suite: the launcher runs every service, the kit talks to one of them, and a restart is
+//   a SIGKILL of that service's pid, which the launcher starts again (as systemd would);
+// - a monitor: a suite creates a container (bundle, rootfs, netns), the launcher is stopped so
+//   nothing but the kit talks to the container, and the monitor under test is started on that
+//   bundle from its artifact (and killed and started again there).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Suite } from '../../tests/support/berth';
+import { type KitContext, type KitResult, runKit } from './kit';
 import { KITS } from './kits';
-import { waitHealthy } from './run';
+import { ROOT, ServiceProcess, startRedis, stopProcess, waitHealthy } from './service-process';
+import { SHIM_KIT_COMMAND } from './shim.kit';
 
-const ROOT = resolve(__dirname, '../..');
+/** How a monitor implementation is started on a bundle the supervisor wrote: the hook for each monitor Berth ships. */
+export interface MonitorStarter {
+  /** Starts a monitor serving berth.shim.v1 for container `id` on `socket`; resolves with its process once it answers. */
+  start(id: string, bundle: string, socket: string): Promise<ChildProcess>;
+}
+
+type Harness =
+  | { kind: 'alone'; app: string; config: Record<string, unknown> }
+  | { kind: 'suite'; config: Record<string, unknown>; busybox: boolean }
+  | { kind: 'monitor'; monitor: MonitorStarter };
 
 interface Implementation {
   /** What the lines call it, e.g. `snapshotter (native)`. */
   label: string;
+  /** The kit (contract) it is held to. */
   service: string;
-  app: string;
-  /** daemon.json keys that pick this implementation. */
-  config: Record<string, unknown>;
+  harness: Harness;
+  /** Why it cannot run on this host, when it cannot: then it is reported as skipped, never passed. */
+  unsupported?: () => string | undefined;
 }
 
+/** The Node shim (apps/shim), as the supervisor starts it, but never exiting while the kit is idle between calls. */
+const NODE_SHIM: MonitorStarter = {
+  async start(id, bundle, socket) {
+    const proc = spawn(process.execPath, [join(ROOT, 'dist/apps/shim/main.js'), '--id', id, '--bundle', bundle], {
+      cwd: bundle,
+      stdio: 'ignore',
+      env: { ...process.env, BERTH_SHIM_IDLE_MS: String(30 * 60_000) },
+    });
+    await waitHealthy('shim', `unix://${socket}`, 30_000, () => (proc.exitCode !== null ? `code ${proc.exitCode}; see ${bundle}/shim.log` : undefined));
+    return proc;
+  },
+};
+
+/**
+ * crun refuses a hybrid cgroup host whose v2 hierarchy has controllers ("cgroups in hybrid mode
+ * not supported, drop all controllers from cgroupv2"), as tests/integration/runtimes.test.ts finds.
+ */
+function crunUnsupportedHere(): string | undefined {
+  try {
+    const v2 = readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim();
+    if (v2) return `crun cannot run on this host: hybrid cgroups with v2 controllers (${v2})`;
+  } catch {
+    // not hybrid
+  }
+  return undefined;
+}
+
+const OFFLINE = { 'registry-hosts': ['docker.io=http://127.0.0.1:9'] };
+
 export const IMPLEMENTATIONS: Implementation[] = [
-  { label: 'snapshotter (overlay2)', service: 'snapshotter', app: 'snapshotter', config: { 'storage-driver': 'overlay2' } },
-  { label: 'snapshotter (native)', service: 'snapshotter', app: 'snapshotter', config: { 'storage-driver': 'native' } },
+  { label: 'snapshotter (overlay2)', service: 'snapshotter', harness: { kind: 'alone', app: 'snapshotter', config: { 'storage-driver': 'overlay2' } } },
+  { label: 'snapshotter (native)', service: 'snapshotter', harness: { kind: 'alone', app: 'snapshotter', config: { 'storage-driver': 'native' } } },
+  { label: 'images', service: 'images', harness: { kind: 'suite', config: OFFLINE, busybox: false } },
+  { label: 'netproxy', service: 'netproxy', harness: { kind: 'suite', config: OFFLINE, busybox: false } },
+  { label: 'supervisor (runc)', service: 'supervisor', harness: { kind: 'suite', config: { ...OFFLINE, 'default-runtime': 'runc' }, busybox: true } },
+  {
+    label: 'supervisor (crun)',
+    service: 'supervisor',
+    harness: { kind: 'suite', config: { ...OFFLINE, 'default-runtime': 'crun' }, busybox: true },
+    unsupported: crunUnsupportedHere,
+  },
+  { label: 'builder', service: 'builder', harness: { kind: 'suite', config: OFFLINE, busybox: true } },
+  // The monitor helper's conmon-based monitor goes here beside it once it is on main:
+  // { label: 'shim (conmon)', service: 'shim', harness: { kind: 'monitor', monitor: CONMON_MONITOR } },
+  { label: 'shim (node)', service: 'shim', harness: { kind: 'monitor', monitor: NODE_SHIM } },
 ];
 
 function mountsUnder(dir: string): string[] {
@@ -34,64 +95,158 @@ function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-async function stopProc(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const gone = once(p, 'exit');
-  p.kill(signal);
-  await gone;
+function unmountUnder(dir: string): void {
+  for (const m of mountsUnder(dir)) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
 }
 
-async function runOne(impl: Implementation): Promise<{ passed: number; failed: number }> {
+interface Stood {
+  ctx: KitContext;
+  /** What to show when a case failed. */
+  log(): string;
+  teardown(): Promise<void>;
+}
+
+async function standAlone(impl: Implementation, h: Extract<Harness, { kind: 'alone' }>): Promise<Stood> {
   const base = mkdtempSync('/tmp/bk-');
-  const dataRoot = join(base, 'data');
   const execRoot = join(base, 'run');
   mkdirSync(execRoot, { recursive: true });
-  const redisSock = join(execRoot, 'redis.sock');
-  const redis = spawn('redis-server', ['--unixsocket', redisSock, '--port', '0', '--save', '', '--appendonly', 'no', '--dir', execRoot], { stdio: 'ignore' });
+  const redis = startRedis(execRoot);
   const configFile = join(base, 'daemon.json');
-  writeFileSync(configFile, JSON.stringify({ 'data-root': dataRoot, 'exec-root': execRoot, redis: `unix://${redisSock}`, 'log-level': 'warn', ...impl.config }));
-  const address = `unix://${join(execRoot, `${impl.service}.sock`)}`;
-  let proc: ChildProcess | undefined;
-  let log = '';
-  const start = async () => {
-    proc = spawn(process.execPath, [join(ROOT, 'dist/apps', impl.app, 'main.js'), '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await waitHealthy(impl.service, address);
-  };
-  try {
-    await start();
-    const restart = async () => {
-      await stopProc(proc, 'SIGKILL');
-      await start();
-    };
-    const kit = KITS[impl.service]!();
-    const r = await runKit(kit, { address, restart, scratch: join(base, 'scratch') }, (line) => process.stdout.write(`${line.replace(`${impl.service}:`, `${impl.label}:`)}\n`));
-    if (r.failed > 0) process.stdout.write(`--- ${impl.label} log:\n${log.slice(-4000)}\n`);
-    return r;
-  } catch (err) {
-    process.stdout.write(`not ok - ${impl.label}: could not run the kit: ${err instanceof Error ? err.message : String(err)}\n${log.slice(-4000)}\n`);
-    return { passed: 0, failed: 1 };
-  } finally {
-    await stopProc(proc);
-    await stopProc(redis);
-    for (const m of mountsUnder(base)) spawn('umount', ['-l', m]);
-    await new Promise((r) => setTimeout(r, 100));
+  writeFileSync(configFile, JSON.stringify({ 'data-root': join(base, 'data'), 'exec-root': execRoot, redis: redis.url, 'log-level': 'warn', ...h.config }));
+  const svc = new ServiceProcess(impl.service, h.app, configFile, `unix://${join(execRoot, `${impl.service}.sock`)}`);
+  const teardown = async () => {
+    await svc.stop();
+    await stopProcess(redis.proc);
+    unmountUnder(base);
     if (mountsUnder(base).length === 0) rmSync(base, { recursive: true, force: true });
     else process.stdout.write(`left ${base}: still mounted under it\n`);
+  };
+  try {
+    await svc.start();
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return { ctx: { address: svc.address, restart: () => svc.restart(), scratch: join(base, 'scratch') }, log: () => svc.log(), teardown };
+}
+
+async function inSuite(impl: Implementation, h: Extract<Harness, { kind: 'suite' }>): Promise<Stood> {
+  const configFile = join(mkdtempSync('/tmp/bk-cfg-'), 'daemon.json');
+  writeFileSync(configFile, JSON.stringify({ 'log-level': 'warn', ...h.config }));
+  const suite = await (h.busybox ? Suite.startWithBusybox(['--config', configFile]) : Suite.start(['--config', configFile]));
+  const address = `unix://${join(suite.execRoot, `${impl.service}.sock`)}`;
+  const restart = async () => {
+    const before = suite.state().children[impl.service]?.pid ?? 0;
+    if (before <= 0) throw new Error(`the launcher reports no pid for ${impl.service}`);
+    process.kill(before, 'SIGKILL');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const now = suite.state().children[impl.service];
+      if (now && now.pid > 0 && now.pid !== before && now.status === 'running') break;
+      if (Date.now() > deadline) throw new Error(`the launcher did not start ${impl.service} again within 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitHealthy(impl.service, address, 60_000);
+  };
+  return {
+    ctx: { address, restart, scratch: join(suite.base, 'scratch') },
+    log: () => suite.logs.slice(-4000),
+    async teardown() {
+      await suite.removeAllContainers({ volumes: true }).catch(() => undefined);
+      unmountUnder(join(suite.base, 'scratch'));
+      await suite.stop();
+      rmSync(join(configFile, '..'), { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pids of processes whose command line has `needle` (the supervisor's own shim for a bundle). */
+function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(needle)) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function onMonitor(impl: Implementation, h: Extract<Harness, { kind: 'monitor' }>): Promise<Stood> {
+  const configFile = join(mkdtempSync('/tmp/bk-cfg-'), 'daemon.json');
+  writeFileSync(configFile, JSON.stringify({ 'log-level': 'warn', ...OFFLINE }));
+  const suite = await Suite.startWithBusybox(['--config', configFile]);
+  let monitor: ChildProcess | undefined;
+  const teardown = async () => {
+    await stopProcess(monitor, 'SIGKILL');
+    unmountUnder(suite.base);
+    await suite.stop();
+    rmSync(join(configFile, '..'), { recursive: true, force: true });
+  };
+  try {
+    const created = await suite.docker(['create', '--name', 'shim-kit', 'busybox', ...SHIM_KIT_COMMAND]);
+    if (created.code !== 0) throw new Error(`docker create for the shim kit: ${created.stderr}`);
+    const id = created.stdout.trim();
+    const bundle = join(suite.execRoot, 'bundles', id);
+    const socket = (JSON.parse(readFileSync(join(bundle, 'shim.json'), 'utf8')) as { socket: string }).socket;
+    // Only the kit may talk to the container: the services go, and so does the monitor the
+    // supervisor started at create (ours, by pid); the container's kernel objects stay.
+    await stopProcess(suite.proc);
+    for (const pid of pidsWith(bundle)) process.kill(pid, 'SIGKILL');
+    monitor = await h.monitor.start(id, bundle, socket);
+    const restart = async () => {
+      await stopProcess(monitor, 'SIGKILL');
+      monitor = await h.monitor.start(id, bundle, socket);
+    };
+    return { ctx: { address: `unix://${socket}`, restart, scratch: join(suite.base, 'scratch') }, log: () => readFileSync(join(bundle, 'shim.log'), 'utf8').slice(-4000), teardown };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+}
+
+async function runOne(impl: Implementation): Promise<KitResult> {
+  const why = impl.unsupported?.();
+  if (why) {
+    process.stdout.write(`skip - ${impl.label}: ${why}\n${impl.label} conformance: 0 passed, 0 failed, 1 skipped\n`);
+    return { passed: 0, failed: 0, skipped: 1 };
+  }
+  let stood: Stood | undefined;
+  try {
+    const h = impl.harness;
+    stood = await (h.kind === 'alone' ? standAlone(impl, h) : h.kind === 'suite' ? inSuite(impl, h) : onMonitor(impl, h));
+    const kit = KITS[impl.service]!();
+    const r = await runKit(kit, stood.ctx, (line) => process.stdout.write(`${line.replace(`${impl.service}:`, `${impl.label}:`).replace(`${impl.service} conformance:`, `${impl.label} conformance:`)}\n`));
+    if (r.failed > 0) process.stdout.write(`--- ${impl.label} log:\n${stood.log()}\n`);
+    return r;
+  } catch (err) {
+    process.stdout.write(`not ok - ${impl.label}: could not run the kit: ${err instanceof Error ? err.message : String(err)}\n${stood?.log() ?? ''}\n`);
+    return { passed: 0, failed: 1, skipped: 0 };
+  } finally {
+    await stood?.teardown().catch((err: unknown) => process.stdout.write(`${impl.label}: teardown: ${String(err)}\n`));
   }
 }
 
 async function main(): Promise<number> {
-  let passed = 0;
-  let failed = 0;
-  for (const impl of IMPLEMENTATIONS) {
+  const only = process.argv.slice(2);
+  const chosen = only.length ? IMPLEMENTATIONS.filter((i) => only.includes(i.service) || only.includes(i.label)) : IMPLEMENTATIONS;
+  const total: KitResult = { passed: 0, failed: 0, skipped: 0 };
+  for (const impl of chosen) {
     const r = await runOne(impl);
-    passed += r.passed;
-    failed += r.failed;
+    total.passed += r.passed;
+    total.failed += r.failed;
+    total.skipped += r.skipped;
   }
-  process.stdout.write(`conformance kits: ${IMPLEMENTATIONS.length} implementations, ${passed} passed, ${failed} failed\n`);
-  return failed === 0 ? 0 : 1;
+  process.stdout.write(`conformance kits: ${chosen.length} implementations, ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
+  return total.failed === 0 ? 0 : 1;
 }
 
-void main().then((code) => process.exit(code));
+if (require.main === module) void main().then((code) => process.exit(code));

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import type { Client, ClientDuplexStream, ClientReadableStream, ClientWritableStream, ServiceError } from '@grpc/grpc-js';
 import { kindOf, type ErrorKind } from '@berth/errors';
+import { type CallOpts, type ClientCtor, connect, fromServiceError, unary, type UnaryMethod } from '@berth/grpc';
 
 /** What a kit's cases get: the endpoint's address and, where the harness can, a way to restart it. */
 export interface KitContext {
@@ -20,6 +22,8 @@ export interface Case {
 export interface Kit {
   service: string;
   cases: Case[];
+  /** Runs before the first case (e.g. to learn the address). */
+  setup?(ctx: KitContext): Promise<void> | void;
   /** Removes what the cases left on the endpoint (best effort), after all ran. */
   cleanup?(ctx: KitContext): Promise<void>;
 }
@@ -33,6 +37,7 @@ export interface KitResult {
 /** Runs every case in order, printing one TAP-like line each, then the `N passed, N failed` line. */
 export async function runKit(kit: Kit, ctx: KitContext, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<KitResult> {
   const result: KitResult = { passed: 0, failed: 0, skipped: 0 };
+  await kit.setup?.(ctx);
   for (const c of kit.cases) {
     if (c.needsRestart && !ctx.restart) {
       result.skipped++;
@@ -83,4 +88,83 @@ export function sh(cmd: string, args: string[]): Promise<string> {
 /** A name no earlier run used, so kits can run against a live endpoint without colliding. */
 export function unique(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+type AnyClient = Client & Record<string, unknown>;
+
+/**
+ * One contract's client at the kit's address, reconnected after a restart. Calls are by method
+ * name so a kit reads like the contract; errors come back in the suite's taxonomy.
+ */
+export class Peer<C extends Client> {
+  private c: C | undefined;
+  constructor(
+    private readonly service: string,
+    private readonly Ctor: ClientCtor<C>,
+    private readonly address: () => string,
+  ) {}
+
+  get client(): C {
+    return (this.c ??= connect(this.Ctor, this.address()));
+  }
+
+  call<Res>(method: string, req: object, opts: CallOpts = {}): Promise<Res> {
+    const c = this.client as unknown as AnyClient;
+    const fn = c[method] as UnaryMethod<object, Res> | undefined;
+    if (typeof fn !== 'function') throw new Error(`${this.service}: the client has no method ${method}`);
+    return unary<object, Res>(this.service, fn.bind(c) as UnaryMethod<object, Res>, req, { deadlineMs: 60_000, ...opts });
+  }
+
+  /** A server stream read to its end. */
+  read<Res>(method: string, req: object, timeoutMs = 60_000): Promise<Res[]> {
+    const c = this.client as unknown as AnyClient;
+    const stream = (c[method] as (r: object, opts: object) => ClientReadableStream<Res>).call(c, req, { deadline: Date.now() + timeoutMs });
+    return drain(this.service, stream);
+  }
+
+  /** A client stream: writes the messages, then half-closes, and resolves with the one answer. */
+  write<Req, Res>(method: string, messages: Req[], timeoutMs = 60_000): Promise<Res> {
+    const c = this.client as unknown as AnyClient;
+    return new Promise<Res>((resolve, reject) => {
+      const stream = (c[method] as (opts: object, cb: (err: ServiceError | null, res: Res) => void) => ClientWritableStream<Req>).call(
+        c,
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => (err ? reject(fromServiceError(err, this.service)) : resolve(res)),
+      );
+      for (const m of messages) stream.write(m);
+      stream.end();
+    });
+  }
+
+  /** A bidirectional stream: writes the messages, half-closes, and reads what comes back to its end. */
+  duplex<Req, Res>(method: string, messages: Req[], timeoutMs = 60_000, keepOpen = false): { responses: Promise<Res[]>; stream: ClientDuplexStream<Req, Res> } {
+    const c = this.client as unknown as AnyClient;
+    const stream = (c[method] as (opts: object) => ClientDuplexStream<Req, Res>).call(c, { deadline: Date.now() + timeoutMs });
+    for (const m of messages) stream.write(m);
+    if (!keepOpen) stream.end();
+    return { responses: drain(this.service, stream), stream };
+  }
+
+  close(): void {
+    this.c?.close();
+    this.c = undefined;
+  }
+}
+
+function drain<Res>(service: string, stream: ClientReadableStream<Res> | ClientDuplexStream<unknown, Res>): Promise<Res[]> {
+  return new Promise<Res[]>((resolve, reject) => {
+    const out: Res[] = [];
+    stream.on('data', (m: Res) => out.push(m));
+    stream.on('error', (err: ServiceError) => reject(fromServiceError(err, service)));
+    stream.on('end', () => resolve(out));
+  });
+}
+
+/** Waits for `probe` to hold, polling; fails with `what` after the deadline (generous: the host is loaded). */
+export async function eventually(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

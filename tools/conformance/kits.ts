@@ -1,7 +1,11 @@
+import { imagesKit } from './images.kit';
 import type { Kit } from './kit';
+import { netproxyKit } from './netproxy.kit';
 import { snapshotterKit } from './snapshotter.kit';
 
 /** Every contract that has a kit, by the service name `npm run conformance` takes. */
 export const KITS: Record<string, () => Kit> = {
   snapshotter: snapshotterKit,
+  images: imagesKit,
+  netproxy: netproxyKit,
 };

@@ -6,20 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { serviceHealthy } from '@berth/clients';
 import { runKit } from './kit';
 import { KITS } from './kits';
+import { waitHealthy } from './service-process';
 
 const USAGE = `usage: npm run conformance -- <service> <address> [--restart "<command that restarts the endpoint>"]
 services: ${Object.keys(KITS).join(', ')}`;
-
-export async function waitHealthy(service: string, address: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await serviceHealthy(service, address, { deadlineMs: 2_000 }))) {
-    if (Date.now() > deadline) throw new Error(`${service} at ${address} did not become healthy within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { restart: { type: 'string' } } });
