@@ -10,6 +10,11 @@ export interface KitContext {
   restart?: () => Promise<void>;
   /** A private directory for files the cases make (layers, trees to compare). */
   scratch: string;
+  /**
+   * Cases this implementation is known to fail, by case name, with the reason (a recorded bug):
+   * they are skipped and counted as such, never passed.
+   */
+  knownGaps?: Record<string, string>;
 }
 
 export interface Case {
@@ -44,10 +49,17 @@ export async function runKit(kit: Kit, ctx: KitContext, out: (line: string) => v
       out(`skip - ${kit.service}: ${c.name} (no --restart given)`);
       continue;
     }
+    const gap = ctx.knownGaps?.[c.name];
+    if (gap) {
+      result.skipped++;
+      out(`skip - ${kit.service}: ${c.name} (known gap: ${gap})`);
+      continue;
+    }
+    const t0 = Date.now();
     try {
       await c.run(ctx);
       result.passed++;
-      out(`ok - ${kit.service}: ${c.name}`);
+      out(`ok - ${kit.service}: ${c.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     } catch (err) {
       result.failed++;
       out(`not ok - ${kit.service}: ${c.name}: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, invalidArgument, notFound } from '@berth/errors';
+import { conflict, failedPrecondition, invalidArgument, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import type { Process } from '@berth/oci-spec';
 import { capabilities } from '@berth/oci-spec';
@@ -48,7 +48,7 @@ export class Execs {
 
   create(ref: string, bodyJson: Uint8Array): string {
     const c = this.containers.get(ref);
-    if (!c.state.Running) throw conflict(`container ${c.id} is not running`);
+    if (!c.state.Running) throw failedPrecondition(`container ${c.id} is not running`);
     if (c.state.Paused) throw conflict(`container ${c.id} is paused, unpause the container before exec`);
     let config: ExecConfig;
     try {

@@ -1,5 +1,5 @@
 import { unary } from '@berth/clients';
-import { conflict } from '@berth/errors';
+import { conflict, failedPrecondition } from '@berth/errors';
 import { startSettled } from './container-run';
 import { signalContainer } from './exit-probe';
 import { type LifecycleContext, sleep } from './lifecycle-context';
@@ -48,7 +48,7 @@ export async function restartContainer(ctx: LifecycleContext, ref: string, timeo
 export async function killContainer(ctx: LifecycleContext, ref: string, signal: string): Promise<void> {
   const rec = ctx.d.containers.get(ref);
   const sig = parseSignal(signal, 'SIGKILL');
-  if (!rec.state.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
+  if (!rec.state.Running) throw failedPrecondition(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
   await signalContainer(ctx, rec, sig, false);
   ctx.d.event('kill', rec, { signal: String(sig) });
 }
