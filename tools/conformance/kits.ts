@@ -1,3 +1,4 @@
+import { builderKit } from './builder.kit';
 import { imagesKit } from './images.kit';
 import type { Kit } from './kit';
 import { netproxyKit } from './netproxy.kit';
@@ -12,4 +13,5 @@ export const KITS: Record<string, () => Kit> = {
   netproxy: netproxyKit,
   supervisor: supervisorKit,
   shim: shimKit,
+  builder: builderKit,
 };
