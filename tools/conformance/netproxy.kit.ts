@@ -88,7 +88,7 @@ export function netproxyKit(): Kit {
         check(hostPort > 0, `Publish chose no host port: ${JSON.stringify(endpoints)}`);
         const again = await nets.call<netproxyV1.PublishResponse>('publish', { containerId: a });
         equal(again.endpoints[0]?.ports[0]?.hostPort, hostPort, 'host port after a second Publish');
-        await attach(b, {
+        const epB = await attach(b, {
           portBindings: [
             { containerPort: 81, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 0, hostPortEnd: 0 },
             { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort, hostPortEnd: 0 },
@@ -98,7 +98,8 @@ export function netproxyKit(): Kit {
         const gotB = await nets.call<netproxyV1.Network>('getNetwork', { reference: name });
         check(gotB.endpoints.some((e) => e.containerId === b), 'the endpoint of a failed Publish went away');
         const rules = await sh('nft', ['list', 'ruleset']);
-        check(rules.includes(`dport ${hostPort} `), `no NAT rule for the published port ${hostPort}`);
+        check(rules.includes(`dport ${hostPort} `) && rules.includes(`${epA!.ipv4Address}:80`), `no NAT rule for the published port ${hostPort}`);
+        check(!rules.includes(`${epB.ipv4Address}:81`), 'a failed Publish left the binding it could take published');
       },
     },
     {

@@ -89,6 +89,24 @@ export function supervisorKit(): Kit {
       },
     },
     {
+      name: 'an ID prefix two containers share is FAILED_PRECONDITION',
+      async run() {
+        // Among 17 IDs two must share a first hex digit; usually a few creates find one.
+        const seen = new Map<string, string>([[id[0]!, id]]);
+        let shared = '';
+        for (let i = 0; !shared && i < 16; i++) {
+          const x = (await create(`${run}-prefix-${i}`, body(['true']))).id;
+          if (seen.has(x[0]!)) shared = x[0]!;
+          else seen.set(x[0]!, x);
+        }
+        check(shared, 'no two IDs shared a first digit');
+        const { containers } = await sup.call<supervisorV1.ListContainersResponse>('listContainers', { all: true });
+        const owners = containers.filter((c) => c.id.startsWith(shared));
+        if (owners.length > 1) await rejectsWith(get(shared), 'failed_precondition', `GetContainer of the shared prefix ${shared}`);
+        else throw new Error(`the prefix ${shared} names ${owners.length} container(s)`);
+      },
+    },
+    {
       name: 'StartContainer runs it; a second start says already; ShimAddress names a socket; an unknown container is NOT_FOUND',
       async run() {
         equal((await sup.call<supervisorV1.StartContainerResponse>('startContainer', { reference: id })).already, false, 'first start');
