@@ -51,7 +51,7 @@ export class Suite {
   ) {}
 
   /** Starts a suite in a fresh temp dir (short path: unix socket paths are limited to 108 bytes). */
-  static async start(extraArgs: string[] = [], timeoutMs = 60_000, opts: { bridge?: string } = {}): Promise<Suite> {
+  static async start(extraArgs: string[] = [], timeoutMs = 60_000, opts: { bridge?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Suite> {
     const base = mkdtempSync('/tmp/bt-');
     const dataRoot = join(base, 'data');
     const execRoot = join(base, 'run');
@@ -62,6 +62,7 @@ export class Suite {
     const offline = extraArgs.some((a) => a.startsWith('--config')) ? [] : ['--registry-host', 'docker.io=http://127.0.0.1:9'];
     const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...netArgs, ...offline, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
     });
     let out = '';
     let err = '';
