@@ -56,7 +56,13 @@ export function publishMonitor(built, store = resolve(built, '../../monitors', b
     const stage = join(store, `.stage.${process.pid}`);
     rmSync(stage, { recursive: true, force: true });
     cpSync(built, stage, { recursive: true });
-    renameSync(stage, dest);
+    try {
+      renameSync(stage, dest);
+    } catch (err) {
+      // Another launcher or build published the same content first: theirs is as good.
+      rmSync(stage, { recursive: true, force: true });
+      if (!existsSync(dest)) throw err;
+    }
   }
   const link = join(store, 'current');
   let previous;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,6 +58,19 @@ describe('monitor builds kept beside each other', () => {
     await new Promise((r) => running.once('exit', r));
     const e = publish(build(root, '0.2.1', 'e'));
     expect(e.pruned.sort()).toEqual([a.name, c.name].sort());
+  });
+
+  it('launchers starting side by side publish the same build once and leave no stage behind', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pubmon-'));
+    dirs.push(root);
+    const built = build(root, '0.1.0', 'same');
+    const script = join(__dirname, 'publish-monitor.mjs');
+    const codes = await Promise.all(
+      Array.from({ length: 4 }, () => new Promise<number | null>((r) => spawn(process.execPath, [script, built], { stdio: 'ignore' }).once('exit', r))),
+    );
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const store = join(root, 'monitors', 'shim');
+    expect(readdirSync(store).filter((d) => d !== 'current')).toEqual([readlinkSync(join(store, 'current'))]);
   });
 
   it('refuses a version that cannot be a folder name', () => {
