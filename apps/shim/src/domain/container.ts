@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { failedPrecondition, notFound } from '@berth/errors';
 import type { Logger } from '@berth/logging';
-import { readExitRecord, writeExitRecord } from './exit-record';
+import { clearExitRecord, readExitRecord, writeExitRecord } from './exit-record';
 import { Fanout, type Subscriber } from './fanout';
 import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLog, type StreamName } from '@berth/json-log';
 import type { ShimOptions } from './options';
@@ -30,6 +30,12 @@ export class Container {
   status: Status;
   private run: ProcessRun | undefined;
   private exit: { exitCode: number; exitedUnixMs: number } | undefined;
+  /**
+   * The current run's exit once its runtime state is gone. Wait answers with this, not with the
+   * bare exit: a start that followed the exit at once would otherwise race the old run's
+   * `runc delete --force`, which then killed the new run.
+   */
+  private ended: Promise<{ exitCode: number; exitedUnixMs: number }> | undefined;
   private readonly fanout = new Fanout();
   /** Opened at the first start: a shim that only serves the logs of a stopped container never writes. */
   private log: JsonLogWriter | undefined;
@@ -67,7 +73,9 @@ export class Container {
 
   async start(): Promise<number> {
     if (this.status === 'running' || this.status === 'paused') throw failedPrecondition(`container ${this.o.id} is already running`);
+    await this.ended;
     await this.rt.delete();
+    clearExitRecord(this.bundle);
     this.log ??= new JsonLogWriter(this.o.logPath, this.o.logMaxSize, Math.max(1, this.o.logMaxFile));
     this.stdinTaken = false;
     mountRootfs(this.bundle);
@@ -93,23 +101,24 @@ export class Container {
     if (this.earlyClose) stdio.closeStdin();
     this.earlyClose = false;
     this.exit = undefined;
-    void run.done.then(async (r) => {
+    this.ended = run.done.then(async (r) => {
       this.record('stdout', splitters.stdout, undefined);
       this.record('stderr', splitters.stderr, undefined);
       writeExitRecord(this.bundle, r);
       this.exit = r;
-      this.status = 'stopped';
       await this.rt.delete();
+      this.status = 'stopped';
       this.fanout.end();
       this.log?.changed();
       this.logger.info({ exitCode: r.exitCode }, 'container exited');
+      return r;
     });
     return pid;
   }
 
   /** Resolves once the current run has exited. */
   async wait(): Promise<{ exitCode: number; exitedUnixMs: number }> {
-    if (this.run && this.status !== 'stopped') return this.run.done;
+    if (this.ended) return this.ended;
     if (this.exit) return this.exit;
     throw failedPrecondition(`container ${this.o.id} has not been started`);
   }
@@ -240,7 +249,7 @@ export class Container {
     if (this.status === 'running' || this.status === 'paused') {
       if (this.status === 'paused') await this.rt.call('resume', this.o.id).catch(() => undefined);
       await this.rt.kill(9, true).catch(() => undefined);
-      await Promise.race([this.run?.done, new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([this.ended, new Promise((r) => setTimeout(r, 10_000))]);
     }
     await this.rt.delete();
     unmountRootfs(this.bundle);

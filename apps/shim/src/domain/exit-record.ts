@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@berth/store';
 
@@ -18,4 +18,9 @@ export function readExitRecord(bundle: string): ExitRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A new run starts without its predecessor's record, which a reader could take for the new run's exit. */
+export function clearExitRecord(bundle: string): void {
+  rmSync(join(bundle, 'exit.json'), { force: true });
 }

@@ -29,10 +29,12 @@ export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, 
   const ranMs = exitedUnixMs - Date.parse(rec.state.StartedAt);
   const oom = endedByOom(rec, exitCode);
   Object.assign(rec.state, {
-    Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom,
+    Status: rec.state.Status === 'removing' ? 'removing' : 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom,
     FinishedAt: new Date(exitedUnixMs || Date.now()).toISOString(),
   } satisfies Partial<State>);
-  const restart = shouldRestart(rec.hostConfig.RestartPolicy, exitCode, rec.restartCount, rec.manuallyStopped);
+  // An exit seen while the container is being removed never restarts it: that start would mount
+  // the rootfs again behind the removal's back, and the mount would outlive the container.
+  const restart = !ctx.removing.has(id) && shouldRestart(rec.hostConfig.RestartPolicy, exitCode, rec.restartCount, rec.manuallyStopped);
   if (restart) Object.assign(rec.state, { Restarting: true, Status: 'restarting' });
   d.containers.save(rec);
   if (oom) d.event('oom', rec);
@@ -45,7 +47,7 @@ export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, 
       id,
       setTimeout(() => {
         const r = d.containers.byId(id);
-        if (!r || !r.state.Restarting) return;
+        if (!r || !r.state.Restarting || ctx.removing.has(id)) return;
         r.restartCount++;
         ctx.run(r).catch((err: unknown) => {
           d.logger.warn({ id, err: messageOf(err) }, 'restart failed');
