@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fixtures } from './fixtures';
@@ -53,6 +53,8 @@ export class Suite {
   /** Starts a suite in a fresh temp dir (short path: unix socket paths are limited to 108 bytes). */
   static async start(extraArgs: string[] = [], timeoutMs = 60_000, opts: { bridge?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Suite> {
     const base = mkdtempSync('/tmp/bt-');
+    // Passable (not listable) by anyone, as /var/lib is: a --userns-remap root must reach its bundles.
+    chmodSync(base, 0o711);
     const dataRoot = join(base, 'data');
     const execRoot = join(base, 'run');
     const bridge = opts.bridge ?? `bt${randomBytes(4).toString('hex')}`;

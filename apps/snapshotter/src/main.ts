@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { snapshotterV1, volumesV1 } from '@berth/proto';
 import { EventLog } from '@berth/events';
+import { resolveUsernsRemap } from '@berth/config';
 import { runService } from '@berth/service-main';
 import { snapshotsService } from './api/snapshots-service';
 import { volumesService } from './api/volumes-service';
@@ -38,7 +39,7 @@ void runService({
     onClose(() => events.close());
     const volumes = new Volumes(join(config.dataRoot, 'volumes'), join(config.execRoot, 'snapshotter', 'copy-up'), (key) => snapshotter.mounts(key), (action, name, attrs) => {
       events.publish('volume', action, name, attrs).catch((err: unknown) => logger.warn({ err, action }, 'could not publish event'));
-    });
+    }, resolveUsernsRemap(config.usernsRemap, undefined, false));
     const { orphans: volumeOrphans } = await volumes.reconcile();
     if (volumeOrphans > 0) logger.warn({ orphans: volumeOrphans }, 'removed volume directories left by an interrupted operation');
     server.add<volumesV1.VolumesServer>('berth.snapshotter.v1.Volumes', volumesV1.VolumesService, volumesService(volumes));

@@ -83,6 +83,8 @@ export interface BerthConfig {
   userlandProxy: boolean;
   labels: string[];
   shimPath: string | undefined;
+  /** dockerd's `userns-remap` as given (`default`, `user[:group]`), '' when off; see resolveUsernsRemap. */
+  usernsRemap: string;
   /** The file this came from, if any. */
   configFile: string | undefined;
 }
@@ -142,6 +144,7 @@ const KEYS: Record<string, Check> = {
   'userland-proxy': bool,
   labels: strList,
   'shim-path': str,
+  'userns-remap': str,
   'live-restore': bool,
   ...Object.fromEntries(Object.entries(TLS_KEYS).map(([k, t]) => [k, t === 'bool' ? bool : str])),
 };
@@ -182,6 +185,7 @@ interface ValidatedDoc {
   'userland-proxy'?: boolean;
   labels?: string[];
   'shim-path'?: string;
+  'userns-remap'?: string;
 }
 
 export function readDaemonJson(file: string): DaemonJson {
@@ -266,6 +270,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     userlandProxy: d['userland-proxy'] ?? true,
     labels: d.labels ?? [],
     shimPath: d['shim-path'],
+    usernsRemap: d['userns-remap'] ?? '',
     apiTls: resolveApiTls(doc, hosts),
     socketGroup: (doc.group as string | undefined) ?? DEFAULT_SOCKET_GROUP,
     configFile,

@@ -33,6 +33,7 @@ const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean; p
   '--tlskey': { key: 'tlskey' },
   '-G': { key: 'group' },
   '--group': { key: 'group' },
+  '--userns-remap': { key: 'userns-remap' },
 };
 
 /** dockerd's `--default-address-pool base=10.10.0.0/16,size=24`. */

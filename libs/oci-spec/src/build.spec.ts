@@ -41,6 +41,19 @@ describe('buildSpec', () => {
     expect(s.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
   });
 
+  it('puts a remapped container in a user namespace, with the host /sys bound where sysfs cannot be mounted', () => {
+    const ids = { uids: [{ containerID: 0, hostID: 100000, size: 65536 }], gids: [{ containerID: 0, hostID: 200000, size: 65536 }] };
+    const s = buildSpec(input({ network: { mode: 'path', path: '/run/netns/x' }, idMappings: ids }));
+    expect(s.linux.namespaces.map((n) => n.type)).toContain('user');
+    expect(s.linux.uidMappings).toEqual(ids.uids);
+    expect(s.linux.gidMappings).toEqual(ids.gids);
+    expect(s.mounts.find((m) => m.destination === '/sys')).toMatchObject({ type: 'bind', source: '/sys' });
+    expect(s.mounts.find((m) => m.destination === '/sys/fs/cgroup')?.options).not.toContain('ro');
+    // With its own network namespace (made with the user namespace), sysfs can be mounted.
+    expect(buildSpec(input({ idMappings: ids })).mounts.find((m) => m.destination === '/sys')?.type).toBe('sysfs');
+    expect(buildSpec(input()).linux.uidMappings).toBeUndefined();
+  });
+
   it('joins the host network and wraps the command with the init', () => {
     const s = buildSpec(input({ network: { mode: 'host' }, initBinary: '/usr/bin/tini-static' }));
     expect(s.linux.namespaces.some((n) => n.type === 'network')).toBe(false);

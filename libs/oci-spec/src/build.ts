@@ -9,7 +9,7 @@ import {
   READONLY_PATHS,
 } from './defaults';
 import { defaultSeccomp, resolveSeccomp, type SeccompHost, type SeccompProfile, hostArch } from './seccomp-profile';
-import type { DeviceRule, LinuxDevice, Mount, Namespace, Resources, Spec } from './types';
+import type { DeviceRule, LinuxDevice, LinuxIdMapping, Mount, Namespace, Resources, Spec } from './types';
 
 /** What the supervisor knows when it writes a container's spec; all paths are host paths. */
 export interface SpecInput {
@@ -59,6 +59,8 @@ export interface SpecInput {
   oomScoreAdj?: number;
   /** `--cgroupns private`: the container gets its own cgroup namespace. */
   cgroupNamespace?: boolean;
+  /** The daemon's `--userns-remap` (unless `--userns=host`): a user namespace with these mappings. */
+  idMappings?: { uids: LinuxIdMapping[]; gids: LinuxIdMapping[] };
 }
 
 function normaliseCap(c: string): string {
@@ -97,6 +99,7 @@ export function buildSpec(i: SpecInput): Spec {
   if (i.network.mode === 'none') namespaces.push({ type: 'network' });
   if (i.cgroupNamespace) namespaces.push({ type: 'cgroup' });
   if (i.network.mode === 'path') namespaces.push({ type: 'network', path: i.network.path });
+  if (i.idMappings) namespaces.push({ type: 'user' });
   const bind = (destination: string, source: string, ro = false): Mount => ({
     destination,
     type: 'bind',
@@ -112,6 +115,16 @@ export function buildSpec(i: SpecInput): Spec {
     bind('/etc/hosts', i.files.hosts),
     ...(i.initBinary ? [bind('/sbin/docker-init', i.initBinary, true)] : []),
   ].filter((m) => !extra.some((e) => e.destination === m.destination)).concat(extra);
+  if (i.idMappings) {
+    for (const [n, m] of mounts.entries()) {
+      // sysfs may only be mounted by the user namespace that owns the network namespace, and the
+      // container's (made by netproxy before the container) belongs to the host's: the host's /sys
+      // is bound instead, read-only. As dockerd does, the cgroup mount loses its ro, which a user
+      // namespace cannot remount.
+      if (m.destination === '/sys' && m.type === 'sysfs' && i.network.mode !== 'none') mounts[n] = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+      if (m.type === 'cgroup') m.options = m.options.filter((o) => o !== 'ro');
+    }
+  }
   if (i.privileged) {
     for (const m of mounts) if (m.destination === '/sys' || m.destination === '/sys/fs/cgroup') m.options = m.options.filter((o) => o !== 'ro').concat('rw');
   }
@@ -155,6 +168,10 @@ export function buildSpec(i: SpecInput): Spec {
       resources,
     },
   };
+  if (i.idMappings) {
+    spec.linux.uidMappings = i.idMappings.uids.map((m) => ({ ...m }));
+    spec.linux.gidMappings = i.idMappings.gids.map((m) => ({ ...m }));
+  }
   if (i.devices?.length) spec.linux.devices = i.devices;
   if (i.rlimits?.length) spec.process.rlimits = i.rlimits;
   if (i.oomScoreAdj) spec.process.oomScoreAdj = i.oomScoreAdj;

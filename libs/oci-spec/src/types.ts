@@ -42,8 +42,17 @@ export interface DeviceRule {
   access: string;
 }
 
+/** A range of ids: `size` ids from `containerID` in the container are `hostID`... on the host. */
+export interface LinuxIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface Linux {
   namespaces: Namespace[];
+  uidMappings?: LinuxIdMapping[];
+  gidMappings?: LinuxIdMapping[];
   maskedPaths: string[];
   readonlyPaths: string[];
   cgroupsPath: string;

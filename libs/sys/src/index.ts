@@ -1,2 +1,3 @@
 export * from './fs-calls';
 export * from './pty';
+export * from './idmap-mount';

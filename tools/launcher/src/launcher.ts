@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { type BerthConfig, loadConfig, parseFlags, readDaemonJson, type ServiceName, socketPath } from '@berth/config';
+import { startUsernsRemap } from './userns-remap';
 import { messageOf } from '@berth/errors';
 import { serviceHealthy } from '@berth/clients';
 import { writeFileAtomic } from '@berth/store';
@@ -84,6 +85,12 @@ async function main(): Promise<void> {
   }
   mkdirSync(join(config.execRoot, 'launcher'), { recursive: true, mode: 0o711 });
   mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
+  try {
+    startUsernsRemap(config, say);
+  } catch (err) {
+    say(`failed to start daemon: ${messageOf(err)}`);
+    process.exit(1);
+  }
   const ctl = controlSocket(config.execRoot);
   if (await alreadyRunning(ctl)) {
     say(`a Berth suite is already running with exec root ${config.execRoot}`);

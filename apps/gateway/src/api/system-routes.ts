@@ -1,11 +1,20 @@
 import { Router } from 'express';
-import type { BerthConfig, ServiceName } from '@berth/config';
+import { type BerthConfig, resolveUsernsRemap, type ServiceName } from '@berth/config';
 import { serviceInfo } from '@berth/clients';
 import { messageOf } from '@berth/errors';
 import type { types } from '@berth/proto';
 import { MAX_API_VERSION, MIN_API_VERSION } from '../domain/api-version';
 import { hostFacts, resourceInfo } from '../domain/host-facts';
 import type { Backends } from '../domain/backends';
+
+/** Whether containers get user namespaces (a remap onto root itself is off, as in dockerd). */
+function usernsRemapped(config: BerthConfig): boolean {
+  try {
+    return resolveUsernsRemap(config.usernsRemap, undefined, false) !== undefined;
+  } catch {
+    return false;
+  }
+}
 
 const INFO_DEADLINE_MS = 3_000;
 
@@ -139,7 +148,7 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: sup instanceof Error || !sup ? '' : (sup.details['runtime-version'] ?? '') },
       InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=builtin'],
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(usernsRemapped(config) ? ['name=userns'] : [])],
       Warnings: [...warnings, ...limits.warnings],
     });
   });

@@ -78,7 +78,7 @@ export class Container {
     clearExitRecord(this.bundle);
     this.log ??= new JsonLogWriter(this.o.logPath, this.o.logMaxSize, Math.max(1, this.o.logMaxFile));
     this.stdinTaken = false;
-    mountRootfs(this.bundle);
+    await mountRootfs(this.bundle);
     const spec = JSON.parse(readFileSync(join(this.bundle, 'config.json'), 'utf8')) as { process: { consoleSize?: { height: number; width: number } } };
     const stdio = this.o.tty ? ptyStdio(spec.process.consoleSize?.height ?? 24, spec.process.consoleSize?.width ?? 80) : pipeStdio(this.o.openStdin);
     const run = new ProcessRun(

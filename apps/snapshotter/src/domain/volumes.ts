@@ -9,6 +9,8 @@ import { fitMountData, resolveInRoot } from '@berth/rootfs';
 import { dirSize } from './dir-size';
 import { type Filters, filterBool, matchLabel, matchName, parseFilters } from './volume-filters';
 import type { Mount } from './snapshotter';
+import type { UsernsRemap } from '@berth/config';
+import { shiftToRemap } from './remap-owner';
 
 const run = promisify(execFile);
 
@@ -61,6 +63,8 @@ export class Volumes {
     private readonly snapshotMounts: SnapshotMounts,
     /** Publishes a Docker volume event (create, mount, unmount, destroy); never throws. */
     private readonly event: (action: string, name: string, attrs: Record<string, string>) => void = () => undefined,
+    /** The daemon's --userns-remap: volumes belong to the remapped root, as under dockerd. */
+    private readonly remap?: UsernsRemap,
   ) {
     this.store = new RecordStore<VolumeRecord>(join(root, 'metadata'));
   }
@@ -125,6 +129,7 @@ export class Volumes {
     const dir = join(this.root, name);
     const tmp = join(this.root, `.${name}.${newId().slice(0, 8)}`);
     mkdirSync(join(tmp, '_data'), { recursive: true, mode: 0o755 });
+    if (this.remap) shiftToRemap(tmp, this.remap);
     renameSync(tmp, dir);
     const rec: VolumeRecord = {
       name,
@@ -263,6 +268,7 @@ export class Volumes {
       const src = resolveInRoot(dir, path);
       if (!existsSync(src) || !statSync(src).isDirectory()) return;
       await run('cp', ['-a', '--', `${src}/.`, `${this.mountpoint(name)}/`]);
+      if (this.remap) shiftToRemap(this.mountpoint(name), this.remap);
     } catch (err) {
       throw internal(`copying image data at ${path} into volume ${name}: ${(err as { stderr?: string }).stderr?.trim() || messageOf(err)}`);
     } finally {

@@ -25,6 +25,7 @@ import { readRootfsFiles } from './rootfs-files';
 import { groupAddGids, validateLogConfig } from './host-config-defaults';
 import { resolveUser } from './user';
 import { adaptHostConfig, specResources } from './resources';
+import { containerRemap, idMappingsFor, validateUserns } from './userns';
 
 const TINI = '/usr/bin/tini-static';
 
@@ -40,6 +41,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const hostConfig: HostConfig = { ...(body.HostConfig ?? {}) };
   validateRestartPolicy(hostConfig.RestartPolicy, hostConfig.AutoRemove ?? false);
   const security = validateSecurity(hostConfig);
+  validateUserns(ctx.d.config, hostConfig);
   validateLogConfig(hostConfig);
   const warnings: string[] = adaptHostConfig(hostConfig);
   const mode = hostConfig.NetworkMode || 'default';
@@ -143,6 +145,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       files: { hosts: rec.hostsPath, resolvConf: rec.resolvConfPath, hostname: rec.hostnamePath },
       extraMounts: ociMounts(mountPoints),
       ...specResources(hostConfig),
+      idMappings: idMappingsFor(containerRemap(ctx.d.config, hostConfig)),
     });
     const logOpts = { ...ctx.d.config.logOpts, ...(hostConfig.LogConfig?.Config ?? {}) };
     writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { BerthConfig } from '@berth/config';
 import { writeFileAtomic } from '@berth/store';
 import type { ContainerRecord } from './model';
+import { containerRemap, giveToRemappedRoot } from './userns';
 
 const LOCALHOST_NS = /^\s*nameserver\s+(127\.|::1\b)/;
 /** Docker's fallback when the host only lists local resolvers, which a container cannot reach. */
@@ -80,4 +82,5 @@ export function writeFilesFor(rec: ContainerRecord, config: BerthConfig, linkHos
       ip: first?.ipv4Address,
     },
   );
+  giveToRemappedRoot(containerRemap(config, hc), dirname(rec.hostsPath), [rec.hostnamePath, rec.hostsPath, rec.resolvConfPath]);
 }
