@@ -1,4 +1,6 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CAPABILITIES, parseDockerSeccomp, resolveSeccomp, seccompVerdict } from '@berth/oci-spec';
@@ -191,6 +193,34 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
+/**
+ * The password in none of its forms in Redis (key by key), its append-only file or any file of the
+ * engine's roots; `jobMark` is a word of the job's own data, which must have reached the AOF.
+ */
+async function expectNoSecretAtRest(password: string, jobMark: string): Promise<void> {
+  const secrets = [password, Buffer.from(`berth:${password}`).toString('base64'), Buffer.from(password).toString('base64')];
+  const sock = join(suite.execRoot, 'redis.sock');
+  const keys = (await run('redis-cli', ['-s', sock, '--scan'])).stdout.trim().split('\n').filter(Boolean);
+  expect(keys.some((k) => k.includes('images-pull'))).toBe(true);
+  let dump = '';
+  for (const k of keys) {
+    const type = (await run('redis-cli', ['-s', sock, 'TYPE', k])).stdout.trim();
+    const cmd = type === 'hash' ? ['HGETALL', k] : type === 'stream' ? ['XRANGE', k, '-', '+'] : type === 'string' ? ['GET', k] : type === 'list' ? ['LRANGE', k, '0', '-1'] : type === 'zset' ? ['ZRANGE', k, '0', '-1'] : type === 'set' ? ['SMEMBERS', k] : [];
+    if (cmd.length) dump += (await run('redis-cli', ['-s', sock, ...cmd])).stdout;
+  }
+  // The append-only file logs every job's data as it was added; it is flushed once a second.
+  await new Promise((r) => setTimeout(r, 2_000));
+  const aof = filesUnder(join(suite.dataRoot, 'redis'));
+  // The job's own data did reach the disk: where the password would be if it travelled with it.
+  expect(aof.some((f) => readFileSync(f).includes(jobMark))).toBe(true);
+  expect(dump.length).toBeGreaterThan(0);
+  const onDisk = [...filesUnder(suite.dataRoot), ...filesUnder(suite.execRoot)].filter((f) => lstatSync(f).size < 64 * 1024 * 1024);
+  for (const s of secrets) {
+    expect(dump.includes(s), `Redis holds ${s}`).toBe(false);
+    for (const f of onDisk) expect(readFileSync(f).includes(s), `${f} holds the password`).toBe(false);
+  }
+}
+
 describe('registry credentials at rest', () => {
   it('keeps a login\'s password out of Redis, its files and every file of the engine', async () => {
     const password = `pw-${Math.random().toString(36).slice(2)}`;
@@ -205,31 +235,54 @@ describe('registry credentials at rest', () => {
       expect((await suite.docker(['rmi', name])).code).toBe(0);
       const pulled = await suite.docker(['pull', name]);
       expect(pulled.code, pulled.stderr).toBe(0);
-      const secrets = [password, Buffer.from(`berth:${password}`).toString('base64'), Buffer.from(password).toString('base64')];
-      // What Redis holds now, key by key.
-      const sock = join(suite.execRoot, 'redis.sock');
-      const keys = (await run('redis-cli', ['-s', sock, '--scan'])).stdout.trim().split('\n').filter(Boolean);
-      expect(keys.some((k) => k.includes('images-pull'))).toBe(true);
-      let dump = '';
-      for (const k of keys) {
-        const type = (await run('redis-cli', ['-s', sock, 'TYPE', k])).stdout.trim();
-        const cmd = type === 'hash' ? ['HGETALL', k] : type === 'stream' ? ['XRANGE', k, '-', '+'] : type === 'string' ? ['GET', k] : type === 'list' ? ['LRANGE', k, '0', '-1'] : type === 'zset' ? ['ZRANGE', k, '0', '-1'] : type === 'set' ? ['SMEMBERS', k] : [];
-        if (cmd.length) dump += (await run('redis-cli', ['-s', sock, ...cmd])).stdout;
-      }
-      // What it wrote to disk (the append-only file logs every job's data as it was added), and
-      // every other file of the engine's roots; the AOF is flushed once a second.
-      await new Promise((r) => setTimeout(r, 2_000));
-      const aof = filesUnder(join(suite.dataRoot, 'redis'));
-      // The job's own data did reach the disk: where the password would be if it travelled with it.
-      expect(aof.some((f) => readFileSync(f).includes('private/secret-box'))).toBe(true);
-      expect(dump.length).toBeGreaterThan(0);
-      const onDisk = [...filesUnder(suite.dataRoot), ...filesUnder(suite.execRoot)].filter((f) => lstatSync(f).size < 64 * 1024 * 1024);
-      for (const s of secrets) {
-        expect(dump.includes(s), `Redis holds ${s}`).toBe(false);
-        for (const f of onDisk) expect(readFileSync(f).includes(s), `${f} holds the password`).toBe(false);
-      }
+      await expectNoSecretAtRest(password, 'private/secret-box');
     } finally {
       await suite.docker(['logout', secure.host]);
+      await secure.stop();
+    }
+  });
+
+  it('a pull that meets a running pull of the same image keeps its own credentials: no or bad ones fail, good ones pull', async () => {
+    const password = `pw-${Math.random().toString(36).slice(2)}`;
+    const secure = await LocalRegistry.start({ user: 'berth', password });
+    const work = mkdtempSync('/tmp/bt-creds-');
+    try {
+      // A layer big enough that the three pulls below overlap: the later ones meet the first's job.
+      writeFileSync(join(work, 'blob'), randomBytes(24 << 20));
+      execFileSync('tar', ['-cf', join(work, 'big.tar'), '-C', work, 'blob']);
+      const name = `${secure.host}/private/joined:v1`;
+      const imported = await suite.docker(['import', join(work, 'big.tar'), name]);
+      expect(imported.code, imported.stderr).toBe(0);
+      // Three clients, three credential stores: logged in, wrong password, none at all.
+      const config = (dir: string, auth?: string) => {
+        mkdirSync(join(work, dir), { recursive: true });
+        writeFileSync(join(work, dir, 'config.json'), JSON.stringify(auth ? { auths: { [secure.host]: { auth: Buffer.from(auth).toString('base64') } } } : {}));
+        return { DOCKER_CONFIG: join(work, dir) };
+      };
+      const good = config('good', `berth:${password}`);
+      const bad = config('bad', 'berth:not-the-password');
+      const none = config('none');
+      const pushed = await suite.docker(['push', name], { env: good });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect((await suite.docker(['rmi', name])).code).toBe(0);
+      const [g, b, n] = await Promise.all([
+        suite.docker(['pull', name], { env: good }),
+        new Promise((r) => setTimeout(r, 200)).then(() => suite.docker(['pull', name], { env: bad })),
+        new Promise((r) => setTimeout(r, 200)).then(() => suite.docker(['pull', name], { env: none })),
+      ]);
+      expect(g.code, g.stderr).toBe(0);
+      expect(g.stdout).toContain(`Status: Downloaded newer image for ${name}`);
+      // dockerd's words for a registry that turns the client's credentials (or their absence) away.
+      expect(b.code).toBe(1);
+      expect(b.stderr).toMatch(/unauthorized|pull access denied/);
+      expect(n.code).toBe(1);
+      expect(n.stderr).toContain(`pull access denied for ${secure.host}/private/joined, repository does not exist or may require 'docker login'`);
+      // The good client's image is whole.
+      expect(Number((await suite.docker(['image', 'inspect', '--format', '{{.Size}}', name])).stdout.trim())).toBeGreaterThanOrEqual(24 << 20);
+      await expectNoSecretAtRest(password, 'private/joined');
+    } finally {
+      await suite.docker(['rmi', '-f', `${secure.host}/private/joined:v1`]);
+      rmSync(work, { recursive: true, force: true });
       await secure.stop();
     }
   });
