@@ -4,3 +4,4 @@ export * from './files';
 export * from './writer';
 export * from './reader';
 export * from './row-scan';
+export * from './packed';

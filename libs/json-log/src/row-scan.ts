@@ -1,4 +1,5 @@
 import { decodeEntry, type LogLine } from './format';
+import { splitNano, STREAM_CODE } from './packed';
 
 /**
  * Reading a big log was mostly JSON.parse, a string per row and a Buffer back from it. Rows in
@@ -48,33 +49,39 @@ function putUtf8(out: Buffer, o: number, cp: number): number {
   return o;
 }
 
-const SIMPLE: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+/** The byte each one-letter escape stands for, by the letter; 0 for none (a table: an object lookup per escape showed in profiles). */
+const SIMPLE = new Uint8Array(256);
+for (const [k, v] of [[0x22, 0x22], [0x5c, 0x5c], [0x2f, 0x2f], [0x62, 0x08], [0x66, 0x0c], [0x6e, 0x0a], [0x72, 0x0d], [0x74, 0x09]] as const) SIMPLE[k] = v;
+
+/** Set by `findClose`: whether the string it found has escapes (a result object per row cost more than the scan). */
+let foundEscape = false;
 
 /**
- * Where the JSON string starting at `p` (just after its opening quote) closes, before `end`,
- * and whether it has escapes; -1 when it is not a well-formed string (then the caller falls
- * back to JSON.parse, which says why). Reads only, so a row that fails later is left intact.
+ * Where the JSON string starting at `p` (just after its opening quote) closes, before `end`
+ * (`foundEscape` says whether it has escapes); -1 when it is not a well-formed string (then the
+ * caller falls back to JSON.parse, which says why). Reads only, so a row that fails later is
+ * left intact.
  */
-function findClose(buf: Buffer, p: number, end: number): { close: number; escaped: boolean } {
-  let escaped = false;
+function findClose(buf: Buffer, p: number, end: number): number {
+  foundEscape = false;
   for (let q = p; q < end; ) {
     const c = buf[q]!;
-    if (c === QUOTE) return { close: q, escaped };
-    if (c < 0x20) break;
+    if (c === QUOTE) return q;
+    if (c < 0x20) return -1;
     if (c !== BACKSLASH) {
       q++;
       continue;
     }
-    escaped = true;
+    foundEscape = true;
+    if (q + 1 >= end) return -1;
     const e = buf[q + 1]!;
-    if (q + 1 >= end) break;
     if (e === 0x75) {
-      if (q + 6 > end || hex4(buf, q + 2) < 0) break;
+      if (q + 6 > end || hex4(buf, q + 2) < 0) return -1;
       q += 6;
-    } else if (SIMPLE[e] !== undefined) q += 2;
-    else break;
+    } else if (SIMPLE[e]) q += 2;
+    else return -1;
   }
-  return { close: -1, escaped };
+  return -1;
 }
 
 /**
@@ -114,60 +121,107 @@ export function unescapeInPlace(buf: Buffer, p: number, close: number): number {
 }
 
 let cachedSecond = Buffer.alloc(19);
-let cachedSecondNs = -1n;
+let cachedSecondSec = -1;
 
-/** Nanoseconds of `YYYY-MM-DDTHH:MM:SS.fffffffffZ` at buf[p, end); undefined for any other form. */
-function scanTime(buf: Buffer, p: number, end: number): bigint | undefined {
-  if (end - p < 22 || buf[p + 19] !== 0x2e || buf[end - 1] !== 0x5a || end - p > 30) return undefined;
+/**
+ * Seconds and nanoseconds of `YYYY-MM-DDTHH:MM:SS.fffffffffZ` at buf[p, end) into `v`; false for
+ * any other form. Numbers, not a bigint: a bigint per row was a good part of reading a log.
+ */
+function scanTime(buf: Buffer, p: number, end: number, v: RowView): boolean {
+  if (end - p < 22 || buf[p + 19] !== 0x2e || buf[end - 1] !== 0x5a || end - p > 30) return false;
   let frac = 0;
   const digits = end - 1 - (p + 20);
   for (let i = p + 20; i < end - 1; i++) {
     const d = buf[i]! - 0x30;
-    if (d < 0 || d > 9) return undefined;
+    if (d < 0 || d > 9) return false;
     frac = frac * 10 + d;
   }
   for (let i = digits; i < 9; i++) frac *= 10;
   // Rows of one second share their date: parse it once.
-  let same = cachedSecondNs >= 0n;
+  let same = cachedSecondSec >= 0;
   for (let i = 0; same && i < 19; i++) same = buf[p + i] === cachedSecond[i];
   if (!same) {
     const ms = Date.parse(`${buf.toString('latin1', p, p + 19)}Z`);
-    if (Number.isNaN(ms)) return undefined;
+    if (Number.isNaN(ms) || ms < 0) return false;
     cachedSecond = Buffer.from(buf.subarray(p, p + 19));
-    cachedSecondNs = BigInt(ms) * 1_000_000n;
+    cachedSecondSec = ms / 1000;
   }
-  return cachedSecondNs + BigInt(frac);
-}
-
-function scanRow(buf: Buffer, start: number, end: number): LogLine | undefined {
-  if (!startsWithAt(buf, start, LOG_KEY)) return undefined;
-  const from = start + LOG_KEY.length;
-  const log = findClose(buf, from, end);
-  if (log.close < 0 || !startsWithAt(buf, log.close, STREAM_KEY)) return undefined;
-  const s = log.close + STREAM_KEY.length;
-  // "stdout" / "stderr"
-  if (s + 6 > end || buf[s] !== 0x73 || buf[s + 1] !== 0x74 || buf[s + 2] !== 0x64) return undefined;
-  const stream = buf[s + 3] === 0x6f && buf[s + 4] === 0x75 && buf[s + 5] === 0x74 ? 'stdout' : buf[s + 3] === 0x65 && buf[s + 4] === 0x72 && buf[s + 5] === 0x72 ? 'stderr' : undefined;
-  if (!stream || !startsWithAt(buf, s + 6, TIME_KEY)) return undefined;
-  const t = s + 6 + TIME_KEY.length;
-  let close = end - 1;
-  while (close > t && (buf[close] === 0x0d || buf[close] === 0x20)) close--;
-  if (buf[close] !== 0x7d || buf[close - 1] !== QUOTE) return undefined;
-  const tq = buf.indexOf(QUOTE, t);
-  if (tq !== close - 1) return undefined;
-  const timeNano = scanTime(buf, t, tq);
-  if (timeNano === undefined) return undefined;
-  // Last, once nothing can fail: the row is only changed when it is taken.
-  const to = log.escaped ? unescapeInPlace(buf, from, log.close) : log.close;
-  return { stream, line: buf.subarray(from, to), timeNano };
+  v.sec = cachedSecondSec;
+  v.nanos = frac;
+  return true;
 }
 
 /**
- * One json-file row at buf[start, end) (newline excluded; a trailing CR is JSON whitespace);
- * throws on anything that is not a json-file entry. `utf8` says the bytes are known to be valid
- * UTF-8; when they may not be, the row is decoded as text first, as JSON.parse needs. The entry's
- * `line` may be a view of `buf`, whose row bytes may have been unescaped in place.
+ * A row as the scan found it: its stream (1 stdout, 2 stderr), time, and bytes, either
+ * buf[from, to) of the scanned buffer or `line` when the row went through JSON.parse.
  */
+export interface RowView {
+  stream: number;
+  sec: number;
+  nanos: number;
+  from: number;
+  to: number;
+  line: Buffer | undefined;
+}
+
+export function newRowView(): RowView {
+  return { stream: 0, sec: 0, nanos: 0, from: 0, to: 0, line: undefined };
+}
+
+/**
+ * The row starting at `start` in json-file's own layout, scanned in one pass up to and including
+ * its newline (before `limit`) into `v`; returns the newline's index, or -1 when the row is laid
+ * out otherwise (the caller then finds its end and parses it). Finding the row's end as part of
+ * the scan saves a search per row.
+ */
+export function scanRowAt(buf: Buffer, start: number, limit: number, v: RowView): number {
+  if (!startsWithAt(buf, start, LOG_KEY)) return -1;
+  const from = start + LOG_KEY.length;
+  // A JSON string has no raw control bytes, so this stops at the row's newline at the latest.
+  const close0 = findClose(buf, from, limit);
+  const escaped = foundEscape;
+  if (close0 < 0 || !startsWithAt(buf, close0, STREAM_KEY)) return -1;
+  const s = close0 + STREAM_KEY.length;
+  // "stdout" / "stderr"
+  if (s + 6 > limit || buf[s] !== 0x73 || buf[s + 1] !== 0x74 || buf[s + 2] !== 0x64) return -1;
+  const stream = buf[s + 3] === 0x6f && buf[s + 4] === 0x75 && buf[s + 5] === 0x74 ? 1 : buf[s + 3] === 0x65 && buf[s + 4] === 0x72 && buf[s + 5] === 0x72 ? 2 : 0;
+  if (!stream || !startsWithAt(buf, s + 6, TIME_KEY)) return -1;
+  const t = s + 6 + TIME_KEY.length;
+  let tq = t;
+  while (tq < limit && tq - t <= 30 && buf[tq] !== QUOTE && buf[tq]! >= 0x20) tq++;
+  if (buf[tq] !== QUOTE || buf[tq + 1] !== 0x7d) return -1;
+  let nl = tq + 2;
+  while (nl < limit && (buf[nl] === 0x0d || buf[nl] === 0x20)) nl++;
+  if (nl >= limit || buf[nl] !== 10) return -1;
+  if (!scanTime(buf, t, tq, v)) return -1;
+  // Last, once nothing can fail: the row is only changed when it is taken.
+  v.stream = stream;
+  v.from = from;
+  v.to = escaped ? unescapeInPlace(buf, from, close0) : close0;
+  v.line = undefined;
+  return nl;
+}
+
+/**
+ * One json-file row at buf[start, end) (newline excluded; a trailing CR is JSON whitespace) into
+ * `v`; throws on anything that is not a json-file entry. `utf8` says the bytes are known to be
+ * valid UTF-8; when they may not be, the row is decoded as text first, as JSON.parse needs. The
+ * row's bytes in `buf` may have been unescaped in place.
+ */
+export function scanRowInto(buf: Buffer, start: number, end: number, utf8: boolean, v: RowView): void {
+  // The one-pass scan needs the newline; a row handed over without one is parsed.
+  if (utf8 && buf[end] === 10 && scanRowAt(buf, start, end + 1, v) === end) return;
+  const l = decodeEntry(buf.toString('utf8', start, end));
+  const t = splitNano(l.timeNano);
+  v.stream = STREAM_CODE[l.stream];
+  v.sec = t.sec;
+  v.nanos = t.nanos;
+  v.line = l.line;
+}
+
+/** One json-file row as a LogLine (see `scanRowInto`); its line may be a view of `buf`. */
 export function decodeRow(buf: Buffer, start: number, end: number, utf8: boolean): LogLine {
-  return (utf8 && scanRow(buf, start, end)) || decodeEntry(buf.toString('utf8', start, end));
+  const v = newRowView();
+  scanRowInto(buf, start, end, utf8, v);
+  return { stream: v.stream === 2 ? 'stderr' : 'stdout', line: v.line ?? buf.subarray(v.from, v.to), timeNano: BigInt(v.sec) * 1_000_000_000n + BigInt(v.nanos) };
 }

@@ -11,6 +11,7 @@ export class JsonLogWriter {
   private fd: number;
   private size: number;
   private readonly listeners = new Set<() => void>();
+  private readonly rotateListeners = new Set<() => void>();
 
   constructor(
     readonly path: string,
@@ -57,6 +58,12 @@ export class JsonLogWriter {
     return () => this.listeners.delete(fn);
   }
 
+  /** Followers in this process are told synchronously after each rotation, the new file open. */
+  onRotate(fn: () => void): () => void {
+    this.rotateListeners.add(fn);
+    return () => this.rotateListeners.delete(fn);
+  }
+
   changed(): void {
     for (const fn of [...this.listeners]) fn();
   }
@@ -78,6 +85,7 @@ export class JsonLogWriter {
     }
     this.fd = openSync(this.path, 'a', 0o640);
     this.size = 0;
+    for (const fn of [...this.rotateListeners]) fn();
   }
 
   close(): void {

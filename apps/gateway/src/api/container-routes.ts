@@ -6,7 +6,7 @@ import { fromServiceError } from '@berth/grpc';
 import { shimV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 import { filterContainers } from '../domain/container-filters';
-import { logFrames } from '../domain/log-frames';
+import { framesFromPacked, logFrames } from '../domain/log-frames';
 import { frame, parseTimestamp, SYSTEMERR } from '../domain/stdcopy';
 import { compareVersions } from '../domain/api-version';
 import { runAttach } from './attach-stream';
@@ -203,8 +203,11 @@ export function containerRoutes(b: Backends): Router {
       untilNanos,
       tail: Number.isInteger(tail) ? tail : -1,
       batch: true,
+      packed: true,
     });
     const multiplexed = !tty;
+    // The docker CLI only copies frames out: lines of one stream may share a frame (log-frames.ts).
+    const merge = multiplexed && /^Docker-Client\//.test(req.get('user-agent') ?? '');
     // Headers go out once the shim has the log open, so a log that cannot be read is an HTTP
     // error; after that an error is reported in the stream, as dockerd does (stream 3).
     await new Promise<void>((resolve, reject) => {
@@ -225,7 +228,8 @@ export function containerRoutes(b: Backends): Router {
       call.on('metadata', start);
       call.on('data', (m: shimV1.LogEntry) => {
         start();
-        if (!res.write(logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps }))) {
+        const bytes = m.packed.length ? framesFromPacked(m.packed, { multiplexed, timestamps, merge }) : logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps });
+        if (!res.write(bytes)) {
           call.pause();
           res.once('drain', () => call.resume());
         }

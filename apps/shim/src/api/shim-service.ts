@@ -1,9 +1,10 @@
-import { Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { invalidArgument } from '@berth/errors';
 import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
+import { serveLogEntries } from '@berth/log-stream';
 import { shimV1 } from '@berth/proto';
 import type { Container } from '../domain/container';
-import type { LogLine, StreamName } from '@berth/json-log';
+import type { StreamName } from '@berth/json-log';
 
 const KIND: Record<StreamName, shimV1.StreamKind> = { stdout: shimV1.StreamKind.STREAM_KIND_STDOUT, stderr: shimV1.StreamKind.STREAM_KIND_STDERR };
 
@@ -60,7 +61,7 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
       call.on('close', leave);
     },
     logs(call: ServerWritableStream<shimV1.LogsRequest, shimV1.LogEntry>) {
-      void streamLogs(c, call);
+      void serveLogEntries(call, (q) => c.logs(q));
     },
     exec(call: ServerDuplexStream<shimV1.ExecRequest, shimV1.ExecResponse>) {
       let handle: Awaited<ReturnType<Container['exec']>> | undefined;
@@ -115,72 +116,4 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
       return {};
     }),
   };
-}
-
-/**
- * The log from disk, with backpressure: the next batch is read only once gRPC has taken the
- * last one, so memory stays bounded whatever the log's size. Metadata goes out once the log is
- * open, so the caller knows that later errors are mid-stream ones.
- */
-async function streamLogs(c: Container, call: ServerWritableStream<shimV1.LogsRequest, shimV1.LogEntry>): Promise<void> {
-  const r = call.request;
-  const ns = (sec: number, nanos: number) => BigInt(Math.trunc(sec)) * 1_000_000_000n + BigInt(nanos);
-  const want = streams(r.stdout, r.stderr);
-  let gone = false;
-  let wake: (() => void) | undefined;
-  const leave = () => {
-    gone = true;
-    wake?.();
-  };
-  call.on('cancelled', leave);
-  call.on('close', leave);
-  let it: AsyncGenerator<LogLine[]> | undefined;
-  try {
-    it = await c.logs({ follow: r.follow, sinceNano: ns(r.sinceUnixSec, r.sinceNanos), untilNano: ns(r.untilUnixSec, r.untilNanos), tail: r.tail, left: () => gone });
-    call.sendMetadata(new Metadata());
-    // A follower waiting for new lines notices a client that left at its next wake-up.
-    for await (const batch of it) {
-      if (gone) break;
-      const entries = batch.filter((l) => want.has(l.stream)).map(toEntry);
-      // Batches stay near 256 KiB: big enough to be cheap, small enough for gRPC's flow control.
-      const msgs = r.batch ? chunk(entries) : entries;
-      for (const m of msgs) {
-        if (call.write(m)) continue;
-        await new Promise<void>((res) => {
-          wake = res;
-          call.once('drain', res);
-        });
-        wake = undefined;
-        if (gone) break;
-      }
-    }
-    if (!gone) call.end();
-  } catch (err) {
-    if (!gone) endWithError(call, err);
-  } finally {
-    await it?.return(undefined).catch(() => undefined);
-  }
-}
-
-function toEntry(l: LogLine): shimV1.LogEntry {
-  return { stream: KIND[l.stream], line: l.line, timeUnixNano: 0, timeUnixSec: Number(l.timeNano / 1_000_000_000n), timeNanos: Number(l.timeNano % 1_000_000_000n), batch: [] };
-}
-
-const BATCH_BYTES = 256 * 1024;
-
-function chunk(entries: shimV1.LogEntry[]): shimV1.LogEntry[] {
-  const out: shimV1.LogEntry[] = [];
-  let cur: shimV1.LogEntry[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    cur.push(e);
-    bytes += e.line.length + 16;
-    if (bytes >= BATCH_BYTES) {
-      out.push({ stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, line: Buffer.alloc(0), timeUnixNano: 0, timeUnixSec: 0, timeNanos: 0, batch: cur });
-      cur = [];
-      bytes = 0;
-    }
-  }
-  if (cur.length) out.push({ stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, line: Buffer.alloc(0), timeUnixNano: 0, timeUnixSec: 0, timeNanos: 0, batch: cur });
-  return out;
 }

@@ -4,7 +4,7 @@ import { failedPrecondition, notFound } from '@berth/errors';
 import type { Logger } from '@berth/logging';
 import { clearExitRecord, readExitRecord, writeExitRecord } from './exit-record';
 import { Fanout, type Subscriber } from './fanout';
-import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLog, type StreamName } from '@berth/json-log';
+import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLogPacked, type StreamName } from '@berth/json-log';
 import type { ShimOptions } from './options';
 import { ProcessRun } from './process-run';
 import { mountRootfs, unmountRootfs } from './rootfs';
@@ -183,15 +183,19 @@ export class Container {
    * Kept lines (from disk, streamed), then when following new ones until this run's process
    * exits. Rejects when the log cannot be read.
    */
-  logs(opts: { follow: boolean; sinceNano: bigint; untilNano: bigint; tail: number; left: () => boolean }): Promise<AsyncGenerator<LogLine[]>> {
+  logs(opts: { follow: boolean; sinceNano: bigint; untilNano: bigint; tail: number; left: () => boolean }): Promise<AsyncGenerator<Buffer>> {
     const run = this.runs;
     const live = opts.follow && (this.status === 'running' || this.status === 'paused');
-    return openJsonLog(this.o.logPath, {
+    const log = this.log;
+    return openJsonLogPacked(this.o.logPath, {
       maxFiles: Math.max(1, this.o.logMaxFile),
       tail: opts.tail,
       sinceNano: opts.sinceNano,
       untilNano: opts.untilNano,
-      follow: live && this.log ? { onChange: this.log.onChange.bind(this.log), ended: () => opts.left() || this.runs !== run || (this.status !== 'running' && this.status !== 'paused') } : undefined,
+      follow:
+        live && log
+          ? { onChange: (fn) => log.onChange(fn), onRotate: (fn) => log.onRotate(fn), ended: () => opts.left() || this.runs !== run || (this.status !== 'running' && this.status !== 'paused') }
+          : undefined,
     });
   }
 

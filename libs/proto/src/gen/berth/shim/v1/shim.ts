@@ -155,6 +155,11 @@ export interface LogsRequest {
    * `batch` (the outer entry's own fields unset), which is far cheaper than a message each.
    */
   batch: boolean;
+  /**
+   * The caller reads `packed` (below): the shim then sends many entries per message as one
+   * bytes field, which costs no protobuf message per entry. Takes precedence over `batch`.
+   */
+  packed: boolean;
 }
 
 export interface LogEntry {
@@ -166,6 +171,13 @@ export interface LogEntry {
   timeNanos: number;
   /** Set only when the request asked for batches: these entries, in order, instead of this one. */
   batch: LogEntry[];
+  /**
+   * Set only when the request asked for packed entries: these entries, in order, instead of this
+   * one. Each entry is a 20-byte head then its bytes: seconds since 1970 (uint64, big-endian),
+   * nanoseconds (uint32, big-endian), then a Docker stdcopy head: the StreamKind (1 byte),
+   * three zero bytes, the length of the bytes (uint32, big-endian).
+   */
+  packed: Buffer;
 }
 
 export interface ResizeRequest {
@@ -1267,6 +1279,7 @@ function createBaseLogsRequest(): LogsRequest {
     untilUnixSec: 0,
     untilNanos: 0,
     batch: false,
+    packed: false,
   };
 }
 
@@ -1304,6 +1317,9 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     }
     if (message.batch !== false) {
       writer.uint32(88).bool(message.batch);
+    }
+    if (message.packed !== false) {
+      writer.uint32(96).bool(message.packed);
     }
     return writer;
   },
@@ -1403,6 +1419,14 @@ export const LogsRequest: MessageFns<LogsRequest> = {
           message.batch = reader.bool();
           continue;
         }
+        case 12: {
+          if (tag !== 96) {
+            break;
+          }
+
+          message.packed = reader.bool();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1425,6 +1449,7 @@ export const LogsRequest: MessageFns<LogsRequest> = {
       untilUnixSec: isSet(object.untilUnixSec) ? globalThis.Number(object.untilUnixSec) : 0,
       untilNanos: isSet(object.untilNanos) ? globalThis.Number(object.untilNanos) : 0,
       batch: isSet(object.batch) ? globalThis.Boolean(object.batch) : false,
+      packed: isSet(object.packed) ? globalThis.Boolean(object.packed) : false,
     };
   },
 
@@ -1463,6 +1488,9 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     if (message.batch !== false) {
       obj.batch = message.batch;
     }
+    if (message.packed !== false) {
+      obj.packed = message.packed;
+    }
     return obj;
   },
 
@@ -1482,12 +1510,21 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     message.untilUnixSec = object.untilUnixSec ?? 0;
     message.untilNanos = object.untilNanos ?? 0;
     message.batch = object.batch ?? false;
+    message.packed = object.packed ?? false;
     return message;
   },
 };
 
 function createBaseLogEntry(): LogEntry {
-  return { stream: 0, line: Buffer.alloc(0), timeUnixNano: 0, timeUnixSec: 0, timeNanos: 0, batch: [] };
+  return {
+    stream: 0,
+    line: Buffer.alloc(0),
+    timeUnixNano: 0,
+    timeUnixSec: 0,
+    timeNanos: 0,
+    batch: [],
+    packed: Buffer.alloc(0),
+  };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
@@ -1509,6 +1546,9 @@ export const LogEntry: MessageFns<LogEntry> = {
     }
     for (const v of message.batch) {
       LogEntry.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.packed.length !== 0) {
+      writer.uint32(58).bytes(message.packed);
     }
     return writer;
   },
@@ -1568,6 +1608,14 @@ export const LogEntry: MessageFns<LogEntry> = {
           message.batch.push(LogEntry.decode(reader, reader.uint32()));
           continue;
         }
+        case 7: {
+          if (tag !== 58) {
+            break;
+          }
+
+          message.packed = Buffer.from(reader.bytes());
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1585,6 +1633,7 @@ export const LogEntry: MessageFns<LogEntry> = {
       timeUnixSec: isSet(object.timeUnixSec) ? globalThis.Number(object.timeUnixSec) : 0,
       timeNanos: isSet(object.timeNanos) ? globalThis.Number(object.timeNanos) : 0,
       batch: globalThis.Array.isArray(object?.batch) ? object.batch.map((e: any) => LogEntry.fromJSON(e)) : [],
+      packed: isSet(object.packed) ? Buffer.from(bytesFromBase64(object.packed)) : Buffer.alloc(0),
     };
   },
 
@@ -1608,6 +1657,9 @@ export const LogEntry: MessageFns<LogEntry> = {
     if (message.batch?.length) {
       obj.batch = message.batch.map((e) => LogEntry.toJSON(e));
     }
+    if (message.packed.length !== 0) {
+      obj.packed = base64FromBytes(message.packed);
+    }
     return obj;
   },
 
@@ -1622,6 +1674,7 @@ export const LogEntry: MessageFns<LogEntry> = {
     message.timeUnixSec = object.timeUnixSec ?? 0;
     message.timeNanos = object.timeNanos ?? 0;
     message.batch = object.batch?.map((e) => LogEntry.fromPartial(e)) || [];
+    message.packed = object.packed ?? Buffer.alloc(0);
     return message;
   },
 };
