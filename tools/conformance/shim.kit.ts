@@ -92,7 +92,7 @@ export function shimKit(): Kit {
       },
     },
     {
-      name: 'Attach receives what the container writes; Pids lists its process; Pause and Resume',
+      name: 'Attach receives what the container writes; Resize without a TTY is FAILED_PRECONDITION; Pids lists its process; Pause and Resume',
       async run() {
         const { responses, stream } = shim.duplex<shimV1.AttachRequest, shimV1.AttachResponse>('attach', [{ stdin: false, stdout: true, stderr: true, stdinData: Buffer.alloc(0), closeStdin: false }], 60_000, true);
         responses.catch(() => undefined);
@@ -102,6 +102,9 @@ export function shimKit(): Kit {
         await exec(`${run}-write`, ['sh', '-c', `echo attached-${run} > /proc/1/fd/1`]);
         await eventually(() => got.includes(`attached-${run}`), 'the attached stream shows the line');
         stream.cancel();
+        // Without a TTY there is nothing to resize: refused as a precondition, never a crash.
+        await rejectsWith(shim.call('resize', { height: 40, width: 120 }, { idempotent: false }), 'failed_precondition', 'Resize of a container without a TTY');
+        await shim.call('resizeExec', { execId: `${run}-write`, height: 40, width: 120 }, { idempotent: false });
         const { pids } = await shim.call<shimV1.PidsResponse>('pids', {});
         check(pids.includes(pid), `Pids ${pids.join(',')} lacks ${pid}`);
         await shim.call('pause', {}, { idempotent: false });
