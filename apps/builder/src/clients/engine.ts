@@ -57,6 +57,26 @@ export class Engine {
     });
   }
 
+  /** An image of `parent`'s layers ('' for none: scratch) plus one layer, the given tar. */
+  commitLayer(parent: string, tar: AsyncIterable<Buffer>, config: Record<string, unknown>, createdBy: string, author: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const call = this.peers.images.commitImage((err: ServiceError | null, img?: imagesV1.Image) => (err ? reject(fromServiceError(err, 'images')) : resolve(img!.id)));
+      const opts = { parent, configJson: Buffer.from(JSON.stringify(config)), changes: [], comment: '', author, tag: '', containerId: '', createdBy, emptyLayer: false };
+      void (async () => {
+        try {
+          call.write({ ...opts, data: Buffer.alloc(0) });
+          for await (const data of tar) {
+            if (!call.write({ parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', emptyLayer: false, data })) await new Promise((r) => call.once('drain', r));
+          }
+          call.end();
+        } catch (err) {
+          call.cancel();
+          reject(err);
+        }
+      })();
+    });
+  }
+
   async tag(source: string, target: string): Promise<void> {
     const c = this.peers.images;
     await unary('images', c.tagImage.bind(c), { source, target }, { idempotent: true });

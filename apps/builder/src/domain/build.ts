@@ -3,7 +3,7 @@ import { copyFileSync, createReadStream, mkdirSync, readFileSync, rmSync, statSy
 import { join, posix } from 'node:path';
 import { arch } from 'node:os';
 import { detectCompression } from '@berth/compression';
-import { invalidArgument } from '@berth/errors';
+import { invalidArgument, isNotFound } from '@berth/errors';
 import {
   contextFilter,
   type ImageConfig,
@@ -15,8 +15,10 @@ import {
   stepCount,
 } from '@berth/dockerfile';
 import type { builderV1 } from '@berth/proto';
+import { readTar } from '@berth/tar';
 import type { Engine, ImageInfo } from '../clients/engine';
 import type { BuildCache } from './cache';
+import { resolveChown } from './chown';
 import { inContext, unpackContext } from './context';
 import { copyTar, matchSources, planContextCopy, type Ownership, type PlannedEntry, renameArchive } from './copy-sources';
 import { fetchToFile } from './fetch-url';
@@ -123,7 +125,8 @@ export class Build {
       step(stage.from);
       const base = await this.baseImage(stage.base, stage.platform);
       image = base.id;
-      this.say(` ---> ${short(image)}\n`);
+      // dockerd prints no id for scratch: there is no image yet.
+      if (image) this.say(` ---> ${short(image)}\n`);
       const state = new StageState((base.doc.config ?? {}) as ImageConfig, buildArgs, plan.metaValues, parsed.escape);
       const triggers = (base.doc.config?.OnBuild as string[] | null | undefined) ?? [];
       if (triggers.length) {
@@ -137,6 +140,7 @@ export class Build {
         this.say(` ---> ${short(image)}\n`);
       }
       for (const k of state.usedArgs) used.add(k);
+      if (!image) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
       this.emit({ aux: { ID: image } });
       this.stageImages.set(String(stage.index), image);
       if (stage.name) this.stageImages.set(stage.name, image);
@@ -155,7 +159,7 @@ export class Build {
   private async baseImage(ref: string, platform: string): Promise<ImageInfo> {
     const stage = this.stageImages.get(ref.toLowerCase());
     if (stage) return (await this.engine.image(stage))!;
-    if (ref === 'scratch') throw invalidArgument('FROM scratch is not supported by this builder yet');
+    if (ref === 'scratch') return SCRATCH;
     if (platform && !hostPlatform().startsWith(platform.replace(/\/$/, ''))) {
       throw invalidArgument(`FROM --platform=${platform}: the classic builder builds only for ${hostPlatform()}`);
     }
@@ -252,6 +256,7 @@ export class Build {
 
   private async run1(state: StageState, i: Instruction, parent: string): Promise<string> {
     const step = state.run(i);
+    if (!parent) throw new StepFailed(`failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${step.cmd[0]}": stat ${step.cmd[0]}: no such file or directory: unknown`);
     return this.cached(parent, `RUN\n${step.createdBy}`, async () => {
       const envNames = new Set((state.config.Env ?? []).map((e) => e.split('=')[0]));
       const env = [...(state.config.Env ?? []), ...step.args.filter((a) => !envNames.has(a.split('=')[0]))];
@@ -297,26 +302,69 @@ export class Build {
     return missing;
   }
 
-  private async ownership(i: Instruction, chown: string, chmod: string): Promise<Ownership> {
+  /** Owner and mode of copied files; names in --chown are looked up in the step's container (none for scratch). */
+  private async ownership(chown: string, chmod: string, cid: string): Promise<Ownership> {
     const own: Ownership = { uid: 0, gid: 0, ...(chmod ? { mode: parseInt(chmod, 8) } : {}) };
     if (!chown) return own;
-    const [u, g = u] = chown.split(':') as [string, string?];
-    if (!/^\d+$/.test(u) || !/^\d+$/.test(g!)) {
-      throw invalidArgument(`${i.name.toUpperCase()} --chown=${chown}: only numeric user and group IDs are supported by this builder`);
+    return { ...own, ...(await resolveChown(chown, (p) => (cid ? this.imageFile(cid, p) : Promise.resolve(null)))) };
+  }
+
+  /** A small text file of a step's container, its symlinks followed inside the container; null when absent. */
+  private async imageFile(cid: string, path: string): Promise<string | null> {
+    let p = path;
+    for (let hop = 0; hop < 16; hop++) {
+      if (!(await this.engine.statPath(cid, p))) return null;
+      let link = '';
+      let text: string | null = null;
+      try {
+        for await (const e of readTar(this.engine.archive(cid, p))) {
+          if (e.header.type === 'symlink') link = e.header.linkname;
+          else if (e.header.type === 'file') {
+            const chunks: Buffer[] = [];
+            let n = 0;
+            for await (const c of e.content) {
+              n += c.length;
+              if (n > MAX_ID_FILE_BYTES) throw invalidArgument(`${path} in the image is larger than ${MAX_ID_FILE_BYTES} bytes`);
+              chunks.push(c);
+            }
+            text = Buffer.concat(chunks).toString('utf8');
+          }
+          break;
+        }
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+      if (!link) return text;
+      p = posix.resolve(posix.dirname(p), link);
     }
-    return { ...own, uid: Number(u), gid: Number(g) };
+    return null;
   }
 
   private async copy1(state: StageState, i: Instruction, parent: string): Promise<string> {
     const c = state.copy(i);
     const what = c.add ? 'ADD' : 'COPY';
-    const own = await this.ownership(i, c.chown, c.chmod);
     const destDirOf = (name: string) => (c.dest.endsWith('/') ? c.dest : posix.dirname(name));
-    const commit = async (key: string, label: string, put: (cid: string) => Promise<void>) =>
+    const createdBy = (label: string) => state.nop(`${what} ${label} in ${c.dest} `);
+    /**
+     * `put` writes the step's files through `write`: into a container of the parent, or, on
+     * scratch (no parent to make a container of), straight into a new first layer.
+     */
+    const commit = async (key: string, label: string, put: (write: (tar: AsyncIterable<Buffer>) => Promise<void>, own: Ownership, cid: string) => Promise<void>) =>
       this.cached(parent, `${what}\n${key}\n${c.dest}\n${c.chown}\n${c.chmod}`, async () => {
+        if (!parent) {
+          const own = await this.ownership(c.chown, c.chmod, '');
+          let id = '';
+          await put(async (tar) => {
+            id = await this.engine.commitLayer('', tar, imageDoc(state), createdBy(label), state.author);
+          }, own, '');
+          if (!id) throw invalidArgument(`${what} failed: nothing to copy`);
+          return id;
+        }
         const cid = await this.container(state, parent, [...state.shell(), `#(nop) ${what} ${label} in ${c.dest} `], state.config.Env ?? []);
-        await put(cid);
-        const id = await this.engine.commitContainer(cid, imageDoc(state), state.nop(`${what} ${label} in ${c.dest} `), state.author);
+        const own = await this.ownership(c.chown, c.chmod, cid);
+        await put((tar) => this.engine.putArchive(cid, '/', tar), own, cid);
+        const id = await this.engine.commitContainer(cid, imageDoc(state), createdBy(label), state.author);
         await this.removeStepContainer(cid);
         return id;
       });
@@ -324,7 +372,8 @@ export class Build {
     if (c.from) {
       const src = this.stageImages.get(c.from.toLowerCase()) ?? (await this.baseImage(c.from, '')).id;
       const hashes: string[] = [];
-      return commit(`${src}\n${c.sources.join('\n')}`, `--from=${c.from} ${c.sources.join(' ')}`, async (cid) => {
+      return commit(`${src}\n${c.sources.join('\n')}`, `--from=${c.from} ${c.sources.join(' ')}`, async (write, own, cid) => {
+        if (!cid && c.sources.length > 1) throw invalidArgument(`${what} --from onto scratch: one source per instruction`);
         const from = await this.container(state, src, ['#(nop) COPY --from'], []);
         try {
           for (const s of c.sources) {
@@ -332,8 +381,8 @@ export class Build {
             const st = await this.engine.statPath(from, p);
             if (!st) throw invalidArgument(`${what} failed: stat ${p}: file does not exist`);
             const dir = st.dir ? c.dest.replace(/\/$/, '') || '/' : destDirOf(c.dest);
-            const parents = await this.missingParents(cid, dir);
-            await this.engine.putArchive(cid, '/', renameArchive(this.engine.archive(from, p), st.dir, posix.basename(p), c.dest, parents, own));
+            const parents = cid ? await this.missingParents(cid, dir) : allParents(dir);
+            await write(renameArchive(this.engine.archive(from, p), st.dir, posix.basename(p), c.dest, parents, own));
             hashes.push(p);
           }
         } finally {
@@ -366,17 +415,29 @@ export class Build {
       entries.push({ from: file, name: name.replace(/^\/+/, ''), type: 'file', mode: 0o600, size: bytes.length, mtime: got.mtimeSeconds, linkname: '' });
     }
     const label = labels.length === 1 ? labels[0]! : `multi:${createHash('sha256').update(labels.join(',')).digest('hex')}`;
-    return commit(sums.join(','), label, async (cid) => {
+    return commit(sums.join(','), label, async (write, own, cid) => {
       const top = c.dest.endsWith('/') || entries.some((e) => e.type === 'directory' || e.type === 'archive') ? c.dest.replace(/\/$/, '') : posix.dirname(c.dest);
       const dirOf = entries.length === 0 ? c.dest : top || '/';
-      const parents = await this.missingParents(cid, dirOf);
-      await this.engine.putArchive(cid, '/', copyTar(parents, entries, own));
+      const parents = cid ? await this.missingParents(cid, dirOf) : allParents(dirOf);
+      await write(copyTar(parents, entries, own));
     });
   }
 
   static isStepFailure(err: unknown): boolean {
     return err instanceof StepFailed;
   }
+}
+
+/** `FROM scratch`: no image, no layers, an empty config. */
+const SCRATCH: ImageInfo = { id: '', repoTags: [], doc: { config: {} } };
+
+/** /etc/passwd and /etc/group are small; a huge one is not read into memory. */
+const MAX_ID_FILE_BYTES = 4 * 1024 * 1024;
+
+/** Every directory on the way to `dir`, outermost first (names under '/'): on scratch none exists. */
+function allParents(dir: string): string[] {
+  const parts = dir.split('/').filter(Boolean);
+  return parts.map((_, k) => parts.slice(0, k + 1).join('/'));
 }
 
 /** The image config a step records: the stage's config, as Docker writes it. */

@@ -7,6 +7,7 @@ import type { ImageRecord, ImageStore } from './image-store';
 import type { LayerSnapshots } from './unpack';
 
 export interface CommitImageOptions {
+  /** The image built on; '' for none (a Dockerfile's `FROM scratch`). */
   parent: string;
   config: ContainerConfigDoc & Record<string, unknown>;
   changes: string[];
@@ -19,7 +20,11 @@ export interface CommitImageOptions {
   emptyLayer?: boolean;
 }
 
+/** The nothing `FROM scratch` builds on: no layers, no history. */
+const SCRATCH: ImageRecord = { id: '', manifestDigest: '', repoTags: [], repoDigests: [], diffIds: [], layers: [], createdUnixMs: 0, recordedUnixMs: 0 };
+
 async function readJson(content: ContentStore, digest: string): Promise<Record<string, unknown>> {
+  if (!digest) return { architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, history: [] };
   const chunks: Buffer[] = [];
   for await (const c of content.read(digest)) chunks.push(c as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
@@ -49,7 +54,7 @@ async function commitHeld(
   snaps: LayerSnapshots,
   hold: (names: string[]) => void,
 ): Promise<ImageRecord> {
-  const parent = images.get(o.parent);
+  const parent = o.parent ? images.get(o.parent) : SCRATCH;
   const config = applyChanges(o.config, o.changes);
   const tag = o.tag ? familiarName(parseReference(o.tag)) : '';
   if (o.emptyLayer) return commitConfigOnly(o, config, parent, tag, content, images, hold);
@@ -61,7 +66,7 @@ async function commitHeld(
     throw err;
   }
   const layer = await w.commit();
-  hold([layer.digest, parent.id, ...parent.layers.map((l) => l.digest)]);
+  hold([layer.digest, parent.id, ...parent.layers.map((l) => l.digest)].filter(Boolean));
   const parentChain = chainIds(parent.diffIds);
   const key = `commit-${randomBytes(6).toString('hex')}`;
   await snaps.prepare(key, parentChain[parentChain.length - 1] ?? '');
@@ -108,7 +113,7 @@ async function commitConfigOnly(
   images: ImageStore,
   hold: (names: string[]) => void,
 ): Promise<ImageRecord> {
-  hold([parent.id, ...parent.layers.map((l) => l.digest)]);
+  hold([parent.id, ...parent.layers.map((l) => l.digest)].filter(Boolean));
   const base = await readJson(content, parent.id);
   const created = new Date().toISOString();
   const history = Array.isArray(base.history) ? (base.history as unknown[]) : [];

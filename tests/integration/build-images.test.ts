@@ -1,0 +1,93 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Suite } from '../support/berth';
+
+// The docker CLI here has no buildx: DOCKER_BUILDKIT=0 takes the classic builder API.
+const ENV = { DOCKER_BUILDKIT: '0' };
+const LONG = { env: ENV, timeoutMs: 300_000 };
+
+let s: Suite;
+let dir: string;
+
+function context(name: string, files: Record<string, string>): string {
+  const d = join(dir, name);
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(d, p, '..'), { recursive: true });
+    writeFileSync(join(d, p), text);
+  }
+  return d;
+}
+
+beforeAll(async () => {
+  s = await Suite.startWithBusybox();
+  dir = mkdtempSync('/tmp/bt-build-images-');
+}, 120_000);
+
+afterAll(async () => {
+  await s?.removeAllContainers();
+  await s?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('docker build: scratch, --chown by name', () => {
+  it('FROM scratch: COPY makes the first layer, the image runs; RUN without a shell and an empty build fail as dockerd', async () => {
+    const ctx = context('scratch', {
+      Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY hello.txt /data/deep/\nENTRYPOINT ["/bin/busybox"]\nCMD ["cat", "/data/deep/hello.txt"]\n',
+      'hello.txt': 'hello from scratch\n',
+    });
+    copyFileSync('/bin/busybox', join(ctx, 'busybox'));
+    const b = await s.docker(['build', '-t', 'scratchy:1', ctx], LONG);
+    expect(b.stderr + b.stdout).toContain('Step 1/5 : FROM scratch');
+    expect(b.code).toBe(0);
+    const r = await s.docker(['run', '--rm', 'scratchy:1'], LONG);
+    expect(r.stdout).toBe('hello from scratch\n');
+    const layers = (await s.docker(['image', 'inspect', '--format', '{{len .RootFS.Layers}} {{.Os}}', 'scratchy:1'])).stdout.trim();
+    expect(layers).toBe('2 linux');
+    // Cached the second time, scratch included.
+    const again = await s.docker(['build', '-t', 'scratchy:1', ctx], LONG);
+    expect(again.stdout.match(/Using cache/g)?.length).toBe(4);
+
+    const run = context('scratch-run', { Dockerfile: 'FROM scratch\nRUN echo hi\n' });
+    const rr = await s.docker(['build', '-t', 'scratch-run:1', run], LONG);
+    expect(rr.code).not.toBe(0);
+    expect(rr.stderr + rr.stdout).toContain('"/bin/sh": stat /bin/sh: no such file or directory');
+    expect((await s.docker(['image', 'inspect', 'scratch-run:1'])).code).not.toBe(0);
+    const empty = context('scratch-empty', { Dockerfile: 'FROM scratch\n' });
+    const re = await s.docker(['build', '-t', 'scratch-empty:1', empty], LONG);
+    expect(re.code).not.toBe(0);
+    expect(re.stderr).toContain('No image was generated. Is your Dockerfile empty?');
+  });
+
+  it('COPY/ADD --chown by name from the image, numbers mixed in; an unknown name fails with dockerd\'s message', async () => {
+    const ctx = context('chown', {
+      Dockerfile: [
+        'FROM busybox',
+        "RUN echo 'crew:x:4242:' >> /etc/group && echo 'sailor:x:4343:4242::/:/bin/sh' >> /etc/passwd",
+        'COPY --chown=sailor:crew f.txt /named.txt',
+        'ADD --chown=4343:0 f.txt /mixed.txt',
+        'COPY --chown=nobody f.txt /lone.txt',
+        'COPY --chown=sailor:crew dir /dir',
+        'CMD stat -c "%n %u:%g" /named.txt /mixed.txt /lone.txt /dir/inner.txt',
+        '',
+      ].join('\n'),
+      'f.txt': 'file\n',
+      'dir/inner.txt': 'inner\n',
+    });
+    // The fixture busybox's /etc/group has a "nobody" group (65534) as its passwd has the user.
+    const b = await s.docker(['build', '-t', 'chowned:1', ctx], LONG);
+    expect(b.stderr).not.toContain('chown');
+    expect(b.code).toBe(0);
+    const r = await s.docker(['run', '--rm', 'chowned:1'], LONG);
+    expect(r.stdout).toBe('/named.txt 4343:4242\n/mixed.txt 4343:0\n/lone.txt 65534:65534\n/dir/inner.txt 4343:4242\n');
+
+    const bad = context('chown-bad', { Dockerfile: 'FROM busybox\nCOPY --chown=ghost f.txt /f.txt\n', 'f.txt': 'x\n' });
+    const rb = await s.docker(['build', '-t', 'chown-bad:1', bad], LONG);
+    expect(rb.code).not.toBe(0);
+    expect(rb.stderr).toContain("unable to convert uid/gid chown string to host mapping: can't find uid for user ghost: no such user: ghost");
+    const badGroup = context('chown-bad-group', { Dockerfile: 'FROM busybox\nCOPY --chown=root:ghosts f.txt /f.txt\n', 'f.txt': 'x\n' });
+    const rg = await s.docker(['build', badGroup], LONG);
+    expect(rg.stderr).toContain("can't find gid for group ghosts: no such group: ghosts");
+    expect((await s.docker(['image', 'inspect', 'chown-bad:1'])).code).not.toBe(0);
+  });
+});
