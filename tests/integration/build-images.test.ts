@@ -90,4 +90,50 @@ describe('docker build: scratch, --chown by name', () => {
     expect(rg.stderr).toContain("can't find gid for group ghosts: no such group: ghosts");
     expect((await s.docker(['image', 'inspect', 'chown-bad:1'])).code).not.toBe(0);
   });
+
+  it('keeps intermediate images as parents: hidden from docker images, shown by -a, pruned with the final image', async () => {
+    const ctx = context('inter', { Dockerfile: 'FROM busybox\nRUN echo 1 > /a\nRUN echo 2 > /b\nCMD ["cat", "/a"]\n' });
+    expect((await s.docker(['build', '-t', 'inter:1', ctx], LONG)).code).toBe(0);
+    const ids = async (args: string[]) => (await s.docker(['images', '-q', '--no-trunc', ...args])).stdout.split('\n').filter(Boolean);
+    const top = (await s.docker(['image', 'inspect', '--format', '{{.Id}}', 'inter:1'])).stdout.trim();
+    const cmdParent = (await s.docker(['image', 'inspect', '--format', '{{.Parent}}', 'inter:1'])).stdout.trim();
+    const run2 = cmdParent;
+    const run1 = (await s.docker(['image', 'inspect', '--format', '{{.Parent}}', run2])).stdout.trim();
+    const busybox = (await s.docker(['image', 'inspect', '--format', '{{.Id}}', 'busybox'])).stdout.trim();
+    expect((await s.docker(['image', 'inspect', '--format', '{{.Parent}}', run1])).stdout.trim()).toBe(busybox);
+    expect(await ids([])).toContain(top);
+    expect(await ids([])).not.toContain(run2);
+    expect(await ids(['-a'])).toEqual(expect.arrayContaining([top, run2, run1]));
+    const listed = (await s.docker(['images', '-a', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).stdout;
+    expect(listed).toContain(`<none>:<none> ${run2.slice(7, 19)}`);
+    // not dangling: they are built on
+    expect(await ids(['-f', 'dangling=true'])).not.toContain(run2);
+
+    const rm = await s.docker(['rmi', run2]);
+    expect(rm.code).not.toBe(0);
+    expect(rm.stderr).toContain(`conflict: unable to delete ${run2.slice(7, 19)} (cannot be forced) - image has dependent child images`);
+
+    // A rebuild with a changed last step leaves the old final image dangling; prune takes it
+    // alone (its parents are the new image's too).
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo 1 > /a\nRUN echo 2 > /b\nCMD ["cat", "/b"]\n');
+    expect((await s.docker(['build', '-t', 'inter:1', ctx], LONG)).code).toBe(0);
+    expect(await ids(['-f', 'dangling=true'])).toContain(top);
+    const pruned = await s.docker(['image', 'prune', '-f']);
+    expect(pruned.stdout).toContain(`deleted: ${top}`);
+    expect(pruned.stdout).not.toContain(run2);
+    expect(await ids(['-a'])).toContain(run2);
+
+    // rmi of the final image takes its untagged parents along, stopping at the tagged base.
+    const gone = await s.docker(['rmi', 'inter:1']);
+    expect(gone.code).toBe(0);
+    expect(gone.stdout).toContain('Untagged: inter:1');
+    expect(gone.stdout).toContain(`Deleted: ${run2}`);
+    expect(gone.stdout).toContain(`Deleted: ${run1}`);
+    expect(await ids(['-a'])).not.toContain(run1);
+    expect(await ids([])).toContain(busybox);
+    // The cache that named them misses now, and the build works again.
+    const again = await s.docker(['build', '-t', 'inter:1', ctx], LONG);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toContain('Using cache');
+  });
 });

@@ -51,12 +51,21 @@ export function builderService(engine: Engine, cache: BuildCache, workRoot: stri
     },
     pruneCache: unaryHandler(async (req: builderV1.PruneCacheRequest) => {
       void req;
-      const images = cache.clear();
+      let images = cache.clear();
       const deleted: string[] = [];
-      for (const id of images) {
-        // Only images nothing else holds go: tagged ones and those under containers refuse.
-        const gone = await engine.deleteImage(id).catch(() => [] as string[]);
-        deleted.push(...gone);
+      // Only images nothing else holds go: tagged ones, those under containers and those other
+      // images are built on refuse; a child going first frees its parent for the next pass.
+      for (let progress = true; progress && images.length; ) {
+        progress = false;
+        const left: string[] = [];
+        for (const id of images) {
+          const gone = await engine.deleteImage(id).catch(() => null);
+          if (gone) {
+            deleted.push(...gone);
+            progress = true;
+          } else left.push(id);
+        }
+        images = left;
       }
       return { deleted, spaceReclaimed: 0 };
     }),

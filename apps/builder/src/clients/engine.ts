@@ -202,7 +202,7 @@ export class Engine {
 
   async deleteImage(reference: string): Promise<string[]> {
     const c = this.peers.images;
-    const r = await unary('images', c.deleteImage.bind(c), { reference, force: false, noPrune: true }, { idempotent: false });
+    const r = await unary('images', c.deleteImage.bind(c), { reference, force: false, noPrune: true, inUse: [] }, { idempotent: false });
     return r.deleted;
   }
 

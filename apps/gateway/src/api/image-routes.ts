@@ -32,7 +32,7 @@ export function inspectImage(i: imagesV1.Image): Record<string, unknown> {
     Id: i.id,
     RepoTags: i.repoTags,
     RepoDigests: i.repoDigests,
-    Parent: '',
+    Parent: i.parent,
     Comment: cfg.comment ?? '',
     Created: cfg.created ?? new Date(i.createdUnixMs).toISOString(),
     DockerVersion: cfg.docker_version ?? '',
@@ -57,11 +57,15 @@ export function imageRoutes(b: Backends): Router {
   const images = () => b.peers.images;
 
   r.get('/images/json', async (req, res) => {
-    const list = filterImages(await b.listImages(), parseFilters(req.query.filters));
+    const all = await b.listImages();
+    // Without all=1 dockerd leaves out intermediate images: untagged ones other images are built on.
+    const parents = new Set(all.map((i) => i.parent).filter(Boolean));
+    const shown = bool(req.query.all) ? all : all.filter((i) => !(i.repoTags.length === 0 && parents.has(i.id)));
+    const list = filterImages(shown, parseFilters(req.query.filters));
     res.json(
       list.map((i) => ({
         Id: i.id,
-        ParentId: '',
+        ParentId: i.parent,
         RepoTags: i.repoTags,
         RepoDigests: i.repoDigests,
         Created: seconds(i.createdUnixMs),
@@ -178,7 +182,8 @@ export function imageRoutes(b: Backends): Router {
         ? conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${user.id.slice(0, 12)} is using its referenced image ${img.id.slice(7, 19)}`)
         : conflict(`conflict: unable to delete ${img.id.slice(7, 19)} (must be forced) - image is being used by ${user.status === 'running' ? 'running' : 'stopped'} container ${user.id.slice(0, 12)}`);
     }
-    const out = await unary('images', images().deleteImage.bind(images()), { reference: ref, force, noPrune: bool(req.query.noprune) }, { idempotent: false });
+    const inUse = [...new Set((await b.listContainers(true)).map((c) => c.imageId))];
+    const out = await unary('images', images().deleteImage.bind(images()), { reference: ref, force, noPrune: bool(req.query.noprune), inUse }, { idempotent: false });
     // Docker frees the image's layers with it; here that is a collection of what nothing uses.
     if (out.deleted.length && !bool(req.query.noprune)) await unary('images', images().collectGarbage.bind(images()), {}).catch(() => undefined);
     res.json([...out.untagged.map((u) => ({ Untagged: u })), ...out.deleted.map((d) => ({ Deleted: d }))]);

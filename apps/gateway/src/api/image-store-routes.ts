@@ -1,7 +1,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { Router, type Request, type Response } from 'express';
 import { unary } from '@berth/clients';
-import { HTTP_STATUS, invalidArgument, kindOf, messageOf } from '@berth/errors';
+import { HTTP_STATUS, invalidArgument, isConflict, isNotFound, kindOf, messageOf } from '@berth/errors';
 import { fromServiceError } from '@berth/grpc';
 import type { imagesV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
@@ -64,16 +64,33 @@ export function imageStoreRoutes(b: Backends): Router {
     const until = (filters.until ?? []).map((u) => untilMs(u));
     const [list, containers] = await Promise.all([b.listImages(), b.listContainers(true)]);
     const used = new Set(containers.map((c) => c.imageId));
+    // Dangling prune starts from the heads (images nothing is built on); their untagged parents go with them.
+    const parents = new Set(list.map((i) => i.parent).filter(Boolean));
     const victims = list.filter(
       (i) =>
         !used.has(i.id) &&
+        !(danglingOnly && parents.has(i.id)) &&
         (!danglingOnly || isDangling(i)) &&
         until.every((u) => i.createdUnixMs < u) &&
         matchLabels(labelsOf(i), filters.label ?? []),
     );
+    // Children first, so a parent is free by the time its turn comes.
+    const byId = new Map(list.map((i) => [i.id, i]));
+    const depth = (i: imagesV1.Image) => {
+      let n = 0;
+      for (let p = i.parent; p && n < 1000; p = byId.get(p)?.parent ?? '') n++;
+      return n;
+    };
+    victims.sort((a, b) => depth(b) - depth(a));
     const deleted: Record<string, string>[] = [];
     for (const v of victims) {
-      const out = await unary('images', images().deleteImage.bind(images()), { reference: v.id, force: true, noPrune: false }, { idempotent: false });
+      const out = await unary('images', images().deleteImage.bind(images()), { reference: v.id, force: true, noPrune: false, inUse: [...used] }, { idempotent: false }).catch(
+        (err: unknown) => {
+          // A parent an earlier victim pruned is gone already; one still built on stays.
+          if (isNotFound(err) || isConflict(err)) return { untagged: [], deleted: [] };
+          throw err;
+        },
+      );
       deleted.push(...out.untagged.map((u) => ({ Untagged: u })), ...out.deleted.map((d) => ({ Deleted: d })));
     }
     const gc = await collect(b);
@@ -98,7 +115,7 @@ export function imageStoreRoutes(b: Backends): Router {
       LayersSize: [...layerSize.values()].reduce((a, n) => a + n, 0),
       Images: list.map((i) => ({
         Id: i.id,
-        ParentId: '',
+        ParentId: i.parent,
         RepoTags: i.repoTags,
         RepoDigests: i.repoDigests,
         Created: Math.floor(i.createdUnixMs / 1000),

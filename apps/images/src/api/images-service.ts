@@ -28,6 +28,7 @@ async function toProto(r: ImageRecord, content: ContentStore): Promise<imagesV1.
     createdUnixMs: r.createdUnixMs,
     configJson: await readAll(content.read(r.id)),
     layers: r.layers,
+    parent: r.parent ?? '',
   };
 }
 
@@ -140,7 +141,7 @@ export function imagesService(
       return toProto(img, content);
     }),
     deleteImage: unaryHandler((req: imagesV1.DeleteImageRequest) => {
-      const out = images.delete(req.reference, req.force);
+      const out = images.delete(req.reference, req.force, !req.noPrune, new Set(req.inUse));
       for (const u of out.untagged) event('untag', u, u);
       for (const d of out.deleted) event('delete', d, d);
       return out;

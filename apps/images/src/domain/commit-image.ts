@@ -100,7 +100,7 @@ async function commitHeld(
   if (o.comment) doc.comment = o.comment;
   else delete doc.comment;
   const layers = [...parent.layers, { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }];
-  return record(doc, layers, tag, content, images);
+  return record(doc, layers, tag, content, images, parent.id);
 }
 
 /** A builder's metadata step: the parent's layers under a new config, history marked empty_layer. */
@@ -125,7 +125,7 @@ async function commitConfigOnly(
     history: [...history, { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), empty_layer: true }],
   };
   if (o.author) doc.author = o.author;
-  return record(doc, parent.layers, tag, content, images);
+  return record(doc, parent.layers, tag, content, images, parent.id);
 }
 
 async function record(
@@ -134,6 +134,7 @@ async function record(
   tag: string,
   content: ContentStore,
   images: ImageStore,
+  parent: string,
 ): Promise<ImageRecord> {
   const cfgBlob = await content.put(Buffer.from(JSON.stringify(doc)));
   const manifest = await content.put(
@@ -146,5 +147,5 @@ async function record(
       }),
     ),
   );
-  return images.put(manifest.digest, tag ? [tag] : []);
+  return images.put(manifest.digest, tag ? [tag] : [], Date.now(), true, parent);
 }

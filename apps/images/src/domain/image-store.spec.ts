@@ -106,6 +106,28 @@ describe('ImageStore', () => {
     expect(images.list()).toEqual([]);
   });
 
+  it('keeps parents: an intermediate cannot be deleted by ID, the final image takes its untagged parents along', async () => {
+    const { content, images } = stores();
+    const [base, mid, top, other] = [await blobs(content, 'base'), await blobs(content, 'mid'), await blobs(content, 'top'), await blobs(content, 'other')];
+    await images.put(base.manifest, ['base']);
+    await images.put(mid.manifest, [], Date.now(), true, base.config);
+    await images.put(top.manifest, ['app'], Date.now(), true, mid.config);
+    await images.put(other.manifest, [], Date.now(), true, mid.config);
+    expect(images.get(mid.config).parent).toBe(base.config);
+    expect((await err(() => images.delete(mid.config, true)) as Error).message).toBe(
+      `conflict: unable to delete ${mid.config.slice(7, 19)} (cannot be forced) - image has dependent child images`,
+    );
+    // mid has another child: only top goes.
+    expect(images.delete('app', false, true)).toEqual({ untagged: ['app:latest'], deleted: [top.config] });
+    // the last child takes mid along, and stops at the tagged base; an in-use parent stays.
+    expect(images.delete(other.config, false, true, new Set([base.config]))).toEqual({ untagged: [], deleted: [other.config, mid.config] });
+    expect(images.list().map((i) => i.id)).toEqual([base.config]);
+    // untagging a parent by name keeps it while it has children
+    await images.put(mid.manifest, [], Date.now(), true, base.config);
+    expect(images.delete('base', false, true)).toEqual({ untagged: ['base:latest'], deleted: [] });
+    expect(images.get(base.config).repoTags).toEqual([]);
+  });
+
   it('refuses a manifest whose blobs are missing or malformed', async () => {
     const { content, images } = stores();
     const bad = await content.put(Buffer.from('{"schemaVersion":2,"config":{"digest":"' + sha('x') + '"},"layers":[]}'));

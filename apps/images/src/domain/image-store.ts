@@ -21,6 +21,8 @@ export interface ImageRecord {
   createdUnixMs: number;
   /** When the record was made here (orders `docker images`). */
   recordedUnixMs: number;
+  /** The image this one was committed on (a build step's parent); absent for pulled images. */
+  parent?: string;
 }
 
 export const MANIFEST_TYPES = new Set([
@@ -105,7 +107,7 @@ export class ImageStore {
    * Records an image from a manifest already in the content store. A pull passes
    * `layerBlobsNeeded` false: layers it found already unpacked were never downloaded.
    */
-  async put(manifestDigest: string, tags: string[], now = Date.now(), layerBlobsNeeded = true): Promise<ImageRecord> {
+  async put(manifestDigest: string, tags: string[], now = Date.now(), layerBlobsNeeded = true, parent = ''): Promise<ImageRecord> {
     const info = this.content.stat(manifestDigest);
     if (info.size > MAX_MANIFEST_BYTES) throw invalidArgument(`manifest ${manifestDigest} is too large`);
     const manifest = parseJson<ManifestDoc>(await readAll(this.content.read(manifestDigest)), 'manifest');
@@ -134,6 +136,7 @@ export class ImageStore {
       layers: manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
       createdUnixMs: config.created ? Date.parse(config.created) || 0 : 0,
       recordedUnixMs: existing?.recordedUnixMs ?? now,
+      ...(parent || existing?.parent ? { parent: existing?.parent || parent } : {}),
     };
     this.records.put(hex(rec.id), rec);
     for (const t of fullTags) this.addTag(rec.id, t);
@@ -169,7 +172,7 @@ export class ImageStore {
    * Docker's `rmi`: a tag reference untags, and deletes the image when that was its last
    * reference; an ID deletes the image, which needs `force` when it has several tags.
    */
-  delete(ref: string, force: boolean): { untagged: string[]; deleted: string[] } {
+  delete(ref: string, force: boolean, prune = false, inUse: ReadonlySet<string> = new Set()): { untagged: string[]; deleted: string[] } {
     const img = this.get(ref);
     const untagged: string[] = [];
     let parsed: Reference | undefined;
@@ -191,11 +194,32 @@ export class ImageStore {
         `conflict: unable to delete ${hex(img.id).slice(0, 12)} (must be forced) - image is referenced in multiple repositories`,
       );
     } else {
+      if (this.hasChildren(img.id)) throw conflict(`conflict: unable to delete ${hex(img.id).slice(0, 12)} (cannot be forced) - image has dependent child images`);
       for (const t of img.repoTags) untagged.push(familiarName(parseReference(t)));
+    }
+    // Untagged by name but other images are built on it: it stays, as an intermediate image.
+    if (this.hasChildren(img.id)) {
+      this.records.put(hex(img.id), { ...img, repoTags: [] });
+      return { untagged, deleted: [] };
     }
     for (const d of img.repoDigests) untagged.push(familiarName(parseReference(d)));
     this.records.delete(hex(img.id));
-    return { untagged, deleted: [img.id] };
+    const deleted = [img.id];
+    // dockerd prunes the parents the image leaves untagged and childless, unless asked not to.
+    for (let p = prune ? img.parent : undefined; p; ) {
+      const parent = this.records.get(hex(p));
+      if (!parent || parent.repoTags.length || parent.repoDigests.length || inUse.has(parent.id) || this.hasChildren(parent.id)) break;
+      this.records.delete(hex(parent.id));
+      deleted.push(parent.id);
+      p = parent.parent;
+    }
+    return { untagged, deleted };
+  }
+
+  /** Whether an image is the parent of another (an intermediate image of a build). */
+  hasChildren(id: string): boolean {
+    for (const r of this.records.values()) if (r.parent === id) return true;
+    return false;
   }
 }
 

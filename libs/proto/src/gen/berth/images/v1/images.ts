@@ -147,6 +147,11 @@ export interface Image {
   configJson: Buffer;
   /** Descriptors of the (possibly compressed) layer blobs, bottom first. */
   layers: Descriptor[];
+  /**
+   * The image this one was committed on (dockerd's Parent: commits and build steps record
+   * it; pulled and loaded images have none). Empty when none.
+   */
+  parent: string;
 }
 
 export interface Descriptor {
@@ -180,6 +185,8 @@ export interface DeleteImageRequest {
   reference: string;
   force: boolean;
   noPrune: boolean;
+  /** Image IDs containers use: parents pruned with the image (no_prune unset) skip these. */
+  inUse: string[];
 }
 
 export interface DeleteImageResponse {
@@ -1515,6 +1522,7 @@ function createBaseImage(): Image {
     createdUnixMs: 0,
     configJson: Buffer.alloc(0),
     layers: [],
+    parent: "",
   };
 }
 
@@ -1546,6 +1554,9 @@ export const Image: MessageFns<Image> = {
     }
     for (const v of message.layers) {
       Descriptor.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.parent !== "") {
+      writer.uint32(82).string(message.parent);
     }
     return writer;
   },
@@ -1629,6 +1640,14 @@ export const Image: MessageFns<Image> = {
           message.layers.push(Descriptor.decode(reader, reader.uint32()));
           continue;
         }
+        case 10: {
+          if (tag !== 82) {
+            break;
+          }
+
+          message.parent = reader.string();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1651,6 +1670,7 @@ export const Image: MessageFns<Image> = {
       createdUnixMs: isSet(object.createdUnixMs) ? globalThis.Number(object.createdUnixMs) : 0,
       configJson: isSet(object.configJson) ? Buffer.from(bytesFromBase64(object.configJson)) : Buffer.alloc(0),
       layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => Descriptor.fromJSON(e)) : [],
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
     };
   },
 
@@ -1683,6 +1703,9 @@ export const Image: MessageFns<Image> = {
     if (message.layers?.length) {
       obj.layers = message.layers.map((e) => Descriptor.toJSON(e));
     }
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
     return obj;
   },
 
@@ -1700,6 +1723,7 @@ export const Image: MessageFns<Image> = {
     message.createdUnixMs = object.createdUnixMs ?? 0;
     message.configJson = object.configJson ?? Buffer.alloc(0);
     message.layers = object.layers?.map((e) => Descriptor.fromPartial(e)) || [];
+    message.parent = object.parent ?? "";
     return message;
   },
 };
@@ -2108,7 +2132,7 @@ export const TagImageRequest: MessageFns<TagImageRequest> = {
 };
 
 function createBaseDeleteImageRequest(): DeleteImageRequest {
-  return { reference: "", force: false, noPrune: false };
+  return { reference: "", force: false, noPrune: false, inUse: [] };
 }
 
 export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
@@ -2121,6 +2145,9 @@ export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
     }
     if (message.noPrune !== false) {
       writer.uint32(24).bool(message.noPrune);
+    }
+    for (const v of message.inUse) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -2156,6 +2183,14 @@ export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
           message.noPrune = reader.bool();
           continue;
         }
+        case 4: {
+          if (tag !== 34) {
+            break;
+          }
+
+          message.inUse.push(reader.string());
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -2170,6 +2205,7 @@ export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
       reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
       force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
       noPrune: isSet(object.noPrune) ? globalThis.Boolean(object.noPrune) : false,
+      inUse: globalThis.Array.isArray(object?.inUse) ? object.inUse.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -2184,6 +2220,9 @@ export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
     if (message.noPrune !== false) {
       obj.noPrune = message.noPrune;
     }
+    if (message.inUse?.length) {
+      obj.inUse = message.inUse;
+    }
     return obj;
   },
 
@@ -2195,6 +2234,7 @@ export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
     message.reference = object.reference ?? "";
     message.force = object.force ?? false;
     message.noPrune = object.noPrune ?? false;
+    message.inUse = object.inUse?.map((e) => e) || [];
     return message;
   },
 };
