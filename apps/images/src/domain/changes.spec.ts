@@ -20,3 +20,23 @@ describe('--change HEALTHCHECK', () => {
     expect(applyChanges({}, ['HEALTHCHECK --timeout=1.5s CMD true']).Healthcheck!.Timeout).toBe(1.5e9);
   });
 });
+
+describe('--change through the Dockerfile library', () => {
+  it('means what the same line means in a Dockerfile', () => {
+    const c = applyChanges({ Env: ['A=1'], Cmd: ['sh'] }, ['ENV B=${A}2 C="x y"', 'EXPOSE 80 90-91/udp', 'LABEL "k k"=v', 'ENTRYPOINT ["/bin/app"]', 'WORKDIR /srv']);
+    expect(c.Env).toEqual(['A=1', 'B=12', 'C=x y']);
+    expect(Object.keys(c.ExposedPorts!)).toEqual(['80/tcp', '90/udp', '91/udp']);
+    expect(c.Labels).toEqual({ 'k k': 'v' });
+    // An ENTRYPOINT resets the CMD it did not set, as in a build.
+    expect(c.Entrypoint).toEqual(['/bin/app']);
+    expect(c.Cmd).toBeNull();
+    expect(c.WorkingDir).toBe('/srv');
+    expect(applyChanges({}, ['CMD echo hi'])).toEqual({ Cmd: ['/bin/sh', '-c', 'echo hi'] });
+  });
+
+  it('refuses build-only instructions and bad lines with Docker\'s words', () => {
+    expect(() => applyChanges({}, ['RUN true'])).toThrow('RUN is not a valid change command');
+    expect(() => applyChanges({}, ['EXPOSE http'])).toThrow('Invalid containerPort: http');
+    expect(() => applyChanges({}, ['=nothing'])).toThrow('invalid change');
+  });
+});
