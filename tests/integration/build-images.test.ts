@@ -136,4 +136,23 @@ describe('docker build: scratch, --chown by name', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain('Using cache');
   });
+
+  it('--cache-from reuses the steps of the named image\'s chain, even after builder prune, and only those', async () => {
+    const ctx = context('cachefrom', { Dockerfile: 'FROM busybox\nENV STAGE=cf\nRUN echo one > /one\nCOPY f.txt /f.txt\nCMD ["cat", "/one"]\n', 'f.txt': 'cf\n' });
+    expect((await s.docker(['build', '-t', 'cf:1', ctx], LONG)).code).toBe(0);
+    // The build cache is emptied; cf:1 and its parents stay (tagged, and built on).
+    expect((await s.docker(['builder', 'prune', '-af'])).code).toBe(0);
+    const plain = await s.docker(['build', '-t', 'cf:plain', ctx], LONG);
+    expect(plain.stdout).not.toContain('Using cache');
+    const from = await s.docker(['build', '--cache-from', 'cf:1', '-t', 'cf:2', ctx], LONG);
+    expect(from.code).toBe(0);
+    expect(from.stdout.match(/Using cache/g)?.length).toBe(4);
+    const id = async (ref: string) => (await s.docker(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim();
+    expect(await id('cf:2')).toBe(await id('cf:1'));
+    // Only the named chain counts: cf:plain's steps are in the local cache, but not under cf:1.
+    writeFileSync(join(ctx, 'f.txt'), 'changed\n');
+    const partial = await s.docker(['build', '--cache-from', 'cf:1', '--cache-from', 'nosuch:image', '-t', 'cf:3', ctx], LONG);
+    expect(partial.code).toBe(0);
+    expect(partial.stdout.match(/Using cache/g)?.length).toBe(2);
+  });
 });

@@ -53,12 +53,15 @@ export function builderService(engine: Engine, cache: BuildCache, workRoot: stri
       void req;
       let images = cache.clear();
       const deleted: string[] = [];
-      // Only images nothing else holds go: tagged ones, those under containers and those other
-      // images are built on refuse; a child going first frees its parent for the next pass.
+      // Only images nothing else holds go: tagged ones are kept, those under containers and those
+      // other images are built on refuse; a child going first frees its parent for the next pass.
       for (let progress = true; progress && images.length; ) {
         progress = false;
         const left: string[] = [];
         for (const id of images) {
+          // A tagged image is the user's, whatever built it (a delete by ID would untag it).
+          const img = await engine.image(id).catch(() => null);
+          if (!img || img.repoTags.length) continue;
           const gone = await engine.deleteImage(id).catch(() => null);
           if (gone) {
             deleted.push(...gone);

@@ -7,6 +7,8 @@ import { type imagesV1, shimV1, type supervisorV1 } from '@berth/proto';
 export interface ImageInfo {
   id: string;
   repoTags: string[];
+  /** The image it was committed on ('' for none: pulled and loaded images). */
+  parent: string;
   /** The image's config document (the OCI/Docker config blob). */
   doc: { config?: Record<string, unknown>; os?: string; architecture?: string; [k: string]: unknown };
 }
@@ -31,7 +33,7 @@ export class Engine {
     const c = this.peers.images;
     try {
       const img = await unary('images', c.getImage.bind(c), { reference });
-      return { id: img.id, repoTags: img.repoTags, doc: JSON.parse(Buffer.from(img.configJson).toString('utf8')) as ImageInfo['doc'] };
+      return { id: img.id, repoTags: img.repoTags, parent: img.parent, doc: JSON.parse(Buffer.from(img.configJson).toString('utf8')) as ImageInfo['doc'] };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;

@@ -49,6 +49,8 @@ export class Build {
   private readonly containers = new Set<string>();
   private readonly stageImages = new Map<string, string>();
   private aborted = false;
+  /** `--cache-from`: the named images and their parent chains, by parent ID; null without the option. */
+  private cacheFrom: Map<string, ImageInfo[]> | null = null;
 
   constructor(
     private readonly engine: Engine,
@@ -115,6 +117,7 @@ export class Build {
     const buildArgs: Record<string, string | undefined> = { ...this.o.buildArgs };
     for (const k of this.o.nullBuildArgs) buildArgs[k] = undefined;
     const plan = planBuild(parsed, buildArgs, this.o.target);
+    if (this.o.cacheFrom.length) this.cacheFrom = await this.cacheSources(this.o.cacheFrom);
     const total = stepCount(plan);
     let n = 0;
     const step = (i: Instruction) => this.say(`Step ${++n}/${total} : ${i.original}\n`);
@@ -176,11 +179,40 @@ export class Build {
     return img;
   }
 
-  private async cached(parent: string, key: string, make: () => Promise<string>): Promise<string> {
+  /**
+   * `--cache-from` images and every image under them, grouped by parent. Names that match
+   * nothing are left out, as dockerd goes on without them.
+   */
+  private async cacheSources(refs: string[]): Promise<Map<string, ImageInfo[]>> {
+    const byParent = new Map<string, ImageInfo[]>();
+    const seen = new Set<string>();
+    for (const ref of refs) {
+      for (let img = await this.engine.image(ref); img && !seen.has(img.id); img = img.parent ? await this.engine.image(img.parent) : null) {
+        seen.add(img.id);
+        byParent.set(img.parent, [...(byParent.get(img.parent) ?? []), img]);
+      }
+    }
+    return byParent;
+  }
+
+  /**
+   * The image a step made before, or a new one from `make`. With `--cache-from`, as dockerd's
+   * classic builder, only those images' chains count: a child of `parent` there whose last
+   * history entry is this step's `createdBy`.
+   */
+  private async cached(parent: string, key: string, make: () => Promise<string>, createdBy?: string): Promise<string> {
     const k = createHash('sha256').update(`${parent}\n${key}`).digest('hex');
     if (!this.o.noCache) {
-      const hit = this.cache.get(k);
-      if (hit && (await this.engine.image(hit))) {
+      let hit: string | undefined;
+      if (this.cacheFrom) {
+        const history = (i: ImageInfo) => ((i.doc.history as { created_by?: string }[] | undefined) ?? []).at(-1)?.created_by;
+        const recorded = this.cache.get(k);
+        hit = (this.cacheFrom.get(parent) ?? []).find((i) => i.id === recorded || (createdBy !== undefined && history(i) === createdBy))?.id;
+      } else {
+        hit = this.cache.get(k);
+        if (hit && !(await this.engine.image(hit))) hit = undefined;
+      }
+      if (hit) {
         this.say(' ---> Using cache\n');
         return hit;
       }
@@ -201,7 +233,7 @@ export class Build {
         throw invalidArgument('FROM inside a stage');
       default: {
         const createdBy = state.apply(i);
-        return this.cached(parent, `${createdBy}\n${state.author}`, () => this.engine.commitConfig(parent, imageDoc(state), createdBy, state.author));
+        return this.cached(parent, `${createdBy}\n${state.author}`, () => this.engine.commitConfig(parent, imageDoc(state), createdBy, state.author), createdBy);
       }
     }
   }
@@ -283,7 +315,7 @@ export class Build {
         await this.removeStepContainer(cid);
       } else this.containers.delete(cid);
       return id;
-    });
+    }, step.createdBy);
   }
 
   /** Directories on the way to `dir` that the image lacks, outermost first (names under '/'). */
@@ -367,7 +399,7 @@ export class Build {
         const id = await this.engine.commitContainer(cid, imageDoc(state), createdBy(label), state.author);
         await this.removeStepContainer(cid);
         return id;
-      });
+      }, createdBy(label));
 
     if (c.from) {
       const src = this.stageImages.get(c.from.toLowerCase()) ?? (await this.baseImage(c.from, '')).id;
@@ -429,7 +461,7 @@ export class Build {
 }
 
 /** `FROM scratch`: no image, no layers, an empty config. */
-const SCRATCH: ImageInfo = { id: '', repoTags: [], doc: { config: {} } };
+const SCRATCH: ImageInfo = { id: '', repoTags: [], parent: '', doc: { config: {} } };
 
 /** /etc/passwd and /etc/group are small; a huge one is not read into memory. */
 const MAX_ID_FILE_BYTES = 4 * 1024 * 1024;
