@@ -176,14 +176,14 @@ export function imagesKit(): Kit {
     {
       name: 'DeleteImage of one of two tags untags only; by ID it deletes the image; unknown is NOT_FOUND',
       async run() {
-        const one = await images.call<imagesV1.DeleteImageResponse>('deleteImage', { reference: tag2, force: false, noPrune: false });
+        const one = await images.call<imagesV1.DeleteImageResponse>('deleteImage', { reference: tag2, force: false, noPrune: false, inUse: [] });
         check(one.untagged.some((t) => t.endsWith(tag2)), `untagged ${one.untagged.join(', ')}`);
         equal(one.deleted, [], 'deleted by removing one of two tags');
         equal((await get(tag1)).id, imageId, 'the image by its other tag');
-        const all = await images.call<imagesV1.DeleteImageResponse>('deleteImage', { reference: imageId, force: true, noPrune: false });
+        const all = await images.call<imagesV1.DeleteImageResponse>('deleteImage', { reference: imageId, force: true, noPrune: false, inUse: [] });
         check(all.deleted.includes(imageId), `deleted ${all.deleted.join(', ')} lacks the image`);
         await rejectsWith(get(imageId), 'not_found', 'GetImage after DeleteImage');
-        await rejectsWith(images.call('deleteImage', { reference: imageId, force: false, noPrune: false }), 'not_found', 'second DeleteImage');
+        await rejectsWith(images.call('deleteImage', { reference: imageId, force: false, noPrune: false, inUse: [] }), 'not_found', 'second DeleteImage');
       },
     },
     {
@@ -245,7 +245,7 @@ export function imagesKit(): Kit {
           (err: unknown) => err,
         );
         check(pushed instanceof Error || /error/i.test(String(pushed)), `a push to a closed port succeeded: ${String(pushed)}`);
-        await images.call('deleteImage', { reference: `127.0.0.1:9/${run}:push`, force: false, noPrune: false });
+        await images.call('deleteImage', { reference: `127.0.0.1:9/${run}:push`, force: false, noPrune: false, inUse: [] });
         const auth = await images.call('checkAuth', { username: 'u', password: 'p', serverAddress: '127.0.0.1:9', identityToken: '', registryToken: '' }).then(
           () => undefined,
           (err: unknown) => err,
@@ -276,7 +276,7 @@ export function imagesKit(): Kit {
       mkdirSync(ctx.scratch, { recursive: true });
     },
     async cleanup() {
-      for (const id of [...made].reverse()) await images.call('deleteImage', { reference: id, force: true, noPrune: false }).catch(() => undefined);
+      for (const id of [...made].reverse()) await images.call('deleteImage', { reference: id, force: true, noPrune: false, inUse: [] }).catch(() => undefined);
       await images.call('collectGarbage', {}).catch(() => undefined);
       images.close();
       content.close();
