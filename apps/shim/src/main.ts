@@ -2,11 +2,9 @@ import { messageOf } from '@berth/errors';
 import { ServiceServer } from '@berth/grpc';
 import { createLogger } from '@berth/logging';
 import { shimV1 } from '@berth/proto';
-import { Activity } from './api/activity';
-import { shimService } from './api/shim-service';
+import { Activity, readOptions, shimService } from '@berth/shim-core';
 import { parseShimArgs } from './domain/args';
 import { Container } from './domain/container';
-import { readOptions } from './domain/options';
 
 const VERSION = typeof __BERTH_VERSION__ === 'string' ? __BERTH_VERSION__ : '0.0.0-dev';
 /** How long a shim whose container is not running waits for a caller before it exits. */

@@ -1,32 +1,36 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { failedPrecondition, notFound } from '@berth/errors';
+import { failedPrecondition } from '@berth/errors';
 import type { Logger } from '@berth/logging';
-import { clearExitRecord, readExitRecord, writeExitRecord } from './exit-record';
-import { Fanout, type Subscriber } from './fanout';
 import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLogPacked, type StreamName } from '@berth/json-log';
-import type { ShimOptions } from './options';
-import { ProcessRun } from './process-run';
-import { mountRootfs, unmountRootfs } from './rootfs';
-import { Runtime } from './runtime';
-import { pipeStdio, ptyStdio } from './stdio';
-
-export type Status = 'created' | 'running' | 'paused' | 'stopped';
+import {
+  clearExitRecord,
+  type ExecHandle,
+  type ExecState,
+  Execs,
+  Fanout,
+  mountRootfs,
+  pipeStdio,
+  ProcessRun,
+  ptyStdio,
+  readExitRecord,
+  Runtime,
+  type ShimContainer,
+  type ShimOptions,
+  type Status,
+  type Subscriber,
+  unmountRootfs,
+  writeExitRecord,
+} from '@berth/shim-core';
 
 /** Stdin sent before the process starts is held up to this much; more is dropped. */
 export const MAX_EARLY_STDIN_BYTES = 1 << 20;
-
-export interface ExecState {
-  running: boolean;
-  exitCode: number;
-  pid: number;
-}
 
 /**
  * The one container this shim holds: its runs (start, exit, start again), its output (log and
  * attached clients), and the execs inside it.
  */
-export class Container {
+export class Container implements ShimContainer {
   status: Status;
   private run: ProcessRun | undefined;
   private exit: { exitCode: number; exitedUnixMs: number } | undefined;
@@ -42,7 +46,7 @@ export class Container {
   /** Counts runs, so a follower of one run stops at its exit even when the next run has begun. */
   private runs = 0;
   private readonly rt: Runtime;
-  private readonly execs = new Map<string, ExecState>();
+  private readonly execs: Execs;
   private stdinTaken = false;
   /** Stdin that arrived before the process runs (docker run attaches first), applied at start. */
   private earlyStdin: Buffer[] = [];
@@ -56,6 +60,7 @@ export class Container {
   ) {
     this.exit = readExitRecord(bundle);
     this.rt = new Runtime(o);
+    this.execs = new Execs(this.rt, bundle, o.id);
     this.status = this.exit ? 'stopped' : 'created';
   }
 
@@ -200,52 +205,13 @@ export class Container {
   }
 
   /** Runs an extra process in the container (docker exec). */
-  async exec(
-    execId: string,
-    processJson: Buffer,
-    out: (s: StreamName, b: Buffer) => void,
-  ): Promise<{ pid: number; exited: Promise<number>; stdin: (b: Buffer) => void; closeStdin: () => void; resize: (r: number, c: number) => void }> {
+  async exec(execId: string, processJson: Buffer, out: (s: StreamName, b: Buffer) => void): Promise<ExecHandle> {
     if (this.status !== 'running') throw failedPrecondition(`container ${this.o.id} is not running`);
-    if (this.execs.has(execId)) throw failedPrecondition(`exec ${execId} has already run`);
-    const proc = JSON.parse(processJson.toString('utf8')) as { terminal?: boolean; consoleSize?: { height: number; width: number } };
-    const file = join(this.bundle, `exec-${execId.slice(0, 12)}.json`);
-    writeFileSync(file, processJson);
-    const stdio = proc.terminal ? ptyStdio(proc.consoleSize?.height ?? 24, proc.consoleSize?.width ?? 80) : pipeStdio(true);
-    const pidFile = join(this.bundle, `exec-${execId.slice(0, 12)}.pid`);
-    const logFile = join(this.bundle, `exec-${execId.slice(0, 12)}.log`);
-    const run = new ProcessRun(this.rt.path, this.rt.args('--log', logFile, '--log-format', 'json', 'exec', '--process', file, '--pid-file', pidFile, this.o.id), pidFile, logFile, stdio);
-    const state: ExecState = { running: true, exitCode: 0, pid: 0 };
-    this.execs.set(execId, state);
-    let pid: number;
-    try {
-      pid = await run.start(out);
-    } catch (err) {
-      // Docker's codes for a process that could not start: not found 127, not executable 126.
-      const msg = err instanceof Error ? err.message : String(err);
-      Object.assign(state, { running: false, exitCode: /not found|no such file/i.test(msg) ? 127 : 126 });
-      throw new Error(`OCI runtime exec failed: ${msg}: unknown`);
-    }
-    state.pid = pid;
-    const exited = run.done.then((r) => {
-      Object.assign(state, { running: false, exitCode: r.exitCode });
-      return r.exitCode;
-    });
-    return {
-      pid,
-      exited,
-      stdin: (b) => stdio.writeStdin(b),
-      closeStdin: () => stdio.closeStdin(),
-      resize: (rows, cols) => {
-        stdio.resize(rows, cols);
-        run.signalRuntime('SIGWINCH');
-      },
-    };
+    return this.execs.run(execId, processJson, out);
   }
 
   execState(execId: string): ExecState {
-    const s = this.execs.get(execId);
-    if (!s) throw notFound(`No such exec instance: ${execId}`);
-    return s;
+    return this.execs.state(execId);
   }
 
   /** Leaves nothing behind: kills what runs, removes runtime state, unmounts the rootfs. */

@@ -3,7 +3,7 @@ import { invalidArgument } from '@berth/errors';
 import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
 import { serveLogEntries } from '@berth/log-stream';
 import { shimV1 } from '@berth/proto';
-import type { Container } from '../domain/container';
+import type { ShimContainer as Container } from './shim-container';
 import type { StreamName } from '@berth/json-log';
 
 const KIND: Record<StreamName, shimV1.StreamKind> = { stdout: shimV1.StreamKind.STREAM_KIND_STDOUT, stderr: shimV1.StreamKind.STREAM_KIND_STDERR };
@@ -50,6 +50,12 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
           handle = c.attach(streams(m.stdout, m.stderr), {
             data: (s, b) => call.write({ stream: KIND[s], data: b }),
             end: () => call.end(),
+            ready: () =>
+              call.writableNeedDrain && !call.destroyed
+                ? new Promise<void>((res) => {
+                    for (const e of ['drain', 'close', 'error', 'cancelled']) call.once(e, () => res());
+                  })
+                : Promise.resolve(),
           });
         }
         if (m.stdinData.length) handle.stdin(Buffer.from(m.stdinData));

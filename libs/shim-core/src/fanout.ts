@@ -5,6 +5,11 @@ export interface Subscriber {
   data(stream: StreamName, chunk: Buffer): void;
   /** The process exited and its output has been delivered. */
   end(): void;
+  /**
+   * Resolves once the client has taken what was sent (or has gone): a sender that reads output
+   * from disk waits on it, so a slow client costs disk, not memory. Live pipes do not wait.
+   */
+  ready?(): Promise<void>;
 }
 
 /**
