@@ -62,7 +62,9 @@ export class Suite {
     const netArgs = ['--bridge', bridge, '--default-address-pool', `base=${addressPool},size=24`];
     // Tests never reach a public registry: Docker Hub goes to a port fetch refuses to dial.
     const offline = extraArgs.some((a) => a.startsWith('--config')) ? [] : ['--registry-host', 'docker.io=http://127.0.0.1:9'];
-    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...netArgs, ...offline, ...extraArgs], {
+    // BERTH_TEST_MONITOR=conmon|shim runs a file's containers under that monitor (the default otherwise).
+    const monitor = process.env.BERTH_TEST_MONITOR && !extraArgs.some((a) => a.startsWith('--default-monitor')) ? ['--default-monitor', process.env.BERTH_TEST_MONITOR] : [];
+    const proc = spawn(process.execPath, [LAUNCHER, '--data-root', dataRoot, '--exec-root', execRoot, ...netArgs, ...offline, ...monitor, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
     });

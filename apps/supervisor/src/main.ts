@@ -5,6 +5,7 @@ import { supervisorV1 } from '@berth/proto';
 import { runService } from '@berth/service-main';
 import { RecordStore } from '@berth/store';
 import { containersService } from './api/containers-service';
+import { findMonitor } from './clients/monitor-client';
 import { findShim } from './clients/shim-client';
 import { Containers } from './domain/containers';
 import { Execs } from './domain/execs';
@@ -49,6 +50,7 @@ void runService({
       containers,
       peers,
       shimPath: () => findShim(config.shimPath),
+      monitorPath: () => findMonitor(config.monitorPath),
       logger,
       event: (action, rec, extra) => {
         events

@@ -85,6 +85,10 @@ export interface BerthConfig {
   shimPath: string | undefined;
   /** dockerd's `userns-remap` as given (`default`, `user[:group]`), '' when off; see resolveUsernsRemap. */
   usernsRemap: string;
+  /** The conmon-based monitor's artifact; found beside the supervisor's when unset. */
+  monitorPath: string | undefined;
+  /** Which monitor new containers get (those it cannot serve keep the Node shim). */
+  defaultMonitor: 'shim' | 'conmon';
   /** The file this came from, if any. */
   configFile: string | undefined;
 }
@@ -145,6 +149,8 @@ const KEYS: Record<string, Check> = {
   labels: strList,
   'shim-path': str,
   'userns-remap': str,
+  'monitor-path': str,
+  'default-monitor': (v) => v === 'shim' || v === 'conmon',
   'live-restore': bool,
   ...Object.fromEntries(Object.entries(TLS_KEYS).map(([k, t]) => [k, t === 'bool' ? bool : str])),
 };
@@ -186,6 +192,8 @@ interface ValidatedDoc {
   labels?: string[];
   'shim-path'?: string;
   'userns-remap'?: string;
+  'monitor-path'?: string;
+  'default-monitor'?: 'shim' | 'conmon';
 }
 
 export function readDaemonJson(file: string): DaemonJson {
@@ -271,6 +279,8 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     labels: d.labels ?? [],
     shimPath: d['shim-path'],
     usernsRemap: d['userns-remap'] ?? '',
+    monitorPath: d['monitor-path'],
+    defaultMonitor: d['default-monitor'] ?? 'shim',
     apiTls: resolveApiTls(doc, hosts),
     socketGroup: (doc.group as string | undefined) ?? DEFAULT_SOCKET_GROUP,
     configFile,

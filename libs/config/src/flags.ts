@@ -34,6 +34,7 @@ const FLAG_KEYS: Record<string, { key: string; list?: boolean; bool?: boolean; p
   '-G': { key: 'group' },
   '--group': { key: 'group' },
   '--userns-remap': { key: 'userns-remap' },
+  '--default-monitor': { key: 'default-monitor' },
 };
 
 /** dockerd's `--default-address-pool base=10.10.0.0/16,size=24`. */

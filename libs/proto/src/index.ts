@@ -8,6 +8,7 @@ export * as volumesV1 from './gen/berth/snapshotter/v1/volumes';
 export * as supervisorV1 from './gen/berth/supervisor/v1/containers';
 export * as netproxyV1 from './gen/berth/netproxy/v1/networks';
 export * as shimV1 from './gen/berth/shim/v1/shim';
+export * as monitorV1 from './gen/berth/monitor/v1/monitor';
 export * as gatewayV1 from './gen/berth/gateway/v1/gateway';
 export * as metricsV1 from './gen/berth/metrics/v1/metrics';
 export * as builderV1 from './gen/berth/builder/v1/builder';

@@ -26,6 +26,7 @@ import { groupAddGids, validateLogConfig } from './host-config-defaults';
 import { resolveUser } from './user';
 import { adaptHostConfig, specResources } from './resources';
 import { containerRemap, idMappingsFor, validateUserns } from './userns';
+import { chooseMonitor } from './monitor-choice';
 
 const TINI = '/usr/bin/tini-static';
 
@@ -167,6 +168,8 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       }),
     );
     mkdirSync(join(ctx.d.config.execRoot, 'shims'), { recursive: true, mode: 0o700 });
+    const monitor = chooseMonitor(ctx.d.config.defaultMonitor, { tty: merged.config.Tty, openStdin: merged.config.OpenStdin, logDriver: hostConfig.LogConfig?.Type || 'json-file', logMaxSize: parseSize(logOpts['max-size']) });
+    if (monitor) rec.monitor = monitor;
     containers.save(rec);
     // The shim is wanted now so that an attach before start sees every byte; if it cannot
     // come up, start (or attach) will try again and report the reason.

@@ -13,6 +13,8 @@ export interface LifecycleDeps {
   containers: Containers;
   peers: Peers;
   shimPath: () => string;
+  /** The conmon-based monitor's artifact, for containers whose record names it. */
+  monitorPath?: () => string;
   logger: Logger;
   /** Publishes a Docker event (container actions); never throws. */
   event: (action: string, rec: ContainerRecord, extra?: Record<string, string>) => void;

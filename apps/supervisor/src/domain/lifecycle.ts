@@ -38,7 +38,7 @@ export class Lifecycle implements LifecycleContext {
   readonly removing = new Set<string>();
 
   constructor(readonly d: LifecycleDeps) {
-    this.shims = new ShimPool(d.shimPath, (rec, monitor) => recordMonitor(d, rec, monitor));
+    this.shims = new ShimPool(d.shimPath, (rec, monitor) => recordMonitor(d, rec, monitor), d.monitorPath && { path: d.monitorPath, execRoot: d.config.execRoot });
     this.health = new HealthMonitor({ d, shims: this.shims });
   }
 

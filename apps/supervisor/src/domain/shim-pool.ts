@@ -1,19 +1,31 @@
+import { existsSync } from 'node:fs';
 import { failedPrecondition, isUnavailable, messageOf } from '@berth/errors';
-import type { shimV1 } from '@berth/proto';
+import type { monitorV1, shimV1 } from '@berth/proto';
+import { adopt, monitorClient, monitorPaths, spawnMonitor } from '../clients/monitor-client';
 import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
 import type { ContainerRecord, MonitorRef } from './model';
 import { monitorInfo, monitorPathFor } from './monitor-record';
 
-/** One gRPC client per container shim, and starting a shim when none serves. */
+/** The conmon-based monitor: one process for the containers whose record names it. */
+export interface MonitorDeps {
+  path: () => string;
+  execRoot: string;
+}
+
+/** One gRPC client per container shim, and starting a shim (or the conmon monitor) when none serves. */
 export class ShimPool {
   private readonly clients = new Map<string, shimV1.ShimClient>();
   /** Containers whose running monitor this supervisor refused to adopt, and why. */
   private readonly refused = new Map<string, string>();
+  private monitor: monitorV1.MonitorClient | undefined;
+  /** One spawn at a time: many containers may find the monitor gone at once. */
+  private spawning: Promise<void> | undefined;
 
   constructor(
     private readonly shimPath: () => string,
     /** Told which monitor now serves a container, after this pool started one. */
     private readonly started: (rec: ContainerRecord, monitor: MonitorRef) => void = () => undefined,
+    private readonly monitorDeps?: MonitorDeps,
   ) {}
 
   get(rec: ContainerRecord): shimV1.ShimClient {
@@ -47,10 +59,36 @@ export class ShimPool {
     if (await socketAnswers(rec.shimSocket)) return;
     this.drop(rec.id);
     this.refused.delete(rec.id);
+    if (rec.monitor?.name === 'conmon' && this.monitorDeps) {
+      const path = await this.ensureMonitor(rec);
+      const info = await monitorInfo(this.get(rec)).catch((err: unknown) => ({ version: `unknown (${messageOf(err)})` }));
+      this.started(rec, { name: 'conmon', version: info.version || 'unknown', path });
+      return;
+    }
     const path = monitorPathFor(rec, this.shimPath);
     await spawnShim(path, rec.id, rec.bundle, rec.shimSocket);
     const info = await monitorInfo(this.get(rec)).catch((err: unknown) => ({ name: 'shim', version: `unknown (${messageOf(err)})` }));
     this.started(rec, { name: info.name || 'shim', version: info.version || 'unknown', path });
+  }
+
+  /** The monitor process serves the container's socket once Adopt returns; returns its artifact. */
+  private async ensureMonitor(rec: ContainerRecord): Promise<string> {
+    const deps = this.monitorDeps!;
+    const { socket } = monitorPaths(deps.execRoot);
+    const kept = rec.monitor?.path;
+    const path = kept && existsSync(kept) ? kept : deps.path();
+    if (!(await socketAnswers(socket))) {
+      this.spawning ??= (async () => {
+        this.monitor?.close();
+        this.monitor = undefined;
+        if (!(await socketAnswers(socket))) await spawnMonitor(path, deps.execRoot);
+      })().finally(() => (this.spawning = undefined));
+      await this.spawning;
+    }
+    this.monitor ??= monitorClient(socket);
+    // A monitor started again serves what it had already; Adopt is then a no-op.
+    await adopt(this.monitor, rec.id, rec.bundle);
+    return path;
   }
 
   /**
@@ -71,5 +109,6 @@ export class ShimPool {
   close(): void {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+    this.monitor?.close();
   }
 }

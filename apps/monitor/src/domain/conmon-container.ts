@@ -1,0 +1,290 @@
+import { existsSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { failedPrecondition } from '@berth/errors';
+import type { LogLine, StreamName } from '@berth/json-log';
+import type { Logger } from '@berth/logging';
+import {
+  type AttachHandle,
+  type ExecHandle,
+  type ExecState,
+  Execs,
+  type ExitRecord,
+  type LogsOptions,
+  mountRootfs,
+  readExitRecord,
+  Runtime,
+  type ShimContainer,
+  type ShimOptions,
+  type Status,
+  type Subscriber,
+  unmountRootfs,
+  writeExitRecord,
+} from '@berth/shim-core';
+import { type ConmonPaths, conmonPaths, createUnderConmon } from '../clients/conmon';
+import { openK8sLog } from './k8s-log';
+
+/** How often the exit file and conmon's pid are checked besides inotify (which a busy dir can overflow). */
+const POLL_MS = 500;
+
+function alive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(path: string): number {
+  try {
+    return Number(readFileSync(path, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A container whose parent is its conmon. Nothing about the container lives only in this
+ * process: the pid files, conmon's exit file and the log are on disk, so a monitor started
+ * again reads them and carries on (`recover`).
+ */
+export class ConmonContainer implements ShimContainer {
+  status: Status = 'created';
+  private pid = 0;
+  private exit: ExitRecord | undefined;
+  /** Exits seen; a follower of one run stops once this passes the count it started with. */
+  private exits = 0;
+  private waiters: ((r: ExitRecord) => void)[] = [];
+  private readonly rt: Runtime;
+  private readonly execs: Execs;
+  private readonly p: ConmonPaths;
+  private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private starting = false;
+
+  constructor(
+    readonly o: ShimOptions,
+    readonly bundle: string,
+    private readonly logger: Logger,
+  ) {
+    this.rt = new Runtime(o);
+    this.execs = new Execs(this.rt, bundle, o.id);
+    this.p = conmonPaths(bundle, o);
+  }
+
+  private get exitFile(): string {
+    return join(this.p.exitDir, this.o.id);
+  }
+
+  /** What the files say: a run whose conmon lives is still going; an exit file not yet recorded is recorded now. */
+  async recover(): Promise<void> {
+    this.exit = readExitRecord(this.bundle);
+    this.status = this.exit ? 'stopped' : 'created';
+    const conmon = readPid(this.p.conmonPid);
+    if (existsSync(this.exitFile)) {
+      await this.finish();
+      return;
+    }
+    if (alive(conmon)) {
+      this.pid = readPid(this.p.initPid);
+      this.status = (await this.runtimeStatus()) === 'paused' ? 'paused' : 'running';
+      this.exit = undefined;
+      this.watchExit();
+    }
+  }
+
+  private async runtimeStatus(): Promise<string> {
+    try {
+      return (JSON.parse(await this.rt.call('state', this.o.id)) as { status?: string }).status ?? '';
+    } catch {
+      return '';
+    }
+  }
+
+  state() {
+    return { status: this.status, pid: this.live() ? this.pid : 0, exitCode: this.exit?.exitCode ?? 0, exitedUnixMs: this.exit?.exitedUnixMs ?? 0 };
+  }
+
+  private live(): boolean {
+    return this.status === 'running' || this.status === 'paused';
+  }
+
+  async start(): Promise<number> {
+    if (this.live() || this.starting) throw failedPrecondition(`container ${this.o.id} is already running`);
+    this.starting = true;
+    try {
+      await this.rt.delete();
+      mountRootfs(this.bundle);
+      rmSync(this.exitFile, { force: true });
+      rmSync(this.p.initPid, { force: true });
+      const pid = await createUnderConmon(this.bundle, this.o, this.p);
+      try {
+        await this.rt.call('start', this.o.id);
+      } catch (err) {
+        await this.rt.delete();
+        throw err;
+      }
+      this.pid = pid;
+      this.exit = undefined;
+      this.status = 'running';
+      this.watchExit();
+      return pid;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private watchExit(): void {
+    this.stopWatching();
+    const check = () => {
+      if (!this.live()) return;
+      if (existsSync(this.exitFile)) void this.finish();
+      else if (!alive(readPid(this.p.conmonPid)) && !alive(this.pid)) void this.finish(255);
+    };
+    try {
+      this.watcher = watch(this.p.exitDir, check);
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // the poll covers it
+    }
+    this.poll = setInterval(check, POLL_MS);
+    this.poll.unref();
+    check();
+  }
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.poll) clearInterval(this.poll);
+    this.poll = undefined;
+  }
+
+  private finishing: Promise<void> | undefined;
+
+  /** Records the exit conmon wrote (its code; the file's time is the exit's time). */
+  private finish(lostCode?: number): Promise<void> {
+    this.finishing ??= (async () => {
+      this.stopWatching();
+      let rec: ExitRecord;
+      try {
+        const code = Number(readFileSync(this.exitFile, 'utf8').trim());
+        rec = { exitCode: Number.isFinite(code) ? code : 255, exitedUnixMs: Math.round(statSync(this.exitFile).mtimeMs) };
+      } catch {
+        rec = { exitCode: lostCode ?? 255, exitedUnixMs: Date.now() };
+      }
+      writeExitRecord(this.bundle, rec);
+      await this.rt.delete();
+      rmSync(this.exitFile, { force: true });
+      this.exit = rec;
+      this.status = 'stopped';
+      this.exits++;
+      for (const w of this.waiters.splice(0)) w(rec);
+      this.logger.info({ exitCode: rec.exitCode }, 'container exited');
+    })().finally(() => (this.finishing = undefined));
+    return this.finishing;
+  }
+
+  async wait(): Promise<ExitRecord> {
+    if (this.live()) return new Promise((r) => this.waiters.push(r));
+    if (this.exit) return this.exit;
+    throw failedPrecondition(`container ${this.o.id} has not been started`);
+  }
+
+  private running(): void {
+    if (!this.live()) throw failedPrecondition(`container ${this.o.id} is not running`);
+  }
+
+  async kill(signal: number, all: boolean): Promise<void> {
+    this.running();
+    await this.rt.kill(signal, all);
+  }
+
+  async pause(pause: boolean): Promise<void> {
+    this.running();
+    await this.rt.call(pause ? 'pause' : 'resume', this.o.id);
+    this.status = pause ? 'paused' : 'running';
+  }
+
+  async pids(): Promise<number[]> {
+    this.running();
+    return this.rt.pids();
+  }
+
+  resize(): void {
+    throw failedPrecondition(`container ${this.o.id} has no TTY`);
+  }
+
+  /**
+   * Live output is the log as conmon writes it, from the end it has now: the next run's (or this
+   * run's) bytes, until that run exits. Stdin never comes here (containers with -i keep the Node shim).
+   */
+  attach(streams: Set<StreamName>, sub: Omit<Subscriber, 'streams'>): AttachHandle {
+    const until = this.exits + 1;
+    let left = false;
+    const from = existsSync(this.p.log) ? statSync(this.p.log).size : 0;
+    void (async () => {
+      const it = await openK8sLog(this.p.log, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until } });
+      for await (const batch of it) {
+        if (left) break;
+        for (const l of batch) if (streams.has(l.stream)) sub.data(l.stream, l.line);
+      }
+      if (!left) sub.end();
+    })().catch((err: unknown) => {
+      this.logger.warn({ err: String(err) }, 'attach ended');
+      if (!left) sub.end();
+    });
+    return {
+      stdin: () => undefined,
+      closeStdin: () => undefined,
+      leave: () => {
+        left = true;
+      },
+    };
+  }
+
+  async logs(opts: LogsOptions): Promise<AsyncGenerator<LogLine[]>> {
+    const until = this.exits + 1;
+    const live = opts.follow && this.live();
+    return openK8sLog(this.p.log, {
+      tail: opts.tail,
+      sinceNano: opts.sinceNano,
+      untilNano: opts.untilNano,
+      follow: live ? { ended: () => opts.left() || this.exits >= until } : undefined,
+    });
+  }
+
+  async exec(execId: string, processJson: Buffer, out: (s: StreamName, b: Buffer) => void): Promise<ExecHandle> {
+    if (this.status !== 'running') throw failedPrecondition(`container ${this.o.id} is not running`);
+    return this.execs.run(execId, processJson, out);
+  }
+
+  execState(execId: string): ExecState {
+    return this.execs.state(execId);
+  }
+
+  /** Leaves nothing behind: kills what runs, removes runtime state, unmounts the rootfs. */
+  async shutdown(): Promise<void> {
+    if (this.live()) {
+      if (this.status === 'paused') await this.rt.call('resume', this.o.id).catch(() => undefined);
+      await this.rt.kill(9, true).catch(() => undefined);
+      await Promise.race([this.wait().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    this.stopWatching();
+    const conmon = readPid(this.p.conmonPid);
+    if (alive(conmon)) {
+      try {
+        process.kill(conmon, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await this.rt.delete();
+    unmountRootfs(this.bundle);
+  }
+
+  /** Stops watching without touching the container (the monitor is exiting or letting it go). */
+  release(): void {
+    this.stopWatching();
+  }
+}

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LogLine } from '@berth/json-log';
+import { openK8sLog, parseK8sRow } from './k8s-log';
+
+const dir = mkdtempSync(join(tmpdir(), 'k8s-log-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function all(it: AsyncGenerator<LogLine[]>): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for await (const b of it) out.push(...b);
+  return out;
+}
+
+const ROWS = [
+  '2026-12-01T14:16:47.686204285+00:00 stdout F out 1',
+  '2026-12-01T14:16:47.689465436+00:00 stderr F err 1',
+  '2026-12-01T14:16:48.000000001+00:00 stdout P piece-',
+  '2026-12-01T14:16:48.000000002+00:00 stdout F end',
+  '2026-12-01T14:16:48.103160230+00:00 stdout F',
+  '2026-12-01T14:16:48.303601466+00:00 stdout P partial',
+];
+
+describe('k8s-file rows', () => {
+  it('become json-file entries: F with its newline, P without, an empty F an empty line', () => {
+    expect(parseK8sRow(Buffer.from(ROWS[0]!))).toEqual({ stream: 'stdout', line: Buffer.from('out 1\n'), timeNano: 1796134607686204285n });
+    expect(parseK8sRow(Buffer.from(ROWS[2]!))!.line.toString()).toBe('piece-');
+    expect(parseK8sRow(Buffer.from(ROWS[4]!))!.line.toString()).toBe('\n');
+    expect(parseK8sRow(Buffer.from('garbage'))).toBeUndefined();
+    expect(parseK8sRow(Buffer.from('2026-12-01T14:16:48Z stdin F x'))).toBeUndefined();
+  });
+
+  it('reads all, the tail, and a time window', async () => {
+    const f = join(dir, 'a.log');
+    writeFileSync(f, ROWS.map((r) => `${r}\n`).join(''));
+    const text = (ls: LogLine[]) => ls.map((l) => l.line.toString()).join('');
+    expect(text(await all(await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n })))).toBe('out 1\nerr 1\npiece-end\n\npartial');
+    expect(text(await all(await openK8sLog(f, { tail: 2, sinceNano: 0n, untilNano: 0n })))).toBe('\npartial');
+    expect(text(await all(await openK8sLog(f, { tail: 0, sinceNano: 0n, untilNano: 0n })))).toBe('');
+    expect(text(await all(await openK8sLog(f, { tail: 100, sinceNano: 0n, untilNano: 0n })))).toBe('out 1\nerr 1\npiece-end\n\npartial');
+    expect(text(await all(await openK8sLog(f, { tail: -1, sinceNano: 1796134608000000001n, untilNano: 1796134608103160230n })))).toBe('piece-end\n\n');
+    expect(await all(await openK8sLog(join(dir, 'missing.log'), { tail: -1, sinceNano: 0n, untilNano: 0n }))).toEqual([]);
+  });
+
+  it('follows new rows until the writer has ended, then reads what is left', async () => {
+    const f = join(dir, 'b.log');
+    writeFileSync(f, `${ROWS[0]}\n`);
+    let ended = false;
+    const it = await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n, follow: { ended: () => ended } });
+    const got: string[] = [];
+    const done = (async () => {
+      for await (const b of it) got.push(...b.map((l) => l.line.toString()));
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    appendFileSync(f, `${ROWS[1]}\n`);
+    await new Promise((r) => setTimeout(r, 300));
+    appendFileSync(f, `${ROWS[3]}\n`);
+    ended = true;
+    await done;
+    expect(got).toEqual(['out 1\n', 'err 1\n', 'end\n']);
+  });
+});

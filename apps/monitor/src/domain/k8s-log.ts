@@ -1,0 +1,147 @@
+import { open, stat } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { type LogLine, parseRfc3339Nano, type StreamName } from '@berth/json-log';
+
+/** Bytes read at a time: memory stays bounded by this (plus one row) whatever the log's size. */
+const CHUNK = 1024 * 1024;
+/** conmon cuts rows at its buffer size; anything much longer is not one of its rows. */
+const MAX_ROW = 1024 * 1024;
+/** A follower also polls this often (conmon writes from another process; inotify can miss a rename). */
+const POLL_MS = 200;
+
+export interface K8sReadOptions {
+  /** Last N rows only (counted over both streams, as Docker counts entries); negative means all. */
+  tail: number;
+  sinceNano: bigint;
+  untilNano: bigint;
+  /** Start at this byte offset instead (a live attach reads only what comes after it). */
+  fromOffset?: number;
+  /** Keep reading new rows until `ended()` is true, then read what is left and stop. */
+  follow?: { ended: () => boolean };
+}
+
+const SPACE = 0x20;
+const NL = 0x0a;
+
+/**
+ * One k8s-file row (`<RFC3339 time> <stdout|stderr> <F|P> <bytes>`) as a json-file entry. A `P`
+ * row is a piece of a longer line: it stays its own entry without a newline, as Docker's
+ * json-file keeps the 16 KiB pieces of a long line, so a line of any length costs one row of
+ * memory and `docker logs` prints the same bytes.
+ */
+export function parseK8sRow(row: Buffer): LogLine | undefined {
+  const a = row.indexOf(SPACE);
+  const b = a < 0 ? -1 : row.indexOf(SPACE, a + 1);
+  if (b < 0) return undefined;
+  const stream = row.toString('latin1', a + 1, b);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  const tag = row[b + 1];
+  const full = tag === 0x46; // F
+  if (!full && tag !== 0x50) return undefined;
+  // A row with no content has no space after its tag.
+  const body = row.length > b + 3 ? row.subarray(b + 3) : Buffer.alloc(0);
+  const timeNano = parseRfc3339Nano(row.toString('latin1', 0, a));
+  const line = full ? Buffer.concat([body, Buffer.from('\n')]) : Buffer.from(body);
+  return { stream: stream as StreamName, line, timeNano };
+}
+
+/** Where the last `n` rows begin, reading back from the end a chunk at a time. */
+async function tailOffset(path: string, n: number): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    let pos = size;
+    if (n === 0) return pos;
+    let seen = 0;
+    const buf = Buffer.alloc(64 * 1024);
+    while (pos > 0) {
+      const len = Math.min(buf.length, pos);
+      pos -= len;
+      await fh.read(buf, 0, len, pos);
+      for (let i = len - 1; i >= 0; i--) {
+        // The newline that ends the file closes the last row; every other one ends the row before a start.
+        if (buf[i] !== NL || pos + i === size - 1) continue;
+        if (++seen === n) return pos + i + 1;
+      }
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function logSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits until the file changes (inotify) or a poll interval passes. */
+function changed(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    let w: ReturnType<typeof watch> | undefined;
+    const done = () => {
+      clearTimeout(t);
+      w?.close();
+      resolve();
+    };
+    const t = setTimeout(done, POLL_MS);
+    try {
+      w = watch(path, done);
+      w.on('error', done);
+    } catch {
+      // not there yet: the poll covers it
+    }
+  });
+}
+
+/**
+ * A conmon k8s-file log as json-file entries, in batches of one read each. Rejects at open when
+ * the log cannot be read (a missing log is an empty one: the container has not written yet).
+ */
+export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<LogLine[]>> {
+  let pos = o.fromOffset ?? (o.tail >= 0 ? await tailOffset(path, o.tail).catch(() => 0) : 0);
+  const keep = (l: LogLine) => (o.sinceNano === 0n || l.timeNano >= o.sinceNano) && (o.untilNano === 0n || l.timeNano <= o.untilNano);
+  async function* gen(): AsyncGenerator<LogLine[]> {
+    let carry = Buffer.alloc(0);
+    const buf = Buffer.alloc(CHUNK);
+    for (;;) {
+      const ended = o.follow ? o.follow.ended() : true;
+      let fh;
+      try {
+        fh = await open(path, 'r');
+      } catch {
+        fh = undefined;
+      }
+      let progressed = false;
+      try {
+        for (;;) {
+          if (!fh) break;
+          const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+          if (bytesRead === 0) break;
+          progressed = true;
+          pos += bytesRead;
+          let data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+          const out: LogLine[] = [];
+          let start = 0;
+          for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
+            const l = parseK8sRow(data.subarray(start, nl));
+            if (l && keep(l)) out.push(l);
+            start = nl + 1;
+          }
+          data = data.subarray(start);
+          // A row without its newline yet is kept for the next read (copied: `buf` is reused).
+          carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
+          if (out.length) yield out;
+        }
+      } finally {
+        await fh?.close();
+      }
+      if (!o.follow || ended) return;
+      if (!progressed) await changed(path);
+    }
+  }
+  return gen();
+}
