@@ -42,15 +42,12 @@ export function conmonPaths(bundle: string, o: ShimOptions): ConmonPaths {
     socketDir: join(dir, 'sockets'),
     conmonPid: join(dir, 'conmon.pid'),
     initPid: join(bundle, 'init.pid'),
-    log: k8sLogPath(o),
+    // The supervisor names a k8s-file path for conmon containers (`<id>-k8s.log`).
+    log: o.logPath,
     ownLog: join(dir, 'conmon.log'),
   };
 }
 
-/** conmon writes the k8s-file format; it goes beside the json-file path the record names. */
-export function k8sLogPath(o: ShimOptions): string {
-  return o.logPath.replace(/(-json)?\.log$/, '') + '-k8s.log';
-}
 
 /**
  * `runc create` under a new conmon, which double-forks into its own session: the container's

@@ -227,7 +227,22 @@ export class ConmonContainer implements ShimContainer {
       const it = await openK8sLog(this.p.log, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until } });
       for await (const batch of it) {
         if (left) break;
-        for (const l of batch) if (streams.has(l.stream)) sub.data(l.stream, l.line);
+        // Consecutive rows of one stream go out as one message: a row each would be a message each.
+        let run: Buffer[] = [];
+        let runStream: StreamName | undefined;
+        const flush = () => {
+          if (runStream && run.length) sub.data(runStream, run.length === 1 ? run[0]! : Buffer.concat(run));
+          run = [];
+        };
+        for (const l of batch) {
+          if (!streams.has(l.stream)) continue;
+          if (l.stream !== runStream) {
+            flush();
+            runStream = l.stream;
+          }
+          run.push(l.line);
+        }
+        flush();
       }
       if (!left) sub.end();
     })().catch((err: unknown) => {

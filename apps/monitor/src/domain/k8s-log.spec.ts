@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LogLine } from '@berth/json-log';
-import { openK8sLog, parseK8sRow } from './k8s-log';
+import { parseRfc3339Nano } from '@berth/json-log';
+import { openK8sLog, parseK8sRow, parseK8sTime } from './k8s-log';
 
 const dir = mkdtempSync(join(tmpdir(), 'k8s-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +25,12 @@ const ROWS = [
 ];
 
 describe('k8s-file rows', () => {
+  it('have conmon times, read as RFC 3339 (offsets, short fractions, a new second each)', () => {
+    for (const t of ['2026-12-01T14:16:47.686204285+00:00', '2026-12-01T14:16:47.6+00:00', '2026-12-01T14:16:48.000000001+00:00', '2026-12-01T16:16:48.5+02:00', '2026-12-01T14:16:48.123Z']) {
+      expect(parseK8sTime(t)).toBe(parseRfc3339Nano(t));
+    }
+  });
+
   it('become json-file entries: F with its newline, P without, an empty F an empty line', () => {
     expect(parseK8sRow(Buffer.from(ROWS[0]!))).toEqual({ stream: 'stdout', line: Buffer.from('out 1\n'), timeNano: 1796134607686204285n });
     expect(parseK8sRow(Buffer.from(ROWS[2]!))!.line.toString()).toBe('piece-');

@@ -2,6 +2,8 @@ import { open, stat } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import { type LogLine, parseRfc3339Nano, type StreamName } from '@berth/json-log';
 
+const NEWLINE = Buffer.from('\n');
+
 /** Bytes read at a time: memory stays bounded by this (plus one row) whatever the log's size. */
 const CHUNK = 1024 * 1024;
 /** conmon cuts rows at its buffer size; anything much longer is not one of its rows. */
@@ -29,6 +31,31 @@ const NL = 0x0a;
  * json-file keeps the 16 KiB pieces of a long line, so a line of any length costs one row of
  * memory and `docker logs` prints the same bytes.
  */
+let cachedKey = '';
+let cachedNs = 0n;
+
+/**
+ * conmon's times (`2026-12-01T14:16:47.686204285+00:00`): rows of one second share everything but
+ * the fraction, so the date part is parsed once per second (a big log is mostly this).
+ */
+export function parseK8sTime(s: string): bigint {
+  const dot = s.indexOf('.', 19);
+  if (dot === 19) {
+    let end = 20;
+    while (end < s.length && s.charCodeAt(end) >= 48 && s.charCodeAt(end) <= 57) end++;
+    const key = s.slice(0, 19) + s.slice(end);
+    if (key !== cachedKey) {
+      const ms = Date.parse(`${s.slice(0, 19)}${s.slice(end) || 'Z'}`);
+      if (Number.isNaN(ms)) return parseRfc3339Nano(s);
+      cachedKey = key;
+      cachedNs = BigInt(ms) * 1_000_000n;
+    }
+    return cachedNs + BigInt(s.slice(20, Math.min(end, 29)).padEnd(9, '0'));
+  }
+  return parseRfc3339Nano(s);
+}
+
+/** `row` may end with its newline (kept as the entry's, for an F row); the entry's bytes are views into it. */
 export function parseK8sRow(row: Buffer): LogLine | undefined {
   const a = row.indexOf(SPACE);
   const b = a < 0 ? -1 : row.indexOf(SPACE, a + 1);
@@ -38,10 +65,12 @@ export function parseK8sRow(row: Buffer): LogLine | undefined {
   const tag = row[b + 1];
   const full = tag === 0x46; // F
   if (!full && tag !== 0x50) return undefined;
+  const nl = row[row.length - 1] === NL ? 1 : 0;
+  const end = row.length - nl;
   // A row with no content has no space after its tag.
-  const body = row.length > b + 3 ? row.subarray(b + 3) : Buffer.alloc(0);
-  const timeNano = parseRfc3339Nano(row.toString('latin1', 0, a));
-  const line = full ? Buffer.concat([body, Buffer.from('\n')]) : Buffer.from(body);
+  const body = end > b + 3 ? row.subarray(b + 3, end) : Buffer.alloc(0);
+  const timeNano = parseK8sTime(row.toString('latin1', 0, a));
+  const line = !full ? body : nl && body.length ? row.subarray(b + 3) : Buffer.concat([body, NEWLINE]);
   return { stream: stream as StreamName, line, timeNano };
 }
 
@@ -78,6 +107,27 @@ export async function logSize(path: string): Promise<number> {
   }
 }
 
+function absentIsEmpty(err: NodeJS.ErrnoException): number {
+  if (err.code === 'ENOENT') return 0;
+  throw err;
+}
+
+/** Fails as reading would (EISDIR, EACCES), so the caller gets the error before any entry; absent is fine. */
+async function readable(path: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await fh.read(Buffer.alloc(1), 0, 1, 0);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Waits until the file changes (inotify) or a poll interval passes. */
 function changed(path: string): Promise<void> {
   return new Promise((resolve) => {
@@ -102,23 +152,23 @@ function changed(path: string): Promise<void> {
  * the log cannot be read (a missing log is an empty one: the container has not written yet).
  */
 export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<LogLine[]>> {
-  let pos = o.fromOffset ?? (o.tail >= 0 ? await tailOffset(path, o.tail).catch(() => 0) : 0);
+  await readable(path);
+  let pos = o.fromOffset ?? (o.tail >= 0 ? await tailOffset(path, o.tail).catch(absentIsEmpty) : 0);
   const keep = (l: LogLine) => (o.sinceNano === 0n || l.timeNano >= o.sinceNano) && (o.untilNano === 0n || l.timeNano <= o.untilNano);
   async function* gen(): AsyncGenerator<LogLine[]> {
     let carry = Buffer.alloc(0);
-    const buf = Buffer.alloc(CHUNK);
     for (;;) {
       const ended = o.follow ? o.follow.ended() : true;
-      let fh;
-      try {
-        fh = await open(path, 'r');
-      } catch {
-        fh = undefined;
-      }
+      const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
       let progressed = false;
       try {
         for (;;) {
           if (!fh) break;
+          // A fresh buffer each read: the entries are views into it, not copies.
+          const buf = Buffer.allocUnsafe(CHUNK);
           const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
           if (bytesRead === 0) break;
           progressed = true;
@@ -127,12 +177,12 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
           const out: LogLine[] = [];
           let start = 0;
           for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
-            const l = parseK8sRow(data.subarray(start, nl));
+            const l = parseK8sRow(data.subarray(start, nl + 1));
             if (l && keep(l)) out.push(l);
             start = nl + 1;
           }
           data = data.subarray(start);
-          // A row without its newline yet is kept for the next read (copied: `buf` is reused).
+          // A row without its newline yet waits for the next read.
           carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
           if (out.length) yield out;
         }

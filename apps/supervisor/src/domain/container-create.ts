@@ -149,6 +149,12 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       idMappings: idMappingsFor(containerRemap(ctx.d.config, hostConfig)),
     });
     const logOpts = { ...ctx.d.config.logOpts, ...(hostConfig.LogConfig?.Config ?? {}) };
+    const monitor = chooseMonitor(ctx.d.config.defaultMonitor, { tty: merged.config.Tty, openStdin: merged.config.OpenStdin, logDriver: hostConfig.LogConfig?.Type || 'json-file', logMaxSize: parseSize(logOpts['max-size']) });
+    if (monitor) {
+      rec.monitor = monitor;
+      // conmon writes the k8s-file format; LogPath names the file that is really there.
+      rec.logPath = rec.logPath.replace(/-json\.log$/, '-k8s.log');
+    }
     writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
     writeFileAtomic(join(bundle, 'rootfs-mounts.json'), JSON.stringify(mounts));
     writeFileAtomic(
@@ -168,8 +174,6 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       }),
     );
     mkdirSync(join(ctx.d.config.execRoot, 'shims'), { recursive: true, mode: 0o700 });
-    const monitor = chooseMonitor(ctx.d.config.defaultMonitor, { tty: merged.config.Tty, openStdin: merged.config.OpenStdin, logDriver: hostConfig.LogConfig?.Type || 'json-file', logMaxSize: parseSize(logOpts['max-size']) });
-    if (monitor) rec.monitor = monitor;
     containers.save(rec);
     // The shim is wanted now so that an attach before start sees every byte; if it cannot
     // come up, start (or attach) will try again and report the reason.
