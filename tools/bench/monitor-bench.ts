@@ -64,7 +64,8 @@ async function measure(docker: Docker, monitorPids: () => number[], enginePids: 
   let n = 0;
   const start = () => ok(['run', '-d', '--network', 'none', '--name', `mb${n++}`, 'busybox', 'sleep', '3600']);
   for (let i = 0; i < RUNS; i++) runD.push(await timed(start));
-  const conc = 20;
+  // Up to the first count at concurrency 4, so that count is met exactly.
+  const conc = Math.max(4, COUNTS[0]! - n);
   const wall = await timed(async () => {
     let left = conc;
     await Promise.all(
