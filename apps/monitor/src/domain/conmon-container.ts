@@ -243,6 +243,8 @@ export class ConmonContainer implements ShimContainer {
           run.push(l.line);
         }
         flush();
+        // The log is the buffer: the next read waits until the client has taken this one.
+        await sub.ready?.();
       }
       if (!left) sub.end();
     })().catch((err: unknown) => {
