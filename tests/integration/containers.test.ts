@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -264,5 +266,46 @@ describe('docker run and the container lifecycle', () => {
       await tmux('kill-server');
       await suite.docker(['rm', '-f', 'ittest']);
     }
+  });
+});
+
+describe('--pid, --ipc and --uts', () => {
+  const nsOf = (pid: 'self', ns: string) => execFileSync('readlink', [`/proc/${pid}/ns/${ns}`]).toString().trim();
+
+  it('share the host namespaces: --pid=host, --ipc=host, --uts=host', async () => {
+    const r = await suite.docker(['run', '--rm', '--pid=host', '--ipc=host', '--uts=host', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; hostname']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual([nsOf('self', 'pid'), nsOf('self', 'ipc'), hostname()]);
+    const own = await suite.docker(['run', '--rm', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc']);
+    expect(own.stdout.trim().split('\n')).not.toContain(nsOf('self', 'pid'));
+    expect(own.stdout.trim().split('\n')).not.toContain(nsOf('self', 'ipc'));
+  });
+
+  it('join a running container\'s pid and ipc namespaces', async () => {
+    await suite.docker(['run', '-d', '--name', 'nshost', 'busybox', 'sleep', '300']);
+    try {
+      const theirs = await suite.docker(['exec', 'nshost', 'readlink', '/proc/self/ns/ipc']);
+      const r = await suite.docker(['run', '--rm', '--pid', 'container:nshost', '--ipc', 'container:nshost', 'busybox', 'sh', '-c', 'ps -o comm; readlink /proc/self/ns/ipc']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('sleep');
+      expect(r.stdout).toContain(theirs.stdout.trim());
+      await suite.docker(['stop', '-t', '0', 'nshost']);
+      const stopped = await suite.docker(['run', '--rm', '--pid', 'container:nshost', 'busybox', 'true']);
+      expect(stopped.code).toBe(125);
+      expect(stopped.stderr).toContain('cannot join PID of a non running container');
+    } finally {
+      await suite.docker(['rm', '-f', 'nshost']);
+    }
+  });
+
+  it('refuses unknown modes and a hostname with the host uts namespace, as dockerd does', async () => {
+    const bad = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { PidMode: 'bogus' } });
+    expect([bad.status, JSON.parse(bad.body).message]).toEqual([400, 'invalid PID mode: bogus']);
+    const ipc = await suite.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { IpcMode: 'bogus' } });
+    expect([ipc.status, JSON.parse(ipc.body).message]).toEqual([400, 'invalid IPC mode: bogus']);
+    const uts = await suite.api('POST', '/containers/create', { Image: 'busybox', Hostname: 'x', HostConfig: { UTSMode: 'host' } });
+    expect([uts.status, JSON.parse(uts.body).message]).toEqual([400, 'conflicting options: hostname and the UTS mode']);
+    const missing = await suite.docker(['run', '--rm', '--pid', 'container:nosuch', 'busybox', 'true']);
+    expect(missing.stderr).toContain('No such container: nosuch');
   });
 });

@@ -54,6 +54,17 @@ describe('buildSpec', () => {
     expect(buildSpec(input()).linux.uidMappings).toBeUndefined();
   });
 
+  it('shares the host pid, ipc (with its /dev/shm) and uts namespaces, or a process\'s', () => {
+    const host = buildSpec(input({ pid: { mode: 'host' }, ipc: { mode: 'host', shm: '/dev/shm' }, utsHost: true }));
+    expect(host.linux.namespaces.map((n) => n.type)).toEqual(['mount', 'network']);
+    expect(host.mounts.find((m) => m.destination === '/dev/shm')).toMatchObject({ type: 'bind', source: '/dev/shm' });
+    expect(host.hostname).toBe('');
+    const joined = buildSpec(input({ pid: { mode: 'path', path: '/proc/7/ns/pid' }, ipc: { mode: 'path', path: '/proc/7/ns/ipc' } }));
+    expect(joined.linux.namespaces.filter((n) => n.path)).toEqual([{ type: 'pid', path: '/proc/7/ns/pid' }, { type: 'ipc', path: '/proc/7/ns/ipc' }]);
+    expect(joined.mounts.find((m) => m.destination === '/dev/shm')?.type).toBe('tmpfs');
+    expect(joined.hostname).toBe('aaaaaaaaaaaa');
+  });
+
   it('joins the host network and wraps the command with the init', () => {
     const s = buildSpec(input({ network: { mode: 'host' }, initBinary: '/usr/bin/tini-static' }));
     expect(s.linux.namespaces.some((n) => n.type === 'network')).toBe(false);

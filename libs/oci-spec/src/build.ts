@@ -28,6 +28,12 @@ export interface SpecInput {
   readonlyRootfs?: boolean;
   /** "none" / "host" / a netns path to join. */
   network: { mode: 'none' } | { mode: 'host' } | { mode: 'path'; path: string };
+  /** `--pid`: the host's namespace or another container's (a /proc path); private when unset. */
+  pid?: SharedNamespace;
+  /** `--ipc`: as pid; a shared one brings its /dev/shm along (a host path to bind). */
+  ipc?: SharedNamespace & { shm?: string };
+  /** `--uts=host`: the host's hostname namespace (no hostname is set then). */
+  utsHost?: boolean;
   shmSizeBytes?: number;
   memoryBytes?: number;
   nanoCpus?: number;
@@ -63,6 +69,14 @@ export interface SpecInput {
   idMappings?: { uids: LinuxIdMapping[]; gids: LinuxIdMapping[] };
 }
 
+export type SharedNamespace = { mode: 'host' } | { mode: 'path'; path: string };
+
+/** The namespace entry of a private or shared namespace; none at all means the host's. */
+function namespaceEntry(type: Namespace['type'], shared: SharedNamespace | undefined): Namespace[] {
+  if (!shared) return [{ type }];
+  return shared.mode === 'host' ? [] : [{ type, path: shared.path }];
+}
+
 function normaliseCap(c: string): string {
   const up = c.toUpperCase();
   return up === 'ALL' ? 'ALL' : up.startsWith('CAP_') ? up : `CAP_${up}`;
@@ -95,7 +109,7 @@ export function capabilities(privileged: boolean, add: string[] = [], drop: stri
 
 export function buildSpec(i: SpecInput): Spec {
   const caps = capabilities(i.privileged ?? false, i.capAdd, i.capDrop, i.hostCapabilities);
-  const namespaces: Namespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: Namespace[] = [...namespaceEntry('pid', i.pid), ...namespaceEntry('ipc', i.ipc), ...(i.utsHost ? [] : [{ type: 'uts' as const }]), { type: 'mount' }];
   if (i.network.mode === 'none') namespaces.push({ type: 'network' });
   if (i.cgroupNamespace) namespaces.push({ type: 'cgroup' });
   if (i.network.mode === 'path') namespaces.push({ type: 'network', path: i.network.path });
@@ -115,6 +129,8 @@ export function buildSpec(i: SpecInput): Spec {
     bind('/etc/hosts', i.files.hosts),
     ...(i.initBinary ? [bind('/sbin/docker-init', i.initBinary, true)] : []),
   ].filter((m) => !extra.some((e) => e.destination === m.destination)).concat(extra);
+  // A shared IPC namespace is no use without the shared memory that goes with it.
+  if (i.ipc?.shm) for (const [n, m] of mounts.entries()) if (m.destination === '/dev/shm' && m.type === 'tmpfs') mounts[n] = bind('/dev/shm', i.ipc.shm);
   if (i.idMappings) {
     for (const [n, m] of mounts.entries()) {
       // sysfs may only be mounted by the user namespace that owns the network namespace, and the
@@ -183,7 +199,7 @@ export function buildSpec(i: SpecInput): Spec {
   else if (!i.privileged && i.seccomp !== false) spec.linux.seccomp = defaultSeccomp(caps, seccompHost);
   if (i.apparmorProfile) spec.process.apparmorProfile = i.apparmorProfile;
   if (i.privileged && i.hostDevices?.length) spec.linux.devices = i.hostDevices.map((d) => ({ ...d }));
-  if (i.network.mode === 'host') spec.hostname = '';
+  if (i.network.mode === 'host' || i.utsHost) spec.hostname = '';
   return spec;
 }
 

@@ -13,6 +13,7 @@ import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config'
 import { validateHealthcheck } from './health-config';
 import { type LifecycleContext, bundleDir, filesDir, now } from './lifecycle-context';
 import { linkEnv, linkHosts, resolveLinks } from './links';
+import { namespaceModes } from './namespace-modes';
 import { daemonEnv } from './process-env';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from './model';
 import { ociMounts } from './mounts';
@@ -48,6 +49,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const mode = hostConfig.NetworkMode || 'default';
   const choice = networkChoice(mode);
   const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig, body.Hostname ?? '') : undefined;
+  const namespaces = namespaceModes(containers, hostConfig, body.Hostname ?? '');
   const links = resolveLinks(containers, hostConfig.Links as string[] | undefined);
   if (choice.kind === 'host' && (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts)) {
     warnings.push('Published ports are discarded when using host network mode');
@@ -135,6 +137,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       capDrop: hostConfig.CapDrop ?? [],
       readonlyRootfs: hostConfig.ReadonlyRootfs,
       network: attached ? { mode: 'path', path: attached.netnsPath } : (joined?.spec ?? { mode: choice.kind === 'host' ? 'host' : 'none' }),
+      ...namespaces,
       shmSizeBytes: hostConfig.ShmSize,
       memoryBytes: hostConfig.Memory,
       nanoCpus: hostConfig.NanoCpus,

@@ -58,6 +58,9 @@ export interface LogConfig {
 /** Docker's HostConfig, the fields Berth acts on; the rest is kept and shown as given. */
 export interface HostConfig {
   NetworkMode?: string;
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
   RestartPolicy?: RestartPolicy;
   AutoRemove?: boolean;
   Privileged?: boolean;
