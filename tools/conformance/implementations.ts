@@ -12,7 +12,7 @@
 //   bundle from its artifact (and killed and started again there).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Suite } from '../../tests/support/berth';
 import { type KitContext, type KitResult, runKit } from './kit';
 import { KITS } from './kits';
@@ -56,6 +56,23 @@ const NODE_SHIM: MonitorStarter = {
 };
 
 /**
+ * The conmon monitor (apps/monitor): one process for many containers, started on the exec root's
+ * monitor state, which re-serves every container it adopted (the supervisor adopted this one at
+ * create). The monitor the supervisor started goes first, by the socket on its command line.
+ */
+const CONMON_MONITOR: MonitorStarter = {
+  async start(_id, bundle, socket) {
+    const execRoot = dirname(dirname(bundle));
+    const control = join(execRoot, 'monitor.sock');
+    for (const pid of pidsWith(control)) process.kill(pid, 'SIGKILL');
+    const state = join(execRoot, 'monitor');
+    const proc = spawn(process.execPath, [join(ROOT, 'dist/apps/monitor/main.js'), '--state', state, '--socket', control], { cwd: state, stdio: 'ignore' });
+    await waitHealthy('shim', `unix://${socket}`, 30_000, () => (proc.exitCode !== null ? `code ${proc.exitCode}; see ${state}/monitor.log` : undefined));
+    return proc;
+  },
+};
+
+/**
  * crun refuses a hybrid cgroup host whose v2 hierarchy has controllers ("cgroups in hybrid mode
  * not supported, drop all controllers from cgroupv2"), as tests/integration/runtimes.test.ts finds.
  */
@@ -89,9 +106,7 @@ export const IMPLEMENTATIONS: Implementation[] = [
         'the Node shim started again after a SIGKILL does not adopt the running container (State says created, pid 0): it holds the stdio and the exit status in its own process; the conmon monitor (issue 13) is the design that survives this',
     },
   },
-  // The monitor helper's conmon-based monitor goes here once it is on main, with the config
-  // key that makes the supervisor pick it (so the bundle is written for it):
-  // { label: 'shim (conmon)', service: 'shim', harness: { kind: 'monitor', config: { ...OFFLINE, <key>: 'conmon' }, monitor: CONMON_MONITOR } },
+  { label: 'shim (conmon)', service: 'shim', harness: { kind: 'monitor', config: { ...OFFLINE, 'default-monitor': 'conmon' }, monitor: CONMON_MONITOR } },
   {
     label: 'supervisor (crun)',
     service: 'supervisor',
