@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { libcErrno, libcFunction } from './libc';
 
 /**
  * File system calls Node does not offer (mknod, lsetxattr, lgetxattr), reached through libc with koffi.
@@ -15,13 +15,11 @@ let libc:
 
 function lib() {
   if (!libc) {
-    const l = koffi.load('libc.so.6');
-    const errnoLoc = l.func('int *__errno_location()');
     libc = {
-      mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
-      lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
-      lgetxattr: l.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
-      errno: () => koffi.decode(errnoLoc(), 'int') as number,
+      mknod: libcFunction('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+      lsetxattr: libcFunction('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+      lgetxattr: libcFunction('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+      errno: libcErrno,
     };
   }
   return libc;

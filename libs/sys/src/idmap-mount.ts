@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
-import koffi from 'koffi';
+import { libcErrno, libcFunction } from './libc';
 
 /** One line of /proc/<pid>/uid_map: `size` ids from `containerID` inside are `hostID`... outside. */
 export interface IdRange {
@@ -25,13 +25,11 @@ let libc:
 
 function lib() {
   if (!libc) {
-    const l = koffi.load('libc.so.6');
-    const errnoLoc = l.func('int *__errno_location()');
     libc = {
-      openTree: l.func('int open_tree(int dfd, const char *path, unsigned int flags)'),
-      mountSetattr: l.func('int mount_setattr(int dfd, const char *path, unsigned int flags, void *attr, size_t size)'),
-      moveMount: l.func('int move_mount(int from_dfd, const char *from_path, int to_dfd, const char *to_path, unsigned int flags)'),
-      errno: () => koffi.decode(errnoLoc(), 'int') as number,
+      openTree: libcFunction('int open_tree(int dfd, const char *path, unsigned int flags)'),
+      mountSetattr: libcFunction('int mount_setattr(int dfd, const char *path, unsigned int flags, void *attr, size_t size)'),
+      moveMount: libcFunction('int move_mount(int from_dfd, const char *from_path, int to_dfd, const char *to_path, unsigned int flags)'),
+      errno: libcErrno,
     };
   }
   return libc;

@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { libcFunction } from './libc';
 
 const TIOCSWINSZ = 0x5414;
 
@@ -6,10 +6,9 @@ let lib: { openpty: (m: Int32Array, s: Int32Array, n: null, t: null, w: Buffer |
 
 function libc() {
   if (!lib) {
-    const l = koffi.load('libc.so.6');
     lib = {
-      openpty: l.func('int openpty(_Out_ int *amaster, _Out_ int *aslave, void *name, void *termp, void *winp)'),
-      ioctl: l.func('int ioctl(int fd, unsigned long request, void *arg)'),
+      openpty: libcFunction('int openpty(_Out_ int *amaster, _Out_ int *aslave, void *name, void *termp, void *winp)'),
+      ioctl: libcFunction('int ioctl(int fd, unsigned long request, void *arg)'),
     };
   }
   return lib;
