@@ -1,21 +1,8 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Suite } from '../support/berth';
+import { crunUnsupportedHere } from '../support/crun-host';
 
-/**
- * crun refuses a hybrid cgroup host whose v2 hierarchy has controllers ("cgroups in hybrid mode
- * not supported, drop all controllers from cgroupv2"), as this machine kind has (hugetlb): there
- * its cases are skipped, saying why; everywhere else they run.
- */
-function crunUnsupportedHere(): string | undefined {
-  try {
-    const v2 = readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim();
-    if (v2) return `crun cannot run on this host: hybrid cgroups with v2 controllers (${v2})`;
-  } catch {
-    // not hybrid: pure v1 or pure v2
-  }
-  return undefined;
-}
 const crunSkip = crunUnsupportedHere();
 if (crunSkip) console.log(`runtimes: skipping the crun cases: ${crunSkip}`);
 

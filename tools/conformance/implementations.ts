@@ -14,6 +14,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Suite } from '../../tests/support/berth';
+import { crunUnsupportedHere } from '../../tests/support/crun-host';
 import { type KitContext, type KitResult, runKit } from './kit';
 import { KITS } from './kits';
 import { ROOT, ServiceProcess, startRedis, stopProcess, waitHealthy } from './service-process';
@@ -71,20 +72,6 @@ const CONMON_MONITOR: MonitorStarter = {
     return proc;
   },
 };
-
-/**
- * crun refuses a hybrid cgroup host whose v2 hierarchy has controllers ("cgroups in hybrid mode
- * not supported, drop all controllers from cgroupv2"), as tests/integration/runtimes.test.ts finds.
- */
-function crunUnsupportedHere(): string | undefined {
-  try {
-    const v2 = readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim();
-    if (v2) return `crun cannot run on this host: hybrid cgroups with v2 controllers (${v2})`;
-  } catch {
-    // not hybrid
-  }
-  return undefined;
-}
 
 const OFFLINE = { 'registry-hosts': ['docker.io=http://127.0.0.1:9'] };
 
