@@ -281,21 +281,36 @@ describe('--pid, --ipc and --uts', () => {
     expect(own.stdout.trim().split('\n')).not.toContain(nsOf('self', 'ipc'));
   });
 
-  it('join a running container\'s pid and ipc namespaces', async () => {
-    await suite.docker(['run', '-d', '--name', 'nshost', 'busybox', 'sleep', '300']);
+  it('join a running container\'s pid and ipc namespaces, and a shareable one\'s /dev/shm', async () => {
+    await suite.docker(['run', '-d', '--name', 'nshost', '--ipc', 'shareable', 'busybox', 'sh', '-c', 'echo donor > /dev/shm/x; sleep 300']);
+    await suite.docker(['run', '-d', '--name', 'nsprivate', 'busybox', 'sleep', '300']);
+    let shm = '';
     try {
       const theirs = await suite.docker(['exec', 'nshost', 'readlink', '/proc/self/ns/ipc']);
-      const r = await suite.docker(['run', '--rm', '--pid', 'container:nshost', '--ipc', 'container:nshost', 'busybox', 'sh', '-c', 'ps -o comm; readlink /proc/self/ns/ipc']);
+      const r = await suite.docker(['run', '--rm', '--pid', 'container:nshost', '--ipc', 'container:nshost', 'busybox', 'sh', '-c', 'ps -o comm; readlink /proc/self/ns/ipc; cat /dev/shm/x; echo joiner > /dev/shm/y']);
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain('sleep');
       expect(r.stdout).toContain(theirs.stdout.trim());
+      expect(r.stdout).toContain('donor');
+      expect((await suite.docker(['exec', 'nshost', 'cat', '/dev/shm/y'])).stdout).toBe('joiner\n');
+      // dockerd's default IPC mode is private, and a private container cannot be joined.
+      const refused = await suite.docker(['run', '--rm', '--ipc', 'container:nsprivate', 'busybox', 'true']);
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toMatch(/container [0-9a-f]{64}: non-shareable IPC \(hint: use IpcMode:shareable for the donor container\)/);
+      const none = await suite.docker(['run', '--rm', '--ipc', 'none', 'busybox', 'sh', '-c', 'ls -d /dev/shm || echo gone']);
+      expect(none.stdout).toContain('gone');
+      shm = `${(await suite.docker(['inspect', '-f', '{{.ResolvConfPath}}', 'nshost'])).stdout.trim().replace(/resolv\.conf$/, '')}shm`;
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).toContain(` ${shm} `);
       await suite.docker(['stop', '-t', '0', 'nshost']);
       const stopped = await suite.docker(['run', '--rm', '--pid', 'container:nshost', 'busybox', 'true']);
       expect(stopped.code).toBe(125);
       expect(stopped.stderr).toContain('cannot join PID of a non running container');
     } finally {
-      await suite.docker(['rm', '-f', 'nshost']);
+      await suite.docker(['rm', '-f', 'nshost', 'nsprivate']);
     }
+    // The shareable /dev/shm goes with its container.
+    expect(shm).not.toBe('');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${shm} `);
   });
 
   it('refuses unknown modes and a hostname with the host uts namespace, as dockerd does', async () => {

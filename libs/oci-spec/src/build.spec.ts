@@ -65,6 +65,16 @@ describe('buildSpec', () => {
     expect(joined.hostname).toBe('aaaaaaaaaaaa');
   });
 
+  it('gives a shareable container its own namespace with a host /dev/shm, and --ipc none no /dev/shm', () => {
+    const shareable = buildSpec(input({ ipc: { mode: 'private', shm: '/data/c/shm' } }));
+    expect(shareable.linux.namespaces.find((n) => n.type === 'ipc')).toEqual({ type: 'ipc' });
+    expect(shareable.mounts.filter((m) => m.destination === '/dev/shm')).toEqual([expect.objectContaining({ type: 'bind', source: '/data/c/shm' })]);
+    const none = buildSpec(input({ ipc: { mode: 'private', shm: false } }));
+    expect(none.linux.namespaces.find((n) => n.type === 'ipc')).toEqual({ type: 'ipc' });
+    expect(none.mounts.some((m) => m.destination === '/dev/shm')).toBe(false);
+    expect(none.mounts.some((m) => m.destination === '/dev/mqueue')).toBe(true);
+  });
+
   it('joins the host network and wraps the command with the init', () => {
     const s = buildSpec(input({ network: { mode: 'host' }, initBinary: '/usr/bin/tini-static' }));
     expect(s.linux.namespaces.some((n) => n.type === 'network')).toBe(false);

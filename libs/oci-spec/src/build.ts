@@ -30,8 +30,12 @@ export interface SpecInput {
   network: { mode: 'none' } | { mode: 'host' } | { mode: 'path'; path: string };
   /** `--pid`: the host's namespace or another container's (a /proc path); private when unset. */
   pid?: SharedNamespace;
-  /** `--ipc`: as pid; a shared one brings its /dev/shm along (a host path to bind). */
-  ipc?: SharedNamespace & { shm?: string };
+  /**
+   * `--ipc`: as pid, or a private namespace (`mode: 'private'`, for `shareable`). `shm` is a host
+   * path bound on /dev/shm instead of the container's own tmpfs; `false` (`--ipc none`) means no
+   * /dev/shm at all.
+   */
+  ipc?: (SharedNamespace | { mode: 'private' }) & { shm?: string | false };
   /** `--uts=host`: the host's hostname namespace (no hostname is set then). */
   utsHost?: boolean;
   shmSizeBytes?: number;
@@ -72,8 +76,8 @@ export interface SpecInput {
 export type SharedNamespace = { mode: 'host' } | { mode: 'path'; path: string };
 
 /** The namespace entry of a private or shared namespace; none at all means the host's. */
-function namespaceEntry(type: Namespace['type'], shared: SharedNamespace | undefined): Namespace[] {
-  if (!shared) return [{ type }];
+function namespaceEntry(type: Namespace['type'], shared: SharedNamespace | { mode: 'private' } | undefined): Namespace[] {
+  if (!shared || shared.mode === 'private') return [{ type }];
   return shared.mode === 'host' ? [] : [{ type, path: shared.path }];
 }
 
@@ -130,7 +134,12 @@ export function buildSpec(i: SpecInput): Spec {
     ...(i.initBinary ? [bind('/sbin/docker-init', i.initBinary, true)] : []),
   ].filter((m) => !extra.some((e) => e.destination === m.destination)).concat(extra);
   // A shared IPC namespace is no use without the shared memory that goes with it.
-  if (i.ipc?.shm) for (const [n, m] of mounts.entries()) if (m.destination === '/dev/shm' && m.type === 'tmpfs') mounts[n] = bind('/dev/shm', i.ipc.shm);
+  const shm = i.ipc?.shm;
+  if (shm) for (const [n, m] of mounts.entries()) if (m.destination === '/dev/shm' && m.type === 'tmpfs') mounts[n] = bind('/dev/shm', shm);
+  if (shm === false) {
+    const own = mounts.findIndex((m) => m.destination === '/dev/shm' && m.type === 'tmpfs');
+    if (own >= 0) mounts.splice(own, 1);
+  }
   if (i.idMappings) {
     for (const [n, m] of mounts.entries()) {
       // sysfs may only be mounted by the user namespace that owns the network namespace, and the

@@ -1,14 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, closeSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type MountSpec, mountSpecs } from '@berth/rootfs';
+import { isMounted, type MountSpec, mountSpecs } from '@berth/rootfs';
 import { type IdRange, idmappedBind, userNamespaceFd } from '@berth/sys';
-
-function mounted(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[4] === path);
-}
 
 /** The id mappings of a container in a user namespace (the daemon's --userns-remap), from its spec. */
 function idMappings(bundle: string): { uids: IdRange[]; gids: IdRange[] } | undefined {
@@ -63,7 +57,7 @@ async function mountRemapped(mounts: MountSpec[], target: string, bundle: string
 export async function mountRootfs(bundle: string): Promise<string> {
   const target = join(bundle, 'rootfs');
   mkdirSync(target, { recursive: true });
-  if (mounted(target)) return target;
+  if (isMounted(target)) return target;
   const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as MountSpec[];
   const ids = idMappings(bundle);
   if (ids) await mountRemapped(mounts, target, bundle, ids);
@@ -74,7 +68,7 @@ export async function mountRootfs(bundle: string): Promise<string> {
 
 export function unmountRootfs(bundle: string): void {
   const target = join(bundle, 'rootfs');
-  for (let i = 0; i < 8 && mounted(target); i++) {
+  for (let i = 0; i < 8 && isMounted(target); i++) {
     try {
       execFileSync('umount', [target]);
     } catch {

@@ -1,5 +1,6 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isMounted } from '@berth/rootfs';
 import { mustRun, runCommand } from './run-command';
 
 /**
@@ -48,8 +49,7 @@ export async function bridgePorts(bridge: string): Promise<string[]> {
 
 /** True when a network namespace is bind-mounted on the path (it survives a reboot only as an empty file). */
 export function isNetnsMount(path: string): boolean {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-  return mounts.split('\n').some((l) => l.split(' ')[4] === path);
+  return isMounted(path);
 }
 
 /**

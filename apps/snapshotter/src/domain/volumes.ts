@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { failedPrecondition, internal, invalidArgument, messageOf, notFound } from '@berth/errors';
 import { newId } from '@berth/ids';
 import { RecordStore } from '@berth/store';
-import { fitMountData, resolveInRoot } from '@berth/rootfs';
+import { fitMountData, isMounted, resolveInRoot } from '@berth/rootfs';
 import { dirSize } from './dir-size';
 import { type Filters, filterBool, matchLabel, matchName, parseFilters } from './volume-filters';
 import type { Mount } from './snapshotter';
@@ -37,16 +37,6 @@ export interface VolumeView extends VolumeRecord {
 
 /** Reads a snapshot's tree: mounts it read-only somewhere and returns the mounts to apply. */
 export type SnapshotMounts = (key: string) => Mount[];
-
-function isMounted(path: string): boolean {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.split(' ')[4] === path);
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Named volumes of the local driver. Layout: `<root>/<name>/_data` is the data, `<root>/metadata`

@@ -13,6 +13,7 @@ import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config'
 import { validateHealthcheck } from './health-config';
 import { type LifecycleContext, bundleDir, filesDir, now } from './lifecycle-context';
 import { linkEnv, linkHosts, resolveLinks } from './links';
+import { shmDir } from './ipc-shm';
 import { namespaceModes } from './namespace-modes';
 import { daemonEnv } from './process-env';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from './model';
@@ -49,7 +50,8 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const mode = hostConfig.NetworkMode || 'default';
   const choice = networkChoice(mode);
   const joined = choice.kind === 'container' ? joinTarget(containers.get(choice.ref), hostConfig, body.Hostname ?? '') : undefined;
-  const namespaces = namespaceModes(containers, hostConfig, body.Hostname ?? '');
+  const id = newId();
+  const namespaces = namespaceModes(containers, hostConfig, body.Hostname ?? '', shmDir(ctx.d, id));
   const links = resolveLinks(containers, hostConfig.Links as string[] | undefined);
   if (choice.kind === 'host' && (Object.keys(hostConfig.PortBindings ?? {}).length || hostConfig.PublishAllPorts)) {
     warnings.push('Published ports are discarded when using host network mode');
@@ -64,7 +66,6 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const images = peers.images;
   const image = await unary('images', images.getImage.bind(images), { reference: body.Image! });
   const imageDoc = JSON.parse(Buffer.from(image.configJson).toString('utf8') || '{}') as { config?: ImageConfig };
-  const id = newId();
   const merged = mergeConfig(body, imageDoc.config ?? {}, id);
   const chain = chainIds(image.diffIds);
   const snaps = peers.snapshots;
@@ -115,6 +116,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       networks: attached ? [attached, ...extra] : undefined,
       joinedContainer: joined?.rec.id,
       mounts: mountPoints,
+      shmPath: typeof namespaces.ipc?.shm === 'string' ? namespaces.ipc.shm : undefined,
     };
     // A joined container shares its host's names along with its interfaces.
     if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });

@@ -4,6 +4,7 @@ import { unary } from '@berth/clients';
 import { conflict, invalidArgument, isNotFound, messageOf } from '@berth/errors';
 import { releaseMounts } from './container-mounts';
 import { signalContainer } from './exit-probe';
+import { unmountShm } from './ipc-shm';
 import { type LifecycleContext, filesDir, sleep } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 import { release as releaseNetwork, withRetry } from './network-attach';
@@ -55,6 +56,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
     if (!isNotFound(err)) throw err;
   });
   if (rec.networks?.length) await withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger);
+  await unmountShm(rec);
   rmSync(rec.bundle, { recursive: true, force: true });
   rmSync(filesDir(d, rec.id), { recursive: true, force: true });
   rmSync(rec.shimSocket, { force: true });

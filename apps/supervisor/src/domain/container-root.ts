@@ -3,16 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { internal, messageOf } from '@berth/errors';
-import { fitMountData, type MountSpec, resolveInRoot } from '@berth/rootfs';
+import { fitMountData, isMounted, type MountSpec, resolveInRoot } from '@berth/rootfs';
 import type { ContainerRecord } from './model';
 
 const run = promisify(execFile);
-
-function isMounted(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[4] === path);
-}
 
 async function mountSnapshot(bundle: string, target: string): Promise<void> {
   const shimMount = join(bundle, 'rootfs');

@@ -6,6 +6,7 @@ import { linkHosts, resolveLinks } from './links';
 import { type ContainerRecord, ZERO_TIME } from './model';
 import { publish, unpublish } from './published-ports';
 import { watchExit } from './exit-handling';
+import { mountShm } from './ipc-shm';
 
 /** Docker's exit codes for a process that could not be started. */
 export function startFailureCode(message: string): number {
@@ -62,6 +63,7 @@ export function startSettled(id: string): Promise<void> {
 async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
   const { d } = ctx;
   writeFilesFor(rec, d.config, linkHostsOf(ctx, rec));
+  await mountShm(rec);
   await publish(d, rec.id);
   let pid: number;
   try {

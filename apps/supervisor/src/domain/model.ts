@@ -148,6 +148,11 @@ export interface ContainerRecord {
   shimSocket: string;
   /** The monitor (shim) serving it: set when its monitor is first started, kept for life; absent in old records. */
   monitor?: MonitorRef;
+  /**
+   * The host directory bound on its /dev/shm when another container may share it: its own tmpfs
+   * for `--ipc shareable`, the host's for `host`, the donor's for `container:`; absent when private.
+   */
+  shmPath?: string;
   logPath: string;
   resolvConfPath: string;
   hostnamePath: string;

@@ -1,12 +1,11 @@
 import { statSync } from 'node:fs';
 import { type CgroupSupport, cgroupSupport, cgroupVersion, hostCpuset, type LiveResources, onlineCpus, parseCpuList } from '@berth/cgroups';
 import { invalidArgument } from '@berth/errors';
-import type { DeviceRule, LinuxDevice, Resources, SpecInput, ThrottleDevice, WeightDevice } from '@berth/oci-spec';
+import { DEFAULT_SHM_BYTES, type DeviceRule, type LinuxDevice, type Resources, type SpecInput, type ThrottleDevice, type WeightDevice } from '@berth/oci-spec';
 import type { HostConfig } from './model';
 
 /** dockerd's floor for memory limits and reservations (linuxMinMemory). */
 export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
-const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
 
 /** The Resources half of HostConfig (the body of POST /containers/{id}/update, too). */
 export interface ResourceFields {
