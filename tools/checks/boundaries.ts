@@ -3,13 +3,15 @@
  * - an app never imports another app, a lib never imports an app;
  * - `express` only in the gateway, `@grpc/grpc-js` only in type:grpc libs and apps;
  * - type:util libs depend only on other type:util libs;
- * - no import cycles between libs.
+ * - no import cycles between libs;
+ * - a relative import stays in its project, except a tool's into tests/support: benchmarks and
+ *   kits drive whole suites with the tests' own harness.
  * Usage: tsx tools/checks/boundaries.ts [project dir ...] (no argument: every project).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 
-const root = resolve(__dirname, '../..');
+const repoRoot = resolve(__dirname, '../..');
 
 interface Project {
   name: string;
@@ -17,7 +19,7 @@ interface Project {
   tags: string[];
 }
 
-function projects(): Map<string, Project> {
+function projects(root: string): Map<string, Project> {
   const out = new Map<string, Project>();
   for (const area of ['apps', 'libs', 'tools']) {
     for (const name of readdirSync(join(root, area))) {
@@ -33,7 +35,7 @@ function projects(): Map<string, Project> {
   return out;
 }
 
-function sources(dir: string): string[] {
+function sources(root: string, dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d)) {
@@ -58,19 +60,20 @@ function importsOf(file: string): string[] {
 
 const type = (p: Project) => p.tags.find((t) => t.startsWith('type:'))?.slice(5) ?? '';
 
-export function check(only: string[]): string[] {
-  const all = projects();
+export function check(only: string[], root = repoRoot): string[] {
+  const all = projects(root);
   const errors: string[] = [];
   const libDeps = new Map<string, Set<string>>();
   for (const p of all.values()) {
     const deps = new Set<string>();
-    for (const file of sources(p.dir)) {
+    for (const file of sources(root, p.dir)) {
       const rel = relative(root, file);
       const spec = file.endsWith('.spec.ts');
       for (const imp of importsOf(file)) {
         if (imp.startsWith('.')) {
           const target = relative(root, resolve(file, '..', imp));
-          if (!target.startsWith(p.dir + sep) && target !== p.dir) errors.push(`${rel}: relative import ${imp} leaves ${p.dir}`);
+          const harness = type(p) === 'tool' && target.startsWith(`tests${sep}support${sep}`);
+          if (!target.startsWith(p.dir + sep) && target !== p.dir && !harness) errors.push(`${rel}: relative import ${imp} leaves ${p.dir}`);
           continue;
         }
         if (imp === 'express' && p.dir !== 'apps/gateway') errors.push(`${rel}: express is only for the gateway`);
@@ -110,7 +113,15 @@ export function check(only: string[]): string[] {
 }
 
 if (require.main === module) {
-  const errors = check(process.argv.slice(2).map((a) => a.replace(/\/$/, '')));
+  const only = process.argv.slice(2).map((a) => a.replace(/\/$/, ''));
+  const known = projects(repoRoot);
+  const unknown = only.filter((o) => !known.has(o));
+  // A project's name instead of its folder would match nothing and pass in silence.
+  if (unknown.length) {
+    console.error(`boundaries: not a project folder: ${unknown.join(', ')} (give e.g. apps/gateway or libs/errors)`);
+    process.exit(2);
+  }
+  const errors = check(only);
   for (const e of errors) console.error(`boundaries: ${e}`);
   if (errors.length) process.exit(1);
 }
