@@ -17,6 +17,8 @@ export interface LogsOptions {
 
 export interface AttachHandle {
   stdin: (b: Buffer) => void;
+  /** A promise while stdin should not be sent more (the holder's queue is full); undefined otherwise. */
+  stdinFull?: () => Promise<void> | undefined;
   closeStdin: () => void;
   leave: () => void;
 }

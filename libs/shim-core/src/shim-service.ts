@@ -58,7 +58,15 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
                 : Promise.resolve(),
           });
         }
-        if (m.stdinData.length) handle.stdin(Buffer.from(m.stdinData));
+        if (m.stdinData.length) {
+          handle.stdin(Buffer.from(m.stdinData));
+          // Backpressure to the client: no more messages are read until the holder has room.
+          const room = handle.stdinFull?.();
+          if (room) {
+            call.pause();
+            void room.then(() => call.resume());
+          }
+        }
         if (m.closeStdin) handle.closeStdin();
       });
       const leave = () => handle?.leave();

@@ -1,3 +1,4 @@
 export * from './fs-calls';
 export * from './pty';
 export * from './idmap-mount';
+export * from './seqpacket';

@@ -78,7 +78,12 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
     finish();
   });
   const sendStdin = (d: Buffer) => {
-    if (wantStdin) c.write({ stdin: false, stdout: false, stderr: false, stdinData: d, closeStdin: false });
+    if (!wantStdin) return;
+    // The container's side may be slower than the client: the client waits rather than this process buffering.
+    if (!c.write({ stdin: false, stdout: false, stderr: false, stdinData: d, closeStdin: false })) {
+      socket.pause();
+      c.once('drain', () => socket.resume());
+    }
   };
   if (io.head.length) sendStdin(io.head);
   if (wantStdin) {

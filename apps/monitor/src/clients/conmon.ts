@@ -29,6 +29,8 @@ export interface ConmonPaths {
   conmonPid: string;
   initPid: string;
   log: string;
+  /** conmon's control FIFO (`<type> <height> <width>` lines; type 1 is a resize). */
+  ctl: string;
   /** conmon's own messages (and the runtime's, when it fails before conmon can report it). */
   ownLog: string;
 }
@@ -44,6 +46,7 @@ export function conmonPaths(bundle: string, o: ShimOptions): ConmonPaths {
     initPid: join(bundle, 'init.pid'),
     // The supervisor names a k8s-file path for conmon containers (`<id>-k8s.log`).
     log: o.logPath,
+    ctl: join(bundle, 'ctl'),
     ownLog: join(dir, 'conmon.log'),
   };
 }
@@ -72,6 +75,11 @@ export function createUnderConmon(bundle: string, o: ShimOptions, p: ConmonPaths
     // Docker's json-file never fsyncs either; a sync at every exit costs the run path.
     '--no-sync-log',
     '--log-level', 'warn',
+    // The terminal is conmon's (it gets the console socket); stdin is its attach socket's input.
+    ...(o.tty ? ['-t'] : []),
+    ...(o.openStdin ? ['-i'] : []),
+    // StdinOnce is conmon's default: the first attached client to go closes stdin.
+    ...(o.openStdin && !o.stdinOnce ? ['--leave-stdin-open'] : []),
   ];
   const own = openSync(p.ownLog, 'a');
   const child = spawn(CONMON, args, { stdio: ['ignore', own, own, 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' }, detached: true, cwd: bundle });

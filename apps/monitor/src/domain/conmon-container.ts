@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { failedPrecondition } from '@berth/errors';
 import type { LogLine, StreamName } from '@berth/json-log';
@@ -21,6 +21,7 @@ import {
   writeExitRecord,
 } from '@berth/shim-core';
 import { type ConmonPaths, conmonPaths, createUnderConmon } from '../clients/conmon';
+import { ConmonStdin } from './conmon-stdin';
 import { openK8sLog } from './k8s-log';
 
 /** How often the exit file and conmon's pid are checked besides inotify (which a busy dir can overflow). */
@@ -62,6 +63,9 @@ export class ConmonContainer implements ShimContainer {
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starting = false;
+  private readonly stdin: ConmonStdin;
+  /** A StdinOnce container's stdin is closed by the first client that closes it, once a run. */
+  private stdinTaken = false;
 
   constructor(
     readonly o: ShimOptions,
@@ -71,6 +75,7 @@ export class ConmonContainer implements ShimContainer {
     this.rt = new Runtime(o);
     this.execs = new Execs(this.rt, bundle, o.id);
     this.p = conmonPaths(bundle, o);
+    this.stdin = new ConmonStdin(bundle);
   }
 
   private get exitFile(): string {
@@ -118,7 +123,10 @@ export class ConmonContainer implements ShimContainer {
       mountRootfs(this.bundle);
       rmSync(this.exitFile, { force: true });
       rmSync(this.p.initPid, { force: true });
+      this.stdinTaken = false;
       const pid = await createUnderConmon(this.bundle, this.o, this.p);
+      // Before `runc start`: stdin sent by a client that attached first is there when the process starts.
+      if (this.o.openStdin) this.stdin.connect();
       try {
         await this.rt.call('start', this.o.id);
       } catch (err) {
@@ -174,6 +182,7 @@ export class ConmonContainer implements ShimContainer {
         rec = { exitCode: lostCode ?? 255, exitedUnixMs: Date.now() };
       }
       writeExitRecord(this.bundle, rec);
+      this.stdin.drop();
       await this.rt.delete();
       rmSync(this.exitFile, { force: true });
       this.exit = rec;
@@ -211,13 +220,27 @@ export class ConmonContainer implements ShimContainer {
     return this.rt.pids();
   }
 
-  resize(): void {
-    throw failedPrecondition(`container ${this.o.id} has no TTY`);
+  resize(rows: number, cols: number): void {
+    if (!this.o.tty) throw failedPrecondition(`container ${this.o.id} has no TTY`);
+    this.running();
+    // conmon holds the terminal's master; its ctl FIFO takes `1 <height> <width>` (it ignores sizes over 1000).
+    let fd: number;
+    try {
+      fd = openSync(this.p.ctl, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw failedPrecondition(`container ${this.o.id}: conmon does not take a resize (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    try {
+      writeSync(fd, `1 ${Math.min(rows, 1000)} ${Math.min(cols, 1000)}\n`);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
    * Live output is the log as conmon writes it, from the end it has now: the next run's (or this
-   * run's) bytes, until that run exits. Stdin never comes here (containers with -i keep the Node shim).
+   * run's) bytes, until that run exits. Stdin goes to conmon's attach socket; before the run
+   * starts it waits there (bounded) until the socket exists.
    */
   attach(streams: Set<StreamName>, sub: Omit<Subscriber, 'streams'>): AttachHandle {
     const until = this.exits + 1;
@@ -252,8 +275,22 @@ export class ConmonContainer implements ShimContainer {
       if (!left) sub.end();
     });
     return {
-      stdin: () => undefined,
-      closeStdin: () => undefined,
+      stdin: (b: Buffer) => {
+        if (!this.o.openStdin) return;
+        // A monitor started again after a crash connects on the first byte it has to send.
+        if (this.live()) this.stdin.connect();
+        this.stdin.write(b);
+      },
+      stdinFull: () => this.stdin.full(),
+      closeStdin: () => {
+        // `-i` without StdinOnce (`docker run -d -i`) keeps stdin open for later clients.
+        if (!this.o.openStdin || !this.o.stdinOnce || this.stdinTaken) return;
+        this.stdinTaken = true;
+        if (this.live()) this.stdin.connect();
+        // A terminal has no stdin of its own to close: EOT is what a shell reads as the end.
+        if (this.o.tty) this.stdin.write(Buffer.from([4]));
+        this.stdin.close();
+      },
       leave: () => {
         left = true;
       },

@@ -23,8 +23,10 @@ import {
   writeExitRecord,
 } from '@berth/shim-core';
 
-/** Stdin sent before the process starts is held up to this much; more is dropped. */
+/** Stdin sent before the process starts is held; past this much the sender is asked to wait (`stdinFull`). */
 export const MAX_EARLY_STDIN_BYTES = 1 << 20;
+/** A sender that does not wait loses what goes past this, rather than growing the shim. */
+const HARD_EARLY_STDIN_BYTES = 8 << 20;
 
 /**
  * The one container this shim holds: its runs (start, exit, start again), its output (log and
@@ -52,6 +54,7 @@ export class Container implements ShimContainer {
   private earlyStdin: Buffer[] = [];
   private earlyStdinBytes = 0;
   private earlyClose = false;
+  private earlyWaiters: (() => void)[] = [];
 
   constructor(
     readonly o: ShimOptions,
@@ -103,6 +106,7 @@ export class Container implements ShimContainer {
     this.status = 'running';
     for (const b of this.earlyStdin.splice(0)) stdio.writeStdin(b);
     this.earlyStdinBytes = 0;
+    for (const w of this.earlyWaiters.splice(0)) w();
     if (this.earlyClose) stdio.closeStdin();
     this.earlyClose = false;
     this.exit = undefined;
@@ -165,7 +169,7 @@ export class Container implements ShimContainer {
       stdin: (b: Buffer) => {
         if (!this.o.openStdin) return;
         if (notYet()) {
-          if (this.earlyStdinBytes + b.length <= MAX_EARLY_STDIN_BYTES) {
+          if (this.earlyStdinBytes + b.length <= HARD_EARLY_STDIN_BYTES) {
             this.earlyStdin.push(b);
             this.earlyStdinBytes += b.length;
           }
@@ -173,6 +177,7 @@ export class Container implements ShimContainer {
         }
         this.run?.stdio.writeStdin(b);
       },
+      stdinFull: () => (notYet() && this.earlyStdinBytes >= MAX_EARLY_STDIN_BYTES ? new Promise<void>((r) => this.earlyWaiters.push(r)) : undefined),
       closeStdin: () => {
         // `-i` without stdin-once (`docker run -d -i`) keeps stdin open for later clients.
         if (!this.o.openStdin || !this.o.stdinOnce || this.stdinTaken) return;
