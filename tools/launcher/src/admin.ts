@@ -88,9 +88,11 @@ async function main(): Promise<number> {
         continue;
       }
       const address = config.services[name as ServiceName];
+      // Generous deadlines: on a loaded host a late answer is still an answer, and a row of
+      // dashes would read as a dead service.
       const [info, healthy] = await Promise.all([
-        serviceInfo(name as ServiceName, address, { deadlineMs: 2_000 }).catch(() => undefined),
-        serviceHealthy(name, address, { deadlineMs: 2_000 }),
+        serviceInfo(name as ServiceName, address, { deadlineMs: 5_000 }).catch(() => undefined),
+        serviceHealthy(name, address, { deadlineMs: 5_000 }),
       ]);
       if (name === 'supervisor') monitors = info?.details.monitors;
       rows.push([

@@ -8,6 +8,7 @@ import { unmountShm } from './ipc-shm';
 import { type LifecycleContext, filesDir, sleep } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 import { release as releaseNetwork, withRetry } from './network-attach';
+import { retireUnmanaged } from './unmanaged-removal';
 
 /** docker rm: refuses a running container unless forced. */
 export async function deleteContainer(ctx: LifecycleContext, ref: string, force: boolean, removeVolumes = false): Promise<void> {
@@ -34,7 +35,9 @@ export async function removeContainer(ctx: LifecycleContext, rec: ContainerRecor
 async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boolean, removeVolumes: boolean): Promise<void> {
   const { d } = ctx;
   await startSettled(rec.id);
-  if (rec.state.Running && force) {
+  const unmanaged = ctx.shims.refusal(rec.id) !== undefined;
+  if (unmanaged) await retireUnmanaged(ctx, rec);
+  else if (rec.state.Running && force) {
     rec.manuallyStopped = true;
     const exited = ctx.waiters.nextExit(rec.id);
     await signalContainer(ctx, rec, 9, true).catch(() => undefined);
@@ -46,10 +49,12 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   d.containers.save(rec);
   // The shim's shutdown is what unmounts the rootfs and clears the runtime's state, so an idle
   // shim that has exited is started once more to do it.
-  await ctx.shims.with(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false })).catch((err: unknown) =>
-    d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
-  );
-  ctx.shims.drop(rec.id);
+  if (!unmanaged) {
+    await ctx.shims.with(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false })).catch((err: unknown) =>
+      d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
+    );
+  }
+  ctx.shims.forget(rec.id);
   await releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger);
   const snaps = d.peers.snapshots;
   await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {

@@ -49,6 +49,12 @@ export class ShimPool {
     return this.refused.get(id);
   }
 
+  /** The container is gone: its client, and any refusal of its monitor, with it. */
+  forget(id: string): void {
+    this.drop(id);
+    this.refused.delete(id);
+  }
+
   drop(id: string): void {
     this.clients.get(id)?.close();
     this.clients.delete(id);
