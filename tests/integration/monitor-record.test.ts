@@ -20,6 +20,7 @@ const SHIM_VERSION = (JSON.parse(readFileSync(join(ROOT, 'apps/shim/package.json
 
 interface Rec {
   shimSocket: string;
+  bundle: string;
   monitor?: { name: string; version: string; path: string };
 }
 const record = (id: string) => JSON.parse(readFileSync(join(suite.dataRoot, 'supervisor', 'records', `${id}.json`), 'utf8')) as Rec;
