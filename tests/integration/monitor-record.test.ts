@@ -6,8 +6,9 @@ import { shimV1 } from '@berth/proto';
 import { alive, eventually, ROOT, Suite } from '../support/berth';
 
 let suite: Suite;
+// The Node shim's artifacts and versions per container (conmon containers share one monitor).
 beforeAll(async () => {
-  suite = await Suite.startWithBusybox();
+  suite = await Suite.startWithBusybox(['--default-monitor', 'shim']);
 });
 afterAll(async () => {
   if (suite) {

@@ -37,6 +37,8 @@ stage "unit tests" npx --no-install vitest run --reporter=default --reporter=jso
 stage "deploy scripts" bash deploy/install-app.test.sh
 stage "conformance kits (every implementation)" bash -c 'set -o pipefail; npx --no-install tsx tools/conformance/implementations.ts | tee "$0"' "$out/conformance.txt"
 stage "integration tests" npx --no-install vitest run --config tests/vitest.integration.mts --reporter=default --reporter=json --outputFile.json="$out/integration.json"
+# The default monitor is conmon; these lifecycle files run again under the Node shim, which stays a supported monitor.
+stage "integration tests (Node shim)" env BERTH_TEST_MONITOR=shim npx --no-install vitest run --config tests/vitest.integration.mts tests/integration/containers.test.ts tests/integration/container-ops.test.ts tests/integration/stdin-tty.test.ts --reporter=default --reporter=json --outputFile.json="$out/integration-shim.json"
 # The real clients, each against its own private suite (tests/clients).
 stage "clients: docker-py" npx --no-install tsx tests/clients/with-suite.ts -- /usr/bin/pytest-3 -q -p no:cacheprovider --junitxml="$out/docker-py.xml" tests/clients/python
 for client in dockerode testcontainers compose; do
@@ -45,5 +47,5 @@ done
 
 echo
 for r in "${results[@]}"; do echo "  $r"; done
-echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json"); $(tail -n 1 "$out/conformance.txt" 2>/dev/null || echo "conformance kits: no report"); docker-py: $(junit "$out/docker-py.xml"); dockerode: $(counts "$out/dockerode.json"); testcontainers: $(counts "$out/testcontainers.json"); compose: $(counts "$out/compose.json")"
+echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json"); integration (Node shim): $(counts "$out/integration-shim.json"); $(tail -n 1 "$out/conformance.txt" 2>/dev/null || echo "conformance kits: no report"); docker-py: $(junit "$out/docker-py.xml"); dockerode: $(counts "$out/dockerode.json"); testcontainers: $(counts "$out/testcontainers.json"); compose: $(counts "$out/compose.json")"
 exit $(( failed > 0 ))

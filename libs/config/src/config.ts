@@ -280,7 +280,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     shimPath: d['shim-path'],
     usernsRemap: d['userns-remap'] ?? '',
     monitorPath: d['monitor-path'],
-    defaultMonitor: d['default-monitor'] ?? 'shim',
+    defaultMonitor: d['default-monitor'] ?? 'conmon',
     apiTls: resolveApiTls(doc, hosts),
     socketGroup: (doc.group as string | undefined) ?? DEFAULT_SOCKET_GROUP,
     configFile,
