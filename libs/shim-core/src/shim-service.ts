@@ -1,4 +1,4 @@
-import { type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { invalidArgument } from '@berth/errors';
 import { type ContractImpl, endWithError, unaryHandler } from '@berth/grpc';
 import { serveLogEntries } from '@berth/log-stream';
@@ -57,6 +57,9 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
                   })
                 : Promise.resolve(),
           });
+          // Headers now tell the caller its client is registered: a start it sends after this cannot
+          // overtake the attach (they travel different connections), so no output is missed.
+          call.sendMetadata(new Metadata());
         }
         if (m.stdinData.length) {
           handle.stdin(Buffer.from(m.stdinData));

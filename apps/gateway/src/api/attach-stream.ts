@@ -7,6 +7,9 @@ import { compareVersions } from '../domain/api-version';
 import type { Backends } from '../domain/backends';
 import { frame, STDERR, STDOUT } from '../domain/stdcopy';
 
+/** How long the head waits for a monitor to confirm an attach, for builds that never do. */
+const REGISTER_GRACE_MS = 2_000;
+
 const bool = (v: string | null) => v === '1' || v === 'true' || v === 'True';
 
 export interface AttachIo {
@@ -55,6 +58,20 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
   if (live) {
     call = client.attach();
     call.write({ stdin: wantStdin, stdout, stderr, stdinData: Buffer.alloc(0), closeStdin: false });
+    // The monitor's headers say the client is registered; the head (after which clients start the
+    // container) waits for them. A monitor build from before sends none: it gets a short grace.
+    const pending = call;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, REGISTER_GRACE_MS);
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      pending.once('metadata', done);
+      // Kept on: an error during the log replay below must not go unheard (that would throw).
+      pending.on('error', done);
+      pending.once('end', done);
+    });
   }
   io.writeHead(contentType);
   if (bool(q.get('logs')) && (stdout || stderr)) {
