@@ -186,7 +186,7 @@ units=$here/systemd
 for app in gateway images snapshotter supervisor netproxy builder; do
   u=$units/berth-$app.service
   check "berth-$app.service: ExecStart runs current/main.js with /etc/berth/daemon.json" \
-    grep -qx "ExecStart=/usr/bin/node /usr/lib/berth/$app/current/main.js --config /etc/berth/daemon.json" "$u"
+    grep -qx "ExecStart=/usr/bin/node --max-semi-space-size=1 /usr/lib/berth/$app/current/main.js --config /etc/berth/daemon.json" "$u"
   check "berth-$app.service: Type=simple, Restart=always, RestartSec=2" has "$u" Type=simple Restart=always RestartSec=2
 done
 for u in "$units"/berth-*.service; do

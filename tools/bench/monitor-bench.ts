@@ -9,39 +9,15 @@
  * Both Berth monitors (`--default-monitor shim|conmon`) and the reference dockerd, --network none.
  * Usage: npx tsx tools/bench/monitor-bench.ts [--runs 9] [--counts 20,100] [--no-reference]
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
 import { type Docker, numberOption, stats, timed, withReferenceEngine } from './common';
+import { pidsWhere, pss } from './proc-memory';
 
 const RUNS = numberOption('--runs', 9);
 const argv = process.argv.slice(2);
 const COUNTS = (argv.includes('--counts') ? argv[argv.indexOf('--counts') + 1]! : '20,100').split(',').map(Number);
 const MiB = 2 ** 20;
-
-function pss(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Pids whose command line passes `test`. */
-function pidsWhere(test: (cmd: string[]) => boolean): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      if (cmd.length && test(cmd)) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 const sum = (pids: number[]) => pids.reduce((n, p) => n + pss(p), 0);
 

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { messageOf } from '@berth/errors';
 import { ServiceServer } from '@berth/grpc';
 import { createLogger } from '@berth/logging';
+import { reportMemoryOnSignal } from '@berth/metrics';
+import { dirname, join } from 'node:path';
 import { monitorV1 } from '@berth/proto';
 import { monitorService } from './api/monitor-service';
 import { Adopted } from './domain/adopted';
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${messageOf(err)}\n`);
     process.exit(2);
   }
+  reportMemoryOnSignal(join(dirname(args.socket), 'memory'), 'monitor');
   const logger = createLogger({ service: 'monitor' });
   const adopted = new Adopted(args.state, VERSION, logger);
   const server = new ServiceServer({ name: 'monitor', version: VERSION, details: () => ({ containers: String(adopted.size), conmon: 'conmon' }) });

@@ -1,2 +1,3 @@
 export * from './registry';
 export * from './merge';
+export * from './memory-report';

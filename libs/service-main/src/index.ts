@@ -3,7 +3,8 @@ import { type BerthConfig, loadConfig, serviceDataDir } from '@berth/config';
 import { messageOf } from '@berth/errors';
 import { createLogger, type Logger, setDefaultLogger } from '@berth/logging';
 import { ServiceServer } from '@berth/grpc';
-import { enableMetrics } from '@berth/metrics';
+import { enableMetrics, reportMemoryOnSignal } from '@berth/metrics';
+import { join } from 'node:path';
 
 export interface ServiceContext {
   config: BerthConfig;
@@ -43,6 +44,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
     process.exit(2);
   }
   if (config.metricsAddr) enableMetrics(def.name);
+  reportMemoryOnSignal(join(config.execRoot, 'memory'), def.name);
   const logger = createLogger({ service: def.name, level: config.logLevel, format: config.logFormat });
   setDefaultLogger(logger);
   const closers: (() => Promise<void> | void)[] = [];

@@ -6,11 +6,13 @@ import { type BerthConfig, loadConfig, parseFlags, readDaemonJson, type ServiceN
 import { startUsernsRemap } from './userns-remap';
 import { messageOf } from '@berth/errors';
 import { serviceHealthy } from '@berth/clients';
+import { reportMemoryOnSignal } from '@berth/metrics';
 import { writeFileAtomic } from '@berth/store';
 import { Child } from './child';
 import { External } from './external';
 import { controlSocket, type LauncherState, resolvedConfigFile, writeState } from './state';
 import { waitForSocket } from './wait';
+import { serviceNodeFlags } from './node-flags';
 
 /** Start order: the gateway last, so `DOCKER_HOST` works once it is printed. */
 const ORDER: ServiceName[] = ['images', 'snapshotter', 'netproxy', 'supervisor', 'builder', 'gateway'];
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
     say(messageOf(err));
     process.exit(2);
   }
+  reportMemoryOnSignal(join(config.execRoot, 'memory'), 'launcher');
   mkdirSync(join(config.execRoot, 'launcher'), { recursive: true, mode: 0o711 });
   mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
   try {
@@ -140,7 +143,7 @@ async function main(): Promise<void> {
         {
           name,
           command: process.execPath,
-          args: ['--enable-source-maps', main, '--config', configFile],
+          args: [...serviceNodeFlags(), main, '--config', configFile],
           ready: async () => {
             await waitForSocket(socketPath(address), READY_TIMEOUT_MS, name);
             if (!(await serviceHealthy(name, address, { deadlineMs: 5_000 }))) throw new Error(`${name} is not healthy`);

@@ -28,7 +28,7 @@ export async function spawnMonitor(monitorPath: string, execRoot: string, timeou
   const p = monitorPaths(execRoot);
   mkdirSync(p.state, { recursive: true, mode: 0o700 });
   const log = openSync(p.log, 'a');
-  const child = spawn(process.execPath, ['--max-old-space-size=128', monitorPath, '--state', p.state, '--socket', p.socket], {
+  const child = spawn(process.execPath, ['--max-old-space-size=128', '--max-semi-space-size=1', monitorPath, '--state', p.state, '--socket', p.socket], {
     detached: true,
     stdio: ['ignore', log, log],
     cwd: p.state,

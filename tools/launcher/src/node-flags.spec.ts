@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { SERVICE_NODE_FLAGS, serviceNodeFlags } from './node-flags';
+
+describe('service node flags', () => {
+  it('bounds the young generation and leaves source maps off by default', () => {
+    expect(serviceNodeFlags({})).toEqual(SERVICE_NODE_FLAGS);
+    expect(SERVICE_NODE_FLAGS).toContain('--max-semi-space-size=1');
+    expect(SERVICE_NODE_FLAGS).not.toContain('--enable-source-maps');
+  });
+  it('BERTH_NODE_FLAGS replaces the set, empty meaning none', () => {
+    expect(serviceNodeFlags({ BERTH_NODE_FLAGS: ' --enable-source-maps  --max-semi-space-size=4 ' })).toEqual(['--enable-source-maps', '--max-semi-space-size=4']);
+    expect(serviceNodeFlags({ BERTH_NODE_FLAGS: '' })).toEqual([]);
+  });
+});
