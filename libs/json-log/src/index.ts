@@ -5,3 +5,4 @@ export * from './writer';
 export * from './reader';
 export * from './row-scan';
 export * from './packed';
+export * from './frames';

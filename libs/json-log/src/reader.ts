@@ -3,6 +3,7 @@ import { close, type FSWatcher, fstat, fstatSync, open, openSync, read, watch } 
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LogLine } from './format';
+import { type FrameOptions, FrameWriter } from './frames';
 import { PACKED_HEAD, putPackedHead, splitNano, unpackLines } from './packed';
 import { newRowView, type RowView, scanRowAt, scanRowInto } from './row-scan';
 
@@ -40,6 +41,8 @@ export interface ReadOptions {
   untilNano: bigint;
   /** Keep reading new rows (across rotations) until the writer ends. */
   follow?: Follow;
+  /** Yield the client's bytes (frames.ts) of the wanted streams instead of packed entries. */
+  frames?: FrameOptions;
 }
 
 /** An open log file. A plain fd, not a FileHandle: a writer's rotation hook opens one synchronously. */
@@ -155,19 +158,29 @@ function bounds(o: ReadOptions): Bounds {
 class Rows {
   private carry: Buffer = Buffer.alloc(0);
   private readonly v: RowView = newRowView();
+  private readonly frames: FrameWriter | undefined;
   constructor(
     readonly src: Source,
     private pos: number,
     private readonly b: Bounds,
-  ) {}
+    frames?: FrameOptions,
+  ) {
+    this.frames = frames && new FrameWriter(frames);
+    this.needTime = !frames || b.sinceSec >= 0 || b.untilSec !== Infinity;
+  }
+  /** Frames need no times; bounds do. */
+  private readonly needTime: boolean;
 
   /** Packed entries completed by the next chunk; `eof` when nothing more was there to read, `past` once a row is past `until`. */
   async next(): Promise<{ packed: Buffer[]; eof: boolean; past: boolean }> {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    const bytesRead = await readAt(this.src.fd, buf, CHUNK, this.pos);
+    // The unfinished row of the last read goes first, so the read lands after it (no concat).
+    const carried = this.carry.length;
+    const buf = Buffer.allocUnsafe(carried + CHUNK);
+    if (carried) this.carry.copy(buf, 0);
+    const bytesRead = await readAt(this.src.fd, buf.subarray(carried), CHUNK, this.pos);
     if (bytesRead === 0) return { packed: [], eof: true, past: false };
     this.pos += bytesRead;
-    const data = this.carry.length ? Buffer.concat([this.carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+    const data = buf.subarray(0, carried + bytesRead);
     const last = data.lastIndexOf(10);
     // One check for the whole chunk of complete rows lets the scan copy bytes as they are.
     const utf8 = last >= 0 && isUtf8(data.subarray(0, last));
@@ -176,13 +189,15 @@ class Rows {
     const v = this.v;
     // A json-file row is longer than its packed entry unless JSON.parse had to replace bad
     // bytes; then the entry starts a new buffer.
-    let out = Buffer.allocUnsafe(Math.max(last + 1, 0));
+    const fw = this.frames;
+    fw?.reset(Math.max(last + 1, 0));
+    let out = Buffer.allocUnsafe(fw ? 0 : Math.max(last + 1, 0));
     let p = 0;
     let start = 0;
     let past = false;
     while (start <= last) {
       const rowStart = start;
-      let nl = utf8 ? scanRowAt(data, rowStart, last + 1, v) : -1;
+      let nl = utf8 ? scanRowAt(data, rowStart, last + 1, v, this.needTime) : -1;
       if (nl < 0) {
         nl = data.indexOf(10, rowStart);
         start = nl + 1;
@@ -199,6 +214,21 @@ class Rows {
         break;
       }
       const len = v.line ? v.line.length : v.to - v.from;
+      if (fw) {
+        if (!fw.wants(v.stream)) continue;
+        if (!fw.fits(v.stream, len)) {
+          const done = fw.reset(Math.max(len + 8, data.length - rowStart));
+          if (done) packed.push(done);
+        }
+        fw.head(v.stream);
+        const o = fw.out;
+        const q0 = fw.p;
+        if (v.line) o.set(v.line, q0);
+        else if (len < 64) for (let i = v.from, q = q0; i < v.to; i++) o[q++] = data[i]!;
+        else data.copy(o, q0, v.from, v.to);
+        fw.p = q0 + len;
+        continue;
+      }
       if (p + PACKED_HEAD + len > out.length) {
         if (p) packed.push(out.subarray(0, p));
         out = Buffer.allocUnsafe(Math.max(PACKED_HEAD + len, data.length - rowStart));
@@ -213,8 +243,10 @@ class Rows {
       p += len;
     }
     if (p) packed.push(out.subarray(0, p));
+    const framed = fw?.take();
+    if (framed) packed.push(framed);
     if (!past && data.length - start > MAX_ROW) throw new Error(`log entry longer than ${MAX_ROW} bytes in fd ${this.src.fd}`);
-    this.carry = past ? Buffer.alloc(0) : Buffer.from(data.subarray(start));
+    this.carry = past ? Buffer.alloc(0) : data.subarray(start);
     return { packed, eof: false, past };
   }
 }
@@ -353,7 +385,7 @@ async function* entries(path: string, o: ReadOptions, sources: Source[], start: 
     let idx = start.idx;
     const seen = new Set(sources.map((s) => s.ino));
     let drained = false;
-    let rows: Rows | undefined = sources[idx] ? new Rows(sources[idx]!, start.pos, b) : undefined;
+    let rows: Rows | undefined = sources[idx] ? new Rows(sources[idx]!, start.pos, b, o.frames) : undefined;
     for (;;) {
       const wasEnded = o.follow?.ended() ?? true;
       const got = rows ? await rows.next() : { packed: [], eof: true, past: false };
@@ -361,7 +393,7 @@ async function* entries(path: string, o: ReadOptions, sources: Source[], start: 
       if (got.past) return;
       if (!got.eof) continue;
       if (rows && idx < sources.length - 1) {
-        rows = new Rows(sources[++idx]!, 0, b);
+        rows = new Rows(sources[++idx]!, 0, b, o.frames);
         continue;
       }
       if (!o.follow) return;
@@ -388,7 +420,7 @@ async function* entries(path: string, o: ReadOptions, sources: Source[], start: 
           await closeSource(gone!);
         }
         idx = first;
-        rows = new Rows(sources[idx]!, 0, b);
+        rows = new Rows(sources[idx]!, 0, b, o.frames);
         continue;
       }
       if (wasEnded) return;

@@ -172,9 +172,11 @@ export function newRowView(): RowView {
  * The row starting at `start` in json-file's own layout, scanned in one pass up to and including
  * its newline (before `limit`) into `v`; returns the newline's index, or -1 when the row is laid
  * out otherwise (the caller then finds its end and parses it). Finding the row's end as part of
- * the scan saves a search per row.
+ * the scan saves a search per row. Without `needTime` the time is checked to be a plain string
+ * but not parsed (v.sec and v.nanos are left as they were): a reader with no bounds that sends
+ * no times needs none, and a time JSON.parse would take is taken either way.
  */
-export function scanRowAt(buf: Buffer, start: number, limit: number, v: RowView): number {
+export function scanRowAt(buf: Buffer, start: number, limit: number, v: RowView, needTime = true): number {
   if (!startsWithAt(buf, start, LOG_KEY)) return -1;
   const from = start + LOG_KEY.length;
   // A JSON string has no raw control bytes, so this stops at the row's newline at the latest.
@@ -188,12 +190,12 @@ export function scanRowAt(buf: Buffer, start: number, limit: number, v: RowView)
   if (!stream || !startsWithAt(buf, s + 6, TIME_KEY)) return -1;
   const t = s + 6 + TIME_KEY.length;
   let tq = t;
-  while (tq < limit && tq - t <= 30 && buf[tq] !== QUOTE && buf[tq]! >= 0x20) tq++;
+  while (tq < limit && tq - t <= 30 && buf[tq] !== QUOTE && buf[tq] !== BACKSLASH && buf[tq]! >= 0x20) tq++;
   if (buf[tq] !== QUOTE || buf[tq + 1] !== 0x7d) return -1;
   let nl = tq + 2;
   while (nl < limit && (buf[nl] === 0x0d || buf[nl] === 0x20)) nl++;
   if (nl >= limit || buf[nl] !== 10) return -1;
-  if (!scanTime(buf, t, tq, v)) return -1;
+  if (needTime && !scanTime(buf, t, tq, v)) return -1;
   // Last, once nothing can fail: the row is only changed when it is taken.
   v.stream = stream;
   v.from = from;

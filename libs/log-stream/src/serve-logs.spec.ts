@@ -6,20 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ContractImpl, ServiceServer } from '@berth/grpc';
 import { JsonLogWriter, type LogLine, openJsonLogPacked, unpackLines } from '@berth/json-log';
 import { shimV1 } from '@berth/proto';
-import { type LogBatches, serveLogEntries } from './index';
+import { type LogBatches, type LogsQuery, serveLogEntries } from './index';
 
 let dir: string;
 let server: ServiceServer;
 let addr: string;
 /** What the next Logs call serves. */
-let source: () => Promise<LogBatches>;
+let source: (q: LogsQuery) => Promise<LogBatches>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'log-stream-'));
   addr = `unix://${join(dir, 's.sock')}`;
   server = new ServiceServer({ name: 'shim', version: 'test' });
   const impl = {
-    logs: (call: ServerWritableStream<shimV1.LogsRequest, shimV1.LogEntry>) => void serveLogEntries(call, () => source()),
+    logs: (call: ServerWritableStream<shimV1.LogsRequest, shimV1.LogEntry>) => void serveLogEntries(call, (q) => source(q)),
   } as unknown as ContractImpl<shimV1.ShimServer>;
   server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, impl);
   await server.listen(addr);
@@ -29,7 +29,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const request: shimV1.LogsRequest = { follow: false, stdout: true, stderr: true, sinceUnixNano: 0, untilUnixNano: 0, sinceUnixSec: 0, sinceNanos: 0, untilUnixSec: 0, untilNanos: 0, tail: -1, batch: false, packed: false };
+const request: shimV1.LogsRequest = { follow: false, stdout: true, stderr: true, sinceUnixNano: 0, untilUnixNano: 0, sinceUnixSec: 0, sinceNanos: 0, untilUnixSec: 0, untilNanos: 0, tail: -1, batch: false, packed: false, frames: false, framesMerged: false, framesRaw: false };
 
 interface Got {
   lines: LogLine[];
@@ -107,6 +107,40 @@ describe('serveLogEntries', () => {
     expect(got.messages).toBeGreaterThanOrEqual(4);
     source = async () => once(lines);
     expect((await call({ batch: true })).lines.map((l) => l.line.length)).toEqual(lines.map((l) => l.line.length));
+  });
+
+  it('sends the client bytes when asked for frames, from the reader or framed from LogLine batches', async () => {
+    const lines: LogLine[] = [
+      { stream: 'stdout', line: Buffer.from('a\n'), timeNano: 5_000_000_001n },
+      { stream: 'stdout', line: Buffer.from('b\n'), timeNano: 5_000_000_002n },
+      { stream: 'stderr', line: Buffer.from('c\n'), timeNano: 5_000_000_003n },
+    ];
+    const w = new JsonLogWriter(join(dir, 'f.log'), 0, 1);
+    w.writeMany(lines);
+    w.close();
+    const bytes = (r: Partial<shimV1.LogsRequest>) =>
+      new Promise<string>((resolve, reject) => {
+        const c = connect(shimV1.ShimClient, addr);
+        const got: Buffer[] = [];
+        const s = c.logs({ ...request, packed: true, frames: true, ...r });
+        s.on('data', (m: shimV1.LogEntry) => {
+          expect(m.packed.length).toBe(0);
+          got.push(Buffer.from(m.frames));
+        });
+        s.on('error', reject);
+        s.on('end', () => {
+          c.close();
+          resolve(Buffer.concat(got).toString('latin1'));
+        });
+      });
+    const head = (stream: number, len: number) => String.fromCharCode(stream, 0, 0, 0, 0, 0, 0, len);
+    for (const from of ['disk', 'lines'] as const) {
+      source = async (q) => (from === 'disk' ? openJsonLogPacked(w.path, { maxFiles: 1, tail: q.tail, sinceNano: 0n, untilNano: 0n, frames: q.frames }) : once(lines));
+      expect(await bytes({ stdout: true, stderr: true })).toBe(`${head(1, 2)}a\n${head(1, 2)}b\n${head(2, 2)}c\n`);
+      expect(await bytes({ stdout: true, stderr: true, framesMerged: true })).toBe(`${head(1, 4)}a\nb\n${head(2, 2)}c\n`);
+      expect(await bytes({ stdout: false, stderr: true })).toBe(`${head(2, 2)}c\n`);
+      expect(await bytes({ stdout: true, stderr: true, framesRaw: true })).toBe('a\nb\nc\n');
+    }
   });
 
   it('a log that cannot be opened is the call error, before any output', async () => {

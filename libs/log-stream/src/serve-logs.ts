@@ -1,6 +1,6 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import { endWithError } from '@berth/grpc';
-import { filterPacked, forEachPacked, type LogLine, packLines, splitNano } from '@berth/json-log';
+import { filterPacked, forEachPacked, type FrameOptions, framesOfLines, type LogLine, packLines, splitNano } from '@berth/json-log';
 import { shimV1 } from '@berth/proto';
 
 /** What a Logs request asks of the log, as the monitor's reader takes it. */
@@ -13,6 +13,12 @@ export interface LogsQuery {
   tail: number;
   /** True once the caller has gone: a follower waiting for new lines stops at its next wake-up. */
   left(): boolean;
+  /**
+   * The caller takes the client's bytes (libs/json-log frames.ts): a reader that can build them
+   * in its own pass yields them as its Buffer batches, of the wanted streams only; LogLine
+   * batches are framed here.
+   */
+  frames?: FrameOptions;
 }
 
 /** Batches of entries: packed buffers (libs/json-log packed.ts) or LogLine arrays. */
@@ -26,7 +32,7 @@ const PACKED_BYTES = 1024 * 1024;
 const KIND = { stdout: shimV1.StreamKind.STREAM_KIND_STDOUT, stderr: shimV1.StreamKind.STREAM_KIND_STDERR } as const;
 
 function message(m: Partial<shimV1.LogEntry>): shimV1.LogEntry {
-  return { stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, line: Buffer.alloc(0), timeUnixNano: 0, timeUnixSec: 0, timeNanos: 0, batch: [], packed: Buffer.alloc(0), ...m };
+  return { stream: shimV1.StreamKind.STREAM_KIND_UNSPECIFIED, line: Buffer.alloc(0), timeUnixNano: 0, timeUnixSec: 0, timeNanos: 0, batch: [], packed: Buffer.alloc(0), frames: Buffer.alloc(0), ...m };
 }
 
 function entryOf(l: LogLine): shimV1.LogEntry {
@@ -92,13 +98,17 @@ export async function serveLogEntries(call: ServerWritableStream<shimV1.LogsRequ
   call.on('cancelled', leave);
   call.on('close', leave);
   let it: LogBatches | undefined;
+  const frames = r.frames ? { merge: r.framesMerged, raw: r.framesRaw, stdout: r.stdout, stderr: r.stderr } : undefined;
   try {
-    it = await open({ follow: r.follow, sinceNano: ns(r.sinceUnixSec, r.sinceNanos), untilNano: ns(r.untilUnixSec, r.untilNanos), tail: r.tail, left: () => gone });
+    it = await open({ follow: r.follow, sinceNano: ns(r.sinceUnixSec, r.sinceNanos), untilNano: ns(r.untilUnixSec, r.untilNanos), tail: r.tail, left: () => gone, frames });
     call.sendMetadata(new Metadata());
     for await (const batch of it) {
       if (gone) break;
       let msgs: shimV1.LogEntry[];
-      if (Buffer.isBuffer(batch)) {
+      if (frames) {
+        const bytes = Buffer.isBuffer(batch) ? batch : framesOfLines(batch, frames);
+        msgs = bytes.length ? [message({ frames: bytes })] : [];
+      } else if (Buffer.isBuffer(batch)) {
         if (r.packed) {
           const kept = filterPacked(batch, r.stdout, r.stderr);
           msgs = kept.length ? [message({ packed: kept })] : [];

@@ -1,4 +1,4 @@
-import type { StreamName } from '@berth/json-log';
+import type { FrameOptions, StreamName } from '@berth/json-log';
 import type { LogBatches } from '@berth/log-stream';
 import type { ExitRecord } from './exit-record';
 import type { ExecHandle, ExecState } from './execs';
@@ -13,6 +13,8 @@ export interface LogsOptions {
   untilNano: bigint;
   tail: number;
   left: () => boolean;
+  /** Yield the client's bytes instead of packed entries (see LogsQuery in libs/log-stream). */
+  frames?: FrameOptions;
 }
 
 export interface AttachHandle {

@@ -76,7 +76,7 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
   io.writeHead(contentType);
   if (bool(q.get('logs')) && (stdout || stderr)) {
     await new Promise<void>((resolve) => {
-      const logs = client.logs({ follow: false, stdout, stderr, sinceUnixNano: 0, untilUnixNano: 0, sinceUnixSec: 0, sinceNanos: 0, untilUnixSec: 0, untilNanos: 0, tail: -1, batch: false, packed: false });
+      const logs = client.logs({ follow: false, stdout, stderr, sinceUnixNano: 0, untilUnixNano: 0, sinceUnixSec: 0, sinceNanos: 0, untilUnixSec: 0, untilNanos: 0, tail: -1, batch: false, packed: false, frames: false, framesMerged: false, framesRaw: false });
       socket.once('close', () => logs.cancel());
       logs.on('data', (e: shimV1.LogEntry) => send(encode(e.stream, Buffer.from(e.line)), () => logs.pause(), () => logs.resume()));
       logs.on('end', resolve);

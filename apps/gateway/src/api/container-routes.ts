@@ -186,6 +186,9 @@ export function containerRoutes(b: Backends): Router {
     const stderr = bool(req.query.stderr);
     if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
     const { client, tty } = await b.shim(param(req, 'id'));
+    const multiplexed = !tty;
+    // The docker CLI only copies frames out: lines of one stream may share a frame (log-frames.ts).
+    const merge = multiplexed && /^Docker-Client\//.test(req.get('user-agent') ?? '');
     const tailQ = String(req.query.tail ?? 'all');
     const tail = tailQ === 'all' || tailQ === '' ? -1 : Number(tailQ);
     const timestamps = bool(req.query.timestamps);
@@ -204,10 +207,11 @@ export function containerRoutes(b: Backends): Router {
       tail: Number.isInteger(tail) ? tail : -1,
       batch: true,
       packed: true,
+      // Without a time prefix the shim sends the client's bytes, written here as they come.
+      frames: !timestamps,
+      framesMerged: merge,
+      framesRaw: !multiplexed,
     });
-    const multiplexed = !tty;
-    // The docker CLI only copies frames out: lines of one stream may share a frame (log-frames.ts).
-    const merge = multiplexed && /^Docker-Client\//.test(req.get('user-agent') ?? '');
     // Headers go out once the shim has the log open, so a log that cannot be read is an HTTP
     // error; after that an error is reported in the stream, as dockerd does (stream 3).
     await new Promise<void>((resolve, reject) => {
@@ -228,7 +232,7 @@ export function containerRoutes(b: Backends): Router {
       call.on('metadata', start);
       call.on('data', (m: shimV1.LogEntry) => {
         start();
-        const bytes = m.packed.length ? framesFromPacked(m.packed, { multiplexed, timestamps, merge }) : logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps });
+        const bytes = m.frames.length ? m.frames : m.packed.length ? framesFromPacked(m.packed, { multiplexed, timestamps, merge }) : logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps });
         if (!res.write(bytes)) {
           call.pause();
           res.once('drain', () => call.resume());

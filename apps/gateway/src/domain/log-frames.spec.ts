@@ -14,7 +14,7 @@ const lines: LogLine[] = [
 function entries(): shimV1.LogEntry[] {
   return lines.map((l) => {
     const t = splitNano(l.timeNano);
-    return { stream: l.stream === 'stderr' ? 2 : 1, line: l.line, timeUnixNano: 0, timeUnixSec: t.sec, timeNanos: t.nanos, batch: [], packed: Buffer.alloc(0) };
+    return { stream: l.stream === 'stderr' ? 2 : 1, line: l.line, timeUnixNano: 0, timeUnixSec: t.sec, timeNanos: t.nanos, batch: [], packed: Buffer.alloc(0), frames: Buffer.alloc(0) };
   });
 }
 

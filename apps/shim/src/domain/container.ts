@@ -7,6 +7,7 @@ import {
   clearExitRecord,
   type ExecHandle,
   type ExecState,
+  type LogsOptions,
   Execs,
   Fanout,
   mountRootfs,
@@ -193,7 +194,7 @@ export class Container implements ShimContainer {
    * Kept lines (from disk, streamed), then when following new ones until this run's process
    * exits. Rejects when the log cannot be read.
    */
-  logs(opts: { follow: boolean; sinceNano: bigint; untilNano: bigint; tail: number; left: () => boolean }): Promise<AsyncGenerator<Buffer>> {
+  logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer>> {
     const run = this.runs;
     const live = opts.follow && (this.status === 'running' || this.status === 'paused');
     const log = this.log;
@@ -202,6 +203,7 @@ export class Container implements ShimContainer {
       tail: opts.tail,
       sinceNano: opts.sinceNano,
       untilNano: opts.untilNano,
+      frames: opts.frames,
       follow:
         live && log
           ? { onChange: (fn) => log.onChange(fn), onRotate: (fn) => log.onRotate(fn), ended: () => opts.left() || this.runs !== run || (this.status !== 'running' && this.status !== 'paused') }

@@ -160,6 +160,16 @@ export interface LogsRequest {
    * bytes field, which costs no protobuf message per entry. Takes precedence over `batch`.
    */
   packed: boolean;
+  /**
+   * The caller writes `frames` (below) to its client as they are, when the entries need no time
+   * prefix: the shim then sends the bytes a `docker logs` client reads, Docker stdcopy frames
+   * (or, with `frames_raw`, the bare bytes of a tty's log), and nothing per entry is left to do
+   * on the way. With `frames_merged`, entries in a row of one stream share a frame. Takes
+   * precedence over `packed`; a shim that does not know it sends `packed` as before.
+   */
+  frames: boolean;
+  framesMerged: boolean;
+  framesRaw: boolean;
 }
 
 export interface LogEntry {
@@ -178,6 +188,8 @@ export interface LogEntry {
    * three zero bytes, the length of the bytes (uint32, big-endian).
    */
   packed: Buffer;
+  /** Set only when the request asked for frames: these entries, in order, as the client's bytes. */
+  frames: Buffer;
 }
 
 export interface ResizeRequest {
@@ -1280,6 +1292,9 @@ function createBaseLogsRequest(): LogsRequest {
     untilNanos: 0,
     batch: false,
     packed: false,
+    frames: false,
+    framesMerged: false,
+    framesRaw: false,
   };
 }
 
@@ -1320,6 +1335,15 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     }
     if (message.packed !== false) {
       writer.uint32(96).bool(message.packed);
+    }
+    if (message.frames !== false) {
+      writer.uint32(104).bool(message.frames);
+    }
+    if (message.framesMerged !== false) {
+      writer.uint32(112).bool(message.framesMerged);
+    }
+    if (message.framesRaw !== false) {
+      writer.uint32(120).bool(message.framesRaw);
     }
     return writer;
   },
@@ -1427,6 +1451,30 @@ export const LogsRequest: MessageFns<LogsRequest> = {
           message.packed = reader.bool();
           continue;
         }
+        case 13: {
+          if (tag !== 104) {
+            break;
+          }
+
+          message.frames = reader.bool();
+          continue;
+        }
+        case 14: {
+          if (tag !== 112) {
+            break;
+          }
+
+          message.framesMerged = reader.bool();
+          continue;
+        }
+        case 15: {
+          if (tag !== 120) {
+            break;
+          }
+
+          message.framesRaw = reader.bool();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1450,6 +1498,9 @@ export const LogsRequest: MessageFns<LogsRequest> = {
       untilNanos: isSet(object.untilNanos) ? globalThis.Number(object.untilNanos) : 0,
       batch: isSet(object.batch) ? globalThis.Boolean(object.batch) : false,
       packed: isSet(object.packed) ? globalThis.Boolean(object.packed) : false,
+      frames: isSet(object.frames) ? globalThis.Boolean(object.frames) : false,
+      framesMerged: isSet(object.framesMerged) ? globalThis.Boolean(object.framesMerged) : false,
+      framesRaw: isSet(object.framesRaw) ? globalThis.Boolean(object.framesRaw) : false,
     };
   },
 
@@ -1491,6 +1542,15 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     if (message.packed !== false) {
       obj.packed = message.packed;
     }
+    if (message.frames !== false) {
+      obj.frames = message.frames;
+    }
+    if (message.framesMerged !== false) {
+      obj.framesMerged = message.framesMerged;
+    }
+    if (message.framesRaw !== false) {
+      obj.framesRaw = message.framesRaw;
+    }
     return obj;
   },
 
@@ -1511,6 +1571,9 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     message.untilNanos = object.untilNanos ?? 0;
     message.batch = object.batch ?? false;
     message.packed = object.packed ?? false;
+    message.frames = object.frames ?? false;
+    message.framesMerged = object.framesMerged ?? false;
+    message.framesRaw = object.framesRaw ?? false;
     return message;
   },
 };
@@ -1524,6 +1587,7 @@ function createBaseLogEntry(): LogEntry {
     timeNanos: 0,
     batch: [],
     packed: Buffer.alloc(0),
+    frames: Buffer.alloc(0),
   };
 }
 
@@ -1549,6 +1613,9 @@ export const LogEntry: MessageFns<LogEntry> = {
     }
     if (message.packed.length !== 0) {
       writer.uint32(58).bytes(message.packed);
+    }
+    if (message.frames.length !== 0) {
+      writer.uint32(66).bytes(message.frames);
     }
     return writer;
   },
@@ -1616,6 +1683,14 @@ export const LogEntry: MessageFns<LogEntry> = {
           message.packed = Buffer.from(reader.bytes());
           continue;
         }
+        case 8: {
+          if (tag !== 66) {
+            break;
+          }
+
+          message.frames = Buffer.from(reader.bytes());
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1634,6 +1709,7 @@ export const LogEntry: MessageFns<LogEntry> = {
       timeNanos: isSet(object.timeNanos) ? globalThis.Number(object.timeNanos) : 0,
       batch: globalThis.Array.isArray(object?.batch) ? object.batch.map((e: any) => LogEntry.fromJSON(e)) : [],
       packed: isSet(object.packed) ? Buffer.from(bytesFromBase64(object.packed)) : Buffer.alloc(0),
+      frames: isSet(object.frames) ? Buffer.from(bytesFromBase64(object.frames)) : Buffer.alloc(0),
     };
   },
 
@@ -1660,6 +1736,9 @@ export const LogEntry: MessageFns<LogEntry> = {
     if (message.packed.length !== 0) {
       obj.packed = base64FromBytes(message.packed);
     }
+    if (message.frames.length !== 0) {
+      obj.frames = base64FromBytes(message.frames);
+    }
     return obj;
   },
 
@@ -1675,6 +1754,7 @@ export const LogEntry: MessageFns<LogEntry> = {
     message.timeNanos = object.timeNanos ?? 0;
     message.batch = object.batch?.map((e) => LogEntry.fromPartial(e)) || [];
     message.packed = object.packed ?? Buffer.alloc(0);
+    message.frames = object.frames ?? Buffer.alloc(0);
     return message;
   },
 };
