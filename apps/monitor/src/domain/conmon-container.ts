@@ -297,7 +297,7 @@ export class ConmonContainer implements ShimContainer {
     };
   }
 
-  async logs(opts: LogsOptions): Promise<AsyncGenerator<LogLine[]>> {
+  async logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer | LogLine[]>> {
     const until = this.exits + 1;
     const live = opts.follow && this.live();
     return openK8sLog(this.p.log, {
@@ -305,6 +305,7 @@ export class ConmonContainer implements ShimContainer {
       sinceNano: opts.sinceNano,
       untilNano: opts.untilNano,
       follow: live ? { ended: () => opts.left() || this.exits >= until } : undefined,
+      frames: opts.frames,
     });
   }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LogLine } from '@berth/json-log';
+import { framesOfLines, type FrameOptions, type LogLine } from '@berth/json-log';
 import { parseRfc3339Nano } from '@berth/json-log';
 import { openK8sLog, parseK8sRow, parseK8sTime } from './k8s-log';
 
@@ -37,6 +37,27 @@ describe('k8s-file rows', () => {
     expect(parseK8sRow(Buffer.from(ROWS[4]!))!.line.toString()).toBe('\n');
     expect(parseK8sRow(Buffer.from('garbage'))).toBeUndefined();
     expect(parseK8sRow(Buffer.from('2026-12-01T14:16:48Z stdin F x'))).toBeUndefined();
+  });
+
+  it('read as frames, gives the bytes the entries frame to, bad rows skipped the same way', async () => {
+    const f = join(dir, 'frames.log');
+    const rows = [...ROWS.slice(0, 5), 'garbage', '2026-12-01T14:16:48Z stdin F x', ' stdout F no time', '2026-12-01T14:16:48Z stderr Fx', ROWS[5]!];
+    writeFileSync(f, rows.map((r) => `${r}\n`).join(''));
+    const lines = await all(await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n }));
+    expect(lines.length).toBe(8);
+    for (const o of [
+      { merge: false, raw: false, stdout: true, stderr: true },
+      { merge: true, raw: false, stdout: true, stderr: true },
+      { merge: true, raw: false, stdout: false, stderr: true },
+      { merge: false, raw: true, stdout: true, stderr: true },
+    ] satisfies FrameOptions[]) {
+      const got: Buffer[] = [];
+      for await (const b of await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n, frames: o })) {
+        expect(Buffer.isBuffer(b)).toBe(true);
+        got.push(b as Buffer);
+      }
+      expect(Buffer.concat(got).toString('latin1')).toBe(framesOfLines(lines, o).toString('latin1'));
+    }
   });
 
   it('reads all, the tail, and a time window', async () => {

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { watch } from 'node:fs';
-import { type LogLine, parseRfc3339Nano, type StreamName } from '@berth/json-log';
+import { type FrameOptions, FrameWriter, type LogLine, parseRfc3339Nano, type StreamName } from '@berth/json-log';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -20,6 +20,8 @@ export interface K8sReadOptions {
   fromOffset?: number;
   /** Keep reading new rows until `ended()` is true, then read what is left and stop. */
   follow?: { ended: () => boolean };
+  /** Batches of the client's bytes (json-log frames.ts) instead of LogLines, when no time bounds apply. */
+  frames?: FrameOptions;
 }
 
 const SPACE = 0x20;
@@ -72,6 +74,37 @@ export function parseK8sRow(row: Buffer): LogLine | undefined {
   const timeNano = parseK8sTime(row.toString('latin1', 0, a));
   const line = !full ? body : nl && body.length ? row.subarray(b + 3) : Buffer.concat([body, NEWLINE]);
   return { stream: stream as StreamName, line, timeNano };
+}
+
+/**
+ * The complete rows of `data` up to `last` (its last newline) straight into frames, as
+ * `parseK8sRow` would read them but with no time parsed and no object per row: with no bounds
+ * and no time prefix nothing needs the time. Rows that do not parse are skipped, as there.
+ */
+function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | undefined {
+  w.reset(last + 1);
+  for (let start = 0; start <= last; ) {
+    const nl = data.indexOf(NL, start);
+    const a = data.indexOf(SPACE, start);
+    const b = a < 0 || a > nl ? -1 : data.indexOf(SPACE, a + 1);
+    start = nl + 1;
+    if (b < 0 || b > nl || b - a !== 7) continue;
+    // "stdout" / "stderr"
+    if (data[a + 1] !== 0x73 || data[a + 2] !== 0x74 || data[a + 3] !== 0x64) continue;
+    const stream = data[a + 4] === 0x6f && data[a + 5] === 0x75 && data[a + 6] === 0x74 ? 1 : data[a + 4] === 0x65 && data[a + 5] === 0x72 && data[a + 6] === 0x72 ? 2 : 0;
+    const tag = b + 1 < nl ? data[b + 1] : -1;
+    if (!stream || (tag !== 0x46 && tag !== 0x50)) continue;
+    if (!w.wants(stream)) continue;
+    // An F row's line keeps its newline (one is added to an empty one); a P row is a piece without.
+    const from = b + 3;
+    const to = tag === 0x46 ? nl + 1 : nl;
+    const len = from < to ? to - from : tag === 0x46 ? 1 : 0;
+    w.head(stream);
+    if (from < to) data.copy(w.out, w.p, from, to);
+    else if (len) w.out[w.p] = NL;
+    w.p += len;
+  }
+  return w.take();
 }
 
 /** Where the last `n` rows begin, reading back from the end a chunk at a time. */
@@ -151,11 +184,14 @@ function changed(path: string): Promise<void> {
  * A conmon k8s-file log as json-file entries, in batches of one read each. Rejects at open when
  * the log cannot be read (a missing log is an empty one: the container has not written yet).
  */
-export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<LogLine[]>> {
+export async function openK8sLog(path: string, o: K8sReadOptions & { frames?: undefined }): Promise<AsyncGenerator<LogLine[]>>;
+export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<Buffer | LogLine[]>>;
+export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<Buffer | LogLine[]>> {
   await readable(path);
   let pos = o.fromOffset ?? (o.tail >= 0 ? await tailOffset(path, o.tail).catch(absentIsEmpty) : 0);
   const keep = (l: LogLine) => (o.sinceNano === 0n || l.timeNano >= o.sinceNano) && (o.untilNano === 0n || l.timeNano <= o.untilNano);
-  async function* gen(): AsyncGenerator<LogLine[]> {
+  const fw = o.frames && o.sinceNano === 0n && o.untilNano === 0n ? new FrameWriter(o.frames) : undefined;
+  async function* gen(): AsyncGenerator<Buffer | LogLine[]> {
     let carry = Buffer.alloc(0);
     for (;;) {
       const ended = o.follow ? o.follow.ended() : true;
@@ -174,6 +210,14 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
           progressed = true;
           pos += bytesRead;
           let data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+          if (fw) {
+            const last = data.lastIndexOf(NL);
+            const framed = last >= 0 ? framesOfRows(data, last, fw) : undefined;
+            data = data.subarray(last + 1);
+            carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
+            if (framed) yield framed;
+            continue;
+          }
           const out: LogLine[] = [];
           let start = 0;
           for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
