@@ -20,14 +20,25 @@ import { fixtures } from '../../tests/support/fixtures';
 const RUNS = numberOption('--runs', 5);
 const MiB = 1024 * 1024;
 
-/** `bytes` of json-file rows in `path`, one 1 MiB block of 64-byte rows repeated. */
-function writeLog(path: string, bytes: number): void {
+/**
+ * With BERTH_TEST_MONITOR=conmon Berth's containers keep conmon's k8s-file log (the same lines
+ * in its own row layout, converted when read); dockerd's are json-file.
+ */
+const K8S = process.env.BERTH_TEST_MONITOR === 'conmon';
+
+/** `bytes` of json-file (or k8s-file) rows in `path`, one 1 MiB block of short rows repeated. */
+function writeLog(path: string, bytes: number, k8s = false): void {
   const rows: string[] = [];
   const second = '2024-05-06T07:08:09';
   for (let i = 0, n = 0; n < MiB; i++) {
-    const r = `{"log":"line ${String(i).padStart(6, '0')} abcdefg\\n","stream":"${i % 4 ? 'stdout' : 'stderr'}","time":"${second}.${String(i).padStart(9, '0')}Z"}\n`;
+    const stream = i % 4 ? 'stdout' : 'stderr';
+    const frac = String(i).padStart(9, '0');
+    const r = k8s
+      ? `${second}.${frac}+00:00 ${stream} F line ${String(i).padStart(6, '0')} abcdefg\n`
+      : `{"log":"line ${String(i).padStart(6, '0')} abcdefg\\n","stream":"${stream}","time":"${second}.${frac}Z"}\n`;
     if (n + r.length > MiB) {
-      rows.push(`${'{"log":"pad\\n","stream":"stdout","time":"2024-05-06T07:08:09.999999999Z"}'.padEnd(MiB - n - 1, ' ')}\n`);
+      const pad = k8s ? `${second}.999999999+00:00 stdout F pad` : '{"log":"pad\\n","stream":"stdout","time":"2024-05-06T07:08:09.999999999Z"}';
+      rows.push(`${pad.padEnd(MiB - n - 1, ' ')}\n`);
       break;
     }
     rows.push(r);
@@ -97,7 +108,7 @@ interface Result {
   floorMbps: number;
 }
 
-async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string): Promise<Result & { rss: string }> {
+async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string, k8s = false): Promise<Result & { rss: string }> {
   const name = `logs-bench-${process.pid}`;
   const c = await docker(['run', '--name', name, 'busybox', 'true']);
   if (c.code !== 0) throw new Error(c.stderr);
@@ -105,7 +116,7 @@ async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string):
   const through: number[] = [];
   const floor: number[] = [];
   const tails: number[] = [];
-  writeLog(logPath, 50 * MiB);
+  writeLog(logPath, 50 * MiB, k8s);
   const size = statSync(logPath).size;
   for (let i = 0; i < RUNS; i++) {
     const r = await stream('docker', ['logs', name], env);
@@ -114,7 +125,7 @@ async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string):
     const f = await stream('sh', ['-c', `cat ${logPath} | cat`], env);
     floor.push(size / MiB / (f.ms / 1000));
   }
-  writeLog(logPath, 1024 * MiB);
+  writeLog(logPath, 1024 * MiB, k8s);
   for (let i = 0; i < RUNS; i++) tails.push(await timed(() => stream('docker', ['logs', '--tail', '10', name], env)));
   const peak = rss();
   await docker(['rm', '-f', name]);
@@ -149,10 +160,10 @@ async function main(): Promise<void> {
     const env = { DOCKER_HOST: suite.dockerHost };
     const r = await bench((a) => suite.docker(a, { timeoutMs: 600_000 }), env, () => {
       const gw = suite.state().children['gateway']?.pid ?? 0;
-      const shims = suitePids(suite.execRoot, 'shim');
-      return `peak RSS gateway ${(hwm(gw) / MiB).toFixed(0)} MiB, shim ${(Math.max(0, ...shims.map(hwm)) / MiB).toFixed(0)} MiB`;
-    });
-    print('berth', r, r.rss);
+      const shims = [...suitePids(suite.execRoot, 'shim'), ...suitePids(suite.execRoot, 'monitor')];
+      return `peak RSS gateway ${(hwm(gw) / MiB).toFixed(0)} MiB, shim/monitor ${(Math.max(0, ...shims.map(hwm)) / MiB).toFixed(0)} MiB`;
+    }, K8S);
+    print(K8S ? 'berth (conmon, k8s-file)' : 'berth', r, r.rss);
   } finally {
     await suite.stop();
   }
