@@ -21,10 +21,11 @@ const RUNS = numberOption('--runs', 5);
 const MiB = 1024 * 1024;
 
 /**
- * With BERTH_TEST_MONITOR=conmon Berth's containers keep conmon's k8s-file log (the same lines
- * in its own row layout, converted when read); dockerd's are json-file.
+ * Under conmon (the default monitor; BERTH_TEST_MONITOR=shim for the Node shim) Berth's
+ * containers keep conmon's k8s-file log (the same lines in its own row layout, converted when
+ * read); dockerd's are json-file.
  */
-const K8S = process.env.BERTH_TEST_MONITOR === 'conmon';
+const K8S = (process.env.BERTH_TEST_MONITOR ?? 'conmon') === 'conmon';
 
 /** `bytes` of json-file (or k8s-file) rows in `path`, one 1 MiB block of short rows repeated. */
 function writeLog(path: string, bytes: number, k8s = false): void {
