@@ -1,23 +1,23 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, Suite } from '../support/berth';
+import { run, type Suite } from '../support/berth';
+import { BuildSuite } from '../support/build';
 
 // The build calls of the client libraries users script Docker with, against the classic builder.
+let b: BuildSuite;
 let s: Suite;
 let ctx: string;
 
 beforeAll(async () => {
-  s = await Suite.startWithBusybox();
-  ctx = mkdtempSync('/tmp/bt-bclients-');
-  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nARG MSG=default\nCOPY hello.txt /hello.txt\nRUN echo "$MSG" > /msg.txt\nCMD ["cat", "/hello.txt", "/msg.txt"]\n');
-  writeFileSync(join(ctx, 'hello.txt'), 'hello from the context\n');
+  b = await BuildSuite.start('bt-bclients-');
+  s = b.s;
+  ctx = b.context('ctx', {
+    Dockerfile: 'FROM busybox\nARG MSG=default\nCOPY hello.txt /hello.txt\nRUN echo "$MSG" > /msg.txt\nCMD ["cat", "/hello.txt", "/msg.txt"]\n',
+    'hello.txt': 'hello from the context\n',
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await s?.removeAllContainers();
-  await s?.stop();
-  if (ctx) rmSync(ctx, { recursive: true, force: true });
+  await b?.stop();
 });
 
 describe('client libraries build images', () => {

@@ -1,27 +1,26 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TarWriter } from '@berth/tar';
-import { alive, eventually, Suite } from '../support/berth';
+import { alive, eventually, type Suite } from '../support/berth';
+import { BUILD_ENV, BuildSuite, LONG } from '../support/build';
 
-const ENV = { DOCKER_BUILDKIT: '0' };
-const LONG = { env: ENV, timeoutMs: 300_000 };
 const GIB = 1 << 30;
 
+let b: BuildSuite;
 let s: Suite;
 let dir: string;
 
 beforeAll(async () => {
-  s = await Suite.startWithBusybox();
-  dir = mkdtempSync('/tmp/bt-build-hostile-');
+  b = await BuildSuite.start('bt-build-hostile-');
+  s = b.s;
+  dir = b.dir;
 }, 120_000);
 
 afterAll(async () => {
-  await s?.removeAllContainers();
-  await s?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await b?.stop();
 });
 
 /** Peak resident memory of a process, in bytes (VmHWM). */
@@ -67,7 +66,7 @@ describe('docker build under hostile conditions', () => {
     mkdirSync(ctx, { recursive: true });
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo started && sleep 600\nCMD ["true"]\n');
     const before = s.state().children.builder!;
-    const cli = spawn('docker', ['build', '-t', 'killed:1', ctx], { env: { ...process.env, ...ENV, DOCKER_HOST: s.dockerHost, DOCKER_CONFIG: join(s.base, 'docker-config') } });
+    const cli = spawn('docker', ['build', '-t', 'killed:1', ctx], { env: { ...process.env, ...BUILD_ENV, DOCKER_HOST: s.dockerHost, DOCKER_CONFIG: join(s.base, 'docker-config') } });
     let out = '';
     cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
     cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -87,6 +86,39 @@ describe('docker build under hostile conditions', () => {
     const again = await eventually(() => s.docker(['build', '-t', 'killed:1', ctx], LONG), (r) => r.code === 0, 60_000);
     expect(again.stdout).toContain('Successfully tagged killed:1');
     expect((await s.docker(['run', '--rm', 'killed:1'])).stdout).toBe('again\n');
+  });
+
+  it('a builder killed mid-COPY of a large context: a clear error, nothing tagged, its files and containers gone, the next build works', async () => {
+    const ctx = join(dir, 'killed-copy');
+    mkdirSync(ctx, { recursive: true });
+    // Sparse: the CLI sends 96 MiB of zeros without the test writing them.
+    writeFileSync(join(ctx, 'big.bin'), '');
+    truncateSync(join(ctx, 'big.bin'), 96 << 20);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY big.bin /big.bin\nRUN sleep 600\n');
+    const before = s.state().children.builder!;
+    const cli = spawn('docker', ['build', '-t', 'killedcopy:1', ctx], { env: { ...process.env, ...BUILD_ENV, DOCKER_HOST: s.dockerHost, DOCKER_CONFIG: join(s.base, 'docker-config') } });
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number>((resolve) => cli.on('exit', (c) => resolve(c ?? 128)));
+    // The COPY step's container exists from just before its files go in until the commit.
+    await eventually(async () => out, (o) => o.includes('Step 2/3 : COPY'), 180_000);
+    await eventually(() => s.docker(['ps', '-aq', '--filter', 'label=com.berth.build']), (r) => r.stdout.trim() !== '', 60_000);
+    process.kill(before.pid, 'SIGKILL');
+    expect(out, 'the kill came after the COPY').not.toContain('Step 3/3');
+    const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(-1), 120_000))]);
+    if (code === -1) cli.kill('SIGKILL');
+    expect(code, out).toBe(1);
+    expect(out).toMatch(/builder.*(unavailable|restart|cancel|lost|closed)/i);
+    expect((await s.docker(['image', 'inspect', 'killedcopy:1'])).code).not.toBe(0);
+    await eventually(async () => s.state().children.builder!, (c) => c.pid !== before.pid && c.status === 'running', 60_000);
+    await eventually(() => s.docker(['ps', '-aq', '--filter', 'label=com.berth.build']), (r) => r.code === 0 && r.stdout.trim() === '', 60_000);
+    // The cut-off build's unpacked context is gone with the restart.
+    expect(readdirOrEmpty(join(s.dataRoot, 'builder', 'builds'))).toEqual([]);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY big.bin /big.bin\nCMD ["stat", "-c", "%s", "/big.bin"]\n');
+    const again = await eventually(() => s.docker(['build', '-t', 'killedcopy:1', ctx], LONG), (r) => r.code === 0, 60_000);
+    expect(again.stdout).toContain('Successfully tagged killedcopy:1');
+    expect((await s.docker(['run', '--rm', 'killedcopy:1'])).stdout).toBe(`${96 << 20}\n`);
   });
 });
 

@@ -1,33 +1,21 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Suite } from '../support/berth';
+import type { Suite } from '../support/berth';
+import { BuildSuite, LONG } from '../support/build';
+import { LocalRegistry } from '../support/registry';
 
-// The docker CLI here has no buildx: DOCKER_BUILDKIT=0 takes the classic builder API.
-const ENV = { DOCKER_BUILDKIT: '0' };
-const LONG = { env: ENV, timeoutMs: 300_000 };
-
+let b: BuildSuite;
 let s: Suite;
-let dir: string;
-
-function context(name: string, files: Record<string, string>): string {
-  const d = join(dir, name);
-  for (const [p, text] of Object.entries(files)) {
-    mkdirSync(join(d, p, '..'), { recursive: true });
-    writeFileSync(join(d, p), text);
-  }
-  return d;
-}
+const context = (name: string, files: Record<string, string>) => b.context(name, files);
 
 beforeAll(async () => {
-  s = await Suite.startWithBusybox();
-  dir = mkdtempSync('/tmp/bt-build-images-');
+  b = await BuildSuite.start('bt-build-images-');
+  s = b.s;
 }, 120_000);
 
 afterAll(async () => {
-  await s?.removeAllContainers();
-  await s?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await b?.stop();
 });
 
 describe('docker build: scratch, --chown by name', () => {
@@ -154,5 +142,69 @@ describe('docker build: scratch, --chown by name', () => {
     const partial = await s.docker(['build', '--cache-from', 'cf:1', '--cache-from', 'nosuch:image', '-t', 'cf:3', ctx], LONG);
     expect(partial.code).toBe(0);
     expect(partial.stdout.match(/Using cache/g)?.length).toBe(2);
+  });
+
+  it('--cache-from a loaded or pulled image (no parents, only history) reuses its steps, as dockerd matches history', async () => {
+    const ctx = context('cfload', {
+      Dockerfile: 'FROM busybox\nENV STAGE=load\nCOPY f.txt /f.txt\nARG V=1\nRUN cat /f.txt > /g.txt && echo "$V" >> /g.txt\nLABEL cf=load\nCMD ["cat", "/g.txt"]\n',
+      'f.txt': 'loaded\n',
+    });
+    const id = async (ref: string) => (await s.docker(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim();
+    expect((await s.docker(['build', '-t', 'cfl:1', ctx], LONG)).code).toBe(0);
+    const built = await id('cfl:1');
+    // docker save, rmi (which takes the intermediate images with it), load: no parents, only history.
+    const archive = join(b.dir, 'cfl.tar');
+    expect((await s.docker(['save', '-o', archive, 'cfl:1'])).code).toBe(0);
+    expect((await s.docker(['rmi', 'cfl:1'])).code).toBe(0);
+    expect((await s.docker(['builder', 'prune', '-af'])).code).toBe(0);
+    expect((await s.docker(['load', '-i', archive])).code).toBe(0);
+    expect((await s.docker(['image', 'inspect', '--format', '{{.Parent}}', 'cfl:1'])).stdout.trim()).toBe('');
+
+    // Without --cache-from a loaded image is no cache (dockerd's classic builder neither).
+    const plain = await s.docker(['build', '-t', 'cfl:plain', ctx], LONG);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).not.toContain('Using cache');
+    expect((await s.docker(['rmi', 'cfl:plain'])).code).toBe(0);
+    expect((await s.docker(['builder', 'prune', '-af'])).code).toBe(0);
+
+    const again = await s.docker(['build', '--cache-from', 'cfl:1', '-t', 'cfl:2', ctx], LONG);
+    expect(again.code).toBe(0);
+    expect(again.stdout.match(/Using cache/g)?.length).toBe(6);
+    expect(again.stdout).not.toContain('Running in');
+    // The last step is the loaded image itself; the steps before it are images of their own.
+    expect(await id('cfl:2')).toBe(built);
+    expect((await s.docker(['run', '--rm', 'cfl:2'])).stdout).toBe('loaded\n1\n');
+    const history = (await s.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'cfl:2'])).stdout;
+    expect(history).toContain('COPY file:');
+
+    // A changed RUN builds on the restored steps: the COPY's layer, taken from the loaded image, is there.
+    const changed = await s.docker(['build', '--cache-from', 'cfl:1', '--build-arg', 'V=2', '-t', 'cfl:3', ctx], LONG);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout.match(/Using cache/g)?.length).toBe(3);
+    expect(changed.stdout).toContain('Running in');
+    expect((await s.docker(['run', '--rm', 'cfl:3'])).stdout).toBe('loaded\n2\n');
+
+    // An image whose history does not begin with the build's is no cache: busybox has none of these steps.
+    const other = await s.docker(['build', '--cache-from', 'busybox', '--cache-from', 'nosuch:image', '-t', 'cfl:4', ctx], LONG);
+    expect(other.code).toBe(0);
+    expect(other.stdout).not.toContain('Using cache');
+
+    // Pushed to a registry and pulled back (layers compressed now), the same.
+    const reg = await LocalRegistry.start();
+    try {
+      const remote = `${reg.host}/cfl:1`;
+      expect((await s.docker(['tag', 'cfl:1', remote])).code).toBe(0);
+      expect((await s.docker(['push', remote], LONG)).code).toBe(0);
+      for (const t of ['cfl:1', 'cfl:2', 'cfl:3', 'cfl:4', remote]) await s.docker(['rmi', t]);
+      expect((await s.docker(['builder', 'prune', '-af'])).code).toBe(0);
+      expect((await s.docker(['pull', remote], LONG)).code).toBe(0);
+      const pulled = await s.docker(['build', '--cache-from', remote, '-t', 'cfl:5', ctx], LONG);
+      expect(pulled.code).toBe(0);
+      expect(pulled.stdout.match(/Using cache/g)?.length).toBe(6);
+      expect(await id('cfl:5')).toBe(await id(remote));
+      expect((await s.docker(['run', '--rm', 'cfl:5'])).stdout).toBe('loaded\n1\n');
+    } finally {
+      await reg.stop();
+    }
   });
 });

@@ -1,52 +1,25 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packTar } from '@berth/tar';
-import { Suite } from '../support/berth';
+import type { Suite } from '../support/berth';
+import { BuildSuite, LONG } from '../support/build';
 
-// The docker CLI here has no buildx: DOCKER_BUILDKIT=0 takes the classic builder API.
-const ENV = { DOCKER_BUILDKIT: '0' };
-const LONG = { env: ENV, timeoutMs: 300_000 };
-
+let b: BuildSuite;
 let s: Suite;
-let dir: string;
-
-function context(name: string, files: Record<string, string>): string {
-  const d = join(dir, name);
-  for (const [p, text] of Object.entries(files)) {
-    mkdirSync(join(d, p, '..'), { recursive: true });
-    writeFileSync(join(d, p), text);
-  }
-  return d;
-}
-
-/** POST /build with a raw body over the suite's socket, for contexts the CLI would not send. */
-async function postBuild(body: Buffer, query = ''): Promise<{ status: number; text: string }> {
-  const { request } = await import('node:http');
-  const socketPath = s.dockerHost.replace(/^unix:\/\//, '');
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: `/v1.41/build?${query}`, method: 'POST', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const context = (name: string, files: Record<string, string>) => b.context(name, files);
+const postBuild = (body: Buffer, query = '') => b.postBuild(body, query);
 
 beforeAll(async () => {
-  s = await Suite.startWithBusybox();
-  dir = mkdtempSync('/tmp/bt-build-');
+  b = await BuildSuite.start('bt-build-');
+  s = b.s;
 }, 120_000);
 
 afterAll(async () => {
-  await s?.removeAllContainers();
-  await s?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await b?.stop();
 });
 
 describe('docker build (classic builder)', () => {

@@ -8,36 +8,13 @@
  * engine runs without a bridge.
  * Usage: npx tsx tools/bench/build-bench.ts [--runs 9] [--no-reference]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { buildBenchContext } from './build-context';
 import { type Docker, numberOption, stats, timed, withReferenceEngine } from './common';
 import { Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
 
 const RUNS = numberOption('--runs', 9);
-
-const DOCKERFILE = [
-  'FROM busybox',
-  'ENV APP=/app MODE=bench',
-  'WORKDIR /app',
-  'COPY src/ /app/src/',
-  'RUN cat src/*.txt > all.txt && wc -c all.txt',
-  'COPY config.json /app/',
-  'RUN mkdir -p /data && echo "$MODE" > /data/mode',
-  'LABEL bench=build',
-  'EXPOSE 8080',
-  'CMD ["cat", "/app/all.txt"]',
-  '',
-].join('\n');
-
-function context(): string {
-  const dir = mkdtempSync('/tmp/berth-build-bench-');
-  mkdirSync(join(dir, 'src'));
-  for (let i = 0; i < 50; i++) writeFileSync(join(dir, 'src', `f${i}.txt`), `file ${i} `.repeat(200));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ bench: true }));
-  writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE);
-  return dir;
-}
 
 async function measure(docker: Docker, ctx: string): Promise<{ coldMs: number[]; cachedMs: number[] }> {
   const build = async (extra: string[]) => {
@@ -54,7 +31,7 @@ async function measure(docker: Docker, ctx: string): Promise<{ coldMs: number[];
 
 async function main(): Promise<void> {
   const fx = await fixtures();
-  const ctx = context();
+  const ctx = buildBenchContext();
   // Both CLIs take the classic builder API (the CLI's environment is inherited by every run).
   process.env.DOCKER_BUILDKIT = '0';
   try {

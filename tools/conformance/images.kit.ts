@@ -216,8 +216,8 @@ export function imagesKit(): Kit {
         equal(JSON.parse(Buffer.from(imported.configJson).toString()).config.Cmd, ['/bin/kit'], 'CMD from the changes');
         const layer = await tarOf(ctx, 'commit', { 'added.txt': 'committed\n' });
         const committed = await images.write<imagesV1.CommitImageRequest, imagesV1.Image>('commitImage', [
-          { parent: tag1, configJson: Buffer.from(JSON.stringify({ Cmd: ['/added'] })), changes: [], comment: 'kit', author: 'kit', tag: `${repo}:committed`, containerId: '', createdBy: 'kit commit', data: Buffer.alloc(0), emptyLayer: false },
-          ...chunks(layer).map((data) => ({ parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', data, emptyLayer: false })),
+          { parent: tag1, configJson: Buffer.from(JSON.stringify({ Cmd: ['/added'] })), changes: [], comment: 'kit', author: 'kit', tag: `${repo}:committed`, containerId: '', createdBy: 'kit commit', data: Buffer.alloc(0), emptyLayer: false, reuseFrom: '', reuseHistoryIndex: 0 },
+          ...chunks(layer).map((data) => ({ parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', data, emptyLayer: false, reuseFrom: '', reuseHistoryIndex: 0 })),
         ]);
         made.add(committed.id);
         equal(committed.diffIds, [blob.layer.digest, sha(layer)], 'diff IDs of a commit: the parent\'s, then the new layer');

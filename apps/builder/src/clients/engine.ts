@@ -15,6 +15,11 @@ export interface ImageInfo {
 
 const LONG = { deadlineMs: 24 * 3600_000, idempotent: false };
 
+/** A CommitImage message with every field empty, to spread the ones a message sets over. */
+const NO_COMMIT: imagesV1.CommitImageRequest = {
+  parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', data: Buffer.alloc(0), emptyLayer: false, reuseFrom: '', reuseHistoryIndex: 0,
+};
+
 /** Output of a step's container, stdout and stderr as they come. */
 export interface Output {
   chunks: AsyncIterable<Buffer>;
@@ -54,7 +59,16 @@ export class Engine {
   commitConfig(parent: string, config: Record<string, unknown>, createdBy: string, author: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const call = this.peers.images.commitImage((err: ServiceError | null, img?: imagesV1.Image) => (err ? reject(fromServiceError(err, 'images')) : resolve(img!.id)));
-      call.write({ parent, configJson: Buffer.from(JSON.stringify(config)), changes: [], comment: '', author, tag: '', containerId: '', createdBy, data: Buffer.alloc(0), emptyLayer: true });
+      call.write({ ...NO_COMMIT, parent, configJson: Buffer.from(JSON.stringify(config)), author, createdBy, emptyLayer: true });
+      call.end();
+    });
+  }
+
+  /** An image of `parent` plus step `historyIndex` of `from` (its history entry and layer), under `config`. */
+  commitReused(parent: string, from: string, historyIndex: number, config: Record<string, unknown>): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const call = this.peers.images.commitImage((err: ServiceError | null, img?: imagesV1.Image) => (err ? reject(fromServiceError(err, 'images')) : resolve(img!.id)));
+      call.write({ ...NO_COMMIT, parent, configJson: Buffer.from(JSON.stringify(config)), reuseFrom: from, reuseHistoryIndex: historyIndex });
       call.end();
     });
   }
@@ -63,12 +77,12 @@ export class Engine {
   commitLayer(parent: string, tar: AsyncIterable<Buffer>, config: Record<string, unknown>, createdBy: string, author: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const call = this.peers.images.commitImage((err: ServiceError | null, img?: imagesV1.Image) => (err ? reject(fromServiceError(err, 'images')) : resolve(img!.id)));
-      const opts = { parent, configJson: Buffer.from(JSON.stringify(config)), changes: [], comment: '', author, tag: '', containerId: '', createdBy, emptyLayer: false };
+      const opts = { ...NO_COMMIT, parent, configJson: Buffer.from(JSON.stringify(config)), author, createdBy };
       void (async () => {
         try {
-          call.write({ ...opts, data: Buffer.alloc(0) });
+          call.write(opts);
           for await (const data of tar) {
-            if (!call.write({ parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', emptyLayer: false, data })) await new Promise((r) => call.once('drain', r));
+            if (!call.write({ ...NO_COMMIT, data })) await new Promise((r) => call.once('drain', r));
           }
           call.end();
         } catch (err) {

@@ -9,6 +9,7 @@ import {
   type ImageConfig,
   type Instruction,
   parseDockerfile,
+  type BuildPlan,
   planBuild,
   readIgnorePatterns,
   StageState,
@@ -35,6 +36,9 @@ export type Emit = (msg: Record<string, unknown>) => void;
 
 class StepFailed extends Error {}
 
+/** Ends the cache probe: the first step the cache cannot answer without doing work. */
+class ProbeEnd extends Error {}
+
 /**
  * One `docker build`: unpack the context, parse and plan the Dockerfile, dispatch every step
  * (metadata steps as config-only images, RUN in a real container, COPY/ADD through a
@@ -51,6 +55,19 @@ export class Build {
   private aborted = false;
   /** `--cache-from`: the named images and their parent chains, by parent ID; null without the option. */
   private cacheFrom: Map<string, ImageInfo[]> | null = null;
+  /**
+   * The probe pass (see `probeCache`): nothing is emitted, built or pulled, and `cached`
+   * collects the recorded images of each stage instead of checking them one by one.
+   */
+  private probing: { chains: string[][] } | null = null;
+  /** The `--cache-from` images themselves, matched by history where they have no parent chain. */
+  private cacheFromImages: ImageInfo[] = [];
+  /** Recorded images the probe proved to exist: the real pass reuses them without asking images. */
+  private readonly verified = new Set<string>();
+  /** Images looked up during this build, by reference: image IDs name immutable content. */
+  private readonly looked = new Map<string, ImageInfo>();
+  /** COPY/ADD plans of the context by instruction: the context does not change during a build. */
+  private readonly contextPlans = new Map<string, ReturnType<typeof planContextCopy>>();
 
   constructor(
     private readonly engine: Engine,
@@ -64,7 +81,11 @@ export class Build {
   }
 
   private say(text: string): void {
-    if (!this.o.quiet) this.emit({ stream: text });
+    if (!this.o.quiet) this.out({ stream: text });
+  }
+
+  private out(msg: Record<string, unknown>): void {
+    if (!this.probing) this.emit(msg);
   }
 
   abort(): void {
@@ -118,6 +139,39 @@ export class Build {
     for (const k of this.o.nullBuildArgs) buildArgs[k] = undefined;
     const plan = planBuild(parsed, buildArgs, this.o.target);
     if (this.o.cacheFrom.length) this.cacheFrom = await this.cacheSources(this.o.cacheFrom);
+    else if (!this.o.noCache) await this.probeCache(plan, parsed.escape, buildArgs);
+    return this.dispatchAll(plan, parsed.escape, buildArgs);
+  }
+
+  /**
+   * A cached rebuild used to ask images about every step's recorded image. Instead, a first
+   * pass walks the plan with the cache records alone (no output, no containers, no pulls)
+   * up to the first step they cannot answer, then checks the last recorded image of each
+   * stage: every recorded image was committed on the one before it, and images refuses to
+   * delete an image another is built on, so the last one existing proves its whole chain.
+   * A stale record (an image deleted since) fails the check and that stage is checked step
+   * by step as before, so a stale record never gives an image that is not there.
+   */
+  private async probeCache(plan: BuildPlan, escape: string, buildArgs: Record<string, string | undefined>): Promise<void> {
+    const probe = { chains: [] as string[][] };
+    this.probing = probe;
+    try {
+      await this.dispatchAll(plan, escape, buildArgs);
+    } catch {
+      // ProbeEnd, or an error the real pass meets again and reports.
+    } finally {
+      this.probing = null;
+      this.stageImages.clear();
+    }
+    await Promise.all(
+      probe.chains.map(async (chain) => {
+        const last = chain.at(-1);
+        if (last && (await this.lookup(last).catch(() => null))) for (const id of chain) this.verified.add(id);
+      }),
+    );
+  }
+
+  private async dispatchAll(plan: BuildPlan, escape: string, buildArgs: Record<string, string | undefined>): Promise<string> {
     const total = stepCount(plan);
     let n = 0;
     const step = (i: Instruction) => this.say(`Step ${++n}/${total} : ${i.original}\n`);
@@ -130,7 +184,8 @@ export class Build {
       image = base.id;
       // dockerd prints no id for scratch: there is no image yet.
       if (image) this.say(` ---> ${short(image)}\n`);
-      const state = new StageState((base.doc.config ?? {}) as ImageConfig, buildArgs, plan.metaValues, parsed.escape);
+      this.probing?.chains.push([]);
+      const state = new StageState((base.doc.config ?? {}) as ImageConfig, buildArgs, plan.metaValues, escape);
       const triggers = (base.doc.config?.OnBuild as string[] | null | undefined) ?? [];
       if (triggers.length) {
         this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
@@ -144,36 +199,49 @@ export class Build {
       }
       for (const k of state.usedArgs) used.add(k);
       if (!image) throw invalidArgument('No image was generated. Is your Dockerfile empty?');
-      this.emit({ aux: { ID: image } });
+      this.out({ aux: { ID: image } });
       this.stageImages.set(String(stage.index), image);
       if (stage.name) this.stageImages.set(stage.name, image);
     }
+    if (this.probing) throw new ProbeEnd();
     const unused = StageState.unusedArgs(buildArgs, used);
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     this.say(`Successfully built ${short(image)}\n`);
-    for (const t of this.o.tags) {
-      await this.engine.tag(image, t);
-      this.say(`Successfully tagged ${normalTag(t)}\n`);
-    }
+    for (const t of this.o.tags) await this.engine.tag(image, t);
+    for (const t of this.o.tags) this.say(`Successfully tagged ${normalTag(t)}\n`);
     if (this.o.quiet) this.emit({ stream: `${image}\n` });
     return image;
   }
 
+  /** An image by reference, asked of images once per build. */
+  private async lookup(ref: string): Promise<ImageInfo | null> {
+    const known = this.looked.get(ref);
+    if (known) return known;
+    const img = await this.engine.image(ref);
+    if (img) this.looked.set(ref, img);
+    return img;
+  }
+
   private async baseImage(ref: string, platform: string): Promise<ImageInfo> {
     const stage = this.stageImages.get(ref.toLowerCase());
-    if (stage) return (await this.engine.image(stage))!;
+    if (stage) {
+      const img = await this.lookup(stage);
+      if (!img) throw this.probing ? new ProbeEnd() : invalidArgument(`No such image: ${stage}`);
+      return img;
+    }
     if (ref === 'scratch') return SCRATCH;
     if (platform && !hostPlatform().startsWith(platform.replace(/\/$/, ''))) {
       throw invalidArgument(`FROM --platform=${platform}: the classic builder builds only for ${hostPlatform()}`);
     }
-    let img = this.o.pull ? null : await this.engine.image(ref);
+    let img = this.o.pull ? null : await this.lookup(ref);
     if (!img) {
+      if (this.probing) throw new ProbeEnd();
       await this.engine.pull(ref, platform, (json) => {
         const m = JSON.parse(json) as Record<string, unknown>;
         if (m.error) throw invalidArgument(String(m.error));
         if (!this.o.quiet) this.emit(m);
       });
-      img = await this.engine.image(ref);
+      img = await this.lookup(ref);
       if (!img) throw invalidArgument(`pull access denied for ${ref}, repository does not exist or may require 'docker login'`);
     }
     return img;
@@ -187,7 +255,9 @@ export class Build {
     const byParent = new Map<string, ImageInfo[]>();
     const seen = new Set<string>();
     for (const ref of refs) {
-      for (let img = await this.engine.image(ref); img && !seen.has(img.id); img = img.parent ? await this.engine.image(img.parent) : null) {
+      const named = await this.engine.image(ref);
+      if (named) this.cacheFromImages.push(named);
+      for (let img = named; img && !seen.has(img.id); img = img.parent ? await this.engine.image(img.parent) : null) {
         seen.add(img.id);
         byParent.set(img.parent, [...(byParent.get(img.parent) ?? []), img]);
       }
@@ -200,26 +270,62 @@ export class Build {
    * classic builder, only those images' chains count: a child of `parent` there whose last
    * history entry is this step's `createdBy`.
    */
-  private async cached(parent: string, key: string, make: () => Promise<string>, createdBy?: string): Promise<string> {
+  private async cached(parent: string, key: string, make: () => Promise<string>, createdBy: string, config: Record<string, unknown>): Promise<string> {
     const k = createHash('sha256').update(`${parent}\n${key}`).digest('hex');
+    if (this.probing && (this.o.noCache || this.cacheFrom)) throw new ProbeEnd();
     if (!this.o.noCache) {
       let hit: string | undefined;
       if (this.cacheFrom) {
         const history = (i: ImageInfo) => ((i.doc.history as { created_by?: string }[] | undefined) ?? []).at(-1)?.created_by;
         const recorded = this.cache.get(k);
-        hit = (this.cacheFrom.get(parent) ?? []).find((i) => i.id === recorded || (createdBy !== undefined && history(i) === createdBy))?.id;
+        hit = (this.cacheFrom.get(parent) ?? []).find((i) => i.id === recorded || history(i) === createdBy)?.id;
+        if (!hit) hit = await this.fromHistory(parent, createdBy, config);
+        if (hit) this.cache.put(k, hit, parent);
       } else {
         hit = this.cache.get(k);
-        if (hit && !(await this.engine.image(hit))) hit = undefined;
+        if (this.probing) {
+          if (!hit) throw new ProbeEnd();
+          this.probing.chains.at(-1)!.push(hit);
+          return hit;
+        }
+        if (hit && !this.verified.has(hit) && !(await this.engine.image(hit))) hit = undefined;
       }
       if (hit) {
         this.say(' ---> Using cache\n');
         return hit;
       }
     }
+    if (this.probing) throw new ProbeEnd();
     const id = await make();
     this.cache.put(k, id, parent);
     return id;
+  }
+
+  /**
+   * As dockerd's classic builder with `--cache-from` a pulled or loaded image (no parents,
+   * only history): an image whose history and layers begin with the parent's and whose next
+   * history entry is this step's `createdBy` is the cache. On its last entry the step is that
+   * image; before, the step becomes an image of its own, the parent plus that entry and its
+   * layer (the same ID each time), and later steps match that image alone.
+   */
+  private async fromHistory(parent: string, createdBy: string, config: Record<string, unknown>): Promise<string | undefined> {
+    const p = parent ? await this.lookup(parent) : null;
+    if (parent && !p) return undefined;
+    const history = (i: ImageInfo | null) => (i?.doc.history as { created_by?: string }[] | undefined) ?? [];
+    const diffIds = (i: ImageInfo | null) => ((i?.doc.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids ?? []);
+    const ph = history(p);
+    const pd = diffIds(p);
+    for (const t of this.cacheFromImages) {
+      const th = history(t);
+      const td = diffIds(t);
+      if (th.length <= ph.length || pd.length > td.length) continue;
+      if (ph.some((h, i) => JSON.stringify(h) !== JSON.stringify(th[i])) || pd.some((d, i) => d !== td[i])) continue;
+      if (th[ph.length]!.created_by !== createdBy) continue;
+      this.cacheFromImages = [t];
+      if (th.length - 1 === ph.length) return t.id;
+      return this.engine.commitReused(parent, t.id, ph.length, config);
+    }
+    return undefined;
   }
 
   private async dispatch(state: StageState, i: Instruction, parent: string): Promise<string> {
@@ -233,7 +339,7 @@ export class Build {
         throw invalidArgument('FROM inside a stage');
       default: {
         const createdBy = state.apply(i);
-        return this.cached(parent, `${createdBy}\n${state.author}`, () => this.engine.commitConfig(parent, imageDoc(state), createdBy, state.author), createdBy);
+        return this.cached(parent, `${createdBy}\n${state.author}`, () => this.engine.commitConfig(parent, imageDoc(state), createdBy, state.author), createdBy, imageDoc(state));
       }
     }
   }
@@ -315,7 +421,7 @@ export class Build {
         await this.removeStepContainer(cid);
       } else this.containers.delete(cid);
       return id;
-    }, step.createdBy);
+    }, step.createdBy, imageDoc(state));
   }
 
   /** Directories on the way to `dir` that the image lacks, outermost first (names under '/'). */
@@ -399,7 +505,7 @@ export class Build {
         const id = await this.engine.commitContainer(cid, imageDoc(state), createdBy(label), state.author);
         await this.removeStepContainer(cid);
         return id;
-      }, createdBy(label));
+      }, createdBy(label), imageDoc(state));
 
     if (c.from) {
       const src = this.stageImages.get(c.from.toLowerCase()) ?? (await this.baseImage(c.from, '')).id;
@@ -429,13 +535,21 @@ export class Build {
     const sums: string[] = [];
     const labels: string[] = [];
     if (locals.length) {
-      const matched = locals.flatMap((s) => matchSources(this.context, s, this.keep, what));
-      const planned = planContextCopy(this.context, matched, c.sources.length > 1 && !c.dest.endsWith('/') ? `${c.dest}/` : c.dest, this.keep, c.add);
+      const dest = c.sources.length > 1 && !c.dest.endsWith('/') ? `${c.dest}/` : c.dest;
+      const planKey = JSON.stringify([what, locals, dest]);
+      let planned = this.contextPlans.get(planKey);
+      if (!planned) {
+        const matched = locals.flatMap((s) => matchSources(this.context, s, this.keep, what));
+        planned = planContextCopy(this.context, matched, dest, this.keep, c.add);
+        this.contextPlans.set(planKey, planned);
+      }
       if (c.sources.length > 1 && !c.dest.endsWith('/')) throw invalidArgument('When using COPY with more than one source file, the destination must be a directory and end with a /');
       entries.push(...planned.entries);
       sums.push(planned.checksum);
       labels.push(planned.label);
     }
+    // Whether a URL's content changed is only known by fetching it: the probe ends there.
+    if (urls.length && this.probing) throw new ProbeEnd();
     for (const [k, u] of urls.entries()) {
       const file = join(this.dir, `url-${k}`);
       const got = await fetchToFile(u, file, DEFAULT_MAX_URL_BYTES, what);

@@ -82,7 +82,7 @@ export function imagesService(
         }
         const img = await commitImage(
           data,
-          { parent: o.parent, config, changes: o.changes, comment: o.comment, author: o.author, tag: o.tag, containerId: o.containerId, createdBy: o.createdBy, emptyLayer: o.emptyLayer },
+          { parent: o.parent, config, changes: o.changes, comment: o.comment, author: o.author, tag: o.tag, containerId: o.containerId, createdBy: o.createdBy, emptyLayer: o.emptyLayer, reuse: o.reuseFrom ? { from: o.reuseFrom, historyIndex: o.reuseHistoryIndex } : undefined },
           content,
           images,
           snaps,

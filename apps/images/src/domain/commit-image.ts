@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isAlreadyExists } from '@berth/errors';
+import { failedPrecondition, isAlreadyExists } from '@berth/errors';
 import { chainIds, familiarName, parseReference } from '@berth/reference';
 import { applyChanges, type ContainerConfigDoc } from './changes';
 import type { ContentStore } from './content-store';
@@ -18,6 +18,8 @@ export interface CommitImageOptions {
   createdBy: string;
   /** A metadata-only image: no layer is read and the parent's layers are kept. */
   emptyLayer?: boolean;
+  /** The step of another image to take instead of reading a layer (see `commitReused`). */
+  reuse?: { from: string; historyIndex: number };
 }
 
 /** The nothing `FROM scratch` builds on: no layers, no history. */
@@ -58,6 +60,7 @@ async function commitHeld(
   const config = applyChanges(o.config, o.changes);
   const tag = o.tag ? familiarName(parseReference(o.tag)) : '';
   if (o.emptyLayer) return commitConfigOnly(o, config, parent, tag, content, images, hold);
+  if (o.reuse) return commitReused(o.reuse, config, parent, tag, content, images, hold);
   const w = await content.writerUnverified();
   try {
     for await (const c of layerSource) await w.write(c);
@@ -126,6 +129,62 @@ async function commitConfigOnly(
   };
   if (o.author) doc.author = o.author;
   return record(doc, parent.layers, tag, content, images, parent.id);
+}
+
+interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  empty_layer?: boolean;
+}
+
+/**
+ * A step of `from` (a pulled or loaded image, which has no images of its own for its steps)
+ * as an image of its own on `parent`, as dockerd's classic builder restores a --cache-from
+ * step: the parent's history and layers must begin `from`'s, and the new image takes the
+ * next history entry, with `created` kept, and that entry's layer unless it made none. The
+ * layer is already unpacked: `from`'s snapshots hold every prefix of its layers.
+ */
+async function commitReused(
+  reuse: { from: string; historyIndex: number },
+  config: ContainerConfigDoc,
+  parent: ImageRecord,
+  tag: string,
+  content: ContentStore,
+  images: ImageStore,
+  hold: (names: string[]) => void,
+): Promise<ImageRecord> {
+  const from = images.get(reuse.from);
+  hold([from.id, parent.id, ...from.layers.map((l) => l.digest)].filter(Boolean));
+  const [fromDoc, base] = await Promise.all([readJson(content, from.id), readJson(content, parent.id)]);
+  const fromHistory = (fromDoc.history ?? []) as HistoryEntry[];
+  const history = (base.history ?? []) as HistoryEntry[];
+  const refuse = (why: string) => failedPrecondition(`cannot reuse step ${reuse.historyIndex} of ${from.id}: ${why}`);
+  if (reuse.historyIndex !== history.length) throw refuse(`the parent has ${history.length} history entries`);
+  const entry = fromHistory[reuse.historyIndex];
+  if (!entry) throw refuse(`it has ${fromHistory.length} history entries`);
+  if (history.some((h, i) => JSON.stringify(h) !== JSON.stringify(fromHistory[i]))) throw refuse('the parent\'s history differs');
+  if (parent.diffIds.some((d, i) => d !== from.diffIds[i])) throw refuse('the parent\'s layers differ');
+  let layers = parent.layers;
+  let diffIds = parent.diffIds;
+  if (!entry.empty_layer) {
+    const k = fromHistory.slice(0, reuse.historyIndex).filter((h) => !h.empty_layer).length;
+    if (k !== parent.diffIds.length || !from.layers[k] || !from.diffIds[k]) throw refuse('its history and layers do not match');
+    layers = [...parent.layers, from.layers[k]];
+    diffIds = [...parent.diffIds, from.diffIds[k]];
+    hold(chainIds(diffIds));
+  }
+  const doc: Record<string, unknown> = {
+    ...base,
+    architecture: fromDoc.architecture ?? base.architecture,
+    os: fromDoc.os ?? base.os,
+    created: entry.created ?? new Date().toISOString(),
+    config,
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: [...history, entry],
+  };
+  delete doc.container;
+  delete doc.container_config;
+  return record(doc, layers, tag, content, images, parent.id);
 }
 
 async function record(

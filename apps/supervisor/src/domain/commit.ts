@@ -71,8 +71,10 @@ export async function commitContainer(peers: Peers, life: Lifecycle, rec: Contai
         createdBy: o.createdBy || [rec.path, ...rec.args].join(' '),
         data: Buffer.alloc(0),
         emptyLayer: false,
+        reuseFrom: '',
+        reuseHistoryIndex: 0,
       });
-      const empty = { parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', emptyLayer: false };
+      const empty = { parent: '', configJson: Buffer.alloc(0), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', emptyLayer: false, reuseFrom: '', reuseHistoryIndex: 0 };
       diff.on('data', (m: snapshotterV1.DiffChunk) => {
         if (!up.write({ ...empty, data: m.data })) {
           diff.pause();

@@ -96,6 +96,16 @@ export interface CommitImageRequest {
    * is marked `empty_layer` and the parent's layers are the image's.
    */
   emptyLayer: boolean;
+  /**
+   * Instead of reading data: the history entry at reuse_history_index of image reuse_from,
+   * with its layer unless that entry is an empty layer (the classic builder's --cache-from of
+   * a pulled or loaded image, whose steps have no images of their own). The parent's history
+   * and layers must begin that image's and the index must follow the parent's history:
+   * FAILED_PRECONDITION otherwise. The entry keeps its `created` time, so reusing the same
+   * step again gives the same image ID.
+   */
+  reuseFrom: string;
+  reuseHistoryIndex: number;
 }
 
 export interface ImportRootfsRequest {
@@ -882,6 +892,8 @@ function createBaseCommitImageRequest(): CommitImageRequest {
     createdBy: "",
     data: Buffer.alloc(0),
     emptyLayer: false,
+    reuseFrom: "",
+    reuseHistoryIndex: 0,
   };
 }
 
@@ -916,6 +928,12 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
     }
     if (message.emptyLayer !== false) {
       writer.uint32(80).bool(message.emptyLayer);
+    }
+    if (message.reuseFrom !== "") {
+      writer.uint32(90).string(message.reuseFrom);
+    }
+    if (message.reuseHistoryIndex !== 0) {
+      writer.uint32(96).int32(message.reuseHistoryIndex);
     }
     return writer;
   },
@@ -1007,6 +1025,22 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
           message.emptyLayer = reader.bool();
           continue;
         }
+        case 11: {
+          if (tag !== 90) {
+            break;
+          }
+
+          message.reuseFrom = reader.string();
+          continue;
+        }
+        case 12: {
+          if (tag !== 96) {
+            break;
+          }
+
+          message.reuseHistoryIndex = reader.int32();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1028,6 +1062,8 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
       createdBy: isSet(object.createdBy) ? globalThis.String(object.createdBy) : "",
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
       emptyLayer: isSet(object.emptyLayer) ? globalThis.Boolean(object.emptyLayer) : false,
+      reuseFrom: isSet(object.reuseFrom) ? globalThis.String(object.reuseFrom) : "",
+      reuseHistoryIndex: isSet(object.reuseHistoryIndex) ? globalThis.Number(object.reuseHistoryIndex) : 0,
     };
   },
 
@@ -1063,6 +1099,12 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
     if (message.emptyLayer !== false) {
       obj.emptyLayer = message.emptyLayer;
     }
+    if (message.reuseFrom !== "") {
+      obj.reuseFrom = message.reuseFrom;
+    }
+    if (message.reuseHistoryIndex !== 0) {
+      obj.reuseHistoryIndex = Math.round(message.reuseHistoryIndex);
+    }
     return obj;
   },
 
@@ -1081,6 +1123,8 @@ export const CommitImageRequest: MessageFns<CommitImageRequest> = {
     message.createdBy = object.createdBy ?? "";
     message.data = object.data ?? Buffer.alloc(0);
     message.emptyLayer = object.emptyLayer ?? false;
+    message.reuseFrom = object.reuseFrom ?? "";
+    message.reuseHistoryIndex = object.reuseHistoryIndex ?? 0;
     return message;
   },
 };
