@@ -15,20 +15,6 @@ afterAll(async () => {
   }
 });
 
-/** The pid of this suite's monitor process (started by its supervisor), or 0. */
-function monitorPid(): number {
-  const state = join(suite.execRoot, 'monitor');
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('apps/monitor/main.js')) && cmd[cmd.indexOf('--state') + 1] === state) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  return 0;
-}
 
 function rssMiB(pid: number): number {
   const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -36,7 +22,7 @@ function rssMiB(pid: number): number {
 }
 
 async function killMonitor(): Promise<void> {
-  const mon = monitorPid();
+  const mon = suite.monitorPid();
   expect(mon).toBeGreaterThan(0);
   process.kill(mon, 'SIGKILL');
   await eventually(async () => alive(mon), (a) => !a);
@@ -99,7 +85,7 @@ describe('hostile output under the conmon monitor', () => {
     const r = await suite.docker(['run', '--name', 'mk-flood', 'busybox', 'sh', '-c', `head -c ${size} /dev/zero | tr '\\0' a; exit 0`], { timeoutMs: 180_000 });
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(size);
-    const mon = monitorPid();
+    const mon = suite.monitorPid();
     let peak = rssMiB(mon);
     const sample = setInterval(() => (peak = Math.max(peak, rssMiB(mon))), 50);
     const logs = await suite.docker(['logs', 'mk-flood'], { timeoutMs: 180_000 });
@@ -132,7 +118,7 @@ describe('hostile output under the conmon monitor', () => {
       for (let i = from; i < to; i += 4) await Promise.all([0, 1, 2, 3].map((k) => once(i + k)));
     };
     await batch(0, 52);
-    const mon = monitorPid();
+    const mon = suite.monitorPid();
     const warm = rssMiB(mon);
     await batch(52, 500);
     const end = rssMiB(mon);

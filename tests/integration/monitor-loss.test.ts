@@ -13,20 +13,10 @@ afterAll(async () => {
   }
 });
 
-/** The pid of the monitor serving container `id` (a Node shim's command line names the container). */
 function monitorPid(id: string): number {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('--id') && cmd[cmd.indexOf('--id') + 1] === id && cmd.includes('--bundle')) return Number(p);
-      // Under the conmon monitor (BERTH_TEST_MONITOR=conmon) one process serves every container.
-      if (cmd.some((a) => a.endsWith('apps/monitor/main.js')) && cmd[cmd.indexOf('--state') + 1] === `${suite.execRoot}/monitor`) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  throw new Error(`no monitor for ${id}`);
+  const pid = suite.monitorPid(id);
+  if (!pid) throw new Error(`no monitor for ${id}`);
+  return pid;
 }
 
 async function runningWithoutMonitor(name: string): Promise<{ id: string; pid: number }> {

@@ -28,16 +28,9 @@ const record = (id: string) => JSON.parse(readFileSync(join(suite.dataRoot, 'sup
 const idOf = async (name: string) => (await suite.docker(['inspect', '--format', '{{.Id}}', name])).stdout.trim();
 
 function monitorPid(id: string): number {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('--id') && cmd[cmd.indexOf('--id') + 1] === id && cmd.includes('--bundle')) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  throw new Error(`no monitor for ${id}`);
+  const pid = suite.monitorPid(id);
+  if (!pid) throw new Error(`no monitor for ${id}`);
+  return pid;
 }
 
 describe('each container records its monitor', () => {

@@ -33,19 +33,6 @@ function cli(args: string[]) {
   return r;
 }
 
-function monitorPid(): number {
-  const state = join(suite.execRoot, 'monitor');
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('apps/monitor/main.js')) && cmd[cmd.indexOf('--state') + 1] === state) return Number(p);
-    } catch {
-      // gone
-    }
-  }
-  return 0;
-}
 
 describe(`stdin, attach and the terminal (${MONITOR})`, () => {
   it('docker run -i: every byte of a large stdin, then EOF ends the container', async () => {
@@ -80,7 +67,7 @@ describe(`stdin, attach and the terminal (${MONITOR})`, () => {
     await sendLine('b');
     if (MONITOR === 'conmon') {
       // The Node shim is the container's parent: its kill -9 loses the container (monitor-loss.test.ts).
-      const mon = monitorPid();
+      const mon = suite.monitorPid();
       expect(mon).toBeGreaterThan(0);
       process.kill(mon, 'SIGKILL');
       await eventually(async () => alive(mon), (a) => !a);

@@ -110,6 +110,28 @@ export class Suite {
     return run('docker', args, { ...opts, env: { DOCKER_HOST: this.dockerHost, DOCKER_CONFIG: join(this.base, 'docker-config'), ...opts.env } });
   }
 
+  /**
+   * The pid of the monitor process serving container `id`, or 0: its Node shim (whose command
+   * line names the container), else this suite's conmon monitor, which serves every container it
+   * has. Without `id`, the conmon monitor's.
+   */
+  monitorPid(id?: string): number {
+    const state = join(this.execRoot, 'monitor');
+    let conmonMonitor = 0;
+    for (const p of readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      let cmd: string[];
+      try {
+        cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue; // gone
+      }
+      if (id && cmd.includes('--bundle') && cmd[cmd.indexOf('--id') + 1] === id) return Number(p);
+      if (cmd.some((a) => a.endsWith('apps/monitor/main.js')) && cmd[cmd.indexOf('--state') + 1] === state) conmonMonitor = Number(p);
+    }
+    return conmonMonitor;
+  }
+
   admin(args: string[]): Promise<RunResult> {
     return run(process.execPath, [ADMIN, '--exec-root', this.execRoot, ...args]);
   }
