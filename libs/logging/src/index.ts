@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { traceService } from './trace';
 
 export type { Logger } from 'pino';
 export type LogFormat = 'json' | 'console';
@@ -49,6 +50,7 @@ function consoleStream(out: NodeJS.WritableStream): Writable {
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
+  traceService(opts.service);
   const out = opts.destination ?? process.stdout;
   const dest = opts.format === 'console' ? consoleStream(out) : out;
   return pino(
@@ -78,3 +80,4 @@ export function log(): Logger {
   }
   return l;
 }
+export { span, traced, traceDuration, traceService, tracing, type EndSpan } from './trace';

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@berth/store';
+import { writeFileReplace } from '@berth/store';
 
 export interface ExitRecord {
   exitCode: number;
@@ -9,7 +9,7 @@ export interface ExitRecord {
 
 /** The exit status is written before it is reported, so it survives every service restarting. */
 export function writeExitRecord(bundle: string, rec: ExitRecord): void {
-  writeFileAtomic(join(bundle, 'exit.json'), JSON.stringify(rec));
+  writeFileReplace(join(bundle, 'exit.json'), JSON.stringify(rec));
 }
 
 export function readExitRecord(bundle: string): ExitRecord | undefined {

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, closeSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMounted, type MountSpec, mountSpecs } from '@berth/rootfs';
-import { type IdRange, idmappedBind, userNamespaceFd } from '@berth/sys';
+import { fitMountData, isMounted, type MountSpec, mountSpecs } from '@berth/rootfs';
+import { type IdRange, idmappedBind, makePrivate, MNT_DETACH, mountFs, umount, userNamespaceFd } from '@berth/sys';
 
 /** The id mappings of a container in a user namespace (the daemon's --userns-remap), from its spec. */
 function idMappings(bundle: string): { uids: IdRange[]; gids: IdRange[] } | undefined {
@@ -61,18 +61,34 @@ export async function mountRootfs(bundle: string): Promise<string> {
   const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as MountSpec[];
   const ids = idMappings(bundle);
   if (ids) await mountRemapped(mounts, target, bundle, ids);
-  else mountSpecs(mounts, target);
-  execFileSync('mount', ['--make-private', target]);
+  else if (!mountInProcess(mounts, target)) mountSpecs(mounts, target);
+  makePrivate(target);
   return target;
+}
+
+/** Options overlay takes as data; anything else (ro, nosuid, ...) is a mount flag, left to mount(8). */
+const DATA_ONLY = (o: string) => o.includes('=') || o === 'userxattr' || o === 'volatile';
+
+/**
+ * The common rootfs, one overlay whose options fit a page as they are, by mount(2) here; false
+ * (nothing done) for anything else, which mount(8) parses as it always did.
+ */
+function mountInProcess(mounts: MountSpec[], target: string): boolean {
+  const [m] = mounts;
+  if (mounts.length !== 1 || m!.type !== 'overlay' || !m!.options.every(DATA_ONLY)) return false;
+  const { data, cwd } = fitMountData(m!.options);
+  if (cwd) return false;
+  mountFs('overlay', m!.source, target, data);
+  return true;
 }
 
 export function unmountRootfs(bundle: string): void {
   const target = join(bundle, 'rootfs');
   for (let i = 0; i < 8 && isMounted(target); i++) {
     try {
-      execFileSync('umount', [target]);
+      umount(target);
     } catch {
-      execFileSync('umount', ['-l', target]);
+      umount(target, MNT_DETACH);
     }
   }
 }

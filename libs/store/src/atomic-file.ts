@@ -17,6 +17,20 @@ function fsyncDir(dir: string): void {
  * the directory so the rename itself is durable.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): void {
+  replaceFile(file, data, mode, true);
+}
+
+/**
+ * Replaces `file` whole (temp file, rename), without fsync: for files that a power loss may take
+ * away because nothing would read them after one, as under the exec root (tmpfs at /run, emptied
+ * by a reboot), or because they are written again from a durable record before each use (a
+ * container's hosts, hostname, resolv.conf). A process crash still leaves old or new, never torn.
+ */
+export function writeFileReplace(file: string, data: string | Uint8Array, mode = 0o644): void {
+  replaceFile(file, data, mode, false);
+}
+
+function replaceFile(file: string, data: string | Uint8Array, mode: number, durable: boolean): void {
   const dir = dirname(file);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -25,7 +39,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
     unlinkSync(tmp);
@@ -33,7 +47,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   renameSync(tmp, file);
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 /** Removes `file` durably; a missing file is not an error (removal is idempotent). */

@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RecordStore, writeFileAtomic } from './index';
+import { RecordStore, writeFileAtomic, writeFileReplace } from './index';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'berth-store-'));
 
@@ -39,5 +39,13 @@ describe('RecordStore', () => {
     writeFileAtomic(join(dir, 'f'), 'a');
     writeFileAtomic(join(dir, 'f'), 'b');
     expect(readdirSync(dir)).toEqual(['f']);
+  });
+
+  it('replaces a file whole without fsync, leaving no temp file behind', () => {
+    const dir = tmp();
+    writeFileReplace(join(dir, 'sub', 'f'), 'a');
+    writeFileReplace(join(dir, 'sub', 'f'), 'bb', 0o600);
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['f']);
+    expect(readFileSync(join(dir, 'sub', 'f'), 'utf8')).toBe('bb');
   });
 });

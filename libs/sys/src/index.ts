@@ -2,3 +2,4 @@ export * from './fs-calls';
 export * from './pty';
 export * from './idmap-mount';
 export * from './seqpacket';
+export * from './mount-calls';

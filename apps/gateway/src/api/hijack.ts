@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BerthError, HTTP_STATUS, kindOf, messageOf } from '@berth/errors';
-import { log } from '@berth/logging';
+import { log, span } from '@berth/logging';
 import { checkApiVersion, MAX_API_VERSION } from '../domain/api-version';
 import type { Backends } from '../domain/backends';
 import { runAttach } from './attach-stream';
@@ -78,7 +78,8 @@ function route(b: Backends, req: IncomingMessage, socket: Duplex, head: Buffer, 
   const attach = /^\/containers\/([^/]+)\/attach$/.exec(path);
   if (req.method !== 'POST' || !attach) throw new BerthError('not_found', 'page not found');
   const id = decodeSegment(attach[1]!);
-  const writeHead = (ct: string) => socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+  const headed = span('attach: to 101 head', id);
+  const writeHead = (ct: string) => (headed(), socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`));
   // A body (dockerode sends its options as JSON) is not stdin: dockerd drops it unread.
   void readBody(req, socket, head, false)
     .then(({ rest }) => runAttach(b, id, url.searchParams, apiVersion, { socket, head: rest, acceptStdin: true, writeHead }))

@@ -5,7 +5,7 @@ import { ServiceServer } from '@berth/grpc';
 import type { Logger } from '@berth/logging';
 import { shimV1 } from '@berth/proto';
 import { readOptions, shimService } from '@berth/shim-core';
-import { writeFileAtomic } from '@berth/store';
+import { writeFileReplace } from '@berth/store';
 import { ConmonContainer } from './conmon-container';
 
 interface Served {
@@ -72,7 +72,7 @@ export class Adopted {
     const logger = this.logger.child({ container: id });
     const container = new ConmonContainer(o, bundle, logger);
     await container.recover();
-    writeFileAtomic(join(this.stateDir, 'containers', id), JSON.stringify({ bundle }));
+    writeFileReplace(join(this.stateDir, 'containers', id), JSON.stringify({ bundle }));
     const server = new ServiceServer({ name: 'monitor', version: this.version, details: () => ({ bundle, monitor: 'conmon' }) });
     server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, shimService(container, () => void this.forget(id)));
     await server.listen(`unix://${o.socket}`);

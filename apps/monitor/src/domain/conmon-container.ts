@@ -2,7 +2,7 @@ import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, statS
 import { join } from 'node:path';
 import { failedPrecondition } from '@berth/errors';
 import type { LogLine, StreamName } from '@berth/json-log';
-import type { Logger } from '@berth/logging';
+import { type Logger, span, traced, traceDuration } from '@berth/logging';
 import {
   type AttachHandle,
   type ExecHandle,
@@ -119,16 +119,20 @@ export class ConmonContainer implements ShimContainer {
     if (this.live() || this.starting) throw failedPrecondition(`container ${this.o.id} is already running`);
     this.starting = true;
     try {
-      await this.rt.delete();
+      // A previous run's exit may still be deleting its runtime state; that delete must not meet this run's.
+      await this.finishing;
+      await this.deleteRuntimeState('monitor start: runc delete (stale)');
+      const end = span('monitor start: mount rootfs', this.o.id);
       mountRootfs(this.bundle);
       rmSync(this.exitFile, { force: true });
       rmSync(this.p.initPid, { force: true });
       this.stdinTaken = false;
-      const pid = await createUnderConmon(this.bundle, this.o, this.p);
+      end();
+      const pid = await traced('monitor start: conmon + runc create', this.o.id, createUnderConmon(this.bundle, this.o, this.p));
       // Before `runc start`: stdin sent by a client that attached first is there when the process starts.
       if (this.o.openStdin) this.stdin.connect();
       try {
-        await this.rt.call('start', this.o.id);
+        await traced('monitor start: runc start', this.o.id, this.rt.call('start', this.o.id));
       } catch (err) {
         await this.rt.delete();
         throw err;
@@ -178,20 +182,32 @@ export class ConmonContainer implements ShimContainer {
       try {
         const code = Number(readFileSync(this.exitFile, 'utf8').trim());
         rec = { exitCode: Number.isFinite(code) ? code : 255, exitedUnixMs: Math.round(statSync(this.exitFile).mtimeMs) };
+        traceDuration('monitor exit: seen after exit file', this.o.id, Date.now() - rec.exitedUnixMs);
       } catch {
         rec = { exitCode: lostCode ?? 255, exitedUnixMs: Date.now() };
       }
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
-      await this.rt.delete();
       rmSync(this.exitFile, { force: true });
       this.exit = rec;
       this.status = 'stopped';
       this.exits++;
+      // The exit is answered first: the runtime's record of a stopped container changes nothing
+      // the waiters see, and every later start or shutdown deletes what is left of it first.
       for (const w of this.waiters.splice(0)) w(rec);
       this.logger.info({ exitCode: rec.exitCode }, 'container exited');
+      await this.deleteRuntimeState('monitor exit: runc delete');
     })().finally(() => (this.finishing = undefined));
     return this.finishing;
+  }
+
+  /**
+   * `runc delete --force`, only when the runtime still has state for the container: a fresh
+   * container, or one whose exit already deleted it, would cost a runtime process for nothing.
+   */
+  private async deleteRuntimeState(step: string): Promise<void> {
+    if (!existsSync(join(this.o.runtimeRoot, this.o.id))) return;
+    await traced(step, this.o.id, this.rt.delete());
   }
 
   async wait(): Promise<ExitRecord> {
@@ -334,8 +350,11 @@ export class ConmonContainer implements ShimContainer {
         // gone meanwhile
       }
     }
-    await this.rt.delete();
+    await this.finishing;
+    await this.deleteRuntimeState('monitor shutdown: runc delete');
+    const end = span('monitor shutdown: unmount', this.o.id);
     unmountRootfs(this.bundle);
+    end();
   }
 
   /** Stops watching without touching the container (the monitor is exiting or letting it go). */

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { invalidArgument, messageOf } from '@berth/errors';
 import { unary } from '@berth/clients';
 import { newId } from '@berth/ids';
+import { span, traced } from '@berth/logging';
 import { buildSpec } from '@berth/oci-spec';
 import { securitySpec, validateSecurity } from './security-opts';
 import { chainIds } from '@berth/reference';
-import { writeFileAtomic } from '@berth/store';
+import { writeFileReplace } from '@berth/store';
 import { writeFilesFor } from './container-files';
 import { releaseMounts, setupMounts } from './container-mounts';
 import { type ImageConfig, mergeConfig, parseCreateBody } from './create-config';
@@ -64,12 +65,12 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   hostConfig.Runtime = runtime;
 
   const images = peers.images;
-  const image = await unary('images', images.getImage.bind(images), { reference: body.Image! });
+  const image = await traced('create: images.getImage', '', unary('images', images.getImage.bind(images), { reference: body.Image! }));
   const imageDoc = JSON.parse(Buffer.from(image.configJson).toString('utf8') || '{}') as { config?: ImageConfig };
   const merged = mergeConfig(body, imageDoc.config ?? {}, id);
   const chain = chainIds(image.diffIds);
   const snaps = peers.snapshots;
-  const { mounts } = await unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} });
+  const { mounts } = await traced('create: snapshotter.prepare', id, unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} }));
   const bundle = bundleDir(ctx.d, id);
   const files = filesDir(ctx.d, id);
   let attached: Attachment | undefined;
@@ -85,6 +86,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports, dns, mac });
       extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig, dns);
     }
+    let end = span('create: bundle dirs, mounts, files', id);
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
     mkdirSync(files, { recursive: true, mode: 0o710 });
     const mountPoints = await setupMounts(peers, containers, id, body, hostConfig, imageDoc.config?.Volumes);
@@ -121,6 +123,8 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     // A joined container shares its host's names along with its interfaces.
     if (joined) Object.assign(rec, { resolvConfPath: joined.rec.resolvConfPath, hostnamePath: joined.rec.hostnamePath, hostsPath: joined.rec.hostsPath });
     else writeFilesFor(rec, ctx.d.config, linkHosts(links));
+    end();
+    end = span('create: spec, bundle writes, record', id);
     const etc = merged.config.User || hostConfig.GroupAdd?.length ? await readRootfsFiles(mounts, ['etc/passwd', 'etc/group']) : ['', ''];
     const base = resolveUser(merged.config.User, etc[0]!, etc[1]!);
     const extraGids = groupAddGids(hostConfig.GroupAdd, etc[1]!).filter((g) => g !== base.gid && !base.additionalGids.includes(g));
@@ -160,9 +164,10 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       // conmon writes the k8s-file format; LogPath names the file that is really there.
       rec.logPath = rec.logPath.replace(/-json\.log$/, '-k8s.log');
     }
-    writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
-    writeFileAtomic(join(bundle, 'rootfs-mounts.json'), JSON.stringify(mounts));
-    writeFileAtomic(
+    // The bundle is under the exec root, which a reboot empties: a power loss takes it either way.
+    writeFileReplace(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+    writeFileReplace(join(bundle, 'rootfs-mounts.json'), JSON.stringify(mounts));
+    writeFileReplace(
       join(bundle, 'shim.json'),
       JSON.stringify({
         id,
@@ -182,7 +187,8 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     containers.save(rec);
     // The shim is wanted now so that an attach before start sees every byte; if it cannot
     // come up, start (or attach) will try again and report the reason.
-    await ctx.shims.ensure(rec).catch((err: unknown) => ctx.d.logger.warn({ id, err: messageOf(err) }, 'shim did not start at create'));
+    end();
+    await traced('create: monitor ensure', id, ctx.shims.ensure(rec)).catch((err: unknown) => ctx.d.logger.warn({ id, err: messageOf(err) }, 'shim did not start at create'));
     ctx.d.event('create', rec);
     return { id, warnings };
   } catch (err) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BerthConfig } from '@berth/config';
-import { writeFileAtomic } from '@berth/store';
+import { writeFileReplace } from '@berth/store';
 import type { ContainerRecord } from './model';
 import { containerRemap, giveToRemappedRoot } from './userns';
 
@@ -54,9 +54,9 @@ export function writeContainerFiles(
   paths: { hostname: string; hosts: string; resolvConf: string },
   opts: { hostname: string; hostNetwork: boolean; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; extraHosts: string[]; ip?: string },
 ): void {
-  writeFileAtomic(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
-  writeFileAtomic(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts, opts.ip));
-  writeFileAtomic(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
+  writeFileReplace(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
+  writeFileReplace(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts, opts.ip));
+  writeFileReplace(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { startSettled } from './container-run';
 import { unary } from '@berth/clients';
+import { span, traced } from '@berth/logging';
 import { conflict, invalidArgument, isNotFound, messageOf } from '@berth/errors';
 import { releaseMounts } from './container-mounts';
 import { signalContainer } from './exit-probe';
@@ -44,30 +45,41 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
     await Promise.race([exited, sleep(10_000)]);
   }
   ctx.health.stopped(rec.id);
+  let end = span('remove: record removing', rec.id);
   rec.state.Status = 'removing';
   rec.removeVolumes = rec.removeVolumes || removeVolumes;
   d.containers.save(rec);
   // The shim's shutdown is what unmounts the rootfs and clears the runtime's state, so an idle
   // shim that has exited is started once more to do it.
+  end();
   if (!unmanaged) {
-    await ctx.shims.with(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false })).catch((err: unknown) =>
+    await traced('remove: monitor shutdown', rec.id, ctx.shims.with(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false }))).catch((err: unknown) =>
       d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
     );
   }
   ctx.shims.forget(rec.id);
-  await releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger);
+  // Volumes, the rootfs snapshot and the network endpoint are independent and each release is
+  // idempotent: one at a time only added their round trips up. A failure still fails the removal
+  // (the record stays in "removing" and the next call finishes it).
   const snaps = d.peers.snapshots;
-  await unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey }).catch((err: unknown) => {
-    if (!isNotFound(err)) throw err;
-  });
-  if (rec.networks?.length) await withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger);
+  const released = await Promise.allSettled([
+    traced('remove: release mounts', rec.id, releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger)),
+    traced('remove: snapshotter.remove', rec.id, unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey })).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    }),
+    rec.networks?.length ? withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger) : undefined,
+  ]);
+  const failed = released.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   await unmountShm(rec);
+  end = span('remove: files, record, event', rec.id);
   rmSync(rec.bundle, { recursive: true, force: true });
   rmSync(filesDir(d, rec.id), { recursive: true, force: true });
   rmSync(rec.shimSocket, { force: true });
   d.containers.remove(rec.id);
   d.event('destroy', rec);
   ctx.waiters.removed(rec.id, { exitCode: rec.state.ExitCode, error: rec.state.Error });
+  end();
 }
 
 /** docker container prune: every stopped container matching the label and until filters. */

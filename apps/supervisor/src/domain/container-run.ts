@@ -1,5 +1,6 @@
 import { conflict, invalidArgument, messageOf } from '@berth/errors';
 import { unary } from '@berth/clients';
+import { span, traced } from '@berth/logging';
 import { writeFilesFor } from './container-files';
 import { type LifecycleContext, now } from './lifecycle-context';
 import { linkHosts, resolveLinks } from './links';
@@ -62,12 +63,14 @@ export function startSettled(id: string): Promise<void> {
 
 async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
   const { d } = ctx;
+  const end = span('start: files, publish', rec.id);
   writeFilesFor(rec, d.config, linkHostsOf(ctx, rec));
   await mountShm(rec);
   await publish(d, rec.id);
+  end();
   let pid: number;
   try {
-    pid = (await ctx.shims.with(rec, (shim) => unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false }))).pid;
+    pid = (await traced('start: monitor start', rec.id, ctx.shims.with(rec, (shim) => unary('shim', shim.start.bind(shim), {}, { deadlineMs: 60_000, idempotent: false })))).pid;
   } catch (err) {
     const msg = messageOf(err);
     await unpublish(d, rec.id);
@@ -76,10 +79,12 @@ async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promis
     throw invalidArgument(`failed to create task for container: ${msg}: unknown`);
   }
   Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, OOMKilled: false, StartedAt: now() });
+  const saved = span('start: record, event, watch', rec.id);
   d.containers.save(rec);
   d.event('start', rec);
   ctx.health.started(rec);
   watchExit(ctx, rec.id);
+  saved();
 }
 
 /** Hosts entries for a container's --link targets that still exist. */

@@ -1,4 +1,5 @@
 import { messageOf } from '@berth/errors';
+import { span, traceDuration } from '@berth/logging';
 import { waitForExit } from './exit-probe';
 import { unpublish } from './published-ports';
 import type { LifecycleContext } from './lifecycle-context';
@@ -23,6 +24,8 @@ export function watchExit(ctx: LifecycleContext, id: string): void {
 /** A process exited: record it, tell the waiters, then restart (policy), unpublish or auto-remove. */
 export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, exitedUnixMs: number, error = ''): void {
   const { d } = ctx;
+  if (exitedUnixMs) traceDuration('exit: seen by supervisor after exit', id, Date.now() - exitedUnixMs);
+  const end = span('exit: record, event, waiters', id);
   ctx.health.stopped(id);
   const rec = d.containers.byId(id);
   if (!rec) return;
@@ -40,6 +43,7 @@ export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, 
   if (oom) d.event('oom', rec);
   d.event('die', rec, { exitCode: String(exitCode) });
   ctx.waiters.exited(id, { exitCode, error });
+  end();
   if (restart) {
     const delay = restartDelayMs(ctx.restartDelays.get(id) ?? 0, ranMs);
     ctx.restartDelays.set(id, delay);

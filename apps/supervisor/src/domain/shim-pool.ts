@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { failedPrecondition, isUnavailable, messageOf } from '@berth/errors';
+import { traced } from '@berth/logging';
 import type { monitorV1, shimV1 } from '@berth/proto';
 import { adopt, monitorClient, monitorPaths, spawnMonitor } from '../clients/monitor-client';
 import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
@@ -18,6 +19,8 @@ export class ShimPool {
   /** Containers whose running monitor this supervisor refused to adopt, and why. */
   private readonly refused = new Map<string, string>();
   private monitor: monitorV1.MonitorClient | undefined;
+  /** The running monitor's version, asked once per monitor process: every container it serves has the same. */
+  private monitorVersion: string | undefined;
   /** One spawn at a time: many containers may find the monitor gone at once. */
   private spawning: Promise<void> | undefined;
 
@@ -67,8 +70,15 @@ export class ShimPool {
     this.refused.delete(rec.id);
     if (rec.monitor?.name === 'conmon' && this.monitorDeps) {
       const path = await this.ensureMonitor(rec);
-      const info = await monitorInfo(this.get(rec)).catch((err: unknown) => ({ version: `unknown (${messageOf(err)})` }));
-      this.started(rec, { name: 'conmon', version: info.version || 'unknown', path });
+      if (!this.monitorVersion) {
+        const version = await traced('ensure: monitor Info', rec.id, monitorInfo(this.get(rec))).then(
+          (info) => (this.monitorVersion = info.version || undefined) ?? 'unknown',
+          (err: unknown) => `unknown (${messageOf(err)})`,
+        );
+        this.started(rec, { name: 'conmon', version, path });
+        return;
+      }
+      this.started(rec, { name: 'conmon', version: this.monitorVersion, path });
       return;
     }
     const path = monitorPathFor(rec, this.shimPath);
@@ -87,13 +97,14 @@ export class ShimPool {
       this.spawning ??= (async () => {
         this.monitor?.close();
         this.monitor = undefined;
+        this.monitorVersion = undefined;
         if (!(await socketAnswers(socket))) await spawnMonitor(path, deps.execRoot);
       })().finally(() => (this.spawning = undefined));
       await this.spawning;
     }
     this.monitor ??= monitorClient(socket);
     // A monitor started again serves what it had already; Adopt is then a no-op.
-    await adopt(this.monitor, rec.id, rec.bundle);
+    await traced('ensure: monitor.Adopt', rec.id, adopt(this.monitor, rec.id, rec.bundle));
     return path;
   }
 
