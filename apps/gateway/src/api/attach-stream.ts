@@ -29,8 +29,7 @@ export interface AttachIo {
  * `logs=1` replays what the container has logged first; `stream=1` then follows it live.
  */
 export async function runAttach(b: Backends, ref: string, q: URLSearchParams, apiVersion: string, io: AttachIo): Promise<void> {
-  // Both answers come from the supervisor and neither needs the other: one round trip's wait, not two.
-  const [{ client, tty, openStdin }, { status: state }] = await Promise.all([b.shim(ref), b.getContainer(ref)]);
+  const { client, tty, openStdin } = await b.shim(ref);
   const { socket } = io;
   const wantStdin = io.acceptStdin && bool(q.get('stdin')) && openStdin;
   const stdout = bool(q.get('stdout'));
@@ -50,6 +49,7 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
   };
   // stream=1 follows the container's next run too: `docker start -a` attaches to a stopped
   // container before it starts it. Only a dead or departing one gets just its log.
+  const state = (await b.getContainer(ref)).status;
   const live = bool(q.get('stream')) && !['dead', 'removing'].includes(state);
   // The live call is registered before the head goes out: clients start the container once
   // they have the head, and the first output must already have somewhere to go.
