@@ -223,7 +223,7 @@ export function imagesKit(): Kit {
         equal(committed.diffIds, [blob.layer.digest, sha(layer)], 'diff IDs of a commit: the parent\'s, then the new layer');
         equal((await get(`${repo}:committed`)).id, committed.id, 'the committed image by its tag');
         await rejectsWith(
-          images.write('commitImage', [{ parent: `${repo}:none`, configJson: Buffer.from('{}'), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', data: Buffer.alloc(0), emptyLayer: true }]),
+          images.write<imagesV1.CommitImageRequest, imagesV1.Image>('commitImage', [{ parent: `${repo}:none`, configJson: Buffer.from('{}'), changes: [], comment: '', author: '', tag: '', containerId: '', createdBy: '', data: Buffer.alloc(0), emptyLayer: true, reuseFrom: '', reuseHistoryIndex: 0 }]),
           'not_found',
           'CommitImage on an unknown parent',
         );

@@ -37,6 +37,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/** True once the process is gone or a zombie (a dead conmon waits for its reaper). */
+function ended(pid: number): boolean {
+  if (pid <= 0) return true;
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * conmon writes the exit file when it reaps the container, and may still be copying the
+ * container's last output into the log: the output is complete only once conmon has ended.
+ */
+async function conmonEnded(pid: number, deadlineMs = 2_000): Promise<void> {
+  for (const until = Date.now() + deadlineMs; !ended(pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+}
+
 function readPid(path: string): number {
   try {
     return Number(readFileSync(path, 'utf8').trim()) || 0;
@@ -66,6 +84,8 @@ export class ConmonContainer implements ShimContainer {
   private readonly stdin: ConmonStdin;
   /** A StdinOnce container's stdin is closed by the first client that closes it, once a run. */
   private stdinTaken = false;
+  /** Attach followers still reading this run's output from the log. */
+  private readonly followers = new Set<Promise<void>>();
 
   constructor(
     readonly o: ShimOptions,
@@ -186,6 +206,7 @@ export class ConmonContainer implements ShimContainer {
       } catch {
         rec = { exitCode: lostCode ?? 255, exitedUnixMs: Date.now() };
       }
+      await traced('monitor exit: conmon ends', this.o.id, conmonEnded(readPid(this.p.conmonPid)));
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
       rmSync(this.exitFile, { force: true });
@@ -262,7 +283,7 @@ export class ConmonContainer implements ShimContainer {
     const until = this.exits + 1;
     let left = false;
     const from = existsSync(this.p.log) ? statSync(this.p.log).size : 0;
-    void (async () => {
+    const follower = (async () => {
       const it = await openK8sLog(this.p.log, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until } });
       for await (const batch of it) {
         if (left) break;
@@ -290,6 +311,8 @@ export class ConmonContainer implements ShimContainer {
       this.logger.warn({ err: String(err) }, 'attach ended');
       if (!left) sub.end();
     });
+    this.followers.add(follower);
+    void follower.finally(() => this.followers.delete(follower));
     return {
       stdin: (b: Buffer) => {
         if (!this.o.openStdin) return;
@@ -342,6 +365,10 @@ export class ConmonContainer implements ShimContainer {
       await Promise.race([this.wait().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
     }
     this.stopWatching();
+    await this.finishing;
+    // An --rm removal comes right after the exit: attached clients must have their last output
+    // from the log before the supervisor deletes it.
+    if (this.followers.size) await Promise.race([Promise.allSettled([...this.followers]), new Promise((r) => setTimeout(r, 5_000))]);
     const conmon = readPid(this.p.conmonPid);
     if (alive(conmon)) {
       try {
