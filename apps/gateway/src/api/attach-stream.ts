@@ -6,6 +6,7 @@ import { shimV1 } from '@berth/proto';
 import { compareVersions } from '../domain/api-version';
 import type { Backends } from '../domain/backends';
 import { frame, STDERR, STDOUT } from '../domain/stdcopy';
+import { attachStarted } from '../domain/live-attaches';
 
 /** How long the head waits for a monitor to confirm an attach, for builds that never do. */
 const REGISTER_GRACE_MS = 2_000;
@@ -43,14 +44,18 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
       socket.once('drain', resume);
     }
   };
+  let ended: () => void = () => undefined;
   const finish = () => {
     socket.end();
     client.close();
+    ended();
   };
   // stream=1 follows the container's next run too: `docker start -a` attaches to a stopped
   // container before it starts it. Only a dead or departing one gets just its log.
-  const state = (await b.getContainer(ref)).status;
+  const container = await b.getContainer(ref);
+  const state = container.status;
   const live = bool(q.get('stream')) && !['dead', 'removing'].includes(state);
+  if (live) ended = attachStarted(container.id);
   // The live call is registered before the head goes out: clients start the container once
   // they have the head, and the first output must already have somewhere to go.
   // Until the log replay is done its output waits in the call's (paused) stream.

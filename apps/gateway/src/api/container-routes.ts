@@ -15,6 +15,7 @@ import { plainStream } from './plain-stream';
 import { removeLink } from './link-removal';
 import { withSizes } from './disk-usage-routes';
 import { parseSummaries } from '../domain/stored-records';
+import { attachesEnded } from '../domain/live-attaches';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const param = (req: Request, name: string) => String(req.params[name] ?? '');
@@ -76,6 +77,7 @@ export function containerRoutes(b: Backends): Router {
   r.post('/containers/:id/wait', async (req, res) => {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
+    const id = b.getContainer(param(req, 'id')).then((c) => c.id, () => '');
     const out = await b.waitContainer(
       param(req, 'id'),
       String(req.query.condition ?? ''),
@@ -87,6 +89,7 @@ export function containerRoutes(b: Backends): Router {
     );
     const body: Record<string, unknown> = { StatusCode: out.exitCode };
     if (out.error) body.Error = { Message: out.error };
+    await attachesEnded(await id);
     res.end(JSON.stringify(body));
   });
 

@@ -213,13 +213,20 @@ export class ConmonContainer implements ShimContainer {
       this.exit = rec;
       this.status = 'stopped';
       this.exits++;
-      // The exit is answered first: the runtime's record of a stopped container changes nothing
-      // the waiters see, and every later start or shutdown deletes what is left of it first.
+      // As dockerd does, the exit is answered once attached clients have the run's last output:
+      // clients such as dockerode's run stop reading it when the wait answers, on another
+      // connection. Answering before the runtime's delete lost it often enough to fail them.
+      await this.followersDone();
+      await this.deleteRuntimeState('monitor exit: runc delete');
       for (const w of this.waiters.splice(0)) w(rec);
       this.logger.info({ exitCode: rec.exitCode }, 'container exited');
-      await this.deleteRuntimeState('monitor exit: runc delete');
     })().finally(() => (this.finishing = undefined));
     return this.finishing;
+  }
+
+  /** Attach followers have read the ended run's output (bounded: a stalled client cannot hold the exit). */
+  private async followersDone(): Promise<void> {
+    if (this.followers.size) await Promise.race([Promise.allSettled([...this.followers]), new Promise((r) => setTimeout(r, 5_000))]);
   }
 
   /**
@@ -368,7 +375,7 @@ export class ConmonContainer implements ShimContainer {
     await this.finishing;
     // An --rm removal comes right after the exit: attached clients must have their last output
     // from the log before the supervisor deletes it.
-    if (this.followers.size) await Promise.race([Promise.allSettled([...this.followers]), new Promise((r) => setTimeout(r, 5_000))]);
+    await this.followersDone();
     const conmon = readPid(this.p.conmonPid);
     if (alive(conmon)) {
       try {
