@@ -46,6 +46,7 @@ for client in dockerode testcontainers compose; do
 done
 
 echo
+npx --no-install tsx tools/test/failures.ts "$out"/*.json "$out"/*.xml
 for r in "${results[@]}"; do echo "  $r"; done
 echo "berth test summary: $(( ${#results[@]} - failed )) of ${#results[@]} stages passed; unit: $(counts "$out/unit.json"); integration: $(counts "$out/integration.json"); integration (Node shim): $(counts "$out/integration-shim.json"); $(tail -n 1 "$out/conformance.txt" 2>/dev/null || echo "conformance kits: no report"); docker-py: $(junit "$out/docker-py.xml"); dockerode: $(counts "$out/dockerode.json"); testcontainers: $(counts "$out/testcontainers.json"); compose: $(counts "$out/compose.json")"
 exit $(( failed > 0 ))
