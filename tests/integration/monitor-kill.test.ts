@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
@@ -76,6 +78,34 @@ describe('kill -9 of the conmon monitor', () => {
     await killMonitor();
     const s = await eventually(() => inspect('mk-policy', '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}'), (v) => v === '1 exited 3', 60_000);
     expect(s).toBe('1 exited 3');
+  });
+});
+
+describe('kill -9 of the conmon monitor while it hands over an exit', () => {
+  it('the exit it had recorded stands, and the container is removed cleanly', async () => {
+    // A client that stops reading keeps the monitor waiting for its attach followers after the
+    // exit (bounded): the kill lands between the recorded exit and the runtime's delete.
+    expect((await suite.docker(['run', '-d', '--name', 'mk-drain', 'busybox', 'sh', '-c', 'until [ -e /go ]; do sleep 0.05; done; yes $(seq -s - 40) | head -c 8000000; exit 3'])).code).toBe(0);
+    const id = await inspect('mk-drain', '{{.Id}}');
+    const sock = connect(suite.dockerHost.replace('unix://', ''));
+    await once(sock, 'connect');
+    sock.write('POST /containers/mk-drain/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+    await once(sock, 'data');
+    sock.pause();
+    try {
+      const mon = suite.monitorPid();
+      await suite.docker(['exec', 'mk-drain', 'touch', '/go']);
+      const record = join(suite.execRoot, 'bundles', id, 'exit.json');
+      await eventually(async () => existsSync(record), (e) => e, 60_000);
+      process.kill(mon, 'SIGKILL');
+      expect((await suite.docker(['wait', 'mk-drain'], { timeoutMs: 60_000 })).stdout.trim()).toBe('3');
+      expect(await inspect('mk-drain', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
+      expect((await suite.docker(['rm', 'mk-drain'], { timeoutMs: 60_000 })).code).toBe(0);
+      expect(existsSync(join(suite.execRoot, 'bundles', id))).toBe(false);
+      expect(existsSync(join(suite.execRoot, 'runtime', 'runc', id))).toBe(false);
+    } finally {
+      sock.destroy();
+    }
   });
 });
 
