@@ -60,6 +60,40 @@ describe('k8s-file rows', () => {
     }
   });
 
+  it('read as frames, rows of any length (past the hand-copied span, across reads of a chunk) give the same bytes', async () => {
+    const f = join(dir, 'long.log');
+    const lens = [0, 1, 126, 127, 128, 129, 130, 255, 4096, 300_000, 700_000, 3, 0];
+    const rows: string[] = [];
+    lens.forEach((n, i) => {
+      const body = 'abcdefghij'.repeat(Math.ceil(n / 10)).slice(0, n);
+      rows.push(`2026-12-01T14:16:47.${String(i).padStart(9, '0')}+00:00 ${i % 3 ? 'stdout' : 'stderr'} ${i % 4 === 1 ? 'P' : 'F'}${n ? ` ${body}` : ''}`);
+    });
+    // Enough rows that reads of 1 MiB end inside one of them, twice.
+    const text = [...rows, ...rows, ...rows, ...rows].map((r) => `${r}\n`).join('');
+    expect(text.length).toBeGreaterThan(3 * 1024 * 1024);
+    writeFileSync(f, text);
+    const lines = await all(await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n }));
+    expect(lines.length).toBe(rows.length * 4);
+    for (const o of [
+      { merge: true, raw: false, stdout: true, stderr: true },
+      { merge: false, raw: false, stdout: false, stderr: true },
+      { merge: false, raw: true, stdout: true, stderr: true },
+    ] satisfies FrameOptions[]) {
+      const got: Buffer[] = [];
+      for await (const b of await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n, frames: o })) got.push(b as Buffer);
+      expect(Buffer.concat(got).equals(framesOfLines(lines, o))).toBe(true);
+    }
+    // The tail counts rows whatever their length.
+    const tail: Buffer[] = [];
+    for await (const b of await openK8sLog(f, { tail: 4, sinceNano: 0n, untilNano: 0n, frames: { merge: false, raw: true, stdout: true, stderr: true } })) tail.push(b as Buffer);
+    expect(Buffer.concat(tail).toString()).toBe(Buffer.concat(lines.slice(-4).map((l) => l.line)).toString());
+  });
+
+  it('fails at open on a log that cannot be read, before any entry', async () => {
+    await expect(openK8sLog(dir, { tail: -1, sinceNano: 0n, untilNano: 0n })).rejects.toThrow(/EISDIR/);
+    await expect(openK8sLog(dir, { tail: 10, sinceNano: 0n, untilNano: 0n })).rejects.toThrow(/EISDIR/);
+  });
+
   it('reads all, the tail, and a time window', async () => {
     const f = join(dir, 'a.log');
     writeFileSync(f, ROWS.map((r) => `${r}\n`).join(''));

@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import { type FrameOptions, FrameWriter, type LogLine, parseRfc3339Nano, type StreamName } from '@berth/json-log';
 
@@ -76,60 +76,85 @@ export function parseK8sRow(row: Buffer): LogLine | undefined {
   return { stream: stream as StreamName, line, timeNano };
 }
 
+/** Content bytes copied by hand while looking for the newline; past this, memchr and one copy. */
+const SHORT_ROW = 128;
+
 /**
  * The complete rows of `data` up to `last` (its last newline) straight into frames, as
  * `parseK8sRow` would read them but with no time parsed and no object per row: with no bounds
  * and no time prefix nothing needs the time. Rows that do not parse are skipped, as there.
+ * One pass over each row in JS: a native call (indexOf, copy) costs more than a short row's bytes.
  */
 function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | undefined {
   w.reset(last + 1);
+  const out = w.out;
   for (let start = 0; start <= last; ) {
-    const nl = data.indexOf(NL, start);
-    const a = data.indexOf(SPACE, start);
-    const b = a < 0 || a > nl ? -1 : data.indexOf(SPACE, a + 1);
-    start = nl + 1;
-    if (b < 0 || b > nl || b - a !== 7) continue;
-    // "stdout" / "stderr"
-    if (data[a + 1] !== 0x73 || data[a + 2] !== 0x74 || data[a + 3] !== 0x64) continue;
-    const stream = data[a + 4] === 0x6f && data[a + 5] === 0x75 && data[a + 6] === 0x74 ? 1 : data[a + 4] === 0x65 && data[a + 5] === 0x72 && data[a + 6] === 0x72 ? 2 : 0;
-    const tag = b + 1 < nl ? data[b + 1] : -1;
-    if (!stream || (tag !== 0x46 && tag !== 0x50)) continue;
-    if (!w.wants(stream)) continue;
-    // An F row's line keeps its newline (one is added to an empty one); a P row is a piece without.
-    const from = b + 3;
-    const to = tag === 0x46 ? nl + 1 : nl;
-    const len = from < to ? to - from : tag === 0x46 ? 1 : 0;
+    // The first space ends the time; data[last] is a newline, so the scan stops in the chunk.
+    let a = start;
+    let c = data[a]!;
+    while (c !== SPACE && c !== NL) c = data[++a]!;
+    if (c === NL) {
+      start = a + 1;
+      continue;
+    }
+    // "stdout " / "stderr " then the tag: none of these bytes is a newline, so all are in the row.
+    const stream =
+      data[a + 1] === 0x73 && data[a + 2] === 0x74 && data[a + 3] === 0x64 && data[a + 7] === SPACE
+        ? data[a + 4] === 0x6f && data[a + 5] === 0x75 && data[a + 6] === 0x74
+          ? 1
+          : data[a + 4] === 0x65 && data[a + 5] === 0x72 && data[a + 6] === 0x72
+            ? 2
+            : 0
+        : 0;
+    const tag = stream ? data[a + 8] : -1;
+    if ((tag !== 0x46 && tag !== 0x50) || !w.wants(stream)) {
+      start = data.indexOf(NL, a) + 1;
+      continue;
+    }
+    // An F row's line keeps its newline (one is added to an empty one); a P row is a piece
+    // without. The byte after the tag is the separator, whatever it is, unless the row ends there.
     w.head(stream);
-    if (from < to) data.copy(w.out, w.p, from, to);
-    else if (len) w.out[w.p] = NL;
-    w.p += len;
+    let q = w.p;
+    let i = a + 9;
+    if (data[i] !== NL) {
+      i++;
+      const stop = Math.min(i + SHORT_ROW, last);
+      while (i < stop && (c = data[i]!) !== NL) {
+        out[q++] = c;
+        i++;
+      }
+      if (data[i] !== NL) {
+        const nl = data.indexOf(NL, i);
+        data.copy(out, q, i, nl);
+        q += nl - i;
+        i = nl;
+      }
+    }
+    if (tag === 0x46) out[q++] = NL;
+    w.p = q;
+    start = i + 1;
   }
   return w.take();
 }
 
-/** Where the last `n` rows begin, reading back from the end a chunk at a time. */
-async function tailOffset(path: string, n: number): Promise<number> {
-  const fh = await open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    let pos = size;
-    if (n === 0) return pos;
-    let seen = 0;
-    const buf = Buffer.alloc(64 * 1024);
-    while (pos > 0) {
-      const len = Math.min(buf.length, pos);
-      pos -= len;
-      await fh.read(buf, 0, len, pos);
-      for (let i = len - 1; i >= 0; i--) {
-        // The newline that ends the file closes the last row; every other one ends the row before a start.
-        if (buf[i] !== NL || pos + i === size - 1) continue;
-        if (++seen === n) return pos + i + 1;
-      }
+/** Where the last `n` rows of the open file begin, reading back from its end a chunk at a time. */
+async function tailOffset(fh: FileHandle, n: number): Promise<number> {
+  const size = (await fh.stat()).size;
+  let pos = size;
+  if (n === 0) return pos;
+  let seen = 0;
+  const buf = Buffer.alloc(64 * 1024);
+  while (pos > 0) {
+    const len = Math.min(buf.length, pos);
+    pos -= len;
+    await fh.read(buf, 0, len, pos);
+    for (let i = len - 1; i >= 0; i--) {
+      // The newline that ends the file closes the last row; every other one ends the row before a start.
+      if (buf[i] !== NL || pos + i === size - 1) continue;
+      if (++seen === n) return pos + i + 1;
     }
-    return 0;
-  } finally {
-    await fh.close();
   }
+  return 0;
 }
 
 export async function logSize(path: string): Promise<number> {
@@ -140,25 +165,11 @@ export async function logSize(path: string): Promise<number> {
   }
 }
 
-function absentIsEmpty(err: NodeJS.ErrnoException): number {
-  if (err.code === 'ENOENT') return 0;
-  throw err;
-}
-
-/** Fails as reading would (EISDIR, EACCES), so the caller gets the error before any entry; absent is fine. */
-async function readable(path: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+function openOrAbsent(path: string): Promise<FileHandle | undefined> {
+  return open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
     throw err;
-  }
-  try {
-    await fh.read(Buffer.alloc(1), 0, 1, 0);
-  } finally {
-    await fh.close();
-  }
+  });
 }
 
 /** Waits until the file changes (inotify) or a poll interval passes. */
@@ -187,54 +198,70 @@ function changed(path: string): Promise<void> {
 export async function openK8sLog(path: string, o: K8sReadOptions & { frames?: undefined }): Promise<AsyncGenerator<LogLine[]>>;
 export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<Buffer | LogLine[]>>;
 export async function openK8sLog(path: string, o: K8sReadOptions): Promise<AsyncGenerator<Buffer | LogLine[]>> {
-  await readable(path);
-  let pos = o.fromOffset ?? (o.tail >= 0 ? await tailOffset(path, o.tail).catch(absentIsEmpty) : 0);
+  // One open and one read before the first row is sent, each a trip to the thread pool (a
+  // short `--tail` of a big log is mostly these): the read that fails on a directory or an
+  // unreadable file is the first read of the log itself, so the call still fails before any
+  // entry; a missing log is an empty one (the container has not written yet).
+  let fh = await openOrAbsent(path);
+  let pos = 0;
+  let first: { buffer: Buffer; bytesRead: number } | undefined;
+  try {
+    pos = o.fromOffset ?? (o.tail >= 0 && fh ? await tailOffset(fh, o.tail) : 0);
+    if (fh) first = await fh.read(Buffer.allocUnsafe(CHUNK), 0, CHUNK, pos);
+  } catch (err) {
+    await fh?.close();
+    throw err;
+  }
   const keep = (l: LogLine) => (o.sinceNano === 0n || l.timeNano >= o.sinceNano) && (o.untilNano === 0n || l.timeNano <= o.untilNano);
   const fw = o.frames && o.sinceNano === 0n && o.untilNano === 0n ? new FrameWriter(o.frames) : undefined;
   async function* gen(): AsyncGenerator<Buffer | LogLine[]> {
     let carry = Buffer.alloc(0);
-    for (;;) {
-      const ended = o.follow ? o.follow.ended() : true;
-      const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
-      let progressed = false;
-      try {
-        for (;;) {
-          if (!fh) break;
-          // A fresh buffer each read: the entries are views into it, not copies.
-          const buf = Buffer.allocUnsafe(CHUNK);
-          const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
-          if (bytesRead === 0) break;
-          progressed = true;
-          pos += bytesRead;
-          let data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-          if (fw) {
-            const last = data.lastIndexOf(NL);
-            const framed = last >= 0 ? framesOfRows(data, last, fw) : undefined;
-            data = data.subarray(last + 1);
-            carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
-            if (framed) yield framed;
-            continue;
+    try {
+      for (;;) {
+        const ended = o.follow ? o.follow.ended() : true;
+        fh ??= await openOrAbsent(path);
+        let progressed = false;
+        try {
+          for (;;) {
+            if (!fh) break;
+            // A fresh buffer each read: the entries are views into it, not copies.
+            const { buffer: buf, bytesRead } = first ?? (await fh.read(Buffer.allocUnsafe(CHUNK), 0, CHUNK, pos));
+            first = undefined;
+            if (bytesRead === 0) break;
+            progressed = true;
+            pos += bytesRead;
+            let data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+            if (fw) {
+              const last = data.lastIndexOf(NL);
+              const framed = last >= 0 ? framesOfRows(data, last, fw) : undefined;
+              data = data.subarray(last + 1);
+              carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
+              if (framed) yield framed;
+            } else {
+              const out: LogLine[] = [];
+              let start = 0;
+              for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
+                const l = parseK8sRow(data.subarray(start, nl + 1));
+                if (l && keep(l)) out.push(l);
+                start = nl + 1;
+              }
+              data = data.subarray(start);
+              // A row without its newline yet waits for the next read.
+              carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
+              if (out.length) yield out;
+            }
+            // A short read is the end of the file for now: no read more to learn it.
+            if (bytesRead < CHUNK) break;
           }
-          const out: LogLine[] = [];
-          let start = 0;
-          for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
-            const l = parseK8sRow(data.subarray(start, nl + 1));
-            if (l && keep(l)) out.push(l);
-            start = nl + 1;
-          }
-          data = data.subarray(start);
-          // A row without its newline yet waits for the next read.
-          carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
-          if (out.length) yield out;
+        } finally {
+          await fh?.close();
+          fh = undefined;
         }
-      } finally {
-        await fh?.close();
+        if (!o.follow || ended) return;
+        if (!progressed) await changed(path);
       }
-      if (!o.follow || ended) return;
-      if (!progressed) await changed(path);
+    } finally {
+      await fh?.close();
     }
   }
   return gen();
