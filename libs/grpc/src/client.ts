@@ -17,15 +17,18 @@ export const DEFAULT_RETRY_MAX_MS = 1_000;
 
 export type ClientCtor<C> = new (address: string, creds: ChannelCredentials, options?: object) => C;
 
+/** The channel options of every client (also SharedChannels'). */
+export const CLIENT_OPTIONS = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  // A restarting peer should be found again quickly, not after grpc's default 20 s backoff.
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+};
+
 /** A client for `peer` (a service name, used in error messages) at a `unix://` address. */
 export function connect<C extends Client>(Ctor: ClientCtor<C>, address: string): C {
-  return new Ctor(address, credentials.createInsecure(), {
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-    // A restarting peer should be found again quickly, not after grpc's default 20 s backoff.
-    'grpc.initial_reconnect_backoff_ms': 100,
-    'grpc.max_reconnect_backoff_ms': 1_000,
-  });
+  return new Ctor(address, credentials.createInsecure(), CLIENT_OPTIONS);
 }
 
 export type UnaryMethod<Req, Res> = (

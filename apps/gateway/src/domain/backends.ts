@@ -1,6 +1,6 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { Peers, unary } from '@berth/clients';
-import { connect, fromServiceError } from '@berth/grpc';
+import { fromServiceError, SharedChannels } from '@berth/grpc';
 import { type imagesV1, shimV1, type supervisorV1 } from '@berth/proto';
 import type { ServiceError } from '@grpc/grpc-js';
 import { histogram } from '@berth/metrics';
@@ -24,6 +24,8 @@ const LONG = { deadlineMs: 24 * 3600_000 };
 
 /** What the gateway asks of the services, in one place, so routes stay free of gRPC details. */
 export class Backends {
+  /** Channels to container monitors, kept between requests (a connect and handshake each cost more than a short log read). */
+  private readonly shims = new SharedChannels();
   constructor(readonly peers: Peers) {}
 
   private get c() {
@@ -105,7 +107,7 @@ export class Backends {
   /** A client for the container's shim, for the streams the gateway serves straight from it. */
   async shim(reference: string): Promise<{ client: shimV1.ShimClient; tty: boolean; openStdin: boolean; id: string }> {
     const a = await unary('supervisor', this.c.shimAddress.bind(this.c), { reference });
-    return { client: connect(shimV1.ShimClient, a.address), tty: a.tty, openStdin: a.openStdin, id: reference };
+    return { client: this.shims.client(shimV1.ShimClient, a.address), tty: a.tty, openStdin: a.openStdin, id: reference };
   }
 
   async createExec(reference: string, body: Buffer): Promise<string> {
@@ -139,5 +141,6 @@ export class Backends {
 
   close(): void {
     this.peers.close();
+    this.shims.close();
   }
 }

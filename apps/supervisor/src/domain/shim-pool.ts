@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { connectivityState } from '@grpc/grpc-js';
 import { failedPrecondition, isUnavailable, messageOf } from '@berth/errors';
 import { traced } from '@berth/logging';
 import type { monitorV1, shimV1 } from '@berth/proto';
@@ -63,9 +64,18 @@ export class ShimPool {
     this.clients.delete(id);
   }
 
+  /**
+   * This pool's client holds a live connection to the container's shim (a running container's
+   * Wait keeps one): it serves, with no probe of its socket (a connect per lookup, on the path
+   * of every attach, exec and logs). A shim that dies closes the connection with it.
+   */
+  private connected(rec: ContainerRecord): boolean {
+    return this.clients.get(rec.id)?.getChannel().getConnectivityState(false) === connectivityState.READY;
+  }
+
   /** Makes sure the container's shim serves; starts one when none does (first use, or after a reboot). */
   async ensure(rec: ContainerRecord): Promise<void> {
-    if (await socketAnswers(rec.shimSocket)) return;
+    if (this.connected(rec) || (await socketAnswers(rec.shimSocket))) return;
     this.drop(rec.id);
     this.refused.delete(rec.id);
     if (rec.monitor?.name === 'conmon' && this.monitorDeps) {
