@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 
@@ -43,6 +44,42 @@ function digest(args: string[], timeoutMs = 120_000): Promise<{ code: number; by
 }
 
 const LINE = 'abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz.\n';
+
+/** GET /containers/<ref>/logs?<query> as the given client: the raw body. */
+function rawLogs(ref: string, query: string, userAgent: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: suite.dockerHost.replace('unix://', ''), path: `/v1.41/containers/${ref}/logs?${query}`, headers: { 'User-Agent': userAgent } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`logs: ${res.statusCode} ${Buffer.concat(parts).toString()}`))));
+    });
+    req.on('error', reject);
+    req.setTimeout(60_000, () => req.destroy(new Error('logs: no answer within 60 s')));
+    req.end();
+  });
+}
+
+/** A stdcopy body as its frames, in order. */
+function framesOf(body: Buffer): { stream: number; data: string }[] {
+  const out: { stream: number; data: string }[] = [];
+  for (let p = 0; p < body.length; ) {
+    const len = body.readUInt32BE(p + 4);
+    out.push({ stream: body[p]!, data: body.toString('utf8', p + 8, p + 8 + len) });
+    p += 8 + len;
+  }
+  return out;
+}
+
+/** Consecutive frames of one stream as one: what a client that only copies frames out sees. */
+function joinRuns(frames: { stream: number; data: string }[]): { stream: number; data: string }[] {
+  const out: { stream: number; data: string }[] = [];
+  for (const f of frames) {
+    const last = out[out.length - 1];
+    if (last && last.stream === f.stream) last.data += f.data;
+    else out.push({ ...f });
+  }
+  return out;
+}
 
 describe('docker logs of any size', () => {
   it('returns every byte of 50 MiB, and --tail 5 at once', async () => {
@@ -114,6 +151,38 @@ describe('docker logs of any size', () => {
     } finally {
       rmSync(logPath, { recursive: true });
     }
+  });
+
+  it('keeps stdout and stderr in order across merged frames, with timestamps, and a partial last line', async () => {
+    // Pauses between writes so the monitor reads each on its own: the log then alternates streams.
+    const script = 'for i in 1 2 3 4 5 6; do echo out$i; usleep 30000; echo err$i >&2; usleep 30000; echo out${i}b; usleep 30000; done; printf partial';
+    expect((await suite.docker(['run', '--name', 'order', 'busybox', 'sh', '-c', script])).code).toBe(0);
+    // The docker CLI gets a stream's consecutive entries in one frame; other clients a frame each, as dockerd sends.
+    const merged = framesOf(await rawLogs('order', 'stdout=1&stderr=1', 'Docker-Client/20.10.24 (linux)'));
+    const each = framesOf(await rawLogs('order', 'stdout=1&stderr=1', 'test-client'));
+    const stamped = framesOf(await rawLogs('order', 'stdout=1&stderr=1&timestamps=1', 'Docker-Client/20.10.24 (linux)'));
+    expect(each.length).toBe(6 * 3 + 1);
+    expect(merged.length).toBeLessThan(each.length);
+    expect(merged).toEqual(joinRuns(each));
+    expect(joinRuns(stamped.map((f) => ({ stream: f.stream, data: f.data.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /gm, '') })))).toEqual(merged);
+    // Each stream in the order written, whatever the interleaving the monitor saw.
+    const text = (fs: { stream: number; data: string }[], stream: number) => fs.filter((f) => f.stream === stream).map((f) => f.data).join('');
+    expect(text(each, 1)).toBe(`${[1, 2, 3, 4, 5, 6].map((i) => `out${i}\nout${i}b\n`).join('')}partial`);
+    expect(text(each, 2)).toBe([1, 2, 3, 4, 5, 6].map((i) => `err${i}\n`).join(''));
+    expect(joinRuns(each).length).toBeGreaterThan(2);
+    const cli = await suite.docker(['logs', 'order']);
+    expect(cli.stdout).toBe(text(each, 1));
+    expect(cli.stderr).toBe(text(each, 2));
+    const t = await suite.docker(['logs', '-t', '--tail', '2', 'order']);
+    // dockerd's RFC3339NanoFixed: nine digits of fraction, trailing zeros kept.
+    expect(t.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out6b\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z partial$/);
+  });
+
+  it("a TTY container's log is its bytes as written, with no stream frames", async () => {
+    expect((await suite.docker(['run', '-t', '--name', 'ttylog', 'busybox', 'sh', '-c', 'echo one; echo two >&2; printf three'])).code).toBe(0);
+    const body = await rawLogs('ttylog', 'stdout=1&stderr=1', 'Docker-Client/20.10.24 (linux)');
+    expect(body.toString()).toBe('one\r\ntwo\r\nthree');
+    expect((await suite.docker(['logs', '--tail', '1', 'ttylog'])).stdout).toBe('three');
   });
 
   it('docker logs -f ends when the container exits', async () => {

@@ -1,6 +1,6 @@
 import { forEachPacked, PACKED_HEAD } from '@berth/json-log';
 import { shimV1 } from '@berth/proto';
-import { rfc3339Nano, STDERR, STDOUT } from './stdcopy';
+import { rfc3339NanoFixed, STDERR, STDOUT } from './stdcopy';
 
 /**
  * A batch of log entries as the bytes `docker logs` reads: stdcopy frames (or raw lines for a
@@ -8,7 +8,7 @@ import { rfc3339Nano, STDERR, STDOUT } from './stdcopy';
  * batch costs one allocation and one socket write instead of three buffers per line.
  */
 export function logFrames(entries: readonly shimV1.LogEntry[], o: { multiplexed: boolean; timestamps: boolean }): Buffer {
-  const stamps = o.timestamps ? entries.map((e) => `${rfc3339Nano(e.timeUnixSec, e.timeNanos)} `) : undefined;
+  const stamps = o.timestamps ? entries.map((e) => `${rfc3339NanoFixed(e.timeUnixSec, e.timeNanos)} `) : undefined;
   let size = 0;
   for (let i = 0; i < entries.length; i++) size += (o.multiplexed ? 8 : 0) + entries[i]!.line.length + (stamps ? Buffer.byteLength(stamps[i]!, 'latin1') : 0);
   const out = Buffer.allocUnsafe(size);
@@ -42,10 +42,9 @@ let stampDate = '';
 function stampOf(sec: number, nanos: number): string {
   if (sec !== stampSec) {
     stampSec = sec;
-    stampDate = rfc3339Nano(sec, 0).slice(0, 19);
+    stampDate = rfc3339NanoFixed(sec, 0).slice(0, 19);
   }
-  if (nanos === 0) return `${stampDate}Z `;
-  return `${stampDate}.${String(nanos).padStart(9, '0').replace(/0+$/, '')}Z `;
+  return `${stampDate}.${String(nanos).padStart(9, '0')}Z `;
 }
 
 /**

@@ -13,12 +13,12 @@ export function frame(stream: number, payload: Uint8Array): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** RFC3339 with nanoseconds, as `docker logs -t` prints. */
-export function rfc3339Nano(sec: number, nanos: number): string {
-  const ns = BigInt(sec) * 1_000_000_000n + BigInt(nanos);
-  const ms = Number(ns / 1_000_000n);
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  return `${new Date(ms).toISOString().slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
+/**
+ * `docker logs -t`'s time prefix: dockerd formats it with Go's RFC3339NanoFixed layout, nine
+ * digits of fraction always (the json-file `time` field drops trailing zeros; this does not).
+ */
+export function rfc3339NanoFixed(sec: number, nanos: number): string {
+  return `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(nanos).padStart(9, '0')}Z`;
 }
 
 /** Docker's `--since`/`--until` values (unix seconds with an optional fraction, or RFC3339) as [seconds, nanos]; [0, 0] when empty. */
