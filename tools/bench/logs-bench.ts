@@ -1,7 +1,9 @@
 /**
  * `docker logs` throughput (issue #13), reported as numbers, never asserted in tests:
  *   - `docker logs` of a 50 MiB json-file log (819,200 rows), MB/s of the log read, beside
- *     `cat` of the file through a trivial stdcopy-sized demultiplexer (the floor);
+ *     `cat` of the file through a trivial stdcopy-sized demultiplexer (the floor), `curl` of the
+ *     same logs request (the engine's own rate, without the CLI's system call per frame), and
+ *     `docker logs` of a log of one stream only (where the CLI's frames are few);
  *   - `docker logs --tail 10` of a 1 GiB log, ms;
  *   - `docker logs -f` latency of a new line: the container prints its clock each 200 ms and the
  *     bench subtracts it from the time the line reaches the CLI's stdout, ms;
@@ -27,12 +29,12 @@ const MiB = 1024 * 1024;
  */
 const K8S = (process.env.BERTH_TEST_MONITOR ?? 'conmon') === 'conmon';
 
-/** `bytes` of json-file (or k8s-file) rows in `path`, one 1 MiB block of short rows repeated. */
-function writeLog(path: string, bytes: number, k8s = false): void {
+/** `bytes` of json-file (or k8s-file) rows in `path`, one 1 MiB block of short rows repeated (every fourth on stderr unless `oneStream`). */
+function writeLog(path: string, bytes: number, k8s = false, oneStream = false): void {
   const rows: string[] = [];
   const second = '2024-05-06T07:08:09';
   for (let i = 0, n = 0; n < MiB; i++) {
-    const stream = i % 4 ? 'stdout' : 'stderr';
+    const stream = oneStream || i % 4 ? 'stdout' : 'stderr';
     const frac = String(i).padStart(9, '0');
     const r = k8s
       ? `${second}.${frac}+00:00 ${stream} F line ${String(i).padStart(6, '0')} abcdefg\n`
@@ -104,6 +106,8 @@ function followLatency(env: NodeJS.ProcessEnv, id: string, lines: number): Promi
 
 interface Result {
   mbps: number;
+  curlMbps: number;
+  oneStreamMbps: number;
   tailMs: number;
   followMs: number;
   floorMbps: number;
@@ -117,15 +121,23 @@ async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string, 
   const through: number[] = [];
   const floor: number[] = [];
   const tails: number[] = [];
+  const curled: number[] = [];
+  const oneStream: number[] = [];
   writeLog(logPath, 50 * MiB, k8s);
   const size = statSync(logPath).size;
+  const socket = (env.DOCKER_HOST ?? '').replace('unix://', '');
   for (let i = 0; i < RUNS; i++) {
     const r = await stream('docker', ['logs', name], env);
     through.push(size / MiB / (r.ms / 1000));
     // The floor: the file read and cut into frames by a trivial demultiplexer.
     const f = await stream('sh', ['-c', `cat ${logPath} | cat`], env);
     floor.push(size / MiB / (f.ms / 1000));
+    // The same request as the CLI's (its user agent too), the body counted and dropped.
+    const c = await stream('curl', ['-sf', '--unix-socket', socket, '-A', 'Docker-Client/20.10.24 (linux)', '-o', '/dev/null', `http://engine/v1.41/containers/${name}/logs?stdout=1&stderr=1`], env);
+    curled.push(size / MiB / (c.ms / 1000));
   }
+  writeLog(logPath, 50 * MiB, k8s, true);
+  for (let i = 0; i < RUNS; i++) oneStream.push(size / MiB / ((await stream('docker', ['logs', name], env)).ms / 1000));
   writeLog(logPath, 1024 * MiB, k8s);
   for (let i = 0; i < RUNS; i++) tails.push(await timed(() => stream('docker', ['logs', '--tail', '10', name], env)));
   const peak = rss();
@@ -133,11 +145,11 @@ async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string, 
   const f = await docker(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'while true; do cat /proc/uptime; usleep 200000; done']);
   if (f.code !== 0) throw new Error(f.stderr);
   const follow = await followLatency(env, name, RUNS * 4).finally(() => docker(['rm', '-f', name]));
-  return { rss: peak, mbps: stats(through).median, tailMs: stats(tails).median, followMs: stats(follow).median, floorMbps: stats(floor).median };
+  return { rss: peak, mbps: stats(through).median, curlMbps: stats(curled).median, oneStreamMbps: stats(oneStream).median, tailMs: stats(tails).median, followMs: stats(follow).median, floorMbps: stats(floor).median };
 }
 
 function print(engine: string, r: Result, rss?: string): void {
-  console.log(`${engine}: docker logs 50 MiB ${r.mbps.toFixed(1)} MB/s (floor cat|cat ${r.floorMbps.toFixed(0)} MB/s); --tail 10 of 1 GiB ${r.tailMs.toFixed(0)} ms; logs -f new line ${r.followMs.toFixed(0)} ms${rss ? `; ${rss}` : ''}`);
+  console.log(`${engine}: docker logs 50 MiB ${r.mbps.toFixed(1)} MB/s (curl ${r.curlMbps.toFixed(1)} MB/s, one stream ${r.oneStreamMbps.toFixed(1)} MB/s, floor cat|cat ${r.floorMbps.toFixed(0)} MB/s); --tail 10 of 1 GiB ${r.tailMs.toFixed(0)} ms; logs -f new line ${r.followMs.toFixed(0)} ms${rss ? `; ${rss}` : ''}`);
 }
 
 /** Processes of a suite whose command line names `word`, under its exec root. */
