@@ -65,13 +65,15 @@ describe('docker build under hostile conditions', () => {
     const ctx = join(dir, 'killed');
     mkdirSync(ctx, { recursive: true });
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo started && sleep 600\nCMD ["true"]\n');
-    const before = s.state().children.builder!;
     const cli = spawn('docker', ['build', '-t', 'killed:1', ctx], { env: { ...process.env, ...BUILD_ENV, DOCKER_HOST: s.dockerHost, DOCKER_CONFIG: join(s.base, 'docker-config') } });
     let out = '';
     cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
     cli.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number>((resolve) => cli.on('exit', (c) => resolve(c ?? 128)));
     await eventually(async () => out, (o) => o.includes('started'), 120_000);
+    // Read once the build runs: a builder that starts on demand has no pid before.
+    const before = s.state().children.builder!;
+    expect(before.pid).toBeGreaterThan(0);
     process.kill(before.pid, 'SIGKILL');
     const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(-1), 120_000))]);
     if (code === -1) cli.kill('SIGKILL');
@@ -95,7 +97,6 @@ describe('docker build under hostile conditions', () => {
     writeFileSync(join(ctx, 'big.bin'), '');
     truncateSync(join(ctx, 'big.bin'), 96 << 20);
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY big.bin /big.bin\nRUN sleep 600\n');
-    const before = s.state().children.builder!;
     const cli = spawn('docker', ['build', '-t', 'killedcopy:1', ctx], { env: { ...process.env, ...BUILD_ENV, DOCKER_HOST: s.dockerHost, DOCKER_CONFIG: join(s.base, 'docker-config') } });
     let out = '';
     cli.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -104,6 +105,8 @@ describe('docker build under hostile conditions', () => {
     // The COPY step's container exists from just before its files go in until the commit.
     await eventually(async () => out, (o) => o.includes('Step 2/3 : COPY'), 180_000);
     await eventually(() => s.docker(['ps', '-aq', '--filter', 'label=com.berth.build']), (r) => r.stdout.trim() !== '', 60_000);
+    const before = s.state().children.builder!;
+    expect(before.pid).toBeGreaterThan(0);
     process.kill(before.pid, 'SIGKILL');
     expect(out, 'the kill came after the COPY').not.toContain('Step 3/3');
     const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(-1), 120_000))]);

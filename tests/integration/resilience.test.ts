@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
 
@@ -7,6 +9,39 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await suite?.stop();
+});
+
+describe('the builder starts on first use', () => {
+  it('is idle until a build: version, info and status do not start it; the first docker build does', async () => {
+    const idle = () => suite.state().children.builder!;
+    expect(idle()).toMatchObject({ pid: 0, status: 'idle' });
+    expect((await suite.docker(['version'])).stdout).toMatch(/berth-builder[\s\S]*State:\s+idle, starts on first use/);
+    expect((await suite.docker(['info'])).stdout).not.toContain('builder service is unavailable');
+    const status = await suite.admin(['status']);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^builder\s+-\s+-\s+-\s+idle, starts on first use/m);
+    expect(idle().status).toBe('idle');
+    const restart = await suite.admin(['restart', 'builder']);
+    expect(restart.stdout).toContain('builder is idle: it starts on first use');
+    expect(idle().status).toBe('idle');
+
+    const ctx = mkdtempSync('/tmp/bt-ondemand-');
+    try {
+      writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+      writeFileSync(join(ctx, 'hello.txt'), 'hello\n');
+      const b = await suite.docker(['build', '-t', 'ondemand:1', ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 300_000 });
+      expect(b.code, b.stdout + b.stderr).toBe(0);
+      expect(b.stdout).toContain('Successfully tagged ondemand:1');
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+    const running = suite.state().children.builder!;
+    expect(running.status).toBe('running');
+    expect(alive(running.pid)).toBe(true);
+    const after = await suite.admin(['status']);
+    expect(after.stdout).toMatch(new RegExp(`^builder\\s+${running.pid}\\s+0\\.1\\.0\\s+\\S+\\s+healthy`, 'm'));
+    expect((await suite.docker(['version'])).stdout).toMatch(/berth-builder:\s+Version:\s+0\.1\.0/);
+  });
 });
 
 describe('the launcher keeps the suite up', () => {

@@ -1,7 +1,7 @@
 import type { Client } from '@grpc/grpc-js';
 import { type BerthConfig, type ServiceName } from '@berth/config';
 import { builderV1, gatewayV1, health, imagesV1, netproxyV1, snapshotterV1, supervisorV1, type types, volumesV1 } from '@berth/proto';
-import { type CallOpts, type ClientCtor, connect, unary } from '@berth/grpc';
+import { type CallOpts, channelConnected, type ClientCtor, connect, unary } from '@berth/grpc';
 
 /** The client class that speaks each service's main contract (all of them answer Info). */
 const CONTRACT_CLIENTS = {
@@ -46,6 +46,7 @@ export async function serviceHealthy(service: string, address: string, opts?: Ca
  */
 export class Peers {
   private readonly clients = new Map<string, Client>();
+  private readonly serviceOf = new Map<string, ServiceName>();
   constructor(private readonly config: BerthConfig) {}
 
   private get<C extends Client>(name: ServiceName, key: string, Ctor: new (...a: never[]) => C): C {
@@ -53,8 +54,18 @@ export class Peers {
     if (!c) {
       c = connect(Ctor as never, this.config.services[name]) as C;
       this.clients.set(key, c);
+      this.serviceOf.set(key, name);
     }
     return c;
+  }
+
+  /**
+   * Whether `name` can be asked something in passing (Info, metrics): always, except a service
+   * the launcher starts on demand that this process has not reached (a connection would start it).
+   */
+  awake(name: ServiceName): boolean {
+    if (!this.config.onDemandServices.includes(name)) return true;
+    return [...this.clients].some(([key, c]) => this.serviceOf.get(key) === name && channelConnected(c));
   }
 
   get images(): imagesV1.ImagesClient {

@@ -51,6 +51,13 @@ describe('config', () => {
     expect(() => loadConfig(['--config', file({ services: { snapshotter: { address: 'unix:///x', extra: 1 } } })])).toThrow(/services/);
   });
 
+  it('starts the builder on demand unless told otherwise; an external service is never started', () => {
+    expect(loadConfig(['--config', file({})]).config.onDemandServices).toEqual(['builder']);
+    expect(loadConfig(['--config', file({ services: { builder: { 'on-demand': false }, images: { 'on-demand': true } } })]).config.onDemandServices).toEqual(['images']);
+    expect(loadConfig(['--config', file({ services: { builder: { address: 'unix:///x', managed: false } } })]).config.onDemandServices).toEqual([]);
+    expect(() => loadConfig(['--config', file({ services: { builder: { 'on-demand': 'yes' } } })])).toThrow(/services/);
+  });
+
   it('rejects unknown keys, naming them', () => {
     expect(() => loadConfig(['--config', file({ 'data-rot': '/x', bogus: 1 })])).toThrow(
       "the following directives don't match any configuration option: bogus, data-rot",

@@ -6,6 +6,8 @@ import { type ApiTls, DEFAULT_SOCKET_GROUP, resolveApiTls, TLS_KEYS } from './ap
 
 export const SERVICE_NAMES = ['gateway', 'images', 'snapshotter', 'supervisor', 'netproxy', 'builder'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** Only builds need the builder: Docker users pay for BuildKit only while building, too. */
+const ON_DEMAND_BY_DEFAULT: readonly ServiceName[] = ['builder'];
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/run/berth';
@@ -58,6 +60,11 @@ export interface BerthConfig {
    * them and reports them, but never starts, stops or restarts them.
    */
   externalServices: ServiceName[];
+  /**
+   * Services the launcher starts on the first connection to their address instead of at start-up
+   * (`"on-demand"`, default true for the builder only): it holds the socket until then.
+   */
+  onDemandServices: ServiceName[];
   insecureRegistries: string[];
   registryMirrors: string[];
   maxConcurrentDownloads: number;
@@ -109,10 +116,15 @@ const services: Check = (v) =>
   typeof v === 'object' && v !== null &&
   Object.entries(v).every(([k, s]) => {
     if (!(SERVICE_NAMES as readonly string[]).includes(k) || typeof s !== 'object' || s === null) return false;
-    const { address, managed, ...rest } = s as { address?: unknown; managed?: unknown };
+    const { address, managed, 'on-demand': onDemand, ...rest } = s as { address?: unknown; managed?: unknown; 'on-demand'?: unknown };
     // A service left to someone else needs an address to be found at.
     if (managed === false && address === undefined) return false;
-    return (address === undefined || str(address)) && (managed === undefined || bool(managed)) && Object.keys(rest).length === 0;
+    return (
+      (address === undefined || str(address)) &&
+      (managed === undefined || bool(managed)) &&
+      (onDemand === undefined || bool(onDemand)) &&
+      Object.keys(rest).length === 0
+    );
   });
 
 const KEYS: Record<string, Check> = {
@@ -174,7 +186,7 @@ interface ValidatedDoc {
   'log-format'?: string;
   debug?: boolean;
   redis?: string;
-  services?: Partial<Record<ServiceName, { address?: string; managed?: boolean }>>;
+  services?: Partial<Record<ServiceName, { address?: string; managed?: boolean; 'on-demand'?: boolean }>>;
   'insecure-registries'?: string[];
   'registry-mirrors'?: string[];
   'max-concurrent-downloads'?: number;
@@ -262,6 +274,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     privateRedis: redis === undefined,
     services,
     externalServices: SERVICE_NAMES.filter((name) => svc[name]?.managed === false),
+    onDemandServices: SERVICE_NAMES.filter((name) => svc[name]?.managed !== false && (svc[name]?.['on-demand'] ?? ON_DEMAND_BY_DEFAULT.includes(name))),
     insecureRegistries: d['insecure-registries'] ?? [],
     registryMirrors: d['registry-mirrors'] ?? [],
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,

@@ -3,6 +3,7 @@ import {
   type ChannelCredentials,
   type Client,
   type ClientUnaryCall,
+  connectivityState,
   credentials,
   Metadata,
   type ServiceError,
@@ -85,4 +86,22 @@ export async function unary<Req, Res>(peer: string, method: UnaryMethod<Req, Res
       backoff = Math.min(backoff * 2, DEFAULT_RETRY_MAX_MS);
     }
   }
+}
+
+/**
+ * Resolves once `client`'s channel is connected, starting the connection (and so a service that
+ * starts on demand); rejects as `unavailable` at the deadline. For streams, which cannot carry
+ * a deadline of their own without cutting a long one short.
+ */
+export function channelReady(peer: string, client: Client, deadlineMs: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    client.waitForReady(Date.now() + deadlineMs, (err) =>
+      err ? reject(fromServiceError({ code: status.UNAVAILABLE, details: `not ready within ${deadlineMs} ms`, message: err.message } as ServiceError, peer)) : resolve(),
+    ),
+  );
+}
+
+/** Whether `client`'s channel is connected now, without starting a connection. */
+export function channelConnected(client: Client): boolean {
+  return client.getChannel().getConnectivityState(false) === connectivityState.READY;
 }

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { loadConfig, type ServiceName, SERVICE_NAMES } from '@berth/config';
 import { messageOf } from '@berth/errors';
 import { serviceHealthy, serviceInfo } from '@berth/clients';
+import { IDLE_STATUS } from './on-demand';
 import { controlSocket, type LauncherState, readState, resolvedConfigFile } from './state';
 
 const USAGE = `usage: npm run berth -- [--exec-root DIR | --config FILE] <command>
@@ -87,6 +88,11 @@ async function main(): Promise<number> {
         if (child) rows.push([name, String(child.pid || '-'), '-', child.pid ? uptime(Date.now() - child.startedAtUnixMs) : '-', child.status, String(child.restarts), '-']);
         continue;
       }
+      if (child?.status === IDLE_STATUS) {
+        // Asking an idle on-demand service who it is would start it.
+        rows.push([name, '-', '-', '-', 'idle, starts on first use', String(child.restarts), '-']);
+        continue;
+      }
       const address = config.services[name as ServiceName];
       // Generous deadlines: on a loaded host a late answer is still an answer, and a row of
       // dashes would read as a dead service.
@@ -110,7 +116,7 @@ async function main(): Promise<number> {
       process.stdout.write('\n');
       printTable([['MONITOR', 'VERSION', 'CONTAINERS'], ...monitorRows(monitors)]);
     }
-    return rows.slice(1).every((r) => r[4] === 'healthy' || r[4] === 'running') ? 0 : 1;
+    return rows.slice(1).every((r) => r[4] === 'healthy' || r[4] === 'running' || r[4]!.startsWith(IDLE_STATUS)) ? 0 : 1;
   }
   if (cmd === 'restart' && arg) {
     try {
@@ -119,7 +125,7 @@ async function main(): Promise<number> {
         process.stderr.write(`${String(res.error)}\n`);
         return 1;
       }
-      process.stdout.write(`${arg} restarted (pid ${String(res.pid)})\n`);
+      process.stdout.write(res.status === IDLE_STATUS ? `${arg} is idle: it starts on first use\n` : `${arg} restarted (pid ${String(res.pid)})\n`);
       return 0;
     } catch (err) {
       process.stderr.write(`${messageOf(err)}\n`);

@@ -10,6 +10,7 @@ import { reportMemoryOnSignal } from '@berth/metrics';
 import { writeFileAtomic } from '@berth/store';
 import { Child } from './child';
 import { External } from './external';
+import { OnDemand } from './on-demand';
 import { controlSocket, type LauncherState, resolvedConfigFile, writeState } from './state';
 import { waitForSocket } from './wait';
 import { serviceNodeFlags } from './node-flags';
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   }
   const configFile = writeResolvedConfig(argv, config);
   if (!config.shimPath) publishShim();
-  const children = new Map<string, Child | External>();
+  const children = new Map<string, Child | External | OnDemand>();
   const state: LauncherState = { pid: process.pid, startedAtUnixMs: Date.now(), children: {} };
   const save = () => {
     for (const [n, c] of children) state.children[n] = c.state;
@@ -137,22 +138,20 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     const address = config.services[name];
-    children.set(
-      name,
-      new Child(
-        {
-          name,
-          command: process.execPath,
-          args: [...serviceNodeFlags(), main, '--config', configFile],
-          ready: async () => {
-            await waitForSocket(socketPath(address), READY_TIMEOUT_MS, name);
-            if (!(await serviceHealthy(name, address, { deadlineMs: 5_000 }))) throw new Error(`${name} is not healthy`);
-          },
+    const child = new Child(
+      {
+        name,
+        command: process.execPath,
+        args: [...serviceNodeFlags(), main, '--config', configFile],
+        ready: async () => {
+          await waitForSocket(socketPath(address), READY_TIMEOUT_MS, name);
+          if (!(await serviceHealthy(name, address, { deadlineMs: 5_000 }))) throw new Error(`${name} is not healthy`);
         },
-        save,
-        say,
-      ),
+      },
+      save,
+      say,
     );
+    children.set(name, config.onDemandServices.includes(name) ? new OnDemand(name, socketPath(address), child, save, say) : child);
   }
 
   let stopping = false;
@@ -205,7 +204,7 @@ async function main(): Promise<void> {
         if (!child) return { ok: false, error: `no such service: ${req.service}` };
         await child.restart();
         save();
-        return { ok: true, pid: child.state.pid };
+        return { ok: true, pid: child.state.pid, status: child.state.status };
       }
       return { ok: false, error: `unknown command: ${req.cmd}` };
     } catch (err) {

@@ -2,7 +2,7 @@ import type { ClientDuplexStream, ServiceError } from '@grpc/grpc-js';
 import { Router, type Request, type Response } from 'express';
 import { unary } from '@berth/clients';
 import { HTTP_STATUS, invalidArgument, kindOf, messageOf } from '@berth/errors';
-import { fromServiceError } from '@berth/grpc';
+import { channelReady, fromServiceError } from '@berth/grpc';
 import type { builderV1 } from '@berth/proto';
 import type { Backends } from '../domain/backends';
 
@@ -70,6 +70,9 @@ export function buildOptions(req: Request): builderV1.BuildOptions {
   };
 }
 
+/** How long a build waits for a builder that starts on its first use (or restarts). */
+const BUILDER_READY_MS = 60_000;
+
 /**
  * `docker build` (the classic builder API): the request body (the context tar) streams to
  * the builder service with backpressure both ways; its Docker JSON messages stream back.
@@ -78,8 +81,16 @@ export function buildOptions(req: Request): builderV1.BuildOptions {
 export function buildRoutes(b: Backends): Router {
   const r = Router();
 
-  r.post('/build', (req: Request, res: Response) => {
+  r.post('/build', async (req: Request, res: Response) => {
     const options = buildOptions(req);
+    try {
+      // The builder may be starting on demand (or restarting): wait for it, not for ever.
+      await channelReady('builder', b.peers.builder, BUILDER_READY_MS);
+    } catch (err) {
+      req.resume();
+      throw err;
+    }
+    if (res.writableEnded || req.destroyed) return;
     const call: ClientDuplexStream<builderV1.BuildRequest, builderV1.BuildMessage> = b.peers.builder.build();
     let started = false;
     let done = false;
@@ -129,7 +140,7 @@ export function buildRoutes(b: Backends): Router {
 
   r.post('/build/prune', async (req: Request, res: Response) => {
     const c = b.peers.builder;
-    const out = await unary('builder', c.pruneCache.bind(c), { all: truthy(req.query.all) }, { deadlineMs: 10 * 60_000, idempotent: false });
+    const out = await unary('builder', c.pruneCache.bind(c), { all: truthy(req.query.all) }, { deadlineMs: 10 * 60_000, idempotent: false, waitForReady: true });
     res.json({ CachesDeleted: out.deleted.length ? out.deleted : null, SpaceReclaimed: Number(out.spaceReclaimed) });
   });
 

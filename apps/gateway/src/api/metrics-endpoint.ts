@@ -29,8 +29,9 @@ export async function serveMetrics(config: BerthConfig, backends: Backends): Pro
   const peers = SERVICE_NAMES.filter((n) => n !== 'gateway').map((name) => ({ name, client: connect(metricsV1.MetricsClient, config.services[name]) }));
   const scrape = async (): Promise<{ text: string; contentType: string }> => {
     const up: { labels: { service: string }; value: number }[] = [{ labels: { service: 'gateway' }, value: 1 }];
+    // A service started on demand that is not running would be started by a scrape: left out.
     const parts = await Promise.all(
-      peers.map(async ({ name, client }) => {
+      peers.filter(({ name }) => backends.peers.awake(name)).map(async ({ name, client }) => {
         try {
           const res = await unary(name, client.get.bind(client), {}, { deadlineMs: SCRAPE_DEADLINE_MS, idempotent: false });
           up.push({ labels: { service: name }, value: 1 });

@@ -18,9 +18,15 @@ function usernsRemapped(config: BerthConfig): boolean {
 
 const INFO_DEADLINE_MS = 3_000;
 
-/** Info of every service, or the error that kept one from answering; never throws. */
-async function allInfos(config: BerthConfig): Promise<Map<ServiceName, types.InfoResponse | Error>> {
-  const names = Object.keys(config.services) as ServiceName[];
+/** What `docker version` shows for a service that starts on first use and has not yet. */
+const IDLE_STATE = 'idle, starts on first use';
+
+/**
+ * Info of every service, or the error that kept one from answering; never throws. A service
+ * started on demand and not running is left out: asking would start it.
+ */
+async function allInfos(config: BerthConfig, backends: Backends): Promise<Map<ServiceName, types.InfoResponse | Error>> {
+  const names = (Object.keys(config.services) as ServiceName[]).filter((n) => backends.peers.awake(n));
   const results = await Promise.all(
     names.map((n) => serviceInfo(n, config.services[n], { deadlineMs: INFO_DEADLINE_MS }).catch((e: unknown) => e as Error)),
   );
@@ -44,7 +50,7 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
 
   r.get('/version', async (_req, res) => {
     const host = hostFacts();
-    const infos = await allInfos(config);
+    const infos = await allInfos(config, backends);
     const runtime = infos.get('supervisor');
     const components = [
       {
@@ -69,6 +75,9 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
           Version: i instanceof Error ? 'unavailable' : i.version,
           Details: i instanceof Error ? { Error: messageOf(i) } : { Contracts: i.contracts.join(','), Pid: String(i.pid) },
         })),
+      ...(Object.keys(config.services) as ServiceName[])
+        .filter((n) => !infos.has(n))
+        .map((n) => ({ Name: `berth-${n}`, Version: '-', Details: { State: IDLE_STATE } })),
     ];
     if (!(runtime instanceof Error) && runtime?.details['runtime-version']) {
       components.push({ Name: runtime.details.runtime ?? 'runc', Version: runtime.details['runtime-version']!, Details: {} as never });
@@ -92,7 +101,7 @@ export function systemRoutes(config: BerthConfig, version: string, backends: Bac
     const host = hostFacts();
     const limits = resourceInfo();
     const warnings: string[] = [];
-    const infos = await allInfos(config);
+    const infos = await allInfos(config, backends);
     for (const [n, i] of infos) if (i instanceof Error) warnings.push(`WARNING: ${n} service is unavailable: ${messageOf(i)}`);
     const counts = await backends.counts().catch((e: unknown) => {
       warnings.push(`WARNING: could not count containers and images: ${messageOf(e)}`);
