@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadConfig, type ServiceName, SERVICE_NAMES } from '@berth/config';
 import { messageOf } from '@berth/errors';
-import { serviceHealthy, serviceInfo } from '@berth/clients';
+import { serviceInfo } from '@berth/clients';
+import { probeHealthy } from './health-probe';
 import { IDLE_STATUS } from './on-demand';
 import { controlSocket, type LauncherState, readState, resolvedConfigFile } from './state';
 
@@ -98,7 +99,7 @@ async function main(): Promise<number> {
       // dashes would read as a dead service.
       const [info, healthy] = await Promise.all([
         serviceInfo(name as ServiceName, address, { deadlineMs: 5_000 }).catch(() => undefined),
-        serviceHealthy(name, address, { deadlineMs: 5_000 }),
+        probeHealthy(address, 5_000),
       ]);
       if (name === 'supervisor') monitors = info?.details.monitors;
       rows.push([

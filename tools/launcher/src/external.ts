@@ -1,6 +1,6 @@
-import { serviceHealthy, serviceInfo } from '@berth/clients';
 import type { ServiceName } from '@berth/config';
 import type { ChildState } from './state';
+import { probeHealthy } from './health-probe';
 
 /** How long start-up waits for a service someone else runs before it gives up. */
 export const EXTERNAL_READY_TIMEOUT_MS = 60_000;
@@ -25,7 +25,7 @@ export class External {
   async start(): Promise<void> {
     const deadline = Date.now() + this.readyTimeoutMs;
     let nextSay = Date.now();
-    while (!(await serviceHealthy(this.name, this.address, { deadlineMs: 2_000 }))) {
+    while (!(await probeHealthy(this.address, 2_000))) {
       if (Date.now() > deadline) throw new Error(`${this.name} (not managed by this launcher) did not answer at ${this.address} within ${this.readyTimeoutMs} ms`);
       if (Date.now() >= nextSay) {
         this.say(`waiting for ${this.name} at ${this.address} (not managed by this launcher)`);
@@ -38,6 +38,9 @@ export class External {
 
   /** Reads the pid and start time the service reports of itself, for `status`. */
   async refresh(): Promise<void> {
+    // Loaded only where a service is external: grpc-js and the contracts cost the launcher more
+    // heap than everything else it runs (docs/decisions.md).
+    const { serviceInfo } = await import('@berth/clients');
     const info = await serviceInfo(this.name, this.address, { deadlineMs: 2_000 }).catch(() => undefined);
     this.state.pid = info?.pid ?? 0;
     this.state.startedAtUnixMs = info ? Number(info.startedAtUnixMs) : 0;

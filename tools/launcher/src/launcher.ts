@@ -5,7 +5,6 @@ import { dirname, join, resolve } from 'node:path';
 import { type BerthConfig, loadConfig, parseFlags, readDaemonJson, type ServiceName, socketPath } from '@berth/config';
 import { startUsernsRemap } from './userns-remap';
 import { messageOf } from '@berth/errors';
-import { serviceHealthy } from '@berth/clients';
 import { reportMemoryOnSignal } from '@berth/metrics';
 import { writeFileAtomic } from '@berth/store';
 import { Child } from './child';
@@ -13,6 +12,7 @@ import { External } from './external';
 import { OnDemand } from './on-demand';
 import { controlSocket, type LauncherState, resolvedConfigFile, writeState } from './state';
 import { waitForSocket } from './wait';
+import { probeHealthy } from './health-probe';
 import { serviceNodeFlags } from './node-flags';
 
 /** Start order: the gateway last, so `DOCKER_HOST` works once it is printed. */
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
         args: [...serviceNodeFlags(), main, '--config', configFile],
         ready: async () => {
           await waitForSocket(socketPath(address), READY_TIMEOUT_MS, name);
-          if (!(await serviceHealthy(name, address, { deadlineMs: 5_000 }))) throw new Error(`${name} is not healthy`);
+          if (!(await probeHealthy(address, 5_000))) throw new Error(`${name} is not healthy`);
         },
       },
       save,

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Child } from './child';
+import { OnDemand } from './on-demand';
+import { waitForSocket } from './wait';
+
+const dir = mkdtempSync(join(tmpdir(), 'ondemand-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A stand-in service: it binds the path the way a service's server does (replacing a stale file). */
+const SERVE = `const fs=require('fs');const p=process.argv[1];try{fs.rmSync(p)}catch{};require('net').createServer(c=>c.end('hi')).listen(p)`;
+
+const knock = (path: string) =>
+  new Promise<string>((resolve) => {
+    const s = connect(path);
+    let got = '';
+    s.on('data', (d) => (got += d.toString()));
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(`error`));
+  });
+
+describe('a service started on demand', () => {
+  it('stays idle until a connection, which it closes; then the service serves the same path', async () => {
+    const path = join(dir, 'svc.sock');
+    const said: string[] = [];
+    const child = new Child({ name: 'svc', command: process.execPath, args: ['-e', SERVE, path], ready: () => waitForSocket(path, 30_000) }, () => undefined, (m) => said.push(m));
+    const svc = new OnDemand('svc', path, child, () => undefined, (m) => said.push(m));
+    await svc.start();
+    try {
+      expect(svc.state).toMatchObject({ status: 'idle', pid: 0 });
+      await svc.restart();
+      expect(svc.state.status).toBe('idle');
+      expect(await knock(path)).toBe('');
+      for (let i = 0; i < 300 && svc.state.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(svc.state.status).toBe('running');
+      expect(svc.state.pid).toBeGreaterThan(0);
+      let answer = '';
+      for (let i = 0; i < 300 && answer !== 'hi'; i++) {
+        answer = await knock(path);
+        if (answer !== 'hi') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(answer).toBe('hi');
+      expect(said.join('\n')).toContain('svc: starting on demand');
+    } finally {
+      await svc.stop();
+    }
+    expect(svc.state.status).toBe('stopped');
+  });
+
+  it('stopped while idle: the socket is gone and nothing was started', async () => {
+    const path = join(dir, 'never.sock');
+    const child = new Child({ name: 'never', command: process.execPath, args: ['-e', SERVE, path] }, () => undefined, () => undefined);
+    const svc = new OnDemand('never', path, child, () => undefined, () => undefined);
+    await svc.start();
+    await svc.stop();
+    expect(svc.state).toMatchObject({ status: 'stopped', pid: 0 });
+    expect(await knock(path)).toBe('error');
+  });
+});
