@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Child } from './child';
 import type { ChildState } from './state';
@@ -10,13 +10,17 @@ export const IDLE_STATUS = 'idle';
 /**
  * A service started by the first connection to its socket, the way systemd's socket activation
  * starts dockerd from docker.socket: until then the launcher listens on the service's path and
- * the service costs nothing. The first connection is closed rather than handed over: grpc-js
- * takes that as a transient failure and reconnects (100 ms backoff, `@berth/grpc` connect), and
- * callers that wait for the channel (waitForReady with a deadline) reach the service once it
- * binds the same path. Once started it is an ordinary child (restarted when it dies).
+ * the service costs nothing. The connections that came first are not handed over: they are held
+ * open, unanswered, until the service is ready, then closed. grpc-js counts a channel as connected
+ * only once the server's HTTP/2 settings arrive, so its caller waits on that attempt instead of
+ * backing off on a missing path, and reconnects 100 ms after the close (`@berth/grpc` connect) to
+ * the service, which has bound the same path by then. Callers must wait for the channel
+ * (waitForReady with a deadline). Once started it is an ordinary child (restarted when it dies).
  */
 export class OnDemand {
   private listener: Server | undefined;
+  /** Connections accepted before the service was up, closed once it is. */
+  private readonly held = new Set<Socket>();
   private started = false;
 
   constructor(
@@ -40,8 +44,9 @@ export class OnDemand {
       // absent
     }
     const listener = createServer((conn) => {
-      conn.destroy();
-      this.activate('a first connection');
+      conn.on('error', () => undefined);
+      this.held.add(conn);
+      void this.activate('a first connection');
     });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -59,24 +64,27 @@ export class OnDemand {
     this.started = true;
     // Closing unlinks the path; it must happen before the service binds the same path, or the
     // unlink would take the service's socket away.
-    await this.closeListener();
+    this.closeListener();
     this.say(`${this.name}: starting on demand (${why})`);
     try {
       await this.child.start();
     } catch (err) {
       this.say(`${this.name} failed to start on demand: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      for (const c of this.held) c.destroy();
+      this.held.clear();
     }
   }
 
-  private async closeListener(): Promise<void> {
-    const l = this.listener;
+  /** Stops listening; the path is unlinked at once (held connections do not keep it). */
+  private closeListener(): void {
+    this.listener?.close();
     this.listener = undefined;
-    if (l) await new Promise<void>((resolve) => l.close(() => resolve()));
   }
 
   async stop(): Promise<void> {
     if (!this.started) {
-      await this.closeListener();
+      this.closeListener();
       this.state.status = 'stopped';
       this.onChange();
       return;
