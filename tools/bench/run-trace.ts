@@ -3,7 +3,8 @@
  * `docker run -d busybox sleep` against a suite whose services have `BERTH_TRACE` set
  * (libs/logging/src/trace.ts), and prints, per step, the median start offset from the moment the
  * CLI was launched and the median duration over --runs runs; then the whole command's median beside
- * the reference dockerd's, measured in the same run.
+ * the reference dockerd's, measured in the same run; then both commands at concurrency 4 (four
+ * clients, --runs commands each): the median command and the wall time per command, both engines.
  * Usage: npx tsx tools/bench/run-trace.ts [--runs 9] [--monitor conmon|shim] [--network none|bridge] [--no-reference]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -60,6 +61,49 @@ async function sampled(file: string, n: number, fn: () => Promise<void>): Promis
 
 const median = (xs: number[]) => stats(xs).median;
 
+/** Four clients, RUNS commands each: the median command's time and the wall time per command. */
+async function concurrent4(cmd: (i: number) => Promise<void>): Promise<{ median: number; eachMs: number }> {
+  let n = 0;
+  const times: number[] = [];
+  const wall = await timed(() =>
+    Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        for (let k = 0; k < RUNS; k++) times.push(await timed(() => cmd(n++)));
+      }),
+    ),
+  );
+  return { median: median(times), eachMs: wall / times.length };
+}
+
+interface Conc {
+  rm: { median: number; eachMs: number };
+  d: { median: number; eachMs: number };
+}
+
+async function concurrentBoth(go: (a: string[]) => Promise<void>, rmAll: (names: string[]) => Promise<unknown>, network: string): Promise<Conc> {
+  const rm = await concurrent4(() => go(['run', '--rm', '--network', network, 'busybox', 'true']));
+  const names: string[] = [];
+  const d = await concurrent4((i) => {
+    names.push(`rc${i}`);
+    return go(['run', '-d', '--network', network, '--name', `rc${i}`, 'busybox', 'sleep', '3600']);
+  });
+  for (let i = 0; i < names.length; i += 25) await rmAll(names.slice(i, i + 25));
+  return { rm, d };
+}
+
+function concTable(berth: Conc, ref: Conc | undefined): string {
+  const row = (what: string, b: { median: number; eachMs: number }, r?: { median: number; eachMs: number }) =>
+    `| ${what} | ${b.median.toFixed(1)} | ${r ? r.median.toFixed(1) : '-'} | ${r ? (b.median / r.median).toFixed(2) + '×' : '-'} | ${b.eachMs.toFixed(1)} | ${r ? r.eachMs.toFixed(1) : '-'} | ${r ? (b.eachMs / r.eachMs).toFixed(2) + '×' : '-'} |`;
+  return [
+    `## concurrency 4 (${4 * RUNS} commands each; monitor ${MONITOR}, --network ${NETWORK})`,
+    '',
+    '| command | median Berth (ms) | median dockerd (ms) | ratio | wall/command Berth | wall/command dockerd | ratio |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    row('run --rm busybox true', berth.rm, ref?.rm),
+    row('run -d busybox sleep', berth.d, ref?.d),
+  ].join('\n');
+}
+
 function table(title: string, samples: Sample[], reference: number | undefined): string {
   const keys = new Set<string>();
   for (const s of samples) for (const k of s.steps.keys()) keys.add(k);
@@ -88,6 +132,7 @@ async function main(): Promise<void> {
   const suite = await Suite.start(['--default-monitor', MONITOR], 60_000, { env: { BERTH_TRACE: file } });
   let rm: Sample[];
   let d: Sample[];
+  let conc: Conc;
   try {
     await suite.docker(['load', '-i', fx.busybox]);
     const berth = ok2((a) => suite.docker(a, { timeoutMs: 120_000 }));
@@ -95,6 +140,7 @@ async function main(): Promise<void> {
     let n = 0;
     d = await sampled(file, RUNS, () => berth(['run', '-d', '--network', NETWORK, '--name', `rt${n++}`, 'busybox', 'sleep', '3600']));
     await suite.docker(['rm', '-f', ...Array.from({ length: n }, (_, i) => `rt${i}`)]);
+    conc = await concurrentBoth(berth, (names) => suite.docker(['rm', '-f', ...names]), NETWORK);
   } finally {
     await suite.removeAllContainers().catch(() => undefined);
     await suite.stop();
@@ -113,13 +159,16 @@ async function main(): Promise<void> {
     const r = await times(() => ['run', '--rm', '--network', 'none', 'busybox', 'true']);
     const dd = await times(() => ['run', '-d', '--network', 'none', '--name', `rt${n++}`, 'busybox', 'sleep', '3600']);
     await docker(['rm', '-f', ...Array.from({ length: n }, (_, i) => `rt${i}`)]);
-    return { rm: r, d: dd };
+    const c = await concurrentBoth(go, (names) => docker(['rm', '-f', ...names]), 'none');
+    return { rm: r, d: dd, conc: c };
   });
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`load average at the end: ${load}\n`);
   console.log(table('docker run --rm busybox true', rm, ref?.rm));
   console.log('');
   console.log(table('docker run -d busybox sleep 3600', d, ref?.d));
+  console.log('');
+  console.log(concTable(conc, ref?.conc));
 }
 
 function ok2(dk: Docker) {

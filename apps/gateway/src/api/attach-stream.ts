@@ -30,7 +30,16 @@ export interface AttachIo {
  * `logs=1` replays what the container has logged first; `stream=1` then follows it live.
  */
 export async function runAttach(b: Backends, ref: string, q: URLSearchParams, apiVersion: string, io: AttachIo): Promise<void> {
-  const { client, tty, openStdin } = await b.shim(ref);
+  // Both answers come from the supervisor; asked together they cost one round trip. The race this
+  // once opened (a start before the live call is registered) is closed by the monitor's headers below.
+  const [shim, got] = await Promise.allSettled([b.shim(ref), b.getContainer(ref)]);
+  if (shim.status === 'rejected') throw shim.reason;
+  const { client, tty, openStdin } = shim.value;
+  if (got.status === 'rejected') {
+    client.close();
+    throw got.reason;
+  }
+  const container = got.value;
   const { socket } = io;
   const wantStdin = io.acceptStdin && bool(q.get('stdin')) && openStdin;
   const stdout = bool(q.get('stdout'));
@@ -52,7 +61,6 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
   };
   // stream=1 follows the container's next run too: `docker start -a` attaches to a stopped
   // container before it starts it. Only a dead or departing one gets just its log.
-  const container = await b.getContainer(ref);
   const state = container.status;
   const live = bool(q.get('stream')) && !['dead', 'removing'].includes(state);
   if (live) ended = attachStarted(container.id);

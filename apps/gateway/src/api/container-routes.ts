@@ -16,6 +16,7 @@ import { removeLink } from './link-removal';
 import { withSizes } from './disk-usage-routes';
 import { parseSummaries } from '../domain/stored-records';
 import { attachesEnded } from '../domain/live-attaches';
+import { traced } from '@berth/logging';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const param = (req: Request, name: string) => String(req.params[name] ?? '');
@@ -89,7 +90,8 @@ export function containerRoutes(b: Backends): Router {
     );
     const body: Record<string, unknown> = { StatusCode: out.exitCode };
     if (out.error) body.Error = { Message: out.error };
-    await attachesEnded(await id);
+    const cid = await id;
+    await traced('wait: attach streams ended', cid, attachesEnded(cid));
     res.end(JSON.stringify(body));
   });
 

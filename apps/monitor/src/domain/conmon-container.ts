@@ -86,6 +86,12 @@ export class ConmonContainer implements ShimContainer {
   private stdinTaken = false;
   /** Attach followers still reading this run's output from the log. */
   private readonly followers = new Set<Promise<void>>();
+  /** Followers waiting for more rows, woken when the run's exit is counted (not at their next poll). */
+  private readonly exitWakes = new Set<() => void>();
+  private readonly onExit = (wake: () => void) => {
+    this.exitWakes.add(wake);
+    return () => this.exitWakes.delete(wake);
+  };
 
   constructor(
     readonly o: ShimOptions,
@@ -213,13 +219,15 @@ export class ConmonContainer implements ShimContainer {
       this.exit = rec;
       this.status = 'stopped';
       this.exits++;
+      for (const wake of [...this.exitWakes]) wake();
       // As dockerd does, the exit is answered once attached clients have the run's last output:
       // clients such as dockerode's run stop reading it when the wait answers, on another
-      // connection. Answering before the runtime's delete lost it often enough to fail them.
-      await this.followersDone();
-      await this.deleteRuntimeState('monitor exit: runc delete');
+      // connection. The followers wake at the exit, so this is the time to copy the rest.
+      await traced('monitor exit: attach followers done', this.o.id, this.followersDone());
       for (const w of this.waiters.splice(0)) w(rec);
       this.logger.info({ exitCode: rec.exitCode }, 'container exited');
+      // Still part of finishing: a start or shutdown waits for it, so it never meets the next run.
+      await this.deleteRuntimeState('monitor exit: runc delete');
     })().finally(() => (this.finishing = undefined));
     return this.finishing;
   }
@@ -291,7 +299,7 @@ export class ConmonContainer implements ShimContainer {
     let left = false;
     const from = existsSync(this.p.log) ? statSync(this.p.log).size : 0;
     const follower = (async () => {
-      const it = await openK8sLog(this.p.log, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until } });
+      const it = await openK8sLog(this.p.log, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until, onEnd: this.onExit } });
       for await (const batch of it) {
         if (left) break;
         // Consecutive rows of one stream go out as one message: a row each would be a message each.

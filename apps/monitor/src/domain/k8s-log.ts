@@ -18,8 +18,12 @@ export interface K8sReadOptions {
   untilNano: bigint;
   /** Start at this byte offset instead (a live attach reads only what comes after it). */
   fromOffset?: number;
-  /** Keep reading new rows until `ended()` is true, then read what is left and stop. */
-  follow?: { ended: () => boolean };
+  /**
+   * Keep reading new rows until `ended()` is true, then read what is left and stop. `onEnd`, when
+   * given, registers a call for the moment `ended()` turns true (returns its removal), so a
+   * follower waiting for more rows wakes then instead of at its next poll.
+   */
+  follow?: { ended: () => boolean; onEnd?: (wake: () => void) => () => void };
   /** Batches of the client's bytes (json-log frames.ts) instead of LogLines, when no time bounds apply. */
   frames?: FrameOptions;
 }
@@ -172,16 +176,21 @@ function openOrAbsent(path: string): Promise<FileHandle | undefined> {
   });
 }
 
-/** Waits until the file changes (inotify) or a poll interval passes. */
-function changed(path: string): Promise<void> {
+/** Waits until the file changes (inotify), the follow ends or a poll interval passes. */
+function changed(path: string, follow: NonNullable<K8sReadOptions['follow']>): Promise<void> {
   return new Promise((resolve) => {
     let w: ReturnType<typeof watch> | undefined;
+    let off: (() => void) | undefined;
     const done = () => {
       clearTimeout(t);
       w?.close();
+      off?.();
       resolve();
     };
     const t = setTimeout(done, POLL_MS);
+    off = follow.onEnd?.(done);
+    // It may have ended while the last read was in flight.
+    if (follow.onEnd && follow.ended()) return done();
     try {
       w = watch(path, done);
       w.on('error', done);
@@ -258,7 +267,7 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
           fh = undefined;
         }
         if (!o.follow || ended) return;
-        if (!progressed) await changed(path);
+        if (!progressed) await changed(path, o.follow);
       }
     } finally {
       await fh?.close();
