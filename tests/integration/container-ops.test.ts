@@ -179,6 +179,23 @@ describe('container options and housekeeping', () => {
     expect(runc).toBe('');
   });
 
+  it('clears the cgroups and runtime state of a container that exited by itself, and --rm leaves nothing', async () => {
+    expect((await suite.docker(['run', '--name', 'x4', 'busybox', 'true'])).code).toBe(0);
+    const id = await state('x4', '{{.Id}}');
+    // The exit deletes the runtime's state (the monitor does what `runc delete` does, without runc):
+    // soon after, nothing of the run is left but the record.
+    const left = () => Promise.resolve([...cgroupDirs(id), ...[join(suite.execRoot, 'runtime', 'runc', id)].filter((d) => existsSync(d))]);
+    expect(await eventually(left, (l) => l.length === 0)).toEqual([]);
+    // It starts again from there.
+    expect((await suite.docker(['start', '-a', 'x4'])).code).toBe(0);
+    expect((await suite.docker(['rm', 'x4'])).code).toBe(0);
+    const out = await suite.docker(['run', '--rm', '--name', 'x5', 'busybox', 'sh', '-c', 'echo last; exit 3']);
+    expect([out.code, out.stdout]).toEqual([3, 'last\n']);
+    expect((await suite.docker(['ps', '-aq', '--filter', 'name=x5'])).stdout.trim()).toBe('');
+    const runc = (await run('runc', ['--root', join(suite.execRoot, 'runtime', 'runc'), 'list', '-q'])).stdout.trim();
+    expect(runc).toBe('');
+  });
+
   it('applies Docker defaults and run options to the process', async () => {
     const envFile = join(suite.base, 'env');
     writeFileSync(envFile, '# a comment\nB=from-file\n');

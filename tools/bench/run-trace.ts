@@ -5,7 +5,9 @@
  * CLI was launched and the median duration over --runs runs; then the whole command's median beside
  * the reference dockerd's, measured in the same run; then both commands at concurrency 4 (four
  * clients, --runs commands each): the median command and the wall time per command, both engines.
- * Usage: npx tsx tools/bench/run-trace.ts [--runs 9] [--monitor conmon|shim] [--network none|bridge] [--no-reference]
+ * `--timeline` also prints the last run of each command step by step (start and end offsets), where
+ * medians taken one step at a time do not add up.
+ * Usage: npx tsx tools/bench/run-trace.ts [--runs 9] [--monitor conmon|shim] [--network none|bridge] [--no-reference] [--timeline]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,8 @@ interface Line {
 
 interface Sample {
   wallMs: number;
+  /** This run's lines as [start, end, step] offsets from the CLI's launch, in order. */
+  timeline: [number, number, string][];
   /** step -> [start offset from the CLI's launch, duration]; a step seen twice in one run is summed. */
   steps: Map<string, [number, number]>;
 }
@@ -48,13 +52,15 @@ async function sampled(file: string, n: number, fn: () => Promise<void>): Promis
     // Removal of a -d container, or the tail of an exit, may still be writing: give it a moment.
     await new Promise((r) => setTimeout(r, 300));
     const steps = new Map<string, [number, number]>();
+    const timeline: Sample['timeline'] = [];
     for (const l of readFrom(file, offset)) {
+      timeline.push([l.at - t0, l.at - t0 + l.ms, `${l.svc.padEnd(11)} ${l.step}`]);
       const key = `${l.svc.padEnd(11)} ${l.step}`;
       const prev = steps.get(key);
       const start = l.at - t0;
       steps.set(key, prev ? [Math.min(prev[0], start), prev[1] + l.ms] : [start, l.ms]);
     }
-    out.push({ wallMs, steps });
+    out.push({ wallMs, steps, timeline: timeline.sort((a, b) => a[0] - b[0]) });
   }
   return out;
 }
@@ -122,6 +128,12 @@ function table(title: string, samples: Sample[], reference: number | undefined):
     `| | **whole command, Berth** | **${wall.toFixed(1)}** | |`,
   ];
   if (reference !== undefined) lines.push(`| | **whole command, dockerd** | **${reference.toFixed(1)}** (Berth ${(wall / reference).toFixed(2)}×) | |`);
+  if (argv.includes('--timeline')) {
+    const last = samples[samples.length - 1]!;
+    lines.push('', `last run (${last.wallMs.toFixed(0)} ms), start and end from the CLI's launch:`, '```');
+    for (const [a, b, k] of last.timeline) lines.push(`${a.toFixed(0).padStart(5)} ${b.toFixed(0).padStart(5)}  ${k}`);
+    lines.push('```');
+  }
   return lines.join('\n');
 }
 

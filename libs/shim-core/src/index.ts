@@ -5,6 +5,8 @@ export * from './fanout';
 export * from './options';
 export * from './process-run';
 export * from './rootfs';
+export * from './runc-exec-fifo';
+export * from './runc-stopped';
 export * from './runtime';
 export * from './shim-container';
 export * from './shim-service';

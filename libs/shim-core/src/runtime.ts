@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ShimOptions } from './options';
+import { deleteStoppedRuncState } from './runc-stopped';
+import { startThroughExecFifo } from './runc-exec-fifo';
 
 const run = promisify(execFile);
 
@@ -33,7 +35,15 @@ export class Runtime {
     return JSON.parse((await this.call('ps', '--format', 'json', this.o.id)) || '[]') as number[];
   }
 
+  /** Starts a created container whose init is `initPid` (runc's without a runc process; see runc-exec-fifo). */
+  async start(initPid: number): Promise<void> {
+    if (await startThroughExecFifo(this.o.runtimeRoot, this.o.id, initPid)) return;
+    await this.call('start', this.o.id);
+  }
+
   async delete(): Promise<void> {
+    // A stopped runc container is undone here; anything else is the runtime's (see runc-stopped).
+    if (deleteStoppedRuncState(this.o.runtimeRoot, this.o.id)) return;
     await this.call('delete', '--force', this.o.id).catch(() => undefined);
   }
 }

@@ -158,7 +158,7 @@ export class ConmonContainer implements ShimContainer {
       // Before `runc start`: stdin sent by a client that attached first is there when the process starts.
       if (this.o.openStdin) this.stdin.connect();
       try {
-        await traced('monitor start: runc start', this.o.id, this.rt.call('start', this.o.id));
+        await traced('monitor start: runc start', this.o.id, this.rt.start(pid));
       } catch (err) {
         await this.rt.delete();
         throw err;
