@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fixtures } from './fixtures';
@@ -172,8 +172,74 @@ export class Suite {
     for (const pid of pids) {
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
+    await this.removeLeftovers();
     this.removeNetworking();
-    rmSync(this.base, { recursive: true, force: true });
+    // Never recurse through a mount that is still there: it could be a bind of a host folder.
+    if (this.mountsUnder(this.base).length === 0) rmSync(this.base, { recursive: true, force: true });
+    else console.error(`left ${this.base} in place: still mounted under it: ${this.mountsUnder(this.base).join(', ')}`);
+  }
+
+  /**
+   * What a test left running outlives the services by design (monitors, conmon, containers, their
+   * mounts): a suite that stops takes its own away. Its processes are found by the roots in their
+   * command lines and its containers by their cgroups; every path is this suite's own.
+   */
+  private async removeLeftovers(): Promise<void> {
+    let ids: string[] = [];
+    try {
+      ids = readdirSync(join(this.execRoot, 'bundles'));
+    } catch {
+      // no container made
+    }
+    const kill = (pid: number) => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    };
+    for (const p of readdirSync('/proc')) {
+      if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+      try {
+        if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${this.base}/`)) kill(Number(p));
+      } catch {
+        // gone
+      }
+    }
+    const cgroups = ids.flatMap((id) => ['', ...readdirSync('/sys/fs/cgroup')].map((h) => join('/sys/fs/cgroup', h, 'berth', id)));
+    for (const dir of cgroups) {
+      try {
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) kill(Number(pid));
+      } catch {
+        // not in this hierarchy
+      }
+    }
+    for (const m of this.mountsUnder(this.base).reverse()) {
+      try {
+        execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+      } catch {
+        // went with its parent
+      }
+    }
+    // A killed process leaves its cgroup a moment later.
+    for (let left = cgroups, i = 0; left.length > 0 && i < 20; i++) {
+      left = left.filter((dir) => {
+        try {
+          rmdirSync(dir);
+          return false;
+        } catch (err) {
+          return (err as NodeJS.ErrnoException).code === 'EBUSY';
+        }
+      });
+      if (left.length > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private mountsUnder(dir: string): string[] {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(`${dir}/`));
   }
 
   /**
