@@ -8,6 +8,9 @@ export const SERVICE_NAMES = ['gateway', 'images', 'snapshotter', 'supervisor', 
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 /** Only builds need the builder: Docker users pay for BuildKit only while building, too. */
 const ON_DEMAND_BY_DEFAULT: readonly ServiceName[] = ['builder'];
+const DEFAULT_IDLE_EXIT_SECONDS = 600;
+/** The exit status of a service leaving because it was idle: the launcher listens for it again. */
+export const IDLE_EXIT_CODE = 64;
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/run/berth';
@@ -65,6 +68,11 @@ export interface BerthConfig {
    * (`"on-demand"`, default true for the builder only): it holds the socket until then.
    */
   onDemandServices: ServiceName[];
+  /**
+   * For each on-demand service, how long it may go without work before it exits (IDLE_EXIT_CODE)
+   * and the launcher holds its socket again (`"idle-exit-seconds"`, default 600; 0: never).
+   */
+  idleExitMs: Partial<Record<ServiceName, number>>;
   insecureRegistries: string[];
   registryMirrors: string[];
   maxConcurrentDownloads: number;
@@ -116,13 +124,19 @@ const services: Check = (v) =>
   typeof v === 'object' && v !== null &&
   Object.entries(v).every(([k, s]) => {
     if (!(SERVICE_NAMES as readonly string[]).includes(k) || typeof s !== 'object' || s === null) return false;
-    const { address, managed, 'on-demand': onDemand, ...rest } = s as { address?: unknown; managed?: unknown; 'on-demand'?: unknown };
+    const { address, managed, 'on-demand': onDemand, 'idle-exit-seconds': idleExit, ...rest } = s as {
+      address?: unknown;
+      managed?: unknown;
+      'on-demand'?: unknown;
+      'idle-exit-seconds'?: unknown;
+    };
     // A service left to someone else needs an address to be found at.
     if (managed === false && address === undefined) return false;
     return (
       (address === undefined || str(address)) &&
       (managed === undefined || bool(managed)) &&
       (onDemand === undefined || bool(onDemand)) &&
+      (idleExit === undefined || int(idleExit)) &&
       Object.keys(rest).length === 0
     );
   });
@@ -186,7 +200,7 @@ interface ValidatedDoc {
   'log-format'?: string;
   debug?: boolean;
   redis?: string;
-  services?: Partial<Record<ServiceName, { address?: string; managed?: boolean; 'on-demand'?: boolean }>>;
+  services?: Partial<Record<ServiceName, { address?: string; managed?: boolean; 'on-demand'?: boolean; 'idle-exit-seconds'?: number }>>;
   'insecure-registries'?: string[];
   'registry-mirrors'?: string[];
   'max-concurrent-downloads'?: number;
@@ -275,6 +289,7 @@ export function resolveConfig(doc: DaemonJson, configFile?: string): BerthConfig
     services,
     externalServices: SERVICE_NAMES.filter((name) => svc[name]?.managed === false),
     onDemandServices: SERVICE_NAMES.filter((name) => svc[name]?.managed !== false && (svc[name]?.['on-demand'] ?? ON_DEMAND_BY_DEFAULT.includes(name))),
+    idleExitMs: Object.fromEntries(SERVICE_NAMES.map((name) => [name, (svc[name]?.['idle-exit-seconds'] ?? DEFAULT_IDLE_EXIT_SECONDS) * 1000])),
     insecureRegistries: d['insecure-registries'] ?? [],
     registryMirrors: d['registry-mirrors'] ?? [],
     maxConcurrentDownloads: d['max-concurrent-downloads'] ?? DEFAULT_MAX_CONCURRENT_DOWNLOADS,

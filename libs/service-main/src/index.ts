@@ -14,6 +14,8 @@ export interface ServiceContext {
   server: ServiceServer;
   /** Resources to release on shutdown, closed in reverse order. */
   onClose(fn: () => Promise<void> | void): void;
+  /** Shuts down as SIGTERM does, then exits with `code` (e.g. IDLE_EXIT_CODE). */
+  exit(code: number, why: string): void;
 }
 
 export interface ServiceDefinition {
@@ -54,7 +56,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
   mkdirSync(config.execRoot, { recursive: true, mode: 0o711 });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
@@ -66,7 +68,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
         logger.warn({ err }, 'error while closing');
       }
     }
-    process.exit(0);
+    process.exit(code);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -78,7 +80,7 @@ export async function runService(def: ServiceDefinition, argv = process.argv.sli
   if (def.survivesUncaught) process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (kept serving)'));
 
   try {
-    await def.setup({ config, logger, dataDir, server, onClose: (fn) => closers.push(fn) });
+    await def.setup({ config, logger, dataDir, server, onClose: (fn) => closers.push(fn), exit: (code, why) => void stop(why, code) });
     const address = def.address?.(config) ?? config.services[def.name as keyof BerthConfig['services']];
     await server.listen(address);
     logger.info({ address, version: def.version }, 'serving');

@@ -27,6 +27,8 @@ export class Child {
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   readonly state: ChildState = { pid: 0, startedAtUnixMs: 0, restarts: 0, status: 'stopped' };
+  /** Asked first when the child exits on its own: true means it is handled, not restarted. */
+  exitHandledBy?: (code: number | null) => boolean;
 
   constructor(
     private readonly spec: ChildSpec,
@@ -54,6 +56,7 @@ export class Child {
       this.onChange();
       return;
     }
+    if (this.exitHandledBy?.(code)) return;
     const ranMs = Date.now() - this.state.startedAtUnixMs;
     this.failures = ranMs > STABLE_AFTER_MS ? 1 : this.failures + 1;
     const delay = Math.min(DEFAULT_BACKOFF_BASE_MS * 2 ** (this.failures - 1), DEFAULT_BACKOFF_MAX_MS);

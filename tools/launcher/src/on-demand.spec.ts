@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { IDLE_EXIT_CODE } from '@berth/config';
 import { Child } from './child';
 import { OnDemand } from './on-demand';
 import { waitForSocket } from './wait';
@@ -11,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ondemand-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A stand-in service: it binds the path the way a service's server does (replacing a stale file). */
-const SERVE = `const fs=require('fs');const p=process.argv[1];try{fs.rmSync(p)}catch{};require('net').createServer(c=>c.end('hi')).listen(p)`;
+const SERVE = `const fs=require('fs');const p=process.argv[1];try{fs.rmSync(p)}catch{};require('net').createServer(c=>{c.on('error',()=>{});c.end('hi')}).listen(p)`;
 
 const knock = (path: string) =>
   new Promise<string>((resolve) => {
@@ -48,6 +49,27 @@ describe('a service started on demand', () => {
       await svc.stop();
     }
     expect(svc.state.status).toBe('stopped');
+  });
+
+  it('a service that exits idle (IDLE_EXIT_CODE) is held idle again, and the next connection starts it anew', async () => {
+    const path = join(dir, 'idle.sock');
+    // Serves, then leaves as an idle builder does (its socket file left behind, as after a kill).
+    const serveThenLeave = `${SERVE};setTimeout(()=>process.exit(${IDLE_EXIT_CODE}),500)`;
+    const child = new Child({ name: 'idler', command: process.execPath, args: ['-e', serveThenLeave, path], ready: () => waitForSocket(path, 30_000) }, () => undefined, () => undefined);
+    const svc = new OnDemand('idler', path, child, () => undefined, () => undefined);
+    await svc.start();
+    try {
+      await knock(path);
+      const first = svc.state.pid;
+      expect(first).toBeGreaterThan(0);
+      for (let i = 0; i < 300 && svc.state.status !== 'idle'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(svc.state).toMatchObject({ status: 'idle', pid: 0, restarts: 0 });
+      await knock(path);
+      expect(svc.state.status).toBe('running');
+      expect(svc.state.pid).not.toBe(first);
+    } finally {
+      await svc.stop();
+    }
   });
 
   it('stopped while idle: the socket is gone and nothing was started', async () => {

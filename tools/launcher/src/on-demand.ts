@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { IDLE_EXIT_CODE } from '@berth/config';
 import type { Child } from './child';
 import type { ChildState } from './state';
 
@@ -29,7 +30,19 @@ export class OnDemand {
     private readonly child: Child,
     private readonly onChange: () => void,
     private readonly say: (msg: string) => void,
-  ) {}
+  ) {
+    child.exitHandledBy = (code) => {
+      if (code !== IDLE_EXIT_CODE) return false;
+      // It left because it had nothing to do: hold its socket again until the next caller.
+      this.started = false;
+      this.say(`${this.name} exited idle; it starts again on its next use`);
+      this.start().catch((err: unknown) => {
+        this.say(`${this.name}: cannot listen for its next use (${err instanceof Error ? err.message : String(err)}); starting it now`);
+        void this.activate('its socket could not be held');
+      });
+      return true;
+    };
+  }
 
   get state(): ChildState {
     return this.child.state;
