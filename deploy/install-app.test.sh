@@ -233,8 +233,9 @@ import { loadConfig } from '@berth/config';
 const shipped = loadConfig(['--config', process.argv[2]!]).config;
 const builtIn = loadConfig([]).config;
 // Deliberate: like most Docker installs, the shipped file caps json-file logs (10m x 3), where the
-// built-in default, as dockerd's, leaves them unbounded.
-const differOnPurpose = new Set(['logOpts', 'privateRedis', 'configFile']);
+// built-in default, as dockerd's, leaves them unbounded; and under systemd nothing holds the
+// builder's socket, so the shipped file runs it from boot (not on demand).
+const differOnPurpose = new Set(['logOpts', 'privateRedis', 'configFile', 'onDemandServices']);
 const problems: string[] = [];
 for (const [k, v] of Object.entries(builtIn)) {
   if (differOnPurpose.has(k)) continue;
@@ -243,6 +244,7 @@ for (const [k, v] of Object.entries(builtIn)) {
 if (shipped.privateRedis) problems.push('no "redis" set: the suite would start a private Redis beside berth-redis.service');
 if (shipped.redis !== 'unix:///run/berth/redis.sock') problems.push(`redis is ${shipped.redis}`);
 if (JSON.stringify(shipped.logOpts) !== '{"max-size":"10m","max-file":"3"}') problems.push('log-opts should cap logs at 10m x 3');
+if (shipped.onDemandServices.length) problems.push(`on demand under systemd, where nothing holds their sockets: ${shipped.onDemandServices.join(', ')}`);
 if (problems.length) {
   console.error(problems.join('\n'));
   process.exit(1);
