@@ -1,6 +1,4 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, run, Suite } from '../support/berth';
@@ -46,11 +44,7 @@ describe('streams: attach, logs -f, events', () => {
   it('an attached client that stops reading holds neither the container, its wait nor its removal', async () => {
     // 8 MB is far more than the socket buffers between the monitor, the gateway and the client.
     await suite.docker(['run', '-d', '--name', 'stall', 'busybox', 'sh', '-c', 'until [ -e /go ]; do sleep 0.05; done; yes $(seq -s - 40) | head -c 8000000; exit 3']);
-    const sock = connect(suite.dockerHost.replace('unix://', ''));
-    await once(sock, 'connect');
-    sock.write('POST /containers/stall/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
-    await once(sock, 'data');
-    sock.pause();
+    const sock = await suite.stalledAttach('stall');
     try {
       await suite.docker(['exec', 'stall', 'touch', '/go']);
       const waited = await suite.docker(['wait', 'stall'], { timeoutMs: 60_000 });

@@ -1,6 +1,4 @@
-import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
@@ -87,11 +85,7 @@ describe('kill -9 of the conmon monitor while it hands over an exit', () => {
     // exit (bounded): the kill lands between the recorded exit and the runtime's delete.
     expect((await suite.docker(['run', '-d', '--name', 'mk-drain', 'busybox', 'sh', '-c', 'until [ -e /go ]; do sleep 0.05; done; yes $(seq -s - 40) | head -c 8000000; exit 3'])).code).toBe(0);
     const id = await inspect('mk-drain', '{{.Id}}');
-    const sock = connect(suite.dockerHost.replace('unix://', ''));
-    await once(sock, 'connect');
-    sock.write('POST /containers/mk-drain/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
-    await once(sock, 'data');
-    sock.pause();
+    const sock = await suite.stalledAttach('mk-drain');
     try {
       const mon = suite.monitorPid();
       await suite.docker(['exec', 'mk-drain', 'touch', '/go']);

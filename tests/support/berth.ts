@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fixtures } from './fixtures';
 
@@ -138,6 +139,19 @@ export class Suite {
 
   state(): LauncherState {
     return JSON.parse(readFileSync(join(this.execRoot, 'launcher', 'state.json'), 'utf8')) as LauncherState;
+  }
+
+  /**
+   * An attach over a raw hijacked connection whose client never reads past the 101 head: the
+   * stalled reader a container's output, wait and removal must not depend on.
+   */
+  async stalledAttach(name: string): Promise<Socket> {
+    const sock = connect(this.dockerHost.replace('unix://', ''));
+    await once(sock, 'connect');
+    sock.write(`POST /containers/${name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    await once(sock, 'data');
+    sock.pause();
+    return sock;
   }
 
   /** A raw Engine API request over the unix socket. */
