@@ -14,6 +14,7 @@ export default defineConfig({
   resolve: { alias },
   test: {
     include: ['tests/integration/**/*.test.ts'],
+    setupFiles: ['tests/support/no-group-signals.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

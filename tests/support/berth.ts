@@ -310,6 +310,7 @@ export function freeAddressPool(): string {
 }
 
 export function alive(pid: number): boolean {
+  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
     return true;
