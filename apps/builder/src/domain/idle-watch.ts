@@ -5,14 +5,15 @@
  */
 export class IdleWatch {
   private active = 0;
-  private lastEnd = Date.now();
+  private lastEnd: number;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly afterMs: number,
     private readonly onIdle: () => void,
-    now: () => number = Date.now,
+    private readonly now: () => number = Date.now,
   ) {
+    this.lastEnd = now();
     this.timer = setInterval(
       () => {
         if (this.active === 0 && now() - this.lastEnd >= afterMs) {
@@ -33,7 +34,8 @@ export class IdleWatch {
       if (ended) return;
       ended = true;
       this.active--;
-      this.lastEnd = Date.now();
+      // The same clock as the check: an injected one must see the work's end.
+      this.lastEnd = this.now();
     };
   }
 
