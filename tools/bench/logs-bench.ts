@@ -7,6 +7,9 @@
  *   - `docker logs --tail 10` of a 1 GiB log, ms;
  *   - `docker logs -f` latency of a new line: the container prints its clock each 200 ms and the
  *     bench subtracts it from the time the line reaches the CLI's stdout, ms;
+ *   - the CLI's own ceiling for each of the two 50 MiB logs: the engine's answers to the CLI's
+ *     ping, inspect and logs request captured and served from memory (captured-engine.ts), the
+ *     real `docker logs` timed against that;
  *   - peak RSS (VmHWM) of the container's shim and of the gateway over the runs.
  * The logs are written straight into the stopped container's LogPath (the layout json-file
  * writes), so the numbers are the read path alone.
@@ -16,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { type Docker, numberOption, stats, timed, withReferenceEngine } from './common';
+import { capture, serveCaptured } from './captured-engine';
 import { Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
 
@@ -108,6 +112,8 @@ interface Result {
   mbps: number;
   curlMbps: number;
   oneStreamMbps: number;
+  ceilingMbps: number;
+  oneStreamCeilingMbps: number;
   tailMs: number;
   followMs: number;
   floorMbps: number;
@@ -136,8 +142,10 @@ async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string, 
     const c = await stream('curl', ['-sf', '--unix-socket', socket, '-A', 'Docker-Client/20.10.24 (linux)', '-o', '/dev/null', `http://engine/v1.41/containers/${name}/logs?stdout=1&stderr=1`], env);
     curled.push(size / MiB / (c.ms / 1000));
   }
+  const ceiling = await cliCeiling(socket, name, size);
   writeLog(logPath, 50 * MiB, k8s, true);
   for (let i = 0; i < RUNS; i++) oneStream.push(size / MiB / ((await stream('docker', ['logs', name], env)).ms / 1000));
+  const oneStreamCeiling = await cliCeiling(socket, name, size);
   writeLog(logPath, 1024 * MiB, k8s);
   for (let i = 0; i < RUNS; i++) tails.push(await timed(() => stream('docker', ['logs', '--tail', '10', name], env)));
   const peak = rss();
@@ -145,11 +153,36 @@ async function bench(docker: Docker, env: NodeJS.ProcessEnv, rss: () => string, 
   const f = await docker(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'while true; do cat /proc/uptime; usleep 200000; done']);
   if (f.code !== 0) throw new Error(f.stderr);
   const follow = await followLatency(env, name, RUNS * 4).finally(() => docker(['rm', '-f', name]));
-  return { rss: peak, mbps: stats(through).median, curlMbps: stats(curled).median, oneStreamMbps: stats(oneStream).median, tailMs: stats(tails).median, followMs: stats(follow).median, floorMbps: stats(floor).median };
+  return { rss: peak, mbps: stats(through).median, curlMbps: stats(curled).median, oneStreamMbps: stats(oneStream).median, ceilingMbps: ceiling, oneStreamCeilingMbps: oneStreamCeiling, tailMs: stats(tails).median, followMs: stats(follow).median, floorMbps: stats(floor).median };
+}
+
+/** Median MB/s of `docker logs` against the engine's captured answers served from memory. */
+async function cliCeiling(socket: string, name: string, size: number): Promise<number> {
+  const captured = await capture(socket, name);
+  const fake = `/tmp/berth-logs-ceiling-${process.pid}.sock`;
+  const close = await serveCaptured(fake, captured);
+  const runs: number[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const r = await stream('docker', ['logs', name], { DOCKER_HOST: `unix://${fake}` });
+      if (r.bytes !== captured.logs.length - countHeads(captured.logs) * 8) throw new Error(`ceiling: docker logs printed ${r.bytes} bytes of ${captured.logs.length}`);
+      runs.push(size / MiB / (r.ms / 1000));
+    }
+  } finally {
+    await close();
+  }
+  return stats(runs).median;
+}
+
+/** stdcopy frames in a multiplexed body. */
+function countHeads(body: Buffer): number {
+  let n = 0;
+  for (let p = 0; p + 8 <= body.length; p += 8 + body.readUInt32BE(p + 4)) n++;
+  return n;
 }
 
 function print(engine: string, r: Result, rss?: string): void {
-  console.log(`${engine}: docker logs 50 MiB ${r.mbps.toFixed(1)} MB/s (curl ${r.curlMbps.toFixed(1)} MB/s, one stream ${r.oneStreamMbps.toFixed(1)} MB/s, floor cat|cat ${r.floorMbps.toFixed(0)} MB/s); --tail 10 of 1 GiB ${r.tailMs.toFixed(0)} ms; logs -f new line ${r.followMs.toFixed(0)} ms${rss ? `; ${rss}` : ''}`);
+  console.log(`${engine}: docker logs 50 MiB ${r.mbps.toFixed(1)} MB/s (curl ${r.curlMbps.toFixed(1)} MB/s, one stream ${r.oneStreamMbps.toFixed(1)} MB/s; the CLI's ceiling on this engine's bytes ${r.ceilingMbps.toFixed(1)} MB/s, one stream ${r.oneStreamCeilingMbps.toFixed(1)} MB/s; floor cat|cat ${r.floorMbps.toFixed(0)} MB/s); --tail 10 of 1 GiB ${r.tailMs.toFixed(0)} ms; logs -f new line ${r.followMs.toFixed(0)} ms${rss ? `; ${rss}` : ''}`);
 }
 
 /** Processes of a suite whose command line names `word`, under its exec root. */
