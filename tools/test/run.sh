@@ -33,6 +33,7 @@ stage "contracts: no breaking change" bash tools/checks/proto-breaking.sh
 stage "engine-api schemas up to date" npx --no-install tsx tools/api-schema/gen-engine-schemas.ts --check
 stage "lint (types + boundaries)" npx --no-install nx run-many -t lint --outputStyle=static
 stage "types of tests and tools" npx --no-install tsc --noEmit -p tsconfig.json
+stage "no floating promises" npx --no-install tsx tools/checks/floating-promises.ts
 stage "unit tests" npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$out/unit.json"
 stage "deploy scripts" bash deploy/install-app.test.sh
 stage "conformance kits (every implementation)" bash -c 'set -o pipefail; npx --no-install tsx tools/conformance/implementations.ts | tee "$0"' "$out/conformance.txt"

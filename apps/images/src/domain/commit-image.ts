@@ -5,6 +5,7 @@ import { applyChanges, type ContainerConfigDoc } from './changes';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
 import type { LayerSnapshots } from './unpack';
+import { manifestBytes, tarLayer } from './oci-media';
 
 export interface CommitImageOptions {
   /** The image built on; '' for none (a Dockerfile's `FROM scratch`). */
@@ -85,24 +86,17 @@ async function commitHeld(
     if (!(diffId && isAlreadyExists(err))) throw err;
   }
   const base = await readJson(content, parent.id);
-  const created = new Date().toISOString();
-  const history = Array.isArray(base.history) ? (base.history as unknown[]) : [];
   const rootfs = base.rootfs as { diff_ids?: string[] } | undefined;
-  const doc: Record<string, unknown> = {
-    ...base,
-    created,
-    config,
-    container: o.containerId,
+  const doc = nextDoc(base, o, config, false, {
     // What dockerd keeps as ContainerConfig: the container's own config, before --change.
     container_config: o.config,
     rootfs: { type: 'layers', diff_ids: [...(rootfs?.diff_ids ?? parent.diffIds), diffId] },
-    history: [...history, { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}) }],
-  };
+  });
   if (o.author) doc.author = o.author;
   else delete doc.author;
   if (o.comment) doc.comment = o.comment;
   else delete doc.comment;
-  const layers = [...parent.layers, { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }];
+  const layers = [...parent.layers, tarLayer(layer)];
   return record(doc, layers, tag, content, images, parent.id);
 }
 
@@ -117,18 +111,20 @@ async function commitConfigOnly(
   hold: (names: string[]) => void,
 ): Promise<ImageRecord> {
   hold([parent.id, ...parent.layers.map((l) => l.digest)].filter(Boolean));
-  const base = await readJson(content, parent.id);
-  const created = new Date().toISOString();
-  const history = Array.isArray(base.history) ? (base.history as unknown[]) : [];
-  const doc: Record<string, unknown> = {
-    ...base,
-    created,
-    config,
-    container: o.containerId,
-    history: [...history, { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), empty_layer: true }],
-  };
+  const doc = nextDoc(await readJson(content, parent.id), o, config, true);
   if (o.author) doc.author = o.author;
   return record(doc, parent.layers, tag, content, images, parent.id);
+}
+
+/**
+ * The parent's config document as the committed image's: the new config, the commit's time and
+ * its history entry; `extra` goes before the history, where dockerd writes those keys.
+ */
+function nextDoc(base: Record<string, unknown>, o: CommitImageOptions, config: ContainerConfigDoc, emptyLayer: boolean, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const created = new Date().toISOString();
+  const history = Array.isArray(base.history) ? (base.history as unknown[]) : [];
+  const entry = { created, created_by: o.createdBy, ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}), ...(emptyLayer ? { empty_layer: true } : {}) };
+  return { ...base, created, config, container: o.containerId, ...extra, history: [...history, entry] };
 }
 
 interface HistoryEntry {
@@ -196,15 +192,6 @@ async function record(
   parent: string,
 ): Promise<ImageRecord> {
   const cfgBlob = await content.put(Buffer.from(JSON.stringify(doc)));
-  const manifest = await content.put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgBlob.digest, size: cfgBlob.size },
-        layers,
-      }),
-    ),
-  );
+  const manifest = await content.put(manifestBytes(cfgBlob, layers));
   return images.put(manifest.digest, tag ? [tag] : [], Date.now(), true, parent);
 }

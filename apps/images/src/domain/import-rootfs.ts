@@ -7,6 +7,7 @@ import { applyChanges } from './changes';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
 import type { LayerSnapshots } from './unpack';
+import { manifestBytes, tarLayer } from './oci-media';
 
 export interface ImportOptions {
   tag: string;
@@ -95,15 +96,6 @@ async function importHeld(
     }),
   );
   const cfgBlob = await content.put(cfg);
-  const manifest = await content.put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgBlob.digest, size: cfgBlob.size },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
-      }),
-    ),
-  );
+  const manifest = await content.put(manifestBytes(cfgBlob, [tarLayer(layer)]));
   return images.put(manifest.digest, tag ? [tag] : []);
 }

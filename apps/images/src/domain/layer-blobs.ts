@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { failedPrecondition } from '@berth/errors';
 import type { ContentStore } from './content-store';
 import type { Descriptor, ImageRecord, ImageStore } from './image-store';
+import { manifestBytes, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST, tarLayer } from './oci-media';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const GZIP_TYPES = new Set(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.oci.image.layer.v1.tar+gzip']);
 
 /** The manifest to hand out for an image (push, save): its bytes, digest and media type. */
@@ -50,15 +49,10 @@ export async function manifestToShip(img: ImageRecord, images: ImageStore, conte
     const sub = byDiffId.get(img.diffIds[i]!);
     if (sub) return sub;
     // An uncompressed layer's digest is its diff ID: the blob may be stored under that name.
-    if (content.has(img.diffIds[i]!)) return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: img.diffIds[i]!, size: content.stat(img.diffIds[i]!).size };
+    if (content.has(img.diffIds[i]!)) return tarLayer({ digest: img.diffIds[i]!, size: content.stat(img.diffIds[i]!).size });
     throw failedPrecondition(`layer ${img.diffIds[i]} of image ${img.id.slice(7, 19)} has no blob here (it was already unpacked when the image was pulled); pull or load it again to export it`);
   });
-  const oci = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: doc.config.digest, size: doc.config.size },
-    layers: layers.map((l) => ({ mediaType: GZIP_TYPES.has(l.mediaType) ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar', digest: l.digest, size: l.size })),
-  };
-  const out = Buffer.from(JSON.stringify(oci));
-  return { bytes: out, digest: `sha256:${createHash('sha256').update(out).digest('hex')}`, mediaType: OCI_MANIFEST, layers: oci.layers, configDigest: img.id, original: false };
+  const ociLayers = layers.map((l) => ({ mediaType: GZIP_TYPES.has(l.mediaType) ? OCI_LAYER_GZIP : OCI_LAYER, digest: l.digest, size: l.size }));
+  const out = manifestBytes(doc.config, ociLayers);
+  return { bytes: out, digest: `sha256:${createHash('sha256').update(out).digest('hex')}`, mediaType: OCI_MANIFEST, layers: ociLayers, configDigest: img.id, original: false };
 }

@@ -6,11 +6,10 @@ import { familiarName, parseReference } from '@berth/reference';
 import { asUntarError, readTar } from '@berth/tar';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
+import { manifestBytes, OCI_LAYER, OCI_LAYER_GZIP } from './oci-media';
 
 export const MAX_ARCHIVE_JSON_BYTES = 4 * 1024 * 1024;
 const BLOB_PATH = /^blobs\/sha256\/([a-f0-9]{64})$/;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 
 interface ArchiveManifestItem {
   Config: string;
@@ -141,11 +140,9 @@ async function loadHeld(
     const layers = [];
     for (const l of item.Layers) {
       const info = content.stat(resolve(l));
-      layers.push({ mediaType: (await isGzipBlob(info.path)) ? `${'application/vnd.oci.image.layer.v1.tar'}+gzip` : 'application/vnd.oci.image.layer.v1.tar', digest: info.digest, size: info.size });
+      layers.push({ mediaType: (await isGzipBlob(info.path)) ? OCI_LAYER_GZIP : OCI_LAYER, digest: info.digest, size: info.size });
     }
-    const manifest = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size }, layers }),
-    );
+    const manifest = manifestBytes(config, layers);
     const tags = (item.RepoTags ?? []).map((t) => familiarName(parseReference(t)));
     const existed = (() => {
       try {

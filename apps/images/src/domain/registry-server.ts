@@ -7,6 +7,7 @@ import type { BlobWriter, ContentStore } from './content-store';
 import { MANIFEST_TYPES, MAX_MANIFEST_BYTES, type ImageStore } from './image-store';
 import type { Leases } from './leases';
 import { type LayerSnapshots, unpackImage } from './unpack';
+import { OCI_INDEX, OCI_MANIFEST } from './oci-media';
 
 /**
  * The OCI Distribution API served from the content store, so that another Berth host or
@@ -26,7 +27,6 @@ export interface RegistryServerDeps {
 
 const NAME = '((?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)';
 const ROUTE = new RegExp(`^/v2/${NAME}/(manifests|blobs|blobs/uploads)/([^/?]*)$`);
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** Upload sessions idle for this long are dropped with their ingest files. */
 const UPLOAD_IDLE_MS = 10 * 60_000;
 
@@ -158,7 +158,7 @@ export class RegistryServer {
     try {
       const doc = JSON.parse(body.toString('utf8')) as { mediaType?: string; config?: unknown; manifests?: unknown };
       if (!doc.config && !doc.manifests) throw new Error('not a manifest');
-      mediaType = doc.mediaType ?? (doc.manifests ? 'application/vnd.oci.image.index.v1+json' : OCI_MANIFEST);
+      mediaType = doc.mediaType ?? (doc.manifests ? OCI_INDEX : OCI_MANIFEST);
     } catch {
       return ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
     }

@@ -5,8 +5,8 @@ import { TarWriter } from '@berth/tar';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
 import { type ManifestToShip, manifestToShip } from './layer-blobs';
+import { OCI_INDEX } from './oci-media';
 
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 /** True when the user named a tag (`x:t`), false for a bare repository or an ID. */
 function explicitTag(input: string): boolean {

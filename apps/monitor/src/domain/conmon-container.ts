@@ -149,7 +149,7 @@ export class ConmonContainer implements ShimContainer {
       await this.finishing;
       await this.deleteRuntimeState('monitor start: runc delete (stale)');
       const end = span('monitor start: mount rootfs', this.o.id);
-      mountRootfs(this.bundle);
+      await mountRootfs(this.bundle);
       rmSync(this.exitFile, { force: true });
       rmSync(this.p.initPid, { force: true });
       this.stdinTaken = false;
