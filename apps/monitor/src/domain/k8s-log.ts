@@ -31,6 +31,28 @@ export interface K8sReadOptions {
 const SPACE = 0x20;
 const NL = 0x0a;
 
+/** conmon's time, `2026-12-01T14:16:47.686204285+00:00`: always nine digits of fraction. */
+const TIME_WIDTH = 35;
+
+/**
+ * Where the time of the row at `start` ends (the space after it), or minus the next row's
+ * start when a newline comes first; `end` is a newline (or the end of `data`), so the scan stops.
+ * conmon writes its times at one width, so a row whose byte there is a space and which has a
+ * time's punctuation (T, the fraction's dot, the offset's colon) is taken as one of conmon's,
+ * without looking at every byte: the other rows are scanned for their first space. Both
+ * readings of a row (entries and frames) use this. A newline inside the span looked past would
+ * take a row shorter than a time followed by another that is not conmon's either (no row of
+ * conmon's has a space before its byte 35): not a log conmon writes, even cut short by a crash.
+ */
+function timeEnd(data: Buffer, start: number, end: number): number {
+  let a = start + TIME_WIDTH;
+  if (a < end && data[a] === SPACE && data[start + 10] === 0x54 && data[start + 19] === 0x2e && data[start + 32] === 0x3a) return a;
+  a = start;
+  let c = data[a];
+  while (c !== SPACE && c !== NL && a < end) c = data[++a];
+  return c === SPACE ? a : -(a + 1);
+}
+
 /**
  * One k8s-file row (`<RFC3339 time> <stdout|stderr> <F|P> <bytes>`) as a json-file entry. A `P`
  * row is a piece of a longer line: it stays its own entry without a newline, as Docker's
@@ -63,7 +85,7 @@ export function parseK8sTime(s: string): bigint {
 
 /** `row` may end with its newline (kept as the entry's, for an F row); the entry's bytes are views into it. */
 export function parseK8sRow(row: Buffer): LogLine | undefined {
-  const a = row.indexOf(SPACE);
+  const a = timeEnd(row, 0, row[row.length - 1] === NL ? row.length - 1 : row.length);
   const b = a < 0 ? -1 : row.indexOf(SPACE, a + 1);
   if (b < 0) return undefined;
   const stream = row.toString('latin1', a + 1, b);
@@ -93,12 +115,9 @@ function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | unde
   w.reset(last + 1);
   const out = w.out;
   for (let start = 0; start <= last; ) {
-    // The first space ends the time; data[last] is a newline, so the scan stops in the chunk.
-    let a = start;
-    let c = data[a]!;
-    while (c !== SPACE && c !== NL) c = data[++a]!;
-    if (c === NL) {
-      start = a + 1;
+    const a = timeEnd(data, start, last);
+    if (a < 0) {
+      start = -a;
       continue;
     }
     // "stdout " / "stderr " then the tag: none of these bytes is a newline, so all are in the row.
@@ -123,6 +142,7 @@ function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | unde
     if (data[i] !== NL) {
       i++;
       const stop = Math.min(i + SHORT_ROW, last);
+      let c: number;
       while (i < stop && (c = data[i]!) !== NL) {
         out[q++] = c;
         i++;
@@ -233,13 +253,17 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
         try {
           for (;;) {
             if (!fh) break;
-            // A fresh buffer each read: the entries are views into it, not copies.
-            const { buffer: buf, bytesRead } = first ?? (await fh.read(Buffer.allocUnsafe(CHUNK), 0, CHUNK, pos));
+            // A fresh buffer each read: the entries are views into it, not copies. The read
+            // lands after the unfinished row of the last one, so no chunk is copied to join it.
+            const held = carry.length;
+            const into = first ? undefined : Buffer.allocUnsafe(held + CHUNK);
+            if (into && held) carry.copy(into, 0);
+            const { buffer: buf, bytesRead } = first ?? (await fh.read(into!, held, CHUNK, pos));
             first = undefined;
             if (bytesRead === 0) break;
             progressed = true;
             pos += bytesRead;
-            let data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+            let data = buf.subarray(0, (into ? held : 0) + bytesRead);
             if (fw) {
               const last = data.lastIndexOf(NL);
               const framed = last >= 0 ? framesOfRows(data, last, fw) : undefined;
