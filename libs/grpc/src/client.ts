@@ -13,6 +13,7 @@ import { fromServiceError } from './status-mapping';
 import { MAX_MESSAGE_BYTES } from './server';
 
 export const DEFAULT_DEADLINE_MS = 10_000;
+export const FLOW_WINDOW_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RETRY_BASE_MS = 50;
 export const DEFAULT_RETRY_MAX_MS = 1_000;
 
@@ -25,6 +26,11 @@ export const CLIENT_OPTIONS = {
   // A restarting peer should be found again quickly, not after grpc's default 20 s backoff.
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1_000,
+  // HTTP/2's default window (64 KiB) makes a stream's sender wait for the receiver's
+  // WINDOW_UPDATE every 64 KiB, a round trip between two processes that a loaded machine
+  // schedules late (a log read of 1 MiB messages stalled ~16 times per MiB). Still a bound:
+  // a receiver that stops reading holds at most this much per stream.
+  'grpc-node.flow_control_window': FLOW_WINDOW_BYTES,
 };
 
 /** A client for `peer` (a service name, used in error messages) at a `unix://` address. */

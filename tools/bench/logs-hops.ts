@@ -1,0 +1,120 @@
+/**
+ * Where a one-stream `docker logs` spends its CPU, per process (issue 13): the gateway, the
+ * container's monitor and the client (curl of the CLI's request, or the CLI), from
+ * /proc/<pid>/stat before and after each read of a 50 MiB k8s-file or json-file log.
+ * With --tail: instead, each request of `docker logs --tail 10` of a 1 GiB log timed alone by
+ * curl (ping, inspect, the logs call), beside the CLI's whole command and its start alone
+ * (`docker --version`, no request).
+ * Usage: npx tsx tools/bench/logs-hops.ts [--runs 5] [--two-streams] [--tail]
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { hasFlag, numberOption, stats } from './common';
+import { CLI_AGENT } from './captured-engine';
+import { Suite } from '../../tests/support/berth';
+
+const RUNS = numberOption('--runs', 5);
+const MiB = 1024 * 1024;
+const K8S = (process.env.BERTH_TEST_MONITOR ?? 'conmon') === 'conmon';
+
+function writeLog(path: string, bytes: number, oneStream: boolean): void {
+  const rows: string[] = [];
+  for (let i = 0, n = 0; n < MiB - 200; i++) {
+    const stream = oneStream || i % 4 ? 'stdout' : 'stderr';
+    const t = `2024-05-06T07:08:09.${String(i).padStart(9, '0')}`;
+    const r = K8S ? `${t}+00:00 ${stream} F line ${String(i).padStart(6, '0')} abcdefg\n` : `{"log":"line ${String(i).padStart(6, '0')} abcdefg\\n","stream":"${stream}","time":"${t}Z"}\n`;
+    rows.push(r);
+    n += r.length;
+  }
+  const block = Buffer.from(rows.join(''));
+  const fd = openSync(path, 'w');
+  for (let w = 0; w < bytes; w += block.length) writeSync(fd, block);
+  closeSync(fd);
+}
+
+/** user+system CPU ms of a pid. */
+function cpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+function pidsOf(execRoot: string, word: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      const c = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      return c.includes(execRoot) && c.includes(word);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+function timedRun(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number }> {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${cmd}: exit ${code}`));
+      const u = process.resourceUsage();
+      void u;
+      resolve({ ms: Number(process.hrtime.bigint() - t) / 1e6, cpuMs: 0 });
+    });
+  });
+}
+
+async function tailHops(socket: string, name: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const curl = (path: string) => ['-sf', '--unix-socket', socket, '-A', CLI_AGENT, '-o', '/dev/null', `http://e${path}`];
+  const steps: [string, string, string[]][] = [
+    ['docker --version (CLI start)', 'docker', ['--version']],
+    ['curl /_ping', 'curl', curl('/_ping')],
+    ['curl inspect', 'curl', curl(`/v1.41/containers/${name}/json`)],
+    ['curl logs?tail=10', 'curl', curl(`/v1.41/containers/${name}/logs?stdout=1&stderr=1&tail=10`)],
+    ['docker logs --tail 10', 'docker', ['logs', '--tail', '10', name]],
+  ];
+  for (const [label, cmd, args] of steps) {
+    const ms: number[] = [];
+    for (let i = 0; i < RUNS; i++) ms.push((await timedRun(cmd, args, env)).ms);
+    console.log(`${label}: ${stats(ms).median.toFixed(1)} ms (median of ${RUNS}, min ${stats(ms).min.toFixed(1)})`);
+  }
+}
+
+async function main(): Promise<void> {
+  const suite = await Suite.startWithBusybox();
+  try {
+    const name = `hops-${process.pid}`;
+    await suite.docker(['run', '--name', name, 'busybox', 'true']);
+    const logPath = (await suite.docker(['inspect', '-f', '{{.LogPath}}', name])).stdout.trim();
+    writeLog(logPath, 50 * MiB, !hasFlag('--two-streams'));
+    const socket = suite.dockerHost.replace('unix://', '');
+    const env = { DOCKER_HOST: suite.dockerHost };
+    if (hasFlag('--tail')) {
+      writeLog(logPath, 1024 * MiB, false);
+      await tailHops(socket, name, env);
+      await suite.docker(['rm', '-f', name]);
+      return;
+    }
+    const gw = suite.state().children['gateway']?.pid ?? 0;
+    const mons = [...pidsOf(suite.execRoot, 'monitor/main'), ...pidsOf(suite.execRoot, 'shim/main')];
+    for (const client of ['curl', 'docker']) {
+      const rows: { ms: number; gw: number; mon: number }[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const g0 = cpu(gw);
+        const m0 = mons.reduce((s, p) => s + cpu(p), 0);
+        const args = client === 'curl' ? ['-sf', '--unix-socket', socket, '-A', CLI_AGENT, '-o', '/dev/null', `http://e/v1.41/containers/${name}/logs?stdout=1&stderr=1`] : ['logs', name];
+        const r = await timedRun(client, args, env);
+        rows.push({ ms: r.ms, gw: cpu(gw) - g0, mon: mons.reduce((s, p) => s + cpu(p), 0) - m0 });
+      }
+      const med = (k: 'ms' | 'gw' | 'mon') => stats(rows.map((r) => r[k])).median;
+      console.log(`${client}: ${med('ms').toFixed(0)} ms (${(50 / (med('ms') / 1000)).toFixed(1)} MB/s); CPU gateway ${med('gw')} ms, monitor ${med('mon')} ms (medians of ${RUNS}; monitors ${mons.join(',')})`);
+    }
+    await suite.docker(['rm', '-f', name]);
+  } finally {
+    await suite.stop();
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
