@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
-import { log } from '@berth/logging';
+import { log, traced } from '@berth/logging';
 import { messageOf } from '@berth/errors';
 import { shimV1 } from '@berth/proto';
 import { compareVersions } from '../domain/api-version';
@@ -32,7 +32,7 @@ export interface AttachIo {
 export async function runAttach(b: Backends, ref: string, q: URLSearchParams, apiVersion: string, io: AttachIo): Promise<void> {
   // Both answers come from the supervisor; asked together they cost one round trip. The race this
   // once opened (a start before the live call is registered) is closed by the monitor's headers below.
-  const [shim, got] = await Promise.allSettled([b.shim(ref), b.getContainer(ref)]);
+  const [shim, got] = await traced('attach: supervisor lookups', '', Promise.allSettled([b.shim(ref), b.getContainer(ref)]));
   if (shim.status === 'rejected') throw shim.reason;
   const { client, tty, openStdin } = shim.value;
   if (got.status === 'rejected') {
@@ -74,7 +74,7 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
     // The monitor's headers say the client is registered; the head (after which clients start the
     // container) waits for them. A monitor build from before sends none: it gets a short grace.
     const pending = call;
-    await new Promise<void>((resolve) => {
+    await traced('attach: monitor registered', container.id, new Promise<void>((resolve) => {
       const t = setTimeout(resolve, REGISTER_GRACE_MS);
       const done = () => {
         clearTimeout(t);
@@ -84,7 +84,7 @@ export async function runAttach(b: Backends, ref: string, q: URLSearchParams, ap
       // Kept on: an error during the log replay below must not go unheard (that would throw).
       pending.on('error', done);
       pending.once('end', done);
-    });
+    }));
   }
   io.writeHead(contentType);
   if (bool(q.get('logs')) && (stdout || stderr)) {

@@ -220,12 +220,13 @@ export class ConmonContainer implements ShimContainer {
       this.status = 'stopped';
       this.exits++;
       for (const wake of [...this.exitWakes]) wake();
-      // As dockerd does, the exit is answered once attached clients have the run's last output:
-      // clients such as dockerode's run stop reading it when the wait answers, on another
-      // connection. The followers wake at the exit, so this is the time to copy the rest.
-      await traced('monitor exit: attach followers done', this.o.id, this.followersDone());
+      // The supervisor hears of the exit now, while the followers copy the run's last output: a
+      // client's wait is held by the gateway until its attach streams have ended (as dockerd
+      // does), and the shutdown of an --rm removal waits for the followers before the log goes.
       for (const w of this.waiters.splice(0)) w(rec);
       this.logger.info({ exitCode: rec.exitCode }, 'container exited');
+      // A next run starts only after them: a follower of this run must never read the next one's output.
+      await traced('monitor exit: attach followers done', this.o.id, this.followersDone());
       // Still part of finishing: a start or shutdown waits for it, so it never meets the next run.
       await this.deleteRuntimeState('monitor exit: runc delete');
     })().finally(() => (this.finishing = undefined));

@@ -70,14 +70,17 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   const merged = mergeConfig(body, imageDoc.config ?? {}, id);
   const chain = chainIds(image.diffIds);
   const snaps = peers.snapshots;
-  const { mounts } = await traced('create: snapshotter.prepare', id, unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} }));
   const bundle = bundleDir(ctx.d, id);
   const files = filesDir(ctx.d, id);
   let attached: Attachment | undefined;
   let extra: Attachment[] = [];
   ctx.creating.add(id);
+  // The rootfs snapshot and the network endpoint are independent: prepared side by side. Both
+  // have settled before the undo below runs, so it never races a step still on its way.
+  const preparing = traced('create: snapshotter.prepare', id, unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} }));
   try {
-    if (choice.kind === 'network') {
+    const networking = (async () => {
+      if (choice.kind !== 'network') return;
       const eps = endpointSettings(body.NetworkingConfig, choice.name);
       const ports = portBindings(merged.config, hostConfig);
       const dns = hostConfig.Dns?.length ? hostConfig.Dns : ctx.d.config.dns;
@@ -85,7 +88,11 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       const mac = eps.mac || (typeof body.MacAddress === 'string' ? body.MacAddress : '');
       attached = await attachNetwork(peers, { containerId: id, containerName: name, network: choice.name, ip: eps.ip, aliases: eps.aliases, ports, dns, mac });
       extra = await attachExtraNetworks(peers, id, name, choice.name, body.NetworkingConfig, dns);
-    }
+    })();
+    const [prepared, networked] = await Promise.allSettled([preparing, networking]);
+    if (prepared.status === 'rejected') throw prepared.reason;
+    if (networked.status === 'rejected') throw networked.reason;
+    const { mounts } = prepared.value;
     let end = span('create: bundle dirs, mounts, files', id);
     mkdirSync(bundle, { recursive: true, mode: 0o711 });
     mkdirSync(files, { recursive: true, mode: 0o710 });

@@ -46,36 +46,52 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   }
   ctx.health.stopped(rec.id);
   let end = span('remove: record removing', rec.id);
-  rec.state.Status = 'removing';
-  rec.removeVolumes = rec.removeVolumes || removeVolumes;
-  d.containers.save(rec);
+  // The record says "removing" before anything is undone; an --rm exit has already written that.
+  if (rec.state.Status !== 'removing' || (removeVolumes && !rec.removeVolumes)) {
+    rec.state.Status = 'removing';
+    rec.removeVolumes = rec.removeVolumes || removeVolumes;
+    d.containers.save(rec);
+  }
   // The shim's shutdown is what unmounts the rootfs and clears the runtime's state, so an idle
   // shim that has exited is started once more to do it.
   end();
+  // Volumes, the shm mount and the network endpoint are independent and each release is
+  // idempotent: one at a time only added their round trips up. Once the process has ended
+  // nothing of the container holds them, so they go while the monitor unmounts the rootfs; only
+  // the rootfs snapshot has to wait for that unmount. A failure still fails the removal (the
+  // record stays in "removing" and the next call finishes it).
+  const releases = () => [
+    traced('remove: release mounts', rec.id, releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger)),
+    rec.networks?.length ? withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger) : undefined,
+    unmountShm(rec),
+  ];
+  const alongside = rec.state.Running ? [] : releases();
+  // Settled now, read below: a rejection must not go unhandled while the shutdown runs.
+  const early = Promise.allSettled(alongside);
   if (!unmanaged) {
     await traced('remove: monitor shutdown', rec.id, ctx.shims.with(rec, (shim) => unary('shim', shim.shutdown.bind(shim), {}, { deadlineMs: 30_000, idempotent: false }))).catch((err: unknown) =>
       d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim shutdown failed'),
     );
   }
   ctx.shims.forget(rec.id);
-  // Volumes, the rootfs snapshot and the network endpoint are independent and each release is
-  // idempotent: one at a time only added their round trips up. A failure still fails the removal
-  // (the record stays in "removing" and the next call finishes it).
   const snaps = d.peers.snapshots;
-  const released = await Promise.allSettled([
-    traced('remove: release mounts', rec.id, releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger)),
+  const late = Promise.allSettled([
     traced('remove: snapshotter.remove', rec.id, unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey })).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     }),
-    rec.networks?.length ? withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger) : undefined,
+    ...(alongside.length ? [] : releases()),
   ]);
-  const failed = released.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  await unmountShm(rec);
-  end = span('remove: files, record, event', rec.id);
+  // The container's own files go while the snapshotter works (the rootfs is unmounted by now);
+  // a crash before the record goes leaves it "removing", and these removals are idempotent.
+  end = span('remove: files', rec.id);
   rmSync(rec.bundle, { recursive: true, force: true });
   rmSync(filesDir(d, rec.id), { recursive: true, force: true });
   rmSync(rec.shimSocket, { force: true });
+  end();
+  const released = [...(await early), ...(await late)];
+  const failed = released.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  end = span('remove: record, event', rec.id);
   d.containers.remove(rec.id);
   d.event('destroy', rec);
   ctx.waiters.removed(rec.id, { exitCode: rec.state.ExitCode, error: rec.state.Error });

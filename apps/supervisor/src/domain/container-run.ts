@@ -80,10 +80,12 @@ async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promis
   }
   Object.assign(rec.state, { Status: 'running', Running: true, Restarting: false, Paused: false, Pid: pid, Error: '', ExitCode: 0, OOMKilled: false, StartedAt: now() });
   const saved = span('start: record, event, watch', rec.id);
+  // The Wait goes out first: a short-lived process may already have exited, and the record's
+  // fsync would only delay hearing it (the answer is handled after this function returns).
+  watchExit(ctx, rec.id);
   d.containers.save(rec);
   d.event('start', rec);
   ctx.health.started(rec);
-  watchExit(ctx, rec.id);
   saved();
 }
 

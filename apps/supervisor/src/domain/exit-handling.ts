@@ -39,6 +39,9 @@ export function handleExit(ctx: LifecycleContext, id: string, exitCode: number, 
   // the rootfs again behind the removal's back, and the mount would outlive the container.
   const restart = !ctx.removing.has(id) && shouldRestart(rec.hostConfig.RestartPolicy, exitCode, rec.restartCount, rec.manuallyStopped);
   if (restart) Object.assign(rec.state, { Restarting: true, Status: 'restarting' });
+  // An --rm container is removed next: the record says so in this same write, which the
+  // removal then does not repeat (a crash from here on finishes the removal at start-up).
+  else if (rec.hostConfig.AutoRemove) Object.assign(rec, { removeVolumes: true, state: { ...rec.state, Status: 'removing' } });
   d.containers.save(rec);
   if (oom) d.event('oom', rec);
   d.event('die', rec, { exitCode: String(exitCode) });

@@ -80,6 +80,9 @@ export class ShimPool {
     this.refused.delete(rec.id);
     if (rec.monitor?.name === 'conmon' && this.monitorDeps) {
       const path = await this.ensureMonitor(rec);
+      // Connected now, not on the attach, start and Wait that follow a create (and while it holds,
+      // the next ensure needs no probe of the socket).
+      this.get(rec).getChannel().getConnectivityState(true);
       if (!this.monitorVersion) {
         const version = await traced('ensure: monitor Info', rec.id, monitorInfo(this.get(rec))).then(
           (info) => (this.monitorVersion = info.version || undefined) ?? 'unknown',
