@@ -59,6 +59,19 @@ function rawLogs(ref: string, query: string, userAgent: string): Promise<Buffer>
   });
 }
 
+function rawGet(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: suite.dockerHost.replace('unix://', ''), path }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(60_000, () => req.destroy(new Error(`${path}: no answer within 60 s`)));
+    req.end();
+  });
+}
+
 /** A stdcopy body as its frames, in order. */
 function framesOf(body: Buffer): { stream: number; data: string }[] {
   const out: { stream: number; data: string }[] = [];
@@ -183,6 +196,22 @@ describe('docker logs of any size', () => {
     const body = await rawLogs('ttylog', 'stdout=1&stderr=1', 'Docker-Client/20.10.24 (linux)');
     expect(body.toString()).toBe('one\r\ntwo\r\nthree');
     expect((await suite.docker(['logs', '--tail', '1', 'ttylog'])).stdout).toBe('three');
+  });
+
+  it("the monitor looked up at the CLI's inspect serves its logs, and never another container's after a rename", async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'named', 'busybox', 'sh', '-c', 'echo first; sleep 600'])).code).toBe(0);
+    await eventually(() => suite.docker(['logs', 'named']), (r) => r.stdout === 'first\n');
+    // The CLI's own order: inspect, then logs (the monitor's lookup made during the inspect).
+    expect((await suite.docker(['logs', '--tail', '1', 'named'])).stdout).toBe('first\n');
+    // An inspect, then the name moves to another container before the logs call.
+    const inspect = await rawGet('/v1.41/containers/named/json');
+    expect(inspect.status).toBe(200);
+    expect((await suite.docker(['rename', 'named', 'renamed'])).code).toBe(0);
+    expect((await suite.docker(['run', '-d', '--name', 'named', 'busybox', 'sh', '-c', 'echo second; sleep 600'])).code).toBe(0);
+    await eventually(() => suite.docker(['logs', 'named']), (r) => r.stdout !== '');
+    expect(framesOf(await rawLogs('named', 'stdout=1&stderr=1', 'Docker-Client/20.10.24 (linux)'))).toEqual([{ stream: 1, data: 'second\n' }]);
+    expect((await suite.docker(['logs', 'renamed'])).stdout).toBe('first\n');
+    await suite.docker(['rm', '-f', 'named', 'renamed']);
   });
 
   it('docker logs -f ends when the container exits', async () => {

@@ -27,6 +27,7 @@ export function createApp(config: BerthConfig, version: string, backends: Backen
   app.disable('etag');
   app.set('query parser', 'extended');
   app.use(requestContext);
+  app.use(backends.shimLookups.clearOnWrites);
   app.use(exactJson);
   app.use(versionMiddleware(version));
   app.use(apiValidation);

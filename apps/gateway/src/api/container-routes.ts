@@ -1,4 +1,4 @@
-import type { ServiceError } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { Router, type Request, type Response } from 'express';
 import express from 'express';
 import { invalidArgument, isNotFound, messageOf } from '@berth/errors';
@@ -51,6 +51,9 @@ export function containerRoutes(b: Backends): Router {
 
   r.get('/containers/:id/json', async (req, res) => {
     const c = await b.getContainer(param(req, 'id'));
+    // The CLI's logs call follows its inspect: its monitor is looked up meanwhile. Only for a
+    // running container, whose monitor is there: for a stopped one the lookup may start one.
+    if (c.status === 'running') b.shimLookups.prefetch(param(req, 'id'));
     res.setHeader('Content-Type', 'application/json');
     res.end(Buffer.from(c.inspectJson));
   });
@@ -190,77 +193,93 @@ export function containerRoutes(b: Backends): Router {
     const stdout = bool(req.query.stdout);
     const stderr = bool(req.query.stderr);
     if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
-    const { client, tty } = await b.shim(param(req, 'id'));
-    const multiplexed = !tty;
-    // The docker CLI only copies frames out: lines of one stream may share a frame (log-frames.ts).
-    const merge = multiplexed && /^Docker-Client\//.test(req.get('user-agent') ?? '');
-    const tailQ = String(req.query.tail ?? 'all');
-    const tail = tailQ === 'all' || tailQ === '' ? -1 : Number(tailQ);
-    const timestamps = bool(req.query.timestamps);
-    const [sinceUnixSec, sinceNanos] = parseTimestamp(req.query.since as string | undefined);
-    const [untilUnixSec, untilNanos] = parseTimestamp(req.query.until as string | undefined);
-    const call = client.logs({
-      follow: bool(req.query.follow),
-      stdout,
-      stderr,
-      sinceUnixNano: 0,
-      untilUnixNano: 0,
-      sinceUnixSec,
-      sinceNanos,
-      untilUnixSec,
-      untilNanos,
-      tail: Number.isInteger(tail) ? tail : -1,
-      batch: true,
-      packed: true,
-      // Without a time prefix the shim sends the client's bytes, written here as they come.
-      frames: !timestamps,
-      framesMerged: merge,
-      framesRaw: !multiplexed,
-    });
-    // Headers go out once the shim has the log open, so a log that cannot be read is an HTTP
-    // error; after that an error is reported in the stream, as dockerd does (stream 3).
-    await new Promise<void>((resolve, reject) => {
-      let started = false;
-      const start = () => {
-        if (started) return;
-        started = true;
-        res.status(200);
-        res.type(multiplexed && compareVersions(req.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
-        res.flushHeaders();
-        resolve();
-      };
-      let cancelled = false;
-      res.on('close', () => {
-        cancelled = true;
-        call.cancel();
-      });
-      call.on('metadata', start);
-      call.on('data', (m: shimV1.LogEntry) => {
-        start();
-        const bytes = m.frames.length ? m.frames : m.packed.length ? framesFromPacked(m.packed, { multiplexed, timestamps, merge }) : logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps });
-        if (!res.write(bytes)) {
-          call.pause();
-          res.once('drain', () => call.resume());
-        }
-      });
-      let failed = false;
-      // grpc-js emits 'end' after 'error' too.
-      call.on('end', () => {
-        if (failed) return;
-        start();
-        res.end();
-        client.close();
-      });
-      call.on('error', (err: ServiceError) => {
-        failed = true;
-        client.close();
-        if (cancelled) return;
-        if (!started) return reject(fromServiceError(err, 'shim'));
-        const msg = Buffer.from(`Error grabbing logs: ${fromServiceError(err, 'shim').message}\n`);
-        res.end(multiplexed ? frame(SYSTEMERR, msg) : msg);
-      });
-    });
+    const ref = param(req, 'id');
+    // A monitor looked up during the CLI's inspect (shim-lookups.ts) that has gone since is
+    // asked of the supervisor again, once: that call failed before any output.
+    const looked = b.shimLookups.take(ref);
+    const prefetched = looked.prefetched ? await looked.answer.catch(() => undefined) : undefined;
+    const shim = prefetched ?? (looked.prefetched ? await b.shimLookups.fresh(ref).answer : await looked.answer);
+    if ((await serveLogs(req, res, shim, prefetched !== undefined)) === RETRY) await serveLogs(req, res, await b.shimLookups.fresh(ref).answer, false);
   });
 
   return r;
 }
+
+const RETRY = Symbol('retry');
+
+/** One Logs call to the container's monitor, written to `res`; RETRY when `retryable` and the monitor was not there. */
+async function serveLogs(req: Request, res: Response, shim: { client: shimV1.ShimClient; tty: boolean }, retryable: boolean): Promise<typeof RETRY | undefined> {
+  const stdout = bool(req.query.stdout);
+  const stderr = bool(req.query.stderr);
+  const { client, tty } = shim;
+  const multiplexed = !tty;
+  // The docker CLI only copies frames out: lines of one stream may share a frame (log-frames.ts).
+  const merge = multiplexed && /^Docker-Client\//.test(req.get('user-agent') ?? '');
+  const tailQ = String(req.query.tail ?? 'all');
+  const tail = tailQ === 'all' || tailQ === '' ? -1 : Number(tailQ);
+  const timestamps = bool(req.query.timestamps);
+  const [sinceUnixSec, sinceNanos] = parseTimestamp(req.query.since as string | undefined);
+  const [untilUnixSec, untilNanos] = parseTimestamp(req.query.until as string | undefined);
+  const call = client.logs({
+    follow: bool(req.query.follow),
+    stdout,
+    stderr,
+    sinceUnixNano: 0,
+    untilUnixNano: 0,
+    sinceUnixSec,
+    sinceNanos,
+    untilUnixSec,
+    untilNanos,
+    tail: Number.isInteger(tail) ? tail : -1,
+    batch: true,
+    packed: true,
+    // Without a time prefix the shim sends the client's bytes, written here as they come.
+    frames: !timestamps,
+    framesMerged: merge,
+    framesRaw: !multiplexed,
+  });
+  // Headers go out once the shim has the log open, so a log that cannot be read is an HTTP
+  // error; after that an error is reported in the stream, as dockerd does (stream 3).
+  return new Promise<typeof RETRY | undefined>((resolve, reject) => {
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      res.status(200);
+      res.type(multiplexed && compareVersions(req.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+      res.flushHeaders();
+      resolve(undefined);
+    };
+    let cancelled = false;
+    res.on('close', () => {
+      cancelled = true;
+      call.cancel();
+    });
+    call.on('metadata', start);
+    call.on('data', (m: shimV1.LogEntry) => {
+      start();
+      const bytes = m.frames.length ? m.frames : m.packed.length ? framesFromPacked(m.packed, { multiplexed, timestamps, merge }) : logFrames(m.batch.length ? m.batch : [m], { multiplexed, timestamps });
+      if (!res.write(bytes)) {
+        call.pause();
+        res.once('drain', () => call.resume());
+      }
+    });
+    let failed = false;
+    // grpc-js emits 'end' after 'error' too.
+    call.on('end', () => {
+      if (failed) return;
+      start();
+      res.end();
+      client.close();
+    });
+    call.on('error', (err: ServiceError) => {
+      failed = true;
+      client.close();
+      if (cancelled) return;
+      if (!started) return retryable && err.code === status.UNAVAILABLE ? resolve(RETRY) : reject(fromServiceError(err, 'shim'));
+      const msg = Buffer.from(`Error grabbing logs: ${fromServiceError(err, 'shim').message}\n`);
+      res.end(multiplexed ? frame(SYSTEMERR, msg) : msg);
+    });
+  });
+}
+

@@ -1,4 +1,5 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
+import { ShimLookups } from './shim-lookups';
 import { Peers, unary } from '@berth/clients';
 import { fromServiceError, SharedChannels } from '@berth/grpc';
 import { type imagesV1, shimV1, type supervisorV1 } from '@berth/proto';
@@ -26,6 +27,8 @@ const LONG = { deadlineMs: 24 * 3600_000 };
 export class Backends {
   /** Channels to container monitors, kept between requests (a connect and handshake each cost more than a short log read). */
   private readonly shims = new SharedChannels();
+  /** Monitors looked up during an inspect, for the logs call the CLI sends next (shim-lookups.ts). */
+  readonly shimLookups = new ShimLookups((reference: string) => this.shim(reference));
   constructor(readonly peers: Peers) {}
 
   private get c() {
