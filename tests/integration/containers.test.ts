@@ -267,7 +267,18 @@ describe('docker run and the container lifecycle', () => {
       expect(readFileSync(code, 'utf8').trim()).toBe('9');
       await suite.docker(['start', 'ittest']);
       await tmux('new-session', '-d', '-s', 'it2', `DOCKER_HOST=${suite.dockerHost} docker attach ittest; echo $? > ${code}2`);
-      await new Promise((r) => setTimeout(r, 500));
+      // A Ctrl-D that reaches the terminal before the CLI has made it raw is the CLI's own end of
+      // input, not the shell's: wait for the shell to answer through the attach first.
+      const attached = await eventually(
+        async () => {
+          await tmux('send-keys', '-t', 'it2', 'echo attached-$((6*7))', 'Enter');
+          await new Promise((r) => setTimeout(r, 400));
+          return (await tmux('capture-pane', '-p', '-t', 'it2')).stdout;
+        },
+        (s) => /^attached-42$/m.test(s),
+        30_000,
+      );
+      expect(attached).toMatch(/^attached-42$/m);
       await tmux('send-keys', '-t', 'it2', 'C-d');
       await eventually(() => Promise.resolve(existsSync(`${code}2`)), (e) => e);
       expect(readFileSync(`${code}2`, 'utf8').trim()).toBe('0');
