@@ -2,10 +2,12 @@
  * Where a one-stream `docker logs` spends its CPU, per process (issue 13): the gateway, the
  * container's monitor and the client (curl of the CLI's request, or the CLI), from
  * /proc/<pid>/stat before and after each read of a 50 MiB k8s-file or json-file log.
- * With --tail: instead, each request of `docker logs --tail 10` of a 1 GiB log timed alone by
- * curl (ping, inspect, the logs call), beside the CLI's whole command and its start alone
- * (`docker --version`, no request).
- * Usage: npx tsx tools/bench/logs-hops.ts [--runs 5] [--two-streams] [--tail]
+ * With --tail: instead, each request of `docker logs --tail 10` of a 1 GiB log timed from this
+ * process on one connection (ping, inspect, the logs call), beside the CLI's whole command and
+ * its start alone (`docker --version`, no request).
+ * --running reads the log of a running container (a sleep), whose monitor the gateway looks up
+ * during the inspect.
+ * Usage: npx tsx tools/bench/logs-hops.ts [--runs 5] [--two-streams] [--tail] [--running]
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
   const suite = await Suite.startWithBusybox();
   try {
     const name = `hops-${process.pid}`;
-    await suite.docker(['run', '--name', name, 'busybox', 'true']);
+    await suite.docker(hasFlag('--running') ? ['run', '-d', '--name', name, 'busybox', 'sleep', '3600'] : ['run', '--name', name, 'busybox', 'true']);
     const logPath = (await suite.docker(['inspect', '-f', '{{.LogPath}}', name])).stdout.trim();
     writeLog(logPath, 50 * MiB, !hasFlag('--two-streams'));
     const socket = suite.dockerHost.replace('unix://', '');
