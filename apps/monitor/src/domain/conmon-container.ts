@@ -22,7 +22,8 @@ import {
 } from '@berth/shim-core';
 import { type ConmonPaths, conmonPaths, createUnderConmon } from '../clients/conmon';
 import { ConmonStdin } from './conmon-stdin';
-import { openK8sLog } from './k8s-log';
+import { LogRotator } from './log-rotation';
+import { openRotatedK8sLog } from './rotated-log';
 
 /** How often the exit file and conmon's pid are checked besides inotify (which a busy dir can overflow). */
 const POLL_MS = 500;
@@ -82,6 +83,8 @@ export class ConmonContainer implements ShimContainer {
   private poll: NodeJS.Timeout | undefined;
   private starting = false;
   private readonly stdin: ConmonStdin;
+  /** Docker's max-size/max-file, done here while the container runs (conmon itself would truncate). */
+  private readonly rotator: LogRotator | undefined;
   /** A StdinOnce container's stdin is closed by the first client that closes it, once a run. */
   private stdinTaken = false;
   /** Attach followers still reading this run's output from the log. */
@@ -102,6 +105,11 @@ export class ConmonContainer implements ShimContainer {
     this.execs = new Execs(this.rt, bundle, o.id);
     this.p = conmonPaths(bundle, o);
     this.stdin = new ConmonStdin(bundle);
+    this.rotator = o.logMaxSize > 0 ? new LogRotator(this.p.log, this.p.ctl, o.logMaxSize, Math.max(1, o.logMaxFile), logger) : undefined;
+  }
+
+  private get maxFile(): number {
+    return this.o.logMaxSize > 0 ? Math.max(1, this.o.logMaxFile) : 1;
   }
 
   private get exitFile(): string {
@@ -188,10 +196,12 @@ export class ConmonContainer implements ShimContainer {
     }
     this.poll = setInterval(check, POLL_MS);
     this.poll.unref();
+    this.rotator?.start();
     check();
   }
 
   private stopWatching(): void {
+    this.rotator?.stop();
     this.watcher?.close();
     this.watcher = undefined;
     if (this.poll) clearInterval(this.poll);
@@ -213,6 +223,7 @@ export class ConmonContainer implements ShimContainer {
         rec = { exitCode: lostCode ?? 255, exitedUnixMs: Date.now() };
       }
       await traced('monitor exit: conmon ends', this.o.id, conmonEnded(readPid(this.p.conmonPid)));
+      this.rotator?.settle();
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
       rmSync(this.exitFile, { force: true });
@@ -300,7 +311,7 @@ export class ConmonContainer implements ShimContainer {
     let left = false;
     const from = existsSync(this.p.log) ? statSync(this.p.log).size : 0;
     const follower = (async () => {
-      const it = await openK8sLog(this.p.log, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until, onEnd: this.onExit } });
+      const it = await openRotatedK8sLog(this.p.log, this.maxFile, { tail: -1, sinceNano: 0n, untilNano: 0n, fromOffset: from, follow: { ended: () => left || this.exits >= until, onEnd: this.onExit } }, this.rotator?.onRotate);
       for await (const batch of it) {
         if (left) break;
         // Consecutive rows of one stream go out as one message: a row each would be a message each.
@@ -355,13 +366,13 @@ export class ConmonContainer implements ShimContainer {
   async logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer | LogLine[]>> {
     const until = this.exits + 1;
     const live = opts.follow && this.live();
-    return openK8sLog(this.p.log, {
+    return openRotatedK8sLog(this.p.log, this.maxFile, {
       tail: opts.tail,
       sinceNano: opts.sinceNano,
       untilNano: opts.untilNano,
       follow: live ? { ended: () => opts.left() || this.exits >= until } : undefined,
       frames: opts.frames,
-    });
+    }, this.rotator?.onRotate);
   }
 
   async exec(execId: string, processJson: Buffer, out: (s: StreamName, b: Buffer) => void): Promise<ExecHandle> {

@@ -161,10 +161,14 @@ function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | unde
   return w.take();
 }
 
-/** Where the last `n` rows of the open file begin, reading back from its end a chunk at a time. */
-async function tailOffset(fh: FileHandle, n: number): Promise<number> {
+/**
+ * Where the last `n` rows of the open file begin, reading back from its end a chunk at a time.
+ * `counted`, when given, gets how many rows that is (fewer than `n` when the file has fewer).
+ */
+export async function tailOffset(fh: FileHandle, n: number, counted?: { rows: number }): Promise<number> {
   const size = (await fh.stat()).size;
   let pos = size;
+  if (counted) counted.rows = 0;
   if (n === 0) return pos;
   let seen = 0;
   const buf = Buffer.alloc(64 * 1024);
@@ -175,9 +179,14 @@ async function tailOffset(fh: FileHandle, n: number): Promise<number> {
     for (let i = len - 1; i >= 0; i--) {
       // The newline that ends the file closes the last row; every other one ends the row before a start.
       if (buf[i] !== NL || pos + i === size - 1) continue;
-      if (++seen === n) return pos + i + 1;
+      if (++seen === n) {
+        if (counted) counted.rows = n;
+        return pos + i + 1;
+      }
     }
   }
+  // The first row has no newline before it.
+  if (counted) counted.rows = size > 0 ? seen + 1 : 0;
   return 0;
 }
 

@@ -29,6 +29,7 @@ import { groupAddGids, validateLogConfig } from './host-config-defaults';
 import { resolveUser } from './user';
 import { adaptHostConfig, specResources } from './resources';
 import { containerRemap, idMappingsFor, validateUserns } from './userns';
+import { parseSize } from './json-file-opts';
 import { chooseMonitor } from './monitor-choice';
 
 const TINI = '/usr/bin/tini-static';
@@ -165,7 +166,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
       idMappings: idMappingsFor(containerRemap(ctx.d.config, hostConfig)),
     });
     const logOpts = { ...ctx.d.config.logOpts, ...(hostConfig.LogConfig?.Config ?? {}) };
-    const monitor = chooseMonitor(ctx.d.config.defaultMonitor, { tty: merged.config.Tty, openStdin: merged.config.OpenStdin, logDriver: hostConfig.LogConfig?.Type || 'json-file', logMaxSize: parseSize(logOpts['max-size']) });
+    const monitor = chooseMonitor(ctx.d.config.defaultMonitor, { tty: merged.config.Tty, openStdin: merged.config.OpenStdin, logDriver: hostConfig.LogConfig?.Type || 'json-file' });
     if (monitor) {
       rec.monitor = monitor;
       // conmon writes the k8s-file format; LogPath names the file that is really there.
@@ -212,11 +213,4 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   }
 }
 
-/** "10m", "1g", "512k", "100" -> bytes; 0 when unset. */
-export function parseSize(s: string | undefined): number {
-  if (!s) return 0;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$/i.exec(s.trim());
-  if (!m) throw invalidArgument(`invalid size: '${s}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.floor(Number(m[1]) * mult);
-}
+export { parseSize };

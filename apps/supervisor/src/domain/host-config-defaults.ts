@@ -1,4 +1,5 @@
 import { invalidArgument } from '@berth/errors';
+import { validateJsonFileOpts } from './json-file-opts';
 import type { HostConfig } from './model';
 
 /** The log drivers this engine has; dockerd refuses any other name at create. */
@@ -42,6 +43,7 @@ export function validateLogConfig(hc: HostConfig): void {
   if (type === 'none' && Object.keys(hc.LogConfig?.Config ?? {}).length) {
     throw invalidArgument(`unknown log opt '${Object.keys(hc.LogConfig!.Config!)[0]}' for none log driver`);
   }
+  if (!type || type === 'json-file') validateJsonFileOpts(hc.LogConfig?.Config ?? {});
 }
 
 /** `--group-add`: numeric gids as given, names looked up in the image's /etc/group. */

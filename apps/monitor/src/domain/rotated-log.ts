@@ -1,0 +1,183 @@
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { LogLine } from '@berth/json-log';
+import { type K8sReadOptions, openK8sLog, tailOffset } from './k8s-log';
+import { rotatedName } from './log-rotation';
+
+/** How often a follower looks for a log not created yet (conmon creates it when the container starts). */
+const APPEAR_POLL_MS = 50;
+
+/** One file of the log, held open by descriptor: a rotation renames (or, with max-file 1, removes) its name. */
+interface Piece {
+  fd: number;
+  ino: number;
+}
+
+function openPiece(path: string): Piece | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return { fd, ino: fstatSync(fd).ino };
+}
+
+function inodeAt(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file behind our descriptor, whatever it is called by now (the row scan of `k8s-log.ts` opens by path). */
+const byDescriptor = (p: Piece) => `/proc/self/fd/${p.fd}`;
+
+async function rowsFromEnd(p: Piece, n: number, counted: { rows: number }): Promise<number> {
+  const fh = await open(byDescriptor(p), 'r');
+  try {
+    return await tailOffset(fh, n, counted);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Tells a follower, in the same turn, that the log's path has a new file (the rotation is done). */
+export type OnRotate = (rotated: () => void) => () => void;
+
+/**
+ * A conmon log with its rotated files (`.N` … `.1`, then the live one) as one log, oldest first.
+ * The files are opened newest first and the same file met twice (a rotation while opening) is
+ * read once, so a rotation during the read neither loses nor repeats rows of the snapshot.
+ * `--tail` counts back from the end across files. A follower reads the live file until a
+ * rotation gives the path a new file (conmon has then closed the old one, so its end is its
+ * end), then goes on with the file that came after it. With `onRotate` (the rotator in this
+ * process) each new file is opened the moment it exists, so a follower that lags behind the
+ * writer by more than max-file files still reads every one: it holds them open.
+ */
+export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sReadOptions & { frames?: undefined }, onRotate?: OnRotate): Promise<AsyncGenerator<LogLine[]>>;
+export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sReadOptions, onRotate?: OnRotate): Promise<AsyncGenerator<Buffer | LogLine[]>>;
+export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sReadOptions, onRotate?: OnRotate): Promise<AsyncGenerator<Buffer | LogLine[]>> {
+  const pieces: Piece[] = [];
+  const seen = new Set<number>();
+  const follow = o.follow;
+  let off: (() => void) | undefined;
+  const closeAll = () => {
+    off?.();
+    off = undefined;
+    for (const p of pieces.splice(0)) closeSync(p.fd);
+  };
+  const add = (p: Piece | undefined): boolean => {
+    if (!p) return false;
+    if (seen.has(p.ino)) {
+      closeSync(p.fd);
+      return false;
+    }
+    seen.add(p.ino);
+    pieces.push(p);
+    return true;
+  };
+  let startAt = 0;
+  let startOffset = 0;
+  try {
+    // Newest first; max-file 1 has a `.1` only for a moment, while conmon opens the new file.
+    const found: Piece[] = [];
+    for (const name of [path, ...Array.from({ length: Math.max(1, maxFile - 1) }, (_, i) => rotatedName(path, i + 1))]) {
+      const p = openPiece(name);
+      if (!p) continue;
+      if (seen.has(p.ino)) {
+        closeSync(p.fd);
+        continue;
+      }
+      seen.add(p.ino);
+      found.unshift(p);
+      // A live attach only wants what comes after the offset it took of the live file.
+      if (o.fromOffset !== undefined) break;
+    }
+    pieces.push(...found);
+    if (follow && onRotate) {
+      off = onRotate(() => {
+        // A follower still waiting for the first file: that file is `.1` by now.
+        if (!pieces.length) add(openPiece(rotatedName(path, 1)));
+        add(openPiece(path));
+      });
+    }
+    startAt = o.fromOffset !== undefined ? pieces.length - 1 : 0;
+    startOffset = o.fromOffset ?? 0;
+    if (o.fromOffset === undefined && o.tail >= 0) {
+      let left = o.tail;
+      const counted = { rows: 0 };
+      for (let i = pieces.length - 1; i >= 0; i--) {
+        startAt = i;
+        startOffset = await rowsFromEnd(pieces[i]!, left, counted);
+        left -= counted.rows;
+        if (left <= 0) break;
+      }
+    }
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+  // No file yet (a container not started) and no follower: an empty log.
+  if (!pieces.length && !follow) {
+    closeAll();
+    return openK8sLog(path, o);
+  }
+
+  const rotatedAway = (p: Piece) => {
+    const now = inodeAt(path);
+    return now !== undefined && now !== p.ino;
+  };
+  const isLast = (i: number) => i === pieces.length - 1;
+  const read = (i: number, fromOffset: number) => {
+    const p = pieces[i]!;
+    return openK8sLog(byDescriptor(p), {
+      ...o,
+      tail: -1,
+      fromOffset,
+      follow: follow && !follow.ended() && isLast(i) ? { ended: () => follow.ended() || !isLast(i) || rotatedAway(p), onEnd: follow.onEnd } : undefined,
+    });
+  };
+  /** A rotation this process was not told of: where the file is now tells which name came after it. */
+  const after = (p: Piece): boolean => {
+    let next = path;
+    for (let n = 1; n <= Math.max(1, maxFile - 1); n++) {
+      if (inodeAt(rotatedName(path, n)) === p.ino) {
+        next = n === 1 ? path : rotatedName(path, n - 1);
+        break;
+      }
+    }
+    return add(openPiece(next));
+  };
+
+  // The first file is opened now, so that a log that cannot be read fails the call, not the stream.
+  let first: AsyncGenerator<Buffer | LogLine[]> | undefined;
+  try {
+    if (pieces.length) first = await read(startAt, startOffset);
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+  async function* gen(): AsyncGenerator<Buffer | LogLine[]> {
+    try {
+      let i = startAt;
+      if (first) yield* first;
+      else {
+        while (!pieces.length && !add(openPiece(path)) && !follow!.ended()) await new Promise((r) => setTimeout(r, APPEAR_POLL_MS));
+        if (!pieces.length && !add(openPiece(path))) return;
+        i = 0;
+        yield* await read(0, 0);
+      }
+      for (;;) {
+        if (isLast(i) && !(follow && rotatedAway(pieces[i]!) && after(pieces[i]!))) return;
+        i++;
+        yield* await read(i, 0);
+      }
+    } finally {
+      closeAll();
+    }
+  }
+  return gen();
+}
