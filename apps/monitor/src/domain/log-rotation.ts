@@ -79,12 +79,15 @@ export class LogRotator {
 
   /**
    * After the container's exit: a rotation whose reopen conmon did not live to do leaves no live
-   * file; an empty one stands for it (inspect's LogPath names a file, the next run appends to it).
+   * file; its `.1` becomes the live file again (inspect's LogPath names a file, the next run
+   * appends to it).
    */
   settle(): void {
     this.stop();
     if (!existsSync(this.log)) {
-      closeSync(openSync(this.log, 'a', 0o640));
+      // The rename's file holds the run's last output: it is the current file again.
+      if (existsSync(rotatedName(this.log, 1))) renameSync(rotatedName(this.log, 1), this.log);
+      else closeSync(openSync(this.log, 'a', 0o640));
       this.rotated();
     }
     if (this.maxFile === 1) rmSync(rotatedName(this.log, 1), { force: true });
@@ -143,22 +146,22 @@ export class LogRotator {
       }
     }
     renameSync(this.log, rotatedName(this.log, 1));
-    await this.reopen();
-    if (this.maxFile === 1) rmSync(rotatedName(this.log, 1), { force: true });
+    // A reopen cut short by the exit leaves `.1` the last file: settle() makes it the live one again.
+    if ((await this.reopen()) && this.maxFile === 1) rmSync(rotatedName(this.log, 1), { force: true });
   }
 
   /**
    * conmon opens `<log>.tmp` truncated and renames it over the path: the message must only go
    * when the path is not there, or it would empty a live log. Resolves once the new file exists.
    */
-  private async reopen(): Promise<void> {
-    if (existsSync(this.log)) return;
+  private async reopen(): Promise<boolean> {
+    if (existsSync(this.log)) return false;
     let fd: number;
     try {
       fd = openSync(this.ctl, constants.O_WRONLY | constants.O_NONBLOCK);
     } catch (err) {
       // No reader: conmon is gone and writes nothing more; the next start writes a new log.
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO' || (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO' || (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
     try {
@@ -167,9 +170,10 @@ export class LogRotator {
       closeSync(fd);
     }
     for (const until = Date.now() + REOPEN_DEADLINE_MS; !existsSync(this.log); ) {
-      if (Date.now() > until || this.stopped) return;
+      if (Date.now() > until || this.stopped) return false;
       await new Promise((r) => setTimeout(r, 2));
     }
     this.rotated();
+    return true;
   }
 }
