@@ -76,6 +76,9 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   let attached: Attachment | undefined;
   let extra: Attachment[] = [];
   ctx.creating.add(id);
+  // Only what was made is undone: a snapshotter that is gone must fail the create at once, not
+  // again in the undo's calls to it.
+  let snapshotMade = false;
   // The rootfs snapshot and the network endpoint are independent: prepared side by side. Both
   // have settled before the undo below runs, so it never races a step still on its way.
   const preparing = traced('create: snapshotter.prepare', id, unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} }));
@@ -92,6 +95,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     })();
     const [prepared, networked] = await Promise.allSettled([preparing, networking]);
     if (prepared.status === 'rejected') throw prepared.reason;
+    snapshotMade = true;
     if (networked.status === 'rejected') throw networked.reason;
     const { mounts } = prepared.value;
     let end = span('create: bundle dirs, mounts, files', id);
@@ -201,8 +205,10 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     return { id, warnings };
   } catch (err) {
     if (!containers.byId(id)) {
-      await releaseMounts(peers, id, true, ctx.d.logger).catch(() => undefined);
-      await unary('snapshotter', snaps.remove.bind(snaps), { key: id }).catch(() => undefined);
+      if (snapshotMade) {
+        await releaseMounts(peers, id, true, ctx.d.logger).catch(() => undefined);
+        await unary('snapshotter', snaps.remove.bind(snaps), { key: id }).catch(() => undefined);
+      }
       if (choice.kind === 'network') await releaseNetwork(peers, id).catch(() => undefined);
       rmSync(bundle, { recursive: true, force: true });
       rmSync(files, { recursive: true, force: true });
