@@ -1,22 +1,15 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, run, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 
 // Shims of stopped containers exit after this much idle time: every test here also proves that
 // a new shim is started whenever one is needed again (logs, attach, start, rm).
 process.env.BERTH_SHIM_IDLE_MS = '300';
 
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox();
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s));
 
 /** The container's cgroup directories, under every hierarchy (cgroup v1 has one per controller, v2 one). */
 const cgroupDirs = (id: string) =>

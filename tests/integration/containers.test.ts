@@ -4,20 +4,13 @@ import { hostname } from 'node:os';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, eventually, run, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 import { fixtures } from '../support/fixtures';
 
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox();
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s));
 
 describe('docker run and the container lifecycle', () => {
   it('runs in the foreground and returns the exit code', async () => {

@@ -2,19 +2,12 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox();
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s));
 
 /** `docker <args>` with its stdout digested as it comes (logs of any size, no buffering here). */
 function digest(args: string[], timeoutMs = 120_000): Promise<{ code: number; bytes: number; lines: number; sha: string; head: string; stderr: string }> {

@@ -1,17 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox();
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s));
 
 function monitorPid(id: string): number {
   const pid = suite.monitorPid(id);

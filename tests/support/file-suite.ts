@@ -1,0 +1,20 @@
+import { afterAll, beforeAll } from 'vitest';
+import { Suite } from './berth';
+
+/**
+ * One suite with busybox loaded for a whole test file: started before its first test, its
+ * containers removed and the suite stopped after its last. `use` receives it (the file keeps it
+ * in its own `let suite`).
+ */
+export function busyboxSuiteForFile(use: (s: Suite) => void): void {
+  let suite: Suite | undefined;
+  beforeAll(async () => {
+    suite = await Suite.startWithBusybox();
+    use(suite);
+  });
+  afterAll(async () => {
+    if (!suite) return;
+    await suite.removeAllContainers();
+    await suite.stop();
+  });
+}
