@@ -88,10 +88,10 @@ describe('k8s-file rows', () => {
       for await (const b of await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n, frames: o })) got.push(b as Buffer);
       expect(Buffer.concat(got).equals(framesOfLines(lines, o))).toBe(true);
     }
-    // The tail counts rows whatever their length.
+    // The tail counts lines whatever their length: the P row of 300 000 bytes goes with the F row after it.
     const tail: Buffer[] = [];
     for await (const b of await openK8sLog(f, { tail: 4, sinceNano: 0n, untilNano: 0n, frames: { merge: false, raw: true, stdout: true, stderr: true } })) tail.push(b as Buffer);
-    expect(Buffer.concat(tail).toString()).toBe(Buffer.concat(lines.slice(-4).map((l) => l.line)).toString());
+    expect(Buffer.concat(tail).toString()).toBe(Buffer.concat(lines.slice(-5).map((l) => l.line)).toString());
   });
 
   it('fails at open on a log that cannot be read, before any entry', async () => {
@@ -105,6 +105,13 @@ describe('k8s-file rows', () => {
     const text = (ls: LogLine[]) => ls.map((l) => l.line.toString()).join('');
     expect(text(await all(await openK8sLog(f, { tail: -1, sinceNano: 0n, untilNano: 0n })))).toBe('out 1\nerr 1\npiece-end\n\npartial');
     expect(text(await all(await openK8sLog(f, { tail: 2, sinceNano: 0n, untilNano: 0n })))).toBe('\npartial');
+    // conmon's rows of one line (P, then F) are one line to --tail, as the line is to dockerd.
+    expect(text(await all(await openK8sLog(f, { tail: 3, sinceNano: 0n, untilNano: 0n })))).toBe('piece-end\n\npartial');
+    expect(text(await all(await openK8sLog(f, { tail: 4, sinceNano: 0n, untilNano: 0n })))).toBe('err 1\npiece-end\n\npartial');
+    const g = join(dir, 'b.log');
+    writeFileSync(g, ROWS.slice(0, 5).map((r) => `${r}\n`).join(''));
+    expect(text(await all(await openK8sLog(g, { tail: 2, sinceNano: 0n, untilNano: 0n })))).toBe('piece-end\n\n');
+    expect(text(await all(await openK8sLog(g, { tail: 1, sinceNano: 0n, untilNano: 0n })))).toBe('\n');
     expect(text(await all(await openK8sLog(f, { tail: 0, sinceNano: 0n, untilNano: 0n })))).toBe('');
     expect(text(await all(await openK8sLog(f, { tail: 100, sinceNano: 0n, untilNano: 0n })))).toBe('out 1\nerr 1\npiece-end\n\npartial');
     expect(text(await all(await openK8sLog(f, { tail: -1, sinceNano: 1796134608000000001n, untilNano: 1796134608103160230n })))).toBe('piece-end\n\n');

@@ -162,32 +162,71 @@ function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | unde
 }
 
 /**
- * Where the last `n` rows of the open file begin, reading back from its end a chunk at a time.
- * `counted`, when given, gets how many rows that is (fewer than `n` when the file has fewer).
+ * Where the last `n` lines of the open file begin, reading back from its end a chunk at a time.
+ * A line is what Docker's `--tail` counts: conmon writes one in several rows when it reads it in
+ * pieces (`P` rows, then an `F` row), which happens under load even to short lines, so only `F`
+ * rows end one; trailing `P` rows (a line still being written) count as one line. `counted`, when
+ * given, gets how many lines that is (fewer than `n` when the file has fewer).
  */
 export async function tailOffset(fh: FileHandle, n: number, counted?: { rows: number }): Promise<number> {
   const size = (await fh.stat()).size;
-  let pos = size;
   if (counted) counted.rows = 0;
-  if (n === 0) return pos;
-  let seen = 0;
+  if (n === 0 || size === 0) return size;
   const buf = Buffer.alloc(64 * 1024);
+  const head = Buffer.alloc(HEAD_BYTES);
+  let pos = size;
+  let len = 0;
+  /** Whether the row starting at `at` is a full (`F`) one: from the chunk in hand, else one small read. */
+  const full = async (at: number): Promise<boolean> => {
+    if (at >= pos && at + HEAD_BYTES <= pos + len) return rowIsFull(buf, at - pos, pos + len - at);
+    const { bytesRead } = await fh.read(head, 0, HEAD_BYTES, at);
+    return rowIsFull(head, 0, bytesRead);
+  };
+  let target = -1; // F rows to pass: n, plus one when the last row is F (its line is among the n)
+  let fulls = 0;
+  let lastPartial = false;
+  let rowEnd = size - 1; // the newline (or last byte) of the row whose start is looked for
+  /** The row [start, rowEnd] is known: counts it; the offset when the n lines begin after it. */
+  const row = async (start: number): Promise<number | undefined> => {
+    const f = await full(start);
+    if (target < 0) {
+      lastPartial = !f;
+      target = f ? n + 1 : n;
+    }
+    if (f && ++fulls === target) return rowEnd + 1;
+    rowEnd = start - 1;
+    return undefined;
+  };
   while (pos > 0) {
-    const len = Math.min(buf.length, pos);
+    len = Math.min(buf.length, pos);
     pos -= len;
     await fh.read(buf, 0, len, pos);
     for (let i = len - 1; i >= 0; i--) {
-      // The newline that ends the file closes the last row; every other one ends the row before a start.
-      if (buf[i] !== NL || pos + i === size - 1) continue;
-      if (++seen === n) {
+      if (buf[i] !== NL || pos + i >= rowEnd) continue;
+      const at = await row(pos + i + 1);
+      if (at !== undefined) {
         if (counted) counted.rows = n;
-        return pos + i + 1;
+        return at;
       }
     }
   }
   // The first row has no newline before it.
-  if (counted) counted.rows = size > 0 ? seen + 1 : 0;
-  return 0;
+  const at = await row(0);
+  if (counted) counted.rows = at !== undefined ? n : fulls + (lastPartial ? 1 : 0);
+  return at ?? 0;
+}
+
+/** Enough of a row's start for its time, stream and tag. */
+const HEAD_BYTES = 96;
+
+/** `TIME STREAM TAG …`: a row whose tag is not `P` ends a line. */
+function rowIsFull(b: Buffer, from: number, len: number): boolean {
+  const end = from + len;
+  const s1 = b.indexOf(0x20, from);
+  if (s1 < 0 || s1 >= end) return true;
+  const s2 = b.indexOf(0x20, s1 + 1);
+  if (s2 < 0 || s2 + 1 >= end) return true;
+  return b[s2 + 1] !== 0x50;
 }
 
 export async function logSize(path: string): Promise<number> {
