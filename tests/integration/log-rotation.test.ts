@@ -127,4 +127,35 @@ describe('rotation under the conmon monitor', () => {
     expect((await suite.docker(['create', '--name', 'rot-choice', '--log-opt', 'max-size=1m', 'busybox', 'true'])).code).toBe(0);
     expect(await monitorOf('rot-choice')).toBe(process.env.BERTH_TEST_MONITOR === 'shim' ? 'shim' : 'conmon');
   });
+
+  it('kill -9 of the monitor mid-stream loses no line, and rotation goes on after it', async () => {
+    if (process.env.BERTH_TEST_MONITOR === 'shim') return;
+    const script = 'i=0; while [ ! -f /stop ]; do echo line-$i; i=$((i+1)); usleep 1000; done';
+    expect((await suite.docker(['run', '-d', '--name', 'rot-kill', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=10000', 'busybox', 'sh', '-c', script])).code).toBe(0);
+    const follower = spawn('docker', ['logs', '-f', 'rot-kill'], { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
+    let followed = '';
+    follower.stdout.on('data', (d: Buffer) => (followed += d.toString()));
+    const closed = new Promise<number>((res) => follower.on('close', (code) => res(code ?? -1)));
+    await eventually(async () => (await logFiles('rot-kill')).files.length, (k) => k > 3, 60_000);
+    const mon = suite.monitorPid();
+    expect(mon).toBeGreaterThan(0);
+    process.kill(mon, 'SIGKILL');
+    await eventually(async () => alive(mon), (a) => !a);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await eventually(() => inspect('rot-kill', '{{.State.Status}}'), (s) => s === 'running', 60_000)).toBe('running');
+    // A call that needs the monitor starts one; it finds the log as it was left and rotates it again.
+    expect((await suite.docker(['logs', '--tail', '1', 'rot-kill'])).code).toBe(0);
+    const before = (await logFiles('rot-kill')).files.length;
+    expect(await eventually(async () => (await logFiles('rot-kill')).files.length, (k) => k > before + 2, 60_000)).toBeGreaterThan(before + 2);
+    expect((await suite.docker(['exec', 'rot-kill', 'touch', '/stop'])).code).toBe(0);
+    expect((await suite.docker(['wait', 'rot-kill'], { timeoutMs: 60_000 })).stdout.trim()).toBe('0');
+    const lines = await logLines('rot-kill');
+    expect(lines.length).toBeGreaterThan(200);
+    expect(lines).toEqual(counted(0, lines.length));
+    // The follower's connection went with the monitor: what it saw is a prefix, without a gap or a repeat.
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 30_000))]);
+    follower.kill('SIGKILL');
+    const seen = followed.split('\n').slice(0, -1);
+    expect(seen).toEqual(lines.slice(0, seen.length));
+  });
 });
