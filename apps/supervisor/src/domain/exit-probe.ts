@@ -76,37 +76,59 @@ export function signalDirect(rec: ContainerRecord, signal: number, all: boolean)
   }
 }
 
+/** A monitor that answers again is asked for the exit again at most this often. */
+const REASK_MS = 10_000;
+/** A container gone without an exit record, while a monitor answers: the monitor's time to record the exit it saw. */
+const RECORD_GRACE_MS = 5_000;
+
 /**
- * Resolves with the container's exit. Asks the monitor (Wait, never retried: a monitor that is
- * gone does not come back by waiting) and meanwhile probes every second: when the monitor does
- * not answer, the exit record and the kernel decide. A container that still runs without its
- * monitor stays running (it is), until its process is gone. `signalled` is the signal Berth sent
- * straight to it, which then gives the exit code (the runtime that knew it is gone too).
+ * Resolves with the container's exit. Asks the monitor (Wait) and meanwhile probes every second:
+ * when the monitor does not answer, the exit record and the kernel decide. A container that
+ * still runs without its monitor stays running (it is), until its process is gone. A monitor
+ * started again after a crash (conmon's finds the exit on disk) is asked again, and while one
+ * answers, a container gone without a record waits a few seconds for the record it writes: the
+ * exit code is the monitor's, not a guess. `signalled` is the signal Berth sent straight to it,
+ * which then gives the exit code (the runtime that knew it is gone too).
  */
 export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signalled: () => number | undefined): Promise<Exit> {
   return new Promise((resolve) => {
     let done = false;
     let waitFailed = false;
     let probing = false;
+    let askedAt = 0;
+    let goneSince = 0;
+    let call: ReturnType<shimV1.ShimClient['wait']> | undefined;
     const finish = (e: Exit) => {
       if (done) return;
       done = true;
       clearInterval(timer);
-      call.cancel();
+      call?.cancel();
       resolve(e);
     };
-    const call = shim.wait({}, new Metadata(), { deadline: Date.now() + 365 * 24 * 3600_000 }, (err, res) => {
-      if (!err) finish({ exitCode: res.exitCode, exitedUnixMs: Number(res.exitedUnixMs), error: '' });
-      else waitFailed = true;
-    });
+    const ask = () => {
+      waitFailed = false;
+      askedAt = Date.now();
+      call = shim.wait({}, new Metadata(), { deadline: Date.now() + 365 * 24 * 3600_000 }, (err, res) => {
+        if (!err) finish({ exitCode: res.exitCode, exitedUnixMs: Number(res.exitedUnixMs), error: '' });
+        else waitFailed = true;
+      });
+    };
+    ask();
     const probe = async () => {
       if (done || probing) return;
       probing = true;
       try {
-        if (!waitFailed && (await socketAnswers(rec.shimSocket))) return;
+        const answers = await socketAnswers(rec.shimSocket);
+        if (!waitFailed && answers) return;
+        if (waitFailed && answers && Date.now() - askedAt > REASK_MS) ask();
         const exit = readExitRecord(rec);
         if (exit) return finish({ ...exit, error: '' });
-        if (containerAlive(rec)) return;
+        if (containerAlive(rec)) {
+          goneSince = 0;
+          return;
+        }
+        goneSince ||= Date.now();
+        if (answers && Date.now() - goneSince < RECORD_GRACE_MS) return;
         const sig = signalled();
         finish({ exitCode: sig ? 128 + sig : 255, exitedUnixMs: Date.now(), error: sig ? '' : 'container monitor lost: exit status unknown' });
       } finally {
