@@ -124,13 +124,26 @@ describe('docker run and the container lifecycle', () => {
     const r = await suite.docker(['run', '--name', 'chatty', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done']);
     expect(r.code).toBe(0);
     const logPath = (await suite.docker(['inspect', '--format', '{{.LogPath}}', 'chatty'])).stdout.trim();
-    const first = JSON.parse(readFileSync(logPath, 'utf8').split('\n')[0]!);
-    expect(first).toMatchObject({ stream: 'stdout' });
-    expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // Rotated, as dockerd names the files; the current one may be new and empty after the last rotation.
+    const files = [logPath, `${logPath}.1`, `${logPath}.2`, `${logPath}.3`].filter((f) => existsSync(f));
+    const row = files.map((f) => readFileSync(f, 'utf8').split('\n')[0]!).find(Boolean)!;
     const logs = await suite.docker(['logs', 'chatty']);
     const lines = logs.stdout.trim().split('\n');
     expect(lines[lines.length - 1]).toBe('line-299');
-    expect(lines.length).toBeLessThan(300);
+    if (row.startsWith('{')) {
+      // The Node shim writes json-file rows and cuts at the size exactly, as dockerd.
+      const first = JSON.parse(row) as { stream: string; time: string };
+      expect(first).toMatchObject({ stream: 'stdout' });
+      expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(files).toHaveLength(3);
+      expect(lines.length).toBeLessThan(300);
+    } else {
+      // conmon writes its k8s-file rows, converted when read. Its monitor rotates 25 ms after a
+      // write: a burst this short has ended (and conmon with it) before the first rotation, so
+      // one file holds it all (docs/decisions.md; log-rotation.test.ts has a paced writer).
+      expect(row).toMatch(/^\d{4}-\d\d-\d\dT\S+ stdout [PF] line-/);
+      expect(files.length).toBeLessThanOrEqual(3);
+    }
     const tail = await suite.docker(['logs', '--tail', '2', 'chatty']);
     expect(tail.stdout).toBe('line-298\nline-299\n');
     await suite.docker(['rm', 'chatty']);

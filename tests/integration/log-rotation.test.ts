@@ -66,7 +66,7 @@ describe('json-file max-size and max-file', () => {
     for (const t of [1, live, live + 5, rows - 1, rows + 100]) {
       const tail = await logLines('rot-size', ['--tail', String(t)]);
       if (cut) expect(tail, `--tail ${t}`).toEqual(all.slice(all.length - tail.length));
-      else expect(tail, `--tail ${t}`).toEqual(all.slice(-Math.min(t, all.length)));
+      else expect(tail, `--tail ${t}`).toEqual(t === 0 ? [] : all.slice(-Math.min(t, all.length)));
     }
   });
 
@@ -77,7 +77,8 @@ describe('json-file max-size and max-file', () => {
     }
     for (const name of ['rot-bound', 'rot-one']) expect((await suite.docker(['wait', name], { timeoutMs: 120_000 })).stdout.trim()).toBe('0');
     const bound = await logFiles('rot-bound');
-    expect(bound.files.length).toBe(2);
+    // Two files, or one when the exit cut the last rotation short (its renamed file became the current one again).
+    expect([1, 2]).toContain(bound.files.length);
     expect(bound.files.reduce((s, f) => s + statSync(f).size, 0)).toBeLessThan(2 * 60_000);
     const one = await logFiles('rot-one');
     expect(one.files).toEqual([one.path]);

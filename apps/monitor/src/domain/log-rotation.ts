@@ -79,15 +79,15 @@ export class LogRotator {
 
   /**
    * After the container's exit: a rotation whose reopen conmon did not live to do leaves no live
-   * file; one is made (inspect's LogPath names a file, the next run appends to it).
+   * file; its `.1` becomes the live file again (inspect's LogPath names a file, the next run
+   * appends to it). With max-file 2 or more, the `.1` that rename replaced is lost then.
    */
   settle(): void {
     this.stop();
     if (!existsSync(this.log)) {
-      // With max-file 1 the rename's file, which holds the run's last output, is the current file
-      // again (it would be removed otherwise). With more files the rotation is simply complete:
-      // `.1` keeps its place and the current file is new and empty, as dockerd leaves it.
-      if (this.maxFile === 1 && existsSync(rotatedName(this.log, 1))) renameSync(rotatedName(this.log, 1), this.log);
+      // The rename's file holds the run's last output: it is the current file again. (Its
+      // followers hold it open already; a new empty file here instead cut an attach's last lines.)
+      if (existsSync(rotatedName(this.log, 1))) renameSync(rotatedName(this.log, 1), this.log);
       else closeSync(openSync(this.log, 'a', 0o640));
       this.rotated();
     }
