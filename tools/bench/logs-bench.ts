@@ -17,8 +17,9 @@
  * The reference engine (when /usr/sbin/dockerd exists) runs with its own roots and socket under /tmp.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { type Docker, numberOption, stats, timed, withReferenceEngine } from './common';
+import { writeLog } from './log-fixture';
 import { capture, serveCaptured } from './captured-engine';
 import { Suite } from '../../tests/support/berth';
 import { fixtures } from '../../tests/support/fixtures';
@@ -32,30 +33,6 @@ const MiB = 1024 * 1024;
  * read); dockerd's are json-file.
  */
 const K8S = (process.env.BERTH_TEST_MONITOR ?? 'conmon') === 'conmon';
-
-/** `bytes` of json-file (or k8s-file) rows in `path`, one 1 MiB block of short rows repeated (every fourth on stderr unless `oneStream`). */
-function writeLog(path: string, bytes: number, k8s = false, oneStream = false): void {
-  const rows: string[] = [];
-  const second = '2024-05-06T07:08:09';
-  for (let i = 0, n = 0; n < MiB; i++) {
-    const stream = oneStream || i % 4 ? 'stdout' : 'stderr';
-    const frac = String(i).padStart(9, '0');
-    const r = k8s
-      ? `${second}.${frac}+00:00 ${stream} F line ${String(i).padStart(6, '0')} abcdefg\n`
-      : `{"log":"line ${String(i).padStart(6, '0')} abcdefg\\n","stream":"${stream}","time":"${second}.${frac}Z"}\n`;
-    if (n + r.length > MiB) {
-      const pad = k8s ? `${second}.999999999+00:00 stdout F pad` : '{"log":"pad\\n","stream":"stdout","time":"2024-05-06T07:08:09.999999999Z"}';
-      rows.push(`${pad.padEnd(MiB - n - 1, ' ')}\n`);
-      break;
-    }
-    rows.push(r);
-    n += r.length;
-  }
-  const block = Buffer.from(rows.join(''));
-  const fd = openSync(path, 'w');
-  for (let w = 0; w < bytes; w += block.length) writeSync(fd, block);
-  closeSync(fd);
-}
 
 function hwm(pid: number): number {
   try {

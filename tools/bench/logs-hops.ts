@@ -11,29 +11,15 @@
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { closeSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { hasFlag, numberOption, stats } from './common';
 import { CLI_AGENT } from './captured-engine';
+import { writeLog } from './log-fixture';
 import { Suite } from '../../tests/support/berth';
 
 const RUNS = numberOption('--runs', 5);
 const MiB = 1024 * 1024;
 const K8S = (process.env.BERTH_TEST_MONITOR ?? 'conmon') === 'conmon';
-
-function writeLog(path: string, bytes: number, oneStream: boolean): void {
-  const rows: string[] = [];
-  for (let i = 0, n = 0; n < MiB - 200; i++) {
-    const stream = oneStream || i % 4 ? 'stdout' : 'stderr';
-    const t = `2024-05-06T07:08:09.${String(i).padStart(9, '0')}`;
-    const r = K8S ? `${t}+00:00 ${stream} F line ${String(i).padStart(6, '0')} abcdefg\n` : `{"log":"line ${String(i).padStart(6, '0')} abcdefg\\n","stream":"${stream}","time":"${t}Z"}\n`;
-    rows.push(r);
-    n += r.length;
-  }
-  const block = Buffer.from(rows.join(''));
-  const fd = openSync(path, 'w');
-  for (let w = 0; w < bytes; w += block.length) writeSync(fd, block);
-  closeSync(fd);
-}
 
 /** user+system CPU ms of a pid. */
 function cpu(pid: number): number {
@@ -106,11 +92,11 @@ async function main(): Promise<void> {
     const name = `hops-${process.pid}`;
     await suite.docker(hasFlag('--running') ? ['run', '-d', '--name', name, 'busybox', 'sleep', '3600'] : ['run', '--name', name, 'busybox', 'true']);
     const logPath = (await suite.docker(['inspect', '-f', '{{.LogPath}}', name])).stdout.trim();
-    writeLog(logPath, 50 * MiB, !hasFlag('--two-streams'));
+    writeLog(logPath, 50 * MiB, K8S, !hasFlag('--two-streams'));
     const socket = suite.dockerHost.replace('unix://', '');
     const env = { DOCKER_HOST: suite.dockerHost };
     if (hasFlag('--tail')) {
-      writeLog(logPath, 1024 * MiB, false);
+      writeLog(logPath, 1024 * MiB, K8S);
       await tailHops(socket, name, env);
       await suite.docker(['rm', '-f', name]);
       return;
