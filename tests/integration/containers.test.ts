@@ -114,8 +114,8 @@ describe('docker run and the container lifecycle', () => {
     const sup = suite.state().children.supervisor!.pid;
     process.kill(sup, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, 3_000));
+    // SIGKILL ends a stopped process too; a SIGCONT after it races the launcher's reaping (ESRCH).
     process.kill(sup, 'SIGKILL');
-    process.kill(sup, 'SIGCONT');
     const code = await eventually(() => suite.docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'quitter']), (r) => r.stdout.startsWith('exited'));
     expect(code.stdout.trim()).toBe('exited 42');
   });
