@@ -30,6 +30,15 @@ await build({
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
+  // A service's bundle is one source string that V8 keeps in its heap for its whole life (for
+  // lazy compilation and toString): without whitespace and with shorter syntax it is ~30% smaller.
+  // Identifiers are left alone: mangled ones made V8's parse of the bundle keep ~4-8 MiB more
+  // malloc'd memory per process (measured with a bare compile of the bundle), more than the
+  // shorter source saves, and they would make stack traces unreadable. keepNames keeps the names
+  // esbuild's helpers would otherwise lose; the .map maps lines back (NODE_OPTIONS=--enable-source-maps).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
   logLevel: 'warning',
   tsconfig: join(root, 'tsconfig.base.json'),
   define: { __BERTH_VERSION__: JSON.stringify(pkg.version) },
