@@ -12,6 +12,8 @@ export interface ChildSpec {
   name: string;
   command: string;
   args: string[];
+  /** The child's environment (default: the launcher's own). */
+  env?: NodeJS.ProcessEnv;
   /** Resolves when the child is ready to serve (e.g. its socket answers). */
   ready?: () => Promise<void>;
 }
@@ -38,7 +40,7 @@ export class Child {
 
   async start(): Promise<void> {
     this.stopping = false;
-    const proc = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const proc = spawn(this.spec.command, this.spec.args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: this.spec.env });
     this.proc = proc;
     await once(proc, 'spawn');
     Object.assign(this.state, { pid: proc.pid ?? 0, startedAtUnixMs: Date.now(), status: 'running' });

@@ -13,7 +13,7 @@ import { OnDemand } from './on-demand';
 import { controlSocket, type LauncherState, resolvedConfigFile, writeState } from './state';
 import { waitForSocket } from './wait';
 import { probeHealthy } from './health-probe';
-import { serviceNodeFlags } from './node-flags';
+import { serviceEnv, serviceNodeFlags } from './node-flags';
 
 /** Start order: the gateway last, so `DOCKER_HOST` works once it is printed. */
 const ORDER: ServiceName[] = ['images', 'snapshotter', 'netproxy', 'supervisor', 'builder', 'gateway'];
@@ -143,6 +143,7 @@ async function main(): Promise<void> {
         name,
         command: process.execPath,
         args: [...serviceNodeFlags(), main, '--config', configFile],
+        env: serviceEnv(),
         ready: async () => {
           await waitForSocket(socketPath(address), READY_TIMEOUT_MS, name);
           if (!(await probeHealthy(address, 5_000))) throw new Error(`${name} is not healthy`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SERVICE_NODE_FLAGS, serviceNodeFlags } from './node-flags';
+import { SERVICE_MALLOC_ENV, SERVICE_NODE_FLAGS, serviceEnv, serviceNodeFlags } from './node-flags';
 
 describe('service node flags', () => {
   it('bounds the young generation and leaves source maps off by default', () => {
@@ -10,5 +10,10 @@ describe('service node flags', () => {
   it('BERTH_NODE_FLAGS replaces the set, empty meaning none', () => {
     expect(serviceNodeFlags({ BERTH_NODE_FLAGS: ' --enable-source-maps  --max-semi-space-size=4 ' })).toEqual(['--enable-source-maps', '--max-semi-space-size=4']);
     expect(serviceNodeFlags({ BERTH_NODE_FLAGS: '' })).toEqual([]);
+  });
+  it('gives services fixed malloc thresholds unless the environment sets its own', () => {
+    expect(serviceEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', ...SERVICE_MALLOC_ENV });
+    expect(serviceEnv({ MALLOC_TRIM_THRESHOLD_: '0' }).MALLOC_TRIM_THRESHOLD_).toBe('0');
+    expect(serviceEnv({}).MALLOC_MMAP_THRESHOLD_).toBe('131072');
   });
 });
