@@ -106,6 +106,26 @@ describe('openRotatedK8sLog', () => {
     expect(text(got)).toBe(lines(0, 15));
   });
 
+  // Bug pinned: conmon's new file is at the path a moment before the rotator's notice; a follower
+  // that saw it in that moment took it for the exit's cut and ended while the container wrote on.
+  it('a follower that sees the new file before the rotator tells of it goes on to it', async () => {
+    writeFileSync(log, rows(0, 3));
+    let done = false;
+    const silent = () => () => undefined;
+    const it = await openRotatedK8sLog(log, 3, { ...opts, follow: { ended: () => done } }, silent);
+    const got: (Buffer | LogLine[])[] = [];
+    const reading = (async () => {
+      for await (const b of it) got.push(b);
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    renameSync(log, `${log}.rotating`);
+    writeFileSync(log, rows(3, 6));
+    await new Promise((r) => setTimeout(r, 500));
+    done = true;
+    await reading;
+    expect(text(got)).toBe(lines(0, 6));
+  });
+
   it('a follower that comes before the log waits for it, then follows it across a rotation', async () => {
     let done = false;
     const it = await openRotatedK8sLog(log, 1, { ...opts, fromOffset: 0, follow: { ended: () => done } });

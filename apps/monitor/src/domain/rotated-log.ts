@@ -67,6 +67,8 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
   const pieces: Piece[] = [];
   const seen = new Set<number>();
   const follow = o.follow;
+  /** Told that the ended run's files are being cut: a new file at the path is then a copy of rows read. */
+  let reshaped = false;
   let off: (() => void) | undefined;
   const closeAll = () => {
     off?.();
@@ -106,6 +108,7 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
         // Cutting the ended run's file: a follower that has it reads it to its end and stops (the
         // pieces are copies of its rows); one still waiting for its first file takes it now.
         if (reshaping) {
+          reshaped = true;
           if (!pieces.length) add(openPiece(path));
           return;
         }
@@ -153,9 +156,9 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
     });
   };
   /**
-   * A rotation this process was not told of: where the file is now tells which name came after it.
-   * With `onRotate` every new file is told of, and one the path has without it is a piece cut from
-   * files already read (after the run), not a file that came after.
+   * A rotation this process was not told of (yet: conmon's new file is there a moment before the
+   * rotator's notice): where the file is now tells which name came after it. After a notice that
+   * the run's files are being cut, a new file at the path is a copy of rows already read.
    */
   const after = (p: Piece): boolean => {
     let next = path;
@@ -187,7 +190,7 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
         yield* await read(0, 0);
       }
       for (;;) {
-        if (isLast(i) && !(follow && !onRotate && rotatedAway(pieces[i]!) && after(pieces[i]!))) return;
+        if (isLast(i) && !(follow && !reshaped && rotatedAway(pieces[i]!) && after(pieces[i]!))) return;
         i++;
         yield* await read(i, 0);
       }
