@@ -139,10 +139,12 @@ describe('docker run and the container lifecycle', () => {
       expect(lines.length).toBeLessThan(300);
     } else {
       // conmon writes its k8s-file rows, converted when read. Its monitor rotates 25 ms after a
-      // write: a burst this short has ended (and conmon with it) before the first rotation, so
-      // one file holds it all (docs/decisions.md; log-rotation.test.ts has a paced writer).
+      // write: a burst this short has ended (and conmon with it) before the first rotation, and the
+      // monitor cuts the file after the exit as dockerd would have (docs/decisions.md).
       expect(row).toMatch(/^\d{4}-\d\d-\d\dT\S+ stdout [PF] line-/);
       expect(files.length).toBeLessThanOrEqual(3);
+      expect(lines.length).toBeLessThan(300);
+      expect(lines).toEqual(Array.from({ length: lines.length }, (_, i) => `line-${300 - lines.length + i}`));
     }
     const tail = await suite.docker(['logs', '--tail', '2', 'chatty']);
     expect(tail.stdout).toBe('line-298\nline-299\n');

@@ -118,6 +118,8 @@ export class ConmonContainer implements ShimContainer {
 
   /** What the files say: a run whose conmon lives is still going; an exit file not yet recorded is recorded now. */
   async recover(): Promise<void> {
+    // A split of the log a kill -9 cut short, before anything reads the log.
+    this.rotator?.finishOnDisk();
     this.exit = readExitRecord(this.bundle);
     this.status = this.exit ? 'stopped' : 'created';
     const conmon = readPid(this.p.conmonPid);
@@ -223,7 +225,8 @@ export class ConmonContainer implements ShimContainer {
         rec = { exitCode: lostCode ?? 255, exitedUnixMs: Date.now() };
       }
       await traced('monitor exit: conmon ends', this.o.id, conmonEnded(readPid(this.p.conmonPid)));
-      this.rotator?.settle();
+      // Before the exit is answered: a reader after it (an --rm removal's followers too) finds dockerd's files.
+      await this.rotator?.settle();
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
       rmSync(this.exitFile, { force: true });

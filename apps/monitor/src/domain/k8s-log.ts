@@ -166,12 +166,14 @@ function framesOfRows(data: Buffer, last: number, w: FrameWriter): Buffer | unde
  * A line is what Docker's `--tail` counts: conmon writes one in several rows when it reads it in
  * pieces (`P` rows, then an `F` row), which happens under load even to short lines, so only `F`
  * rows end one; trailing `P` rows (a line still being written) count as one line. `counted`, when
- * given, gets how many lines that is (fewer than `n` when the file has fewer).
+ * given, gets how many lines that is (fewer than `n` when the file has fewer). With `continues`
+ * (a rotated file with a newer one after it) trailing `P` rows are the head of a line the newer
+ * file ends and has counted: they are taken, not counted, so `n` 0 gives just them.
  */
-export async function tailOffset(fh: FileHandle, n: number, counted?: { rows: number }): Promise<number> {
+export async function tailOffset(fh: FileHandle, n: number, counted?: { rows: number }, continues = false): Promise<number> {
   const size = (await fh.stat()).size;
   if (counted) counted.rows = 0;
-  if (n === 0 || size === 0) return size;
+  if ((n === 0 && !continues) || size === 0) return size;
   const buf = Buffer.alloc(64 * 1024);
   const head = Buffer.alloc(HEAD_BYTES);
   let pos = size;
@@ -191,7 +193,7 @@ export async function tailOffset(fh: FileHandle, n: number, counted?: { rows: nu
     const f = await full(start);
     if (target < 0) {
       lastPartial = !f;
-      target = f ? n + 1 : n;
+      target = f || continues ? n + 1 : n;
     }
     if (f && ++fulls === target) return rowEnd + 1;
     rowEnd = start - 1;
@@ -212,7 +214,7 @@ export async function tailOffset(fh: FileHandle, n: number, counted?: { rows: nu
   }
   // The first row has no newline before it.
   const at = await row(0);
-  if (counted) counted.rows = at !== undefined ? n : fulls + (lastPartial ? 1 : 0);
+  if (counted) counted.rows = at !== undefined ? n : fulls + (lastPartial && !continues ? 1 : 0);
   return at ?? 0;
 }
 

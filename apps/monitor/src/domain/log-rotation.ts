@@ -1,6 +1,10 @@
 import { closeSync, constants, existsSync, openSync, renameSync, rmSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '@berth/logging';
+import { heldName, rotatedName } from './log-names';
+import { finishSplit, splitOverSize } from './log-split';
+
+export { rotatedName } from './log-names';
 
 /** After a write is seen, the size is looked at once this much later: a fast writer costs a stat per period, not per write. */
 const CHECK_DELAY_MS = 25;
@@ -9,21 +13,19 @@ const POLL_MS = 1_000;
 /** conmon creates the new file as soon as it reads the message; past this it is taken as gone. */
 const REOPEN_DEADLINE_MS = 5_000;
 
-/** `<log>.<n>`: Docker's names for rotated json-file logs, `.1` the newest. */
-export function rotatedName(log: string, n: number): string {
-  return `${log}.${n}`;
-}
-
 /**
  * Docker's max-size/max-file for a log that conmon writes. conmon truncates at its own size limit,
- * so the monitor rotates instead: it shifts `.1 … .(N-2)` up, renames the live file to `.1` (conmon
- * keeps writing into it by its descriptor: nothing is lost) and asks conmon, through its control
- * FIFO (message type 2), to open the path again; conmon then writes a new file there. With
- * max-file 1 Docker keeps only the current file, so `.1` is removed once conmon has the new one
- * (a reader that has it open still reads it to its end).
+ * so the monitor rotates instead: it renames the live file to `<log>.rotating` (conmon keeps
+ * writing into it by its descriptor: nothing is lost) and asks conmon, through its control FIFO
+ * (message type 2), to open the path again; once conmon's new file is there, `.1 … .(N-2)` move
+ * up and the renamed file becomes `.1`. With max-file 1 Docker keeps only the current file, so the
+ * renamed one is removed then (a reader that has it open still reads it to its end). After the
+ * exit, a live file left past max-size (a burst shorter than a check) is cut as dockerd would have
+ * cut it (`log-split.ts`).
  *
  * Everything it needs is on disk: a monitor started again after `kill -9` finds a rename whose
- * reopen was never sent (the live path missing while `.1` is there) and sends it.
+ * reopen was never sent (`.rotating` there, the live path missing) and sends it, or a reopen
+ * whose move to `.1` was not done and does it.
  */
 export class LogRotator {
   private watcher: FSWatcher | undefined;
@@ -31,7 +33,7 @@ export class LogRotator {
   private pending: NodeJS.Timeout | undefined;
   private rotating = false;
   private stopped = false;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(reshaping?: boolean) => void>();
 
   constructor(
     private readonly log: string,
@@ -41,14 +43,18 @@ export class LogRotator {
     private readonly logger: Logger,
   ) {}
 
-  /** Calls `rotated` each time the path has a new file, in the same turn (followers open it at once). */
-  readonly onRotate = (rotated: () => void): (() => void) => {
+  /**
+   * Calls `rotated()` each time the path has a new file, in the same turn (followers open it at
+   * once), and `rotated(true)` just before the ended run's files are cut into pieces (the file at
+   * the path is still the one conmon wrote: a follower waiting for its first file opens it then).
+   */
+  readonly onRotate = (rotated: (reshaping?: boolean) => void): (() => void) => {
     this.listeners.add(rotated);
     return () => this.listeners.delete(rotated);
   };
 
-  private rotated(): void {
-    for (const l of [...this.listeners]) l();
+  private rotated(reshaping?: boolean): void {
+    for (const l of [...this.listeners]) l(reshaping);
   }
 
   start(): void {
@@ -78,33 +84,56 @@ export class LogRotator {
   }
 
   /**
-   * After the container's exit: a rotation whose reopen conmon did not live to do leaves no live
-   * file; its `.1` becomes the live file again (inspect's LogPath names a file, the next run
-   * appends to it). With max-file 2 or more, the `.1` that rename replaced is lost then.
+   * After the container's exit (conmon gone, nothing writes the log): a rotation whose reopen
+   * conmon did not live to do is undone, the renamed file is the live one again with every rotated
+   * file still in its place (inspect's LogPath names a file, the next run appends to it); then a
+   * live file past max-size is cut into Docker's shape. Before the exit is answered: whoever reads
+   * the log after it sees dockerd's files.
    */
-  settle(): void {
+  async settle(): Promise<void> {
     this.stop();
+    this.finishOnDisk();
     if (!existsSync(this.log)) {
-      // The rename's file holds the run's last output: it is the current file again. (Its
-      // followers hold it open already; a new empty file here instead cut an attach's last lines.)
-      if (existsSync(rotatedName(this.log, 1))) renameSync(rotatedName(this.log, 1), this.log);
+      // Its followers hold the renamed file open already and read it to its end.
+      if (existsSync(heldName(this.log))) renameSync(heldName(this.log), this.log);
+      else if (existsSync(rotatedName(this.log, 1))) renameSync(rotatedName(this.log, 1), this.log);
       else closeSync(openSync(this.log, 'a', 0o640));
-      this.rotated();
+      // A follower waiting for its first file: this is it.
+      this.rotated(true);
+    } else if (existsSync(heldName(this.log))) this.moveHeld();
+    try {
+      await splitOverSize(this.log, this.maxSize, this.maxFile, { beforeCommit: () => this.rotated(true) });
+    } catch (err) {
+      // The live file still has every row: it reads correctly, only past max-size.
+      this.logger.warn({ err: String(err), log: this.log }, 'log split failed');
+      this.finishOnDisk();
     }
     if (this.maxFile === 1) rmSync(rotatedName(this.log, 1), { force: true });
   }
 
-  /** A rename left without its reopen (the monitor died in between), or a max-file 1 `.1` left behind. */
+  /** A split a crash cut short is finished (or dropped when not all of it was written); before anything reads the log. */
+  finishOnDisk(): void {
+    try {
+      finishSplit(this.log);
+    } catch (err) {
+      this.logger.warn({ err: String(err), log: this.log }, 'log split not finished');
+    }
+  }
+
+  /** A rename left without its reopen or its move to `.1` (the monitor died in between), or a max-file 1 `.1` left behind. */
   private async recover(): Promise<void> {
+    this.finishOnDisk();
     const first = rotatedName(this.log, 1);
-    if (!existsSync(this.log) && existsSync(first)) {
+    const held = existsSync(heldName(this.log));
+    if (!existsSync(this.log) && (held || existsSync(first))) {
       this.rotating = true;
       try {
-        await this.reopen();
+        if ((await this.reopen()) && held) this.moveHeld();
+        else if (existsSync(this.log) && !held) this.rotated();
       } finally {
         this.rotating = false;
       }
-    }
+    } else if (held) this.moveHeld();
     if (this.maxFile === 1 && existsSync(this.log)) rmSync(first, { force: true });
   }
 
@@ -138,17 +167,30 @@ export class LogRotator {
   }
 
   private async rotate(): Promise<void> {
-    // Renaming over the last name drops the oldest file.
-    for (let n = this.maxFile - 1; n >= 2; n--) {
-      try {
-        renameSync(rotatedName(this.log, n - 1), rotatedName(this.log, n));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    renameSync(this.log, heldName(this.log));
+    // A reopen cut short by the exit leaves the held file: settle() makes it the live one again.
+    if (await this.reopen()) this.moveHeld();
+  }
+
+  /**
+   * conmon has its new file: the rotated files move up (renaming over the last name drops the
+   * oldest) and the held one becomes `.1`, all in one turn, then the followers are told.
+   */
+  private moveHeld(): void {
+    const held = heldName(this.log);
+    if (!existsSync(held)) return;
+    if (this.maxFile === 1) rmSync(held, { force: true });
+    else {
+      for (let n = this.maxFile - 1; n >= 2; n--) {
+        try {
+          renameSync(rotatedName(this.log, n - 1), rotatedName(this.log, n));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
       }
+      renameSync(held, rotatedName(this.log, 1));
     }
-    renameSync(this.log, rotatedName(this.log, 1));
-    // A reopen cut short by the exit leaves `.1` the last file: settle() makes it the live one again.
-    if ((await this.reopen()) && this.maxFile === 1) rmSync(rotatedName(this.log, 1), { force: true });
+    this.rotated();
   }
 
   /**
@@ -170,11 +212,12 @@ export class LogRotator {
     } finally {
       closeSync(fd);
     }
-    for (const until = Date.now() + REOPEN_DEADLINE_MS; !existsSync(this.log); ) {
-      if (Date.now() > until || this.stopped) return false;
+    for (const until = Date.now() + REOPEN_DEADLINE_MS; ; ) {
+      // Stopped first: settle() may have put the held file back at the path meanwhile.
+      if (this.stopped) return false;
+      if (existsSync(this.log)) return true;
+      if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, 2));
     }
-    this.rotated();
-    return true;
   }
 }

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { LogLine } from '@berth/json-log';
 import { type K8sReadOptions, openK8sLog, tailOffset } from './k8s-log';
-import { rotatedName } from './log-rotation';
+import { heldName, rotatedName } from './log-names';
 
 /** How often a follower looks for a log not created yet (conmon creates it when the container starts). */
 const APPEAR_POLL_MS = 50;
@@ -35,17 +35,21 @@ function inodeAt(path: string): number | undefined {
 /** The file behind our descriptor, whatever it is called by now (the row scan of `k8s-log.ts` opens by path). */
 const byDescriptor = (p: Piece) => `/proc/self/fd/${p.fd}`;
 
-async function rowsFromEnd(p: Piece, n: number, counted: { rows: number }): Promise<number> {
+async function rowsFromEnd(p: Piece, n: number, counted: { rows: number }, continues: boolean): Promise<number> {
   const fh = await open(byDescriptor(p), 'r');
   try {
-    return await tailOffset(fh, n, counted);
+    return await tailOffset(fh, n, counted, continues);
   } finally {
     await fh.close();
   }
 }
 
-/** Tells a follower, in the same turn, that the log's path has a new file (the rotation is done). */
-export type OnRotate = (rotated: () => void) => () => void;
+/**
+ * Tells a follower, in the same turn, that the log's path has a new file (the rotation is done),
+ * or with `reshaping` that the ended run's files are about to be cut into pieces (the path's file
+ * is still the one that was written).
+ */
+export type OnRotate = (rotated: (reshaping?: boolean) => void) => () => void;
 
 /**
  * A conmon log with its rotated files (`.N` … `.1`, then the live one) as one log, oldest first.
@@ -63,6 +67,8 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
   const pieces: Piece[] = [];
   const seen = new Set<number>();
   const follow = o.follow;
+  /** Told that the ended run's files are being cut: a new file at the path is then a copy of rows read. */
+  let reshaped = false;
   let off: (() => void) | undefined;
   const closeAll = () => {
     off?.();
@@ -82,9 +88,9 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
   let startAt = 0;
   let startOffset = 0;
   try {
-    // Newest first; max-file 1 has a `.1` only for a moment, while conmon opens the new file.
+    // Newest first; the held file and max-file 1's `.1` are there only for a moment, while conmon opens the new file.
     const found: Piece[] = [];
-    for (const name of [path, ...Array.from({ length: Math.max(1, maxFile - 1) }, (_, i) => rotatedName(path, i + 1))]) {
+    for (const name of [path, heldName(path), ...Array.from({ length: Math.max(1, maxFile - 1) }, (_, i) => rotatedName(path, i + 1))]) {
       const p = openPiece(name);
       if (!p) continue;
       if (seen.has(p.ino)) {
@@ -98,7 +104,14 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
     }
     pieces.push(...found);
     if (follow && onRotate) {
-      off = onRotate(() => {
+      off = onRotate((reshaping) => {
+        // Cutting the ended run's file: a follower that has it reads it to its end and stops (the
+        // pieces are copies of its rows); one still waiting for its first file takes it now.
+        if (reshaping) {
+          reshaped = true;
+          if (!pieces.length) add(openPiece(path));
+          return;
+        }
         // A follower still waiting for the first file: that file is `.1` by now.
         if (!pieces.length) add(openPiece(rotatedName(path, 1)));
         add(openPiece(path));
@@ -111,9 +124,11 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
       const counted = { rows: 0 };
       for (let i = pieces.length - 1; i >= 0; i--) {
         startAt = i;
-        startOffset = await rowsFromEnd(pieces[i]!, left, counted);
+        // A file with a newer one after it: its trailing P rows are the head of a line counted there.
+        startOffset = await rowsFromEnd(pieces[i]!, left, counted, i < pieces.length - 1);
         left -= counted.rows;
-        if (left <= 0) break;
+        // All of a file taken: its first rows may end a line the file before began.
+        if (left <= 0 && (startOffset > 0 || fstatSync(pieces[i]!.fd).size === 0)) break;
       }
     }
   } catch (err) {
@@ -140,7 +155,11 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
       follow: follow && !follow.ended() && isLast(i) ? { ended: () => follow.ended() || !isLast(i) || rotatedAway(p), onEnd: follow.onEnd } : undefined,
     });
   };
-  /** A rotation this process was not told of: where the file is now tells which name came after it. */
+  /**
+   * A rotation this process was not told of (yet: conmon's new file is there a moment before the
+   * rotator's notice): where the file is now tells which name came after it. After a notice that
+   * the run's files are being cut, a new file at the path is a copy of rows already read.
+   */
   const after = (p: Piece): boolean => {
     let next = path;
     for (let n = 1; n <= Math.max(1, maxFile - 1); n++) {
@@ -171,7 +190,7 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
         yield* await read(0, 0);
       }
       for (;;) {
-        if (isLast(i) && !(follow && rotatedAway(pieces[i]!) && after(pieces[i]!))) return;
+        if (isLast(i) && !(follow && !reshaped && rotatedAway(pieces[i]!) && after(pieces[i]!))) return;
         i++;
         yield* await read(i, 0);
       }

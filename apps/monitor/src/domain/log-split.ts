@@ -1,0 +1,195 @@
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { rotatedName } from './log-names';
+
+/** Bytes read or copied at a time: memory stays at this whatever the log's size. */
+const CHUNK = 1024 * 1024;
+const NL = 0x0a;
+
+/** The plan of a split whose pieces are all written: a monitor started again carries it out from this. */
+interface Journal {
+  maxFile: number;
+  /** How many of the pieces are kept (the newest ones); piece 0 is the newest, the live file to be. */
+  pieces: number;
+  /** Inodes of `.1 … .(maxFile-1)` when the pieces were written (0: no file), to find each one again. */
+  olds: number[];
+}
+
+const journalOf = (log: string) => `${log}.split`;
+/** Piece `i` before it takes its name; not a name the reader looks at (`<log>.<n>`). */
+export const pieceName = (log: string, i: number) => `${log}.split.${i}`;
+
+/**
+ * Called after each step that is on disk: a test stops the split there (as a SIGKILL would) and
+ * checks what a monitor started again makes of the files.
+ */
+export type SplitStep = (step: string) => void;
+
+function inodeAt(path: string): number {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return 0;
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Where each piece of the file starts, as dockerd would have cut it writing the same rows: a file
+ * takes rows until it holds max-size bytes or more (the row that gets it there stays in it), then
+ * the next row starts the next file. Only the starts of the newest `keep` pieces are kept, so a
+ * 1 GiB file with a small max-size costs one chunk, not a list of its pieces. The bytes after the
+ * last newline (a row conmon never finished) stay in the last piece.
+ */
+async function pieceStarts(fd: Awaited<ReturnType<typeof open>>, size: number, maxSize: number, keep: number): Promise<{ starts: number[]; total: number }> {
+  const starts = [0];
+  let total = 1;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  // The piece that starts at `from` ends with the row holding byte `from + maxSize - 1`. One read
+  // serves every cut within it; a max-size past the chunk skips to where the next cut is looked for.
+  let want = maxSize - 1;
+  for (let pos = want; pos < size; ) {
+    const { bytesRead } = await fd.read(buf, 0, Math.min(CHUNK, size - pos), pos);
+    if (bytesRead === 0) break;
+    for (let at = want - pos; at < bytesRead; at = want - pos) {
+      const nl = buf.indexOf(NL, at);
+      if (nl < 0 || nl >= bytesRead) break;
+      const from = pos + nl + 1;
+      if (from >= size) return { starts, total };
+      starts.push(from);
+      total++;
+      if (starts.length > keep) starts.shift();
+      want = from + maxSize - 1;
+    }
+    pos = Math.max(pos + bytesRead, want);
+  }
+  return { starts, total };
+}
+
+async function copyRange(src: Awaited<ReturnType<typeof open>>, to: string, start: number, end: number, mode: number): Promise<void> {
+  rmSync(to, { force: true });
+  const out = await open(to, 'wx', mode);
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let pos = start; pos < end; ) {
+      const { bytesRead } = await src.read(buf, 0, Math.min(CHUNK, end - pos), pos);
+      if (bytesRead === 0) throw new Error(`${to}: the log ended at ${pos}, before ${end}`);
+      await out.write(buf, 0, bytesRead);
+      pos += bytesRead;
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+}
+
+/**
+ * Moves every file to its place from the journal. Each step is looked for on disk before it is
+ * done (an old file is found by its inode, a piece by its name), so it runs again from any point
+ * a SIGKILL left it at. The live file is replaced last, by a rename: until then it holds every row.
+ */
+function commit(log: string, j: Journal, step?: SplitStep): void {
+  // Top down: an old `.n` goes up by pieces - 1 names, past the top it is dropped (as dockerd drops it).
+  for (let n = j.maxFile - 1; n >= 1; n--) {
+    const ino = j.olds[n - 1] ?? 0;
+    const to = n + j.pieces - 1;
+    if (!ino || to === n || inodeAt(rotatedName(log, n)) !== ino) continue;
+    if (to <= j.maxFile - 1) renameSync(rotatedName(log, n), rotatedName(log, to));
+    else rmSync(rotatedName(log, n));
+    step?.(`old .${n}`);
+  }
+  for (let i = j.pieces - 1; i >= 0; i--) {
+    if (!existsSync(pieceName(log, i))) continue;
+    renameSync(pieceName(log, i), i === 0 ? log : rotatedName(log, i));
+    step?.(`piece ${i}`);
+  }
+  syncDir(dirname(log));
+  rmSync(journalOf(log), { force: true });
+  syncDir(dirname(log));
+}
+
+/**
+ * A split a crash cut short: with its journal, every piece is written, so it is carried out;
+ * without one, the pieces written so far are dropped (the live file still has every row, and the
+ * split is done again). Returns whether there was anything to do.
+ */
+export function finishSplit(log: string, step?: SplitStep): boolean {
+  let j: Journal | undefined;
+  try {
+    j = JSON.parse(readFileSync(journalOf(log), 'utf8')) as Journal;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') rmSync(journalOf(log), { force: true });
+  }
+  if (j) {
+    commit(log, j, step);
+    return true;
+  }
+  const prefix = `${basename(log)}.split.`;
+  let found = false;
+  for (const f of readdirSync(dirname(log))) {
+    if (!f.startsWith(prefix)) continue;
+    rmSync(join(dirname(log), f), { force: true });
+    found = true;
+  }
+  return found;
+}
+
+/**
+ * A live file past max-size that nothing writes any more (conmon has exited) cut as dockerd would
+ * have cut it while writing: pieces of max-size at row boundaries, the newest max-file of them kept,
+ * the rotated files before them moved up (and dropped past max-file). The file is read by
+ * descriptor and copied a chunk at a time; the pieces are written under names no reader opens, a
+ * journal says they are complete, then each takes its name, the live file last. `beforeCommit` runs
+ * in the same turn as the renames (a follower still waiting for its first file opens the live one
+ * then, so it reads every row of the run). Returns whether the file was cut.
+ */
+export async function splitOverSize(log: string, maxSize: number, maxFile: number, o: { beforeCommit?: () => void; step?: SplitStep } = {}): Promise<boolean> {
+  let src: Awaited<ReturnType<typeof open>>;
+  try {
+    src = await open(log, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  let pieces: number;
+  try {
+    const st = await src.stat();
+    if (st.size < maxSize) return false;
+    const { starts, total } = await pieceStarts(src, st.size, maxSize, maxFile);
+    if (total < 2) return false;
+    pieces = starts.length;
+    // Newest first: piece 0 ends at the end of the file.
+    for (let i = 0; i < pieces; i++) {
+      const start = starts[pieces - 1 - i]!;
+      const end = i === 0 ? st.size : starts[pieces - i]!;
+      await copyRange(src, pieceName(log, i), start, end, st.mode & 0o777);
+      o.step?.(`write ${i}`);
+    }
+  } finally {
+    await src.close();
+  }
+  const j: Journal = { maxFile, pieces, olds: Array.from({ length: maxFile - 1 }, (_, k) => inodeAt(rotatedName(log, k + 1))) };
+  const tmp = `${journalOf(log)}.tmp`;
+  writeFileSync(tmp, JSON.stringify(j));
+  const fd = openSync(tmp, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, journalOf(log));
+  syncDir(dirname(log));
+  o.step?.('journal');
+  o.beforeCommit?.();
+  commit(log, j, o.step);
+  return true;
+}
