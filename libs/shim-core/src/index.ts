@@ -2,6 +2,7 @@ export * from './activity';
 export * from './execs';
 export * from './exit-record';
 export * from './fanout';
+export * from './log-driver';
 export * from './options';
 export * from './process-run';
 export * from './rootfs';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { libcFunction } from './libc';
-import { connectSeqpacket } from './seqpacket';
+import { connectSeqpacket, drainSeqpacket } from './seqpacket';
 
 const socket = libcFunction('int socket(int, int, int)');
 const bind = libcFunction('int bind(int, const void *, uint32_t)');
@@ -55,6 +55,27 @@ describe('connectSeqpacket', () => {
     sock.end();
     await new Promise((r) => setTimeout(r, 50));
     expect(recv(peer, buf, 100, 0)).toBe(0);
+    sock.destroy();
+  });
+
+  it('packets queued when the peer hangs up are read at the end, in order', async () => {
+    const s = server('attach');
+    const sock = connectSeqpacket('attach', s.dir);
+    const peer = accept(s.fd, null, null) as number;
+    const got: string[] = [];
+    sock.on('data', (d: Buffer) => got.push(d.toString()));
+    const ended = new Promise<void>((r) =>
+      sock.on('end', () => {
+        for (const p of drainSeqpacket(sock)) got.push(p.toString());
+        r();
+      }),
+    );
+    // All sent and the peer gone before this process reads any: libuv alone reads only the first.
+    for (const p of ['one', 'two', 'three', 'x'.repeat(9000)]) send(peer, Buffer.from(p), Buffer.byteLength(p), 0);
+    close(peer);
+    await ended;
+    expect(got).toEqual(['one', 'two', 'three', 'x'.repeat(9000)]);
+    expect(drainSeqpacket(sock)).toEqual([]);
     sock.destroy();
   });
 

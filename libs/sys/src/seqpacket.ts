@@ -8,13 +8,25 @@ const SOCK_CLOEXEC = 0o2000000;
 /** sizeof(struct sockaddr_un): sa_family_t and 108 bytes of path. */
 const SOCKADDR_UN = 110;
 
-let lib: { socket: (d: number, t: number, p: number) => number; connect: (fd: number, addr: Buffer, len: number) => number; close: (fd: number) => number } | undefined;
+const MSG_DONTWAIT = 0x40;
+/** Larger than any packet a peer here sends (conmon's are 8 KiB and a byte). */
+const MAX_PACKET = 64 * 1024;
+
+let lib:
+  | {
+      socket: (d: number, t: number, p: number) => number;
+      connect: (fd: number, addr: Buffer, len: number) => number;
+      close: (fd: number) => number;
+      recv: (fd: number, buf: Buffer, len: number, flags: number) => number;
+    }
+  | undefined;
 
 function libc() {
   lib ??= {
     socket: libcFunction('int socket(int domain, int type, int protocol)'),
     connect: libcFunction('int connect(int fd, const void *addr, uint32_t len)'),
     close: libcFunction('int close(int fd)'),
+    recv: libcFunction('intptr_t recv(int fd, void *buf, uintptr_t len, int flags)'),
   };
   return lib;
 }
@@ -25,7 +37,27 @@ interface PipeHandle {
 type PipeWrap = { Pipe: new (type: number) => PipeHandle; constants: { SOCKET: number } };
 
 /**
- * A connected SOCK_SEQPACKET unix socket as a Node stream. `net` cannot open one (libuv guesses
+ * The packets still queued on a socket from `connectSeqpacket` when it emits 'end' (call it from
+ * an 'end' listener, while the fd is open). libuv takes a read shorter than its buffer, which is
+ * every read of a packet, together with the peer's hangup as the end of the stream: packets
+ * behind the one it read are never read. A peer that sends its last packets and closes (conmon
+ * at a container's exit) would lose them.
+ */
+export function drainSeqpacket(sock: Socket): Buffer[] {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+  const out: Buffer[] = [];
+  if (fd < 0) return out;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(MAX_PACKET);
+    const n = libc().recv(fd, buf, MAX_PACKET, MSG_DONTWAIT);
+    if (n <= 0) return out;
+    out.push(buf.subarray(0, n));
+  }
+}
+
+/**
+ * A connected SOCK_SEQPACKET unix socket as a Node stream (packets queued at the peer's hangup:
+ * `drainSeqpacket`). `net` cannot open one (libuv guesses
  * its type as unknown and `new Socket({ fd })` refuses it), but libuv's pipe handle reads and
  * writes any stream-like fd with read(2)/write(2), which keep packet boundaries: each 'data'
  * chunk is one packet and each write of one buffer is one packet (writes of several buffers at

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { delimiter, join } from 'node:path';
-import type { ShimOptions } from '@berth/shim-core';
+import { keepsNoLog, type ShimOptions } from '@berth/shim-core';
 
 export const CONMON = process.env.BERTH_CONMON ?? '/usr/bin/conmon';
 
@@ -71,7 +71,7 @@ export function createUnderConmon(bundle: string, o: ShimOptions, p: ConmonPaths
     '--exit-dir', p.exitDir,
     '--persist-dir', p.persistDir,
     '--socket-dir-path', p.socketDir,
-    '-l', `k8s-file:${p.log}`,
+    '-l', keepsNoLog(o) ? 'none:' : `k8s-file:${p.log}`,
     // Docker's json-file never fsyncs either; a sync at every exit costs the run path.
     '--no-sync-log',
     '--log-level', 'warn',

@@ -4,11 +4,13 @@ import { failedPrecondition } from '@berth/errors';
 import type { LogLine, StreamName } from '@berth/json-log';
 import { type Logger, span, traced, traceDuration } from '@berth/logging';
 import {
+  assertLogReadable,
   type AttachHandle,
   type ExecHandle,
   type ExecState,
   Execs,
   type ExitRecord,
+  keepsNoLog,
   type LogsOptions,
   mountRootfs,
   readExitRecord,
@@ -21,6 +23,7 @@ import {
   writeExitRecord,
 } from '@berth/shim-core';
 import { type ConmonPaths, conmonPaths, createUnderConmon } from '../clients/conmon';
+import { AttachOutput } from './attach-output';
 import { ConmonStdin } from './conmon-stdin';
 import { LogRotator } from './log-rotation';
 import { openRotatedK8sLog } from './rotated-log';
@@ -83,6 +86,9 @@ export class ConmonContainer implements ShimContainer {
   private poll: NodeJS.Timeout | undefined;
   private starting = false;
   private readonly stdin: ConmonStdin;
+  /** `--log-driver none`: attach output comes from conmon's attach socket, there is no log to follow. */
+  private readonly noLog: boolean;
+  private readonly output = new AttachOutput();
   /** Docker's max-size/max-file, done here while the container runs (conmon itself would truncate). */
   private readonly rotator: LogRotator | undefined;
   /** A StdinOnce container's stdin is closed by the first client that closes it, once a run. */
@@ -104,7 +110,8 @@ export class ConmonContainer implements ShimContainer {
     this.rt = new Runtime(o);
     this.execs = new Execs(this.rt, bundle, o.id);
     this.p = conmonPaths(bundle, o);
-    this.stdin = new ConmonStdin(bundle);
+    this.noLog = keepsNoLog(o);
+    this.stdin = new ConmonStdin(bundle, this.noLog ? (p) => this.output.packet(p) : undefined);
     this.rotator = o.logMaxSize > 0 ? new LogRotator(this.p.log, this.p.ctl, o.logMaxSize, Math.max(1, o.logMaxFile), logger) : undefined;
   }
 
@@ -165,8 +172,9 @@ export class ConmonContainer implements ShimContainer {
       this.stdinTaken = false;
       end();
       const pid = await traced('monitor start: conmon + runc create', this.o.id, createUnderConmon(this.bundle, this.o, this.p));
-      // Before `runc start`: stdin sent by a client that attached first is there when the process starts.
-      if (this.o.openStdin) this.stdin.connect();
+      // Before `runc start`: stdin sent by a client that attached first is there when the
+      // process starts, and with no log a client that attached first gets all the output.
+      if (this.o.openStdin || this.noLog) this.stdin.connect();
       try {
         await traced('monitor start: runc start', this.o.id, this.rt.start(pid));
       } catch (err) {
@@ -227,12 +235,15 @@ export class ConmonContainer implements ShimContainer {
       await traced('monitor exit: conmon ends', this.o.id, conmonEnded(readPid(this.p.conmonPid)));
       // Before the exit is answered: a reader after it (an --rm removal's followers too) finds dockerd's files.
       await this.rotator?.settle();
+      // With no log the run's last output is still on the way through the socket conmon closed.
+      if (this.noLog) await this.stdin.drained(1_000);
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
       rmSync(this.exitFile, { force: true });
       this.exit = rec;
       this.status = 'stopped';
       this.exits++;
+      this.output.end();
       for (const wake of [...this.exitWakes]) wake();
       // The supervisor hears of the exit now, while the followers copy the run's last output: a
       // client's wait is held by the gateway until its attach streams have ended (as dockerd
@@ -310,6 +321,7 @@ export class ConmonContainer implements ShimContainer {
    * starts it waits there (bounded) until the socket exists.
    */
   attach(streams: Set<StreamName>, sub: Omit<Subscriber, 'streams'>): AttachHandle {
+    if (this.noLog) return this.attachLive(streams, sub);
     const until = this.exits + 1;
     let left = false;
     const from = existsSync(this.p.log) ? statSync(this.p.log).size : 0;
@@ -343,6 +355,20 @@ export class ConmonContainer implements ShimContainer {
     });
     this.followers.add(follower);
     void follower.finally(() => this.followers.delete(follower));
+    return this.stdinHandle(() => {
+      left = true;
+    });
+  }
+
+  /** With no log: the output of this run (or the next, between runs) as conmon's socket brings it. */
+  private attachLive(streams: Set<StreamName>, sub: Omit<Subscriber, 'streams'>): AttachHandle {
+    const remove = this.output.add({ streams, data: (s, b) => sub.data(s, b), end: () => sub.end() });
+    // A monitor started again after a crash has no connection until a client wants one.
+    if (this.live()) this.stdin.connect();
+    return this.stdinHandle(remove);
+  }
+
+  private stdinHandle(leave: () => void): AttachHandle {
     return {
       stdin: (b: Buffer) => {
         if (!this.o.openStdin) return;
@@ -360,13 +386,12 @@ export class ConmonContainer implements ShimContainer {
         if (this.o.tty) this.stdin.write(Buffer.from([4]));
         this.stdin.close();
       },
-      leave: () => {
-        left = true;
-      },
+      leave,
     };
   }
 
   async logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer | LogLine[]>> {
+    assertLogReadable(this.o);
     const until = this.exits + 1;
     const live = opts.follow && this.live();
     return openRotatedK8sLog(this.p.log, this.maxFile, {

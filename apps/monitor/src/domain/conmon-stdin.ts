@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { connectSeqpacket } from '@berth/sys';
+import { connectSeqpacket, drainSeqpacket } from '@berth/sys';
 
 /** conmon reads at most 32 KiB - 1 of a packet and drops the rest: stdin goes in smaller packets. */
 const PACKET = 8192;
@@ -13,8 +13,10 @@ const MAX_QUEUED = 8 << 20;
  * Writing to it is writing to the container's stdin; ending it (shutdown of our side) is what
  * conmon takes as the client gone, and without `--leave-stdin-open` it then closes the
  * container's stdin: that is StdinOnce. conmon also copies all output to every attached
- * socket with a blocking write, so what arrives here is read and dropped (attach output comes
- * from the log).
+ * socket with a blocking write, so what arrives is always read: it goes to `output` (the
+ * attach output of a container with no log), else it is dropped (attach output comes from the
+ * log). One connection carries both: a second one, closed, would close the container's stdin,
+ * and output still comes after our side is shut for writing.
  */
 export class ConmonStdin {
   private sock: Socket | undefined;
@@ -24,8 +26,12 @@ export class ConmonStdin {
   private closing = false;
   private connected = false;
   private waiters: (() => void)[] = [];
+  private closed: Promise<void> = Promise.resolve();
 
-  constructor(private readonly bundle: string) {}
+  constructor(
+    private readonly bundle: string,
+    private readonly output?: (packet: Buffer) => void,
+  ) {}
 
   /** Connects to the running conmon and sends what waited; a failure leaves stdin unconnected. */
   connect(): void {
@@ -37,11 +43,19 @@ export class ConmonStdin {
     }
     this.connected = true;
     const sock = this.sock;
-    sock.on('data', () => undefined);
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      if (this.sock === sock) this.drop();
+    const output = this.output;
+    sock.on('data', output ? (p: Buffer) => output(p) : () => undefined);
+    // conmon sends the run's last output and closes: what libuv left unread at the hangup.
+    if (output) sock.on('end', () => {
+      for (const p of drainSeqpacket(sock)) output(p);
     });
+    sock.on('error', () => undefined);
+    this.closed = new Promise((resolve) =>
+      sock.on('close', () => {
+        if (this.sock === sock) this.drop();
+        resolve();
+      }),
+    );
     this.pump();
   }
 
@@ -68,6 +82,16 @@ export class ConmonStdin {
   close(): void {
     this.closing = true;
     this.pump();
+  }
+
+  /**
+   * Once conmon has closed the connection (it does as it ends, after the run's last output), or
+   * after `ms`: what it sent before is read by then.
+   */
+  async drained(ms: number): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.closed, new Promise((r) => (t = setTimeout(r, ms)))]);
+    clearTimeout(t);
   }
 
   /** Forgets the connection (conmon or the container is gone); a later run connects again. */

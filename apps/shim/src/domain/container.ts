@@ -4,12 +4,14 @@ import { failedPrecondition } from '@berth/errors';
 import type { Logger } from '@berth/logging';
 import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLogPacked, type StreamName } from '@berth/json-log';
 import {
+  assertLogReadable,
   clearExitRecord,
   type ExecHandle,
   type ExecState,
   type LogsOptions,
   Execs,
   Fanout,
+  keepsNoLog,
   mountRootfs,
   pipeStdio,
   ProcessRun,
@@ -75,7 +77,7 @@ export class Container implements ShimContainer {
   private record(stream: StreamName, splitter: LineSplitter, chunk: Buffer | undefined): void {
     const lines = chunk ? splitter.push(chunk) : [splitter.flush()].filter((b): b is Buffer => !!b);
     if (!lines.length) return;
-    if (this.o.logDriver === 'none') return;
+    if (keepsNoLog(this.o)) return;
     this.log!.writeMany(lines.map((line) => ({ stream, line, timeNano: nowNano() })));
     this.log!.changed();
   }
@@ -194,7 +196,8 @@ export class Container implements ShimContainer {
    * Kept lines (from disk, streamed), then when following new ones until this run's process
    * exits. Rejects when the log cannot be read.
    */
-  logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer>> {
+  async logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer>> {
+    assertLogReadable(this.o);
     const run = this.runs;
     const live = opts.follow && (this.status === 'running' || this.status === 'paused');
     const log = this.log;
