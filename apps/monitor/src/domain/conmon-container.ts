@@ -267,7 +267,6 @@ export class ConmonContainer implements ShimContainer {
     await mountRootfs(this.bundle);
     rmSync(this.exitFile, { force: true });
     rmSync(this.p.initPid, { force: true });
-    this.stdinTaken = false;
     end();
     return traced(step, this.o.id, createUnderConmon(this.bundle, this.o, this.p));
   }
@@ -340,6 +339,8 @@ export class ConmonContainer implements ShimContainer {
       this.rotator?.settle();
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
+      // The next run's stdin is closed by its first client again; one may close it before that run starts.
+      this.stdinTaken = false;
       rmSync(this.exitFile, { force: true });
       this.exit = rec;
       this.status = 'stopped';
