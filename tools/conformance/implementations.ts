@@ -87,7 +87,8 @@ export const IMPLEMENTATIONS: Implementation[] = [
   {
     label: 'shim (node)',
     service: 'shim',
-    harness: { kind: 'monitor', config: OFFLINE, monitor: NODE_SHIM },
+    // Created for the Node shim, as the supervisor makes its containers (json-file log, nothing prepared).
+    harness: { kind: 'monitor', config: { ...OFFLINE, 'default-monitor': 'shim' }, monitor: NODE_SHIM },
     knownGaps: {
       [SHIM_RESTART_CASE]:
         'the Node shim started again after a SIGKILL does not adopt the running container (State says created, pid 0): it holds the stdio and the exit status in its own process; the conmon monitor (issue 13) is the design that survives this',
@@ -214,6 +215,24 @@ function pidsWith(needle: string): number[] {
   return out;
 }
 
+function runtimeOf(bundle: string): { path: string; root: string } {
+  const shim = JSON.parse(readFileSync(join(bundle, 'shim.json'), 'utf8')) as { runtime: { path: string }; runtimeRoot: string };
+  return { path: shim.runtime.path, root: shim.runtimeRoot };
+}
+
+/** Waits (bounded) for a prepare sent at create to have made the runtime container, so none is still on its way when the services go. */
+async function preparedSettled(id: string, bundle: string): Promise<void> {
+  const rt = runtimeOf(bundle);
+  for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    try {
+      if ((JSON.parse(execFileSync(rt.path, ['--root', rt.root, 'state', id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { status: string }).status === 'created') return;
+    } catch {
+      // not made (yet)
+    }
+  }
+}
+
+
 async function onMonitor(shared: SharedSuite, h: Extract<Harness, { kind: 'monitor' }>): Promise<Stood> {
   const { suite } = shared;
   let monitor: ChildProcess | undefined;
@@ -228,6 +247,7 @@ async function onMonitor(shared: SharedSuite, h: Extract<Harness, { kind: 'monit
   // Only the kit may talk to the container: the services go, and so does the monitor the
   // supervisor started at create (ours, by pid); the container's kernel objects stay.
   shared.spent = true;
+  await preparedSettled(id, bundle);
   await stopProcess(suite.proc);
   for (const pid of pidsWith(bundle)) process.kill(pid, 'SIGKILL');
   monitor = await h.monitor.start(id, bundle, socket);

@@ -34,6 +34,8 @@ export interface ShimContainer {
   readonly bundle: string;
   state(): { status: Status; pid: number; exitCode: number; exitedUnixMs: number };
   start(): Promise<number>;
+  /** Makes the runtime's container ahead of a first start, where the implementation can; true when it did. */
+  prepare?(): Promise<boolean>;
   wait(): Promise<ExitRecord>;
   kill(signal: number, all: boolean): Promise<void>;
   pause(pause: boolean): Promise<void>;

@@ -20,6 +20,7 @@ export function shimService(c: Container, exit: () => void): ContractImpl<shimV1
   return {
     state: unaryHandler(() => ({ id: c.o.id, bundle: c.bundle, ...c.state() })),
     start: unaryHandler(async () => ({ pid: await c.start() })),
+    prepare: unaryHandler(async () => ({ prepared: c.prepare ? await c.prepare() : false })),
     kill: unaryHandler(async (r: shimV1.KillRequest) => {
       await c.kill(r.signal, r.all);
       return {};

@@ -30,6 +30,32 @@ import { openRotatedK8sLog } from './rotated-log';
 
 /** How often the exit file and conmon's pid are checked besides inotify (which a busy dir can overflow). */
 const POLL_MS = 500;
+/**
+ * A runtime container made at `docker create` waits this long for its first start; then it is
+ * dropped, so a container left in Created holds no process, as under Docker.
+ */
+const PREPARED_TTL_MS = 30_000;
+
+/** What a prepared runtime container was made from: a spec rewritten since (`docker update`) voids it. */
+function bundleStamp(bundle: string): string {
+  return ['config.json', 'rootfs-mounts.json']
+    .map((f) => {
+      try {
+        const st = statSync(join(bundle, f));
+        return `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join('/');
+}
+
+/** A runtime container made ahead of the first start: conmon is its parent, its init waits on runc's exec FIFO. */
+interface Prepared {
+  pid: number;
+  stamp: string;
+  timer: NodeJS.Timeout;
+}
 
 function alive(pid: number): boolean {
   if (pid <= 0) return false;
@@ -85,6 +111,10 @@ export class ConmonContainer implements ShimContainer {
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starting = false;
+  /** The runtime container `prepare` is making or has made; taken by the first start. */
+  private prepared: Promise<Prepared | undefined> | undefined;
+  /** A prepared container being dropped: nothing makes the next one before it is gone. */
+  private dropping: Promise<void> | undefined;
   private readonly stdin: ConmonStdin;
   /** `--log-driver none`: attach output comes from conmon's attach socket, there is no log to follow. */
   private readonly noLog: boolean;
@@ -135,8 +165,15 @@ export class ConmonContainer implements ShimContainer {
       return;
     }
     if (alive(conmon)) {
+      const runtime = await this.runtimeStatus();
+      if (runtime === 'created') {
+        // Prepared (or a start that died before `runc start`): the supervisor's Start failed or has
+        // not come, so the container is Created; the next start makes it again.
+        await this.drop(conmon, true);
+        return;
+      }
       this.pid = readPid(this.p.initPid);
-      this.status = (await this.runtimeStatus()) === 'paused' ? 'paused' : 'running';
+      this.status = runtime === 'paused' ? 'paused' : 'running';
       this.exit = undefined;
       this.watchExit();
     }
@@ -158,20 +195,96 @@ export class ConmonContainer implements ShimContainer {
     return this.status === 'running' || this.status === 'paused';
   }
 
+  /**
+   * `docker create` is followed by a start at once in nearly every use (`docker run`, compose,
+   * client libraries), and `runc create` is most of a start: it is done here, ahead, for a
+   * container that has never run. The start then finds it made (`takePrepared`).
+   */
+  async prepare(): Promise<boolean> {
+    if (this.live() || this.starting || this.prepared || this.exit || this.dropping) return false;
+    this.prepared = (async (): Promise<Prepared | undefined> => {
+      try {
+        const pid = await this.createRuntime('monitor prepare: conmon + runc create');
+        const timer = setTimeout(() => void this.dropPrepared(), PREPARED_TTL_MS);
+        timer.unref();
+        return { pid, stamp: bundleStamp(this.bundle), timer };
+      } catch (err) {
+        // The start will do it again and report what fails.
+        this.logger.info({ err: String(err) }, 'prepare failed');
+        await this.drop(readPid(this.p.conmonPid), false).catch(() => undefined);
+        return undefined;
+      }
+    })();
+    return (await this.prepared) !== undefined;
+  }
+
+  /** The prepared container's init, when it is still there and made from the bundle as it is now; else 0. */
+  private async takePrepared(): Promise<number> {
+    const p = this.prepared;
+    this.prepared = undefined;
+    const made = p ? await traced('monitor start: prepared wait', this.o.id, p) : undefined;
+    if (!made) return 0;
+    clearTimeout(made.timer);
+    const conmon = readPid(this.p.conmonPid);
+    if (made.stamp === bundleStamp(this.bundle) && alive(made.pid) && alive(conmon) && !existsSync(this.exitFile)) return made.pid;
+    await this.drop(conmon, false);
+    return 0;
+  }
+
+  /** The ttl's end: the prepared container goes, and with it the rootfs mount. */
+  private async dropPrepared(): Promise<void> {
+    if (this.starting || !this.prepared) return;
+    const p = this.prepared;
+    this.prepared = undefined;
+    const made = await p;
+    if (made && !this.starting && !this.live()) await this.drop(readPid(this.p.conmonPid), true);
+  }
+
+  /** Ends a runtime container that never started: conmon, the runtime's state (its init with it), optionally the rootfs mount. */
+  private drop(conmon: number, unmount: boolean): Promise<void> {
+    const run = (async () => {
+      if (alive(conmon)) {
+        try {
+          process.kill(conmon, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await this.deleteRuntimeState('monitor prepare: drop');
+      rmSync(this.exitFile, { force: true });
+      if (unmount) unmountRootfs(this.bundle);
+      this.status = this.exit ? 'stopped' : 'created';
+    })();
+    // Waiters only need it over, not its outcome: the caller of drop hears a failure.
+    const over: Promise<void> = run.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      if (this.dropping === over) this.dropping = undefined;
+    });
+    this.dropping = over;
+    return run;
+  }
+
+  /** Mounts the rootfs and has conmon run `runc create`: the container's init then waits for `runc start`. */
+  private async createRuntime(step: string): Promise<number> {
+    // A previous run's exit may still be deleting its runtime state; that delete must not meet this run's.
+    await this.finishing;
+    await this.dropping;
+    await this.deleteRuntimeState('monitor start: runc delete (stale)');
+    const end = span('monitor start: mount rootfs', this.o.id);
+    await mountRootfs(this.bundle);
+    rmSync(this.exitFile, { force: true });
+    rmSync(this.p.initPid, { force: true });
+    end();
+    return traced(step, this.o.id, createUnderConmon(this.bundle, this.o, this.p));
+  }
+
   async start(): Promise<number> {
     if (this.live() || this.starting) throw failedPrecondition(`container ${this.o.id} is already running`);
     this.starting = true;
     try {
-      // A previous run's exit may still be deleting its runtime state; that delete must not meet this run's.
-      await this.finishing;
-      await this.deleteRuntimeState('monitor start: runc delete (stale)');
-      const end = span('monitor start: mount rootfs', this.o.id);
-      await mountRootfs(this.bundle);
-      rmSync(this.exitFile, { force: true });
-      rmSync(this.p.initPid, { force: true });
-      this.stdinTaken = false;
-      end();
-      const pid = await traced('monitor start: conmon + runc create', this.o.id, createUnderConmon(this.bundle, this.o, this.p));
+      const pid = (await this.takePrepared()) || (await this.createRuntime('monitor start: conmon + runc create'));
       // Before `runc start`: stdin sent by a client that attached first is there when the
       // process starts, and with no log a client that attached first gets all the output.
       if (this.o.openStdin || this.noLog) this.stdin.connect();
@@ -239,6 +352,8 @@ export class ConmonContainer implements ShimContainer {
       if (this.noLog) await this.stdin.drained(1_000);
       writeExitRecord(this.bundle, rec);
       this.stdin.drop();
+      // The next run's stdin is closed by its first client again; one may close it before that run starts.
+      this.stdinTaken = false;
       rmSync(this.exitFile, { force: true });
       this.exit = rec;
       this.status = 'stopped';
@@ -414,6 +529,11 @@ export class ConmonContainer implements ShimContainer {
 
   /** Leaves nothing behind: kills what runs, removes runtime state, unmounts the rootfs. */
   async shutdown(): Promise<void> {
+    // A prepare still on its way must be done before what it makes is taken down below.
+    const made = await this.prepared;
+    this.prepared = undefined;
+    if (made) clearTimeout(made.timer);
+    await this.dropping;
     if (this.live()) {
       if (this.status === 'paused') await this.rt.call('resume', this.o.id).catch(() => undefined);
       await this.rt.kill(9, true).catch(() => undefined);

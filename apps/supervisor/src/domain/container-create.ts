@@ -31,6 +31,7 @@ import { adaptHostConfig, specResources } from './resources';
 import { containerRemap, idMappingsFor, validateUserns } from './userns';
 import { parseSize } from './json-file-opts';
 import { chooseMonitor } from './monitor-choice';
+import { prepareRuntime } from './prepare-runtime';
 
 const TINI = '/usr/bin/tini-static';
 
@@ -200,7 +201,14 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     // The shim is wanted now so that an attach before start sees every byte; if it cannot
     // come up, start (or attach) will try again and report the reason.
     end();
-    await traced('create: monitor ensure', id, ctx.shims.ensure(rec)).catch((err: unknown) => ctx.d.logger.warn({ id, err: messageOf(err) }, 'shim did not start at create'));
+    const ensured = await traced('create: monitor ensure', id, ctx.shims.ensure(rec)).then(
+      () => true,
+      (err: unknown) => {
+        ctx.d.logger.warn({ id, err: messageOf(err) }, 'shim did not start at create');
+        return false;
+      },
+    );
+    if (ensured) prepareRuntime(ctx, rec);
     ctx.d.event('create', rec);
     return { id, warnings };
   } catch (err) {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BerthConfig } from '@berth/config';
 import { writeFileReplace } from '@berth/store';
@@ -50,13 +50,25 @@ export function readHostFile(path: string): string {
   }
 }
 
+/**
+ * Writes over the file itself, and only when its content changes: the runtime container may
+ * already be made (at create) with these files bound into it, and a bind follows the inode, not
+ * the name. A crash mid-write leaves a torn file only in a container that is not running; the
+ * next start writes it again.
+ */
+function rewriteFile(path: string, data: string): void {
+  if (existsSync(path)) {
+    if (readHostFile(path) !== data) writeFileSync(path, data);
+  } else writeFileReplace(path, data);
+}
+
 export function writeContainerFiles(
   paths: { hostname: string; hosts: string; resolvConf: string },
   opts: { hostname: string; hostNetwork: boolean; dns: string[]; dnsSearch: string[]; dnsOptions: string[]; extraHosts: string[]; ip?: string },
 ): void {
-  writeFileReplace(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
-  writeFileReplace(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts, opts.ip));
-  writeFileReplace(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
+  rewriteFile(paths.hostname, `${opts.hostNetwork ? readHostFile('/etc/hostname').trim() : opts.hostname}\n`);
+  rewriteFile(paths.hosts, opts.hostNetwork ? readHostFile('/etc/hosts') : hostsFile(opts.hostname, opts.extraHosts, opts.ip));
+  rewriteFile(paths.resolvConf, resolvConf(readHostFile('/etc/resolv.conf'), opts.dns, opts.dnsSearch, opts.dnsOptions));
 }
 
 /**

@@ -104,6 +104,13 @@ export interface ResizeExecRequest {
 export interface StartRequest {
 }
 
+export interface PrepareRequest {
+}
+
+export interface PrepareResponse {
+  prepared: boolean;
+}
+
 export interface StartResponse {
   pid: number;
 }
@@ -844,6 +851,107 @@ export const StartRequest: MessageFns<StartRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<StartRequest>, I>>(_: I): StartRequest {
     const message = createBaseStartRequest();
+    return message;
+  },
+};
+
+function createBasePrepareRequest(): PrepareRequest {
+  return {};
+}
+
+export const PrepareRequest: MessageFns<PrepareRequest> = {
+  encode(_: PrepareRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePrepareRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PrepareRequest {
+    return {};
+  },
+
+  toJSON(_: PrepareRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrepareRequest>, I>>(base?: I): PrepareRequest {
+    return PrepareRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrepareRequest>, I>>(_: I): PrepareRequest {
+    const message = createBasePrepareRequest();
+    return message;
+  },
+};
+
+function createBasePrepareResponse(): PrepareResponse {
+  return { prepared: false };
+}
+
+export const PrepareResponse: MessageFns<PrepareResponse> = {
+  encode(message: PrepareResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prepared !== false) {
+      writer.uint32(8).bool(message.prepared);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePrepareResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1: {
+          if (tag !== 8) {
+            break;
+          }
+
+          message.prepared = reader.bool();
+          continue;
+        }
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skip(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PrepareResponse {
+    return { prepared: isSet(object.prepared) ? globalThis.Boolean(object.prepared) : false };
+  },
+
+  toJSON(message: PrepareResponse): unknown {
+    const obj: any = {};
+    if (message.prepared !== false) {
+      obj.prepared = message.prepared;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrepareResponse>, I>>(base?: I): PrepareResponse {
+    return PrepareResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrepareResponse>, I>>(object: I): PrepareResponse {
+    const message = createBasePrepareResponse();
+    message.prepared = object.prepared ?? false;
     return message;
   },
 };
@@ -2546,6 +2654,22 @@ export const ShimService = {
     responseSerialize: (value: StartResponse): Buffer => Buffer.from(StartResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartResponse => StartResponse.decode(value),
   },
+  /**
+   * Prepare makes the runtime's container of one that has never run (at `docker create`), so
+   * that its first Start only has to start it. What it made is dropped when the bundle's spec
+   * changes before that Start, when the Start does not come soon, and when the monitor restarts;
+   * Start then does the whole work. `prepared` is false where nothing was made (an
+   * implementation without it, a container that ran before); never an error for that.
+   */
+  prepare: {
+    path: "/berth.shim.v1.Shim/Prepare",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: PrepareRequest): Buffer => Buffer.from(PrepareRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PrepareRequest => PrepareRequest.decode(value),
+    responseSerialize: (value: PrepareResponse): Buffer => Buffer.from(PrepareResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PrepareResponse => PrepareResponse.decode(value),
+  },
   kill: {
     path: "/berth.shim.v1.Shim/Kill",
     requestStream: false,
@@ -2679,6 +2803,14 @@ export interface ShimServer extends UntypedServiceImplementation {
    * runtime's, so the supervisor can map it to Docker's exit codes 126/127.
    */
   start: handleUnaryCall<StartRequest, StartResponse>;
+  /**
+   * Prepare makes the runtime's container of one that has never run (at `docker create`), so
+   * that its first Start only has to start it. What it made is dropped when the bundle's spec
+   * changes before that Start, when the Start does not come soon, and when the monitor restarts;
+   * Start then does the whole work. `prepared` is false where nothing was made (an
+   * implementation without it, a container that ran before); never an error for that.
+   */
+  prepare: handleUnaryCall<PrepareRequest, PrepareResponse>;
   kill: handleUnaryCall<KillRequest, KillResponse>;
   /** Wait returns when the container's init process has exited (at once if it already has). */
   wait: handleUnaryCall<WaitRequest, WaitResponse>;
@@ -2754,6 +2886,28 @@ export interface ShimClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Prepare makes the runtime's container of one that has never run (at `docker create`), so
+   * that its first Start only has to start it. What it made is dropped when the bundle's spec
+   * changes before that Start, when the Start does not come soon, and when the monitor restarts;
+   * Start then does the whole work. `prepared` is false where nothing was made (an
+   * implementation without it, a container that ran before); never an error for that.
+   */
+  prepare(
+    request: PrepareRequest,
+    callback: (error: ServiceError | null, response: PrepareResponse) => void,
+  ): ClientUnaryCall;
+  prepare(
+    request: PrepareRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PrepareResponse) => void,
+  ): ClientUnaryCall;
+  prepare(
+    request: PrepareRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PrepareResponse) => void,
   ): ClientUnaryCall;
   kill(request: KillRequest, callback: (error: ServiceError | null, response: KillResponse) => void): ClientUnaryCall;
   kill(
