@@ -1,6 +1,6 @@
 /**
  * The conmon monitor's cut of a live log past max-size after the exit (issue 13,
- * apps/monitor/src/domain/log-split.ts), reported as numbers, never asserted in tests: the time,
+ * libs/json-log/src/log-split.ts), reported as numbers, never asserted in tests: the time,
  * the CPU and the process's peak RSS of cutting a k8s-file log of `--mib` MiB (1 GiB by default)
  * with a large max-size (few pieces, each copied) and a small one (a cut every few rows, only the
  * newest max-file copied). The peak RSS before the cut is the baseline: the cut streams the file
@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { splitOverSize } from '../../apps/monitor/src/domain/log-split';
+import { splitOverSize } from '@berth/json-log';
 import { numberOption } from './common';
 import { writeLog } from './log-fixture';
 

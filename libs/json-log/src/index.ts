@@ -6,3 +6,5 @@ export * from './reader';
 export * from './row-scan';
 export * from './packed';
 export * from './frames';
+export * from './log-names';
+export * from './log-split';

@@ -1,10 +1,8 @@
 import { closeSync, constants, existsSync, openSync, renameSync, rmSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '@berth/logging';
-import { heldName, rotatedName } from './log-names';
-import { finishSplit, splitOverSize } from './log-split';
+import { finishSplit, heldName, rotatedName, splitOverSize } from '@berth/json-log';
 
-export { rotatedName } from './log-names';
 
 /** After a write is seen, the size is looked at once this much later: a fast writer costs a stat per period, not per write. */
 const CHECK_DELAY_MS = 25;

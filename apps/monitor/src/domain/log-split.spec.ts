@@ -2,8 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LogLine } from '@berth/json-log';
-import { finishSplit, splitOverSize } from './log-split';
+import { finishSplit, type LogLine, splitOverSize } from '@berth/json-log';
 import { openRotatedK8sLog } from './rotated-log';
 
 let dir: string;

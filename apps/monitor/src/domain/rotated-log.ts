@@ -1,8 +1,7 @@
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { LogLine } from '@berth/json-log';
 import { type K8sReadOptions, openK8sLog, tailOffset } from './k8s-log';
-import { heldName, rotatedName } from './log-names';
+import { heldName, type LogLine, rotatedName } from '@berth/json-log';
 
 /** How often a follower looks for a log not created yet (conmon creates it when the container starts). */
 const APPEAR_POLL_MS = 50;
