@@ -45,6 +45,8 @@ function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<stri
 const median = (xs: number[]) => (xs.length ? stats(xs).median : NaN);
 
 async function main(): Promise<void> {
+  // A reader that stops early (`| head`) must not end this process before the suite is stopped.
+  process.stdout.on('error', () => undefined);
   const dir = mkdtempSync('/tmp/berth-logs-tail-');
   const file = join(dir, 'trace.jsonl');
   const suite = await Suite.start(['--default-monitor', MONITOR], 60_000, { env: { BERTH_TRACE: file } });
