@@ -1,5 +1,6 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import { endWithError } from '@berth/grpc';
+import { traced } from '@berth/logging';
 import { filterPacked, forEachPacked, type FrameOptions, framesOfLines, type LogLine, packLines, splitNano } from '@berth/json-log';
 import { shimV1 } from '@berth/proto';
 
@@ -100,7 +101,7 @@ export async function serveLogEntries(call: ServerWritableStream<shimV1.LogsRequ
   let it: LogBatches | undefined;
   const frames = r.frames ? { merge: r.framesMerged, raw: r.framesRaw, stdout: r.stdout, stderr: r.stderr } : undefined;
   try {
-    it = await open({ follow: r.follow, sinceNano: ns(r.sinceUnixSec, r.sinceNanos), untilNano: ns(r.untilUnixSec, r.untilNanos), tail: r.tail, left: () => gone, frames });
+    it = await traced('logs: open', '', open({ follow: r.follow, sinceNano: ns(r.sinceUnixSec, r.sinceNanos), untilNano: ns(r.untilUnixSec, r.untilNanos), tail: r.tail, left: () => gone, frames }));
     call.sendMetadata(new Metadata());
     for await (const batch of it) {
       if (gone) break;

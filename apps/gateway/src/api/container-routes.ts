@@ -16,7 +16,7 @@ import { removeLink } from './link-removal';
 import { withSizes } from './disk-usage-routes';
 import { parseSummaries } from '../domain/stored-records';
 import { attachesEnded } from '../domain/live-attaches';
-import { traced } from '@berth/logging';
+import { span, traced } from '@berth/logging';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === 'True';
 const param = (req: Request, name: string) => String(req.params[name] ?? '');
@@ -50,10 +50,11 @@ export function containerRoutes(b: Backends): Router {
   });
 
   r.get('/containers/:id/json', async (req, res) => {
+    // The CLI's logs call follows its inspect: its monitor is looked up meanwhile, beside the
+    // inspect's own call, for a stopped container too (the lookup starts no monitor).
+    b.shimLookups.prefetch(param(req, 'id'));
     const c = await b.getContainer(param(req, 'id'));
-    // The CLI's logs call follows its inspect: its monitor is looked up meanwhile. Only for a
-    // running container, whose monitor is there: for a stopped one the lookup may start one.
-    if (c.status === 'running') b.shimLookups.prefetch(param(req, 'id'));
+    b.shimLookups.alias(param(req, 'id'), c.id);
     res.setHeader('Content-Type', 'application/json');
     res.end(Buffer.from(c.inspectJson));
   });
@@ -197,8 +198,10 @@ export function containerRoutes(b: Backends): Router {
     // A monitor looked up during the CLI's inspect (shim-lookups.ts) that has gone since is
     // asked of the supervisor again, once: that call failed before any output.
     const looked = b.shimLookups.take(ref);
+    const lookup = span(looked.prefetched ? 'logs: prefetched lookup' : 'logs: supervisor lookup', ref);
     const prefetched = looked.prefetched ? await looked.answer.catch(() => undefined) : undefined;
     const shim = prefetched ?? (looked.prefetched ? await b.shimLookups.fresh(ref).answer : await looked.answer);
+    lookup();
     if ((await serveLogs(req, res, shim, prefetched !== undefined)) === RETRY) await serveLogs(req, res, await b.shimLookups.fresh(ref).answer, false);
   });
 
@@ -220,6 +223,7 @@ async function serveLogs(req: Request, res: Response, shim: { client: shimV1.Shi
   const timestamps = bool(req.query.timestamps);
   const [sinceUnixSec, sinceNanos] = parseTimestamp(req.query.since as string | undefined);
   const [untilUnixSec, untilNanos] = parseTimestamp(req.query.until as string | undefined);
+  const opened = span('logs: monitor open to headers');
   const call = client.logs({
     follow: bool(req.query.follow),
     stdout,
@@ -245,6 +249,7 @@ async function serveLogs(req: Request, res: Response, shim: { client: shimV1.Shi
     const start = () => {
       if (started) return;
       started = true;
+      opened();
       res.status(200);
       res.type(multiplexed && compareVersions(req.apiVersion, '1.42') >= 0 ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
       res.flushHeaders();

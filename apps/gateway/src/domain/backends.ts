@@ -28,7 +28,7 @@ export class Backends {
   /** Channels to container monitors, kept between requests (a connect and handshake each cost more than a short log read). */
   private readonly shims = new SharedChannels();
   /** Monitors looked up during an inspect, for the logs call the CLI sends next (shim-lookups.ts). */
-  readonly shimLookups = new ShimLookups((reference: string) => this.shim(reference));
+  readonly shimLookups = new ShimLookups((reference: string, prefetching: boolean) => this.shim(reference, prefetching));
   constructor(readonly peers: Peers) {}
 
   private get c() {
@@ -107,10 +107,16 @@ export class Backends {
     });
   }
 
-  /** A client for the container's shim, for the streams the gateway serves straight from it. */
-  async shim(reference: string): Promise<{ client: shimV1.ShimClient; tty: boolean; openStdin: boolean; id: string }> {
-    const a = await unary('supervisor', this.c.shimAddress.bind(this.c), { reference });
-    return { client: this.shims.client(shimV1.ShimClient, a.address), tty: a.tty, openStdin: a.openStdin, id: reference };
+  /**
+   * A client for the container's shim, for the streams the gateway serves straight from it.
+   * `servingOnly` (a lookup ahead of a call that may not come) never starts a shim, and has the
+   * channel connect now, so the call that follows finds it ready (one idle for a minute closed).
+   */
+  async shim(reference: string, servingOnly = false): Promise<{ client: shimV1.ShimClient; tty: boolean; openStdin: boolean; id: string }> {
+    const a = await unary('supervisor', this.c.shimAddress.bind(this.c), { reference, servingOnly: servingOnly || undefined });
+    const client = this.shims.client(shimV1.ShimClient, a.address);
+    if (servingOnly) client.getChannel().getConnectivityState(true);
+    return { client, tty: a.tty, openStdin: a.openStdin, id: reference };
   }
 
   async createExec(reference: string, body: Buffer): Promise<string> {

@@ -15,6 +15,40 @@ describe('ShimLookups', () => {
     expect(l.take('db').prefetched).toBe(false);
   });
 
+  it('asks a prefetch not to start a monitor, and a call without one to', async () => {
+    const lookup = vi.fn(async (ref: string, prefetching: boolean) => `${ref}:${prefetching}`);
+    const l = new ShimLookups(lookup);
+    l.prefetch('web');
+    expect(await l.take('web').answer).toBe('web:true');
+    expect(await l.take('web').answer).toBe('web:false');
+    expect(await l.fresh('web').answer).toBe('web:false');
+  });
+
+  it('hands a prefetched answer to a call by the ID the inspect answered, once under either name', async () => {
+    const lookup = vi.fn(async (ref: string) => ref);
+    const l = new ShimLookups(lookup);
+    l.prefetch('web');
+    l.alias('web', 'c0ffee');
+    const a = l.take('c0ffee');
+    expect(a.prefetched).toBe(true);
+    expect(await a.answer).toBe('web');
+    expect(l.take('web').prefetched).toBe(false);
+    // Nothing kept (dropped by a write meanwhile): nothing to alias.
+    l.alias('db', 'beef');
+    expect(l.take('beef').prefetched).toBe(false);
+  });
+
+  it('keeps no failed lookup under its alias either', async () => {
+    const l = new ShimLookups(async () => {
+      throw new Error('no monitor serves it now');
+    });
+    l.prefetch('web');
+    l.alias('web', 'c0ffee');
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(l.size).toBe(0);
+  });
+
   it('drops every answer at any request but GET and HEAD (a rename, remove or create may change what a name names)', () => {
     const l = new ShimLookups(async (ref: string) => ref);
     for (const [method, kept] of [['GET', true], ['HEAD', true], ['POST', false], ['DELETE', false], ['PUT', false]] as const) {

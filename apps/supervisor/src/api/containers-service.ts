@@ -117,7 +117,7 @@ export function containersService(containers: Containers, life: Lifecycle, execs
           (err: unknown) => endWithError(call, err),
         );
     },
-    shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference)),
+    shimAddress: unaryHandler((req: supervisorV1.GetContainerRequest) => life.shimAddress(req.reference, req.servingOnly ?? false)),
     topContainer: unaryHandler((req: supervisorV1.TopContainerRequest) => life.top(req.reference, req.psArgs)),
     pruneContainers: unaryHandler((req: supervisorV1.PruneContainersRequest) => life.prune(req.filtersJson)),
     updateContainer: unaryHandler((req: supervisorV1.UpdateContainerRequest) => life.update(req.reference, req.bodyJson)),

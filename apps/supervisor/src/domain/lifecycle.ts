@@ -1,3 +1,5 @@
+import { traced } from '@berth/logging';
+import { failedPrecondition } from '@berth/errors';
 import { createContainer } from './container-create';
 import { updateContainer } from './container-update';
 import { deleteContainer, pruneContainers, removeContainer } from './container-removal';
@@ -100,9 +102,12 @@ export class Lifecycle implements LifecycleContext {
     return deleteContainer(this, ref, force, removeVolumes);
   }
 
-  async shimAddress(ref: string): Promise<{ address: string; tty: boolean; openStdin: boolean; id: string }> {
+  /** Where the container's shim serves; `servingOnly` never starts one (failed precondition then). */
+  async shimAddress(ref: string, servingOnly = false): Promise<{ address: string; tty: boolean; openStdin: boolean; id: string }> {
     const rec = this.d.containers.get(ref);
-    await this.shims.ensure(rec);
+    if (servingOnly) {
+      if (!(await this.shims.serves(rec))) throw failedPrecondition(`container ${rec.id}: no monitor serves it now`);
+    } else await traced('shimAddress: ensure', rec.id, this.shims.ensure(rec));
     return { id: rec.id, address: `unix://${rec.shimSocket}`, tty: rec.config.Tty, openStdin: rec.config.OpenStdin };
   }
 

@@ -73,6 +73,11 @@ export class ShimPool {
     return this.clients.get(rec.id)?.getChannel().getConnectivityState(false) === connectivityState.READY;
   }
 
+  /** Whether the container's shim serves now; never starts one. */
+  async serves(rec: ContainerRecord): Promise<boolean> {
+    return !this.refused.has(rec.id) && (this.connected(rec) || (await socketAnswers(rec.shimSocket)));
+  }
+
   /** Makes sure the container's shim serves; starts one when none does (first use, or after a reboot). */
   async ensure(rec: ContainerRecord): Promise<void> {
     if (this.connected(rec) || (await socketAnswers(rec.shimSocket))) return;

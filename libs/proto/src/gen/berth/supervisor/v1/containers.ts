@@ -268,6 +268,11 @@ export interface ListContainersResponse {
 
 export interface GetContainerRequest {
   reference: string;
+  /**
+   * ShimAddress only: answer only when the container's shim serves already, never start one
+   * (a lookup ahead of a call that may not come).
+   */
+  servingOnly?: boolean | undefined;
 }
 
 export interface ConnectNetworkRequest {
@@ -3699,13 +3704,16 @@ export const ListContainersResponse: MessageFns<ListContainersResponse> = {
 };
 
 function createBaseGetContainerRequest(): GetContainerRequest {
-  return { reference: "" };
+  return { reference: "", servingOnly: undefined };
 }
 
 export const GetContainerRequest: MessageFns<GetContainerRequest> = {
   encode(message: GetContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.reference !== "") {
       writer.uint32(10).string(message.reference);
+    }
+    if (message.servingOnly !== undefined) {
+      writer.uint32(16).bool(message.servingOnly);
     }
     return writer;
   },
@@ -3725,6 +3733,14 @@ export const GetContainerRequest: MessageFns<GetContainerRequest> = {
           message.reference = reader.string();
           continue;
         }
+        case 2: {
+          if (tag !== 16) {
+            break;
+          }
+
+          message.servingOnly = reader.bool();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -3735,13 +3751,19 @@ export const GetContainerRequest: MessageFns<GetContainerRequest> = {
   },
 
   fromJSON(object: any): GetContainerRequest {
-    return { reference: isSet(object.reference) ? globalThis.String(object.reference) : "" };
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      servingOnly: isSet(object.servingOnly) ? globalThis.Boolean(object.servingOnly) : undefined,
+    };
   },
 
   toJSON(message: GetContainerRequest): unknown {
     const obj: any = {};
     if (message.reference !== "") {
       obj.reference = message.reference;
+    }
+    if (message.servingOnly !== undefined) {
+      obj.servingOnly = message.servingOnly;
     }
     return obj;
   },
@@ -3752,6 +3774,7 @@ export const GetContainerRequest: MessageFns<GetContainerRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetContainerRequest>, I>>(object: I): GetContainerRequest {
     const message = createBaseGetContainerRequest();
     message.reference = object.reference ?? "";
+    message.servingOnly = object.servingOnly ?? undefined;
     return message;
   },
 };
@@ -4203,7 +4226,8 @@ export const ContainersService = {
   },
   /**
    * ShimAddress tells where the container's shim serves berth.shim.v1, for streams (attach,
-   * logs, resize) that the gateway takes straight to the shim.
+   * logs, resize) that the gateway takes straight to the shim. It starts a shim (or the
+   * monitor) when none serves, unless `serving_only` is set: then FAILED_PRECONDITION.
    */
   shimAddress: {
     path: "/berth.supervisor.v1.Containers/ShimAddress",
@@ -4439,7 +4463,8 @@ export interface ContainersServer extends UntypedServiceImplementation {
   waitContainer: handleServerStreamingCall<WaitContainerRequest, WaitContainerResponse>;
   /**
    * ShimAddress tells where the container's shim serves berth.shim.v1, for streams (attach,
-   * logs, resize) that the gateway takes straight to the shim.
+   * logs, resize) that the gateway takes straight to the shim. It starts a shim (or the
+   * monitor) when none serves, unless `serving_only` is set: then FAILED_PRECONDITION.
    */
   shimAddress: handleUnaryCall<GetContainerRequest, ShimAddressResponse>;
   topContainer: handleUnaryCall<TopContainerRequest, TopContainerResponse>;
@@ -4707,7 +4732,8 @@ export interface ContainersClient extends Client {
   ): ClientReadableStream<WaitContainerResponse>;
   /**
    * ShimAddress tells where the container's shim serves berth.shim.v1, for streams (attach,
-   * logs, resize) that the gateway takes straight to the shim.
+   * logs, resize) that the gateway takes straight to the shim. It starts a shim (or the
+   * monitor) when none serves, unless `serving_only` is set: then FAILED_PRECONDITION.
    */
   shimAddress(
     request: GetContainerRequest,
