@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
@@ -133,5 +134,157 @@ describe('docker logs -f when the monitor is killed mid-follow', () => {
     } finally {
       follower.kill('SIGKILL');
     }
+  });
+});
+
+/** Gone, or a zombie (its reaper has not waited for it yet). */
+function ended(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Connects once to a unix socket: true when something listens. */
+function listens(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+describe('a monitor started again without the exit of the run that ended while it was down', () => {
+  // The supervisor is held (SIGSTOP) so it neither probes nor starts the monitor itself: the
+  // monitor comes back (started here with its own command line, as the supervisor would) to
+  // find conmon gone and no exit file. Then the supervisor goes on ('resumed': its open Wait
+  // failed and it asks the monitor again, held past its 10 s between asks so that it does) or
+  // starts again ('restarted': it asks the monitor for the state).
+  async function lostExit(name: string, supervisor: 'resumed' | 'restarted'): Promise<void> {
+    const [id, pid] = (await inspect(name, '{{.Id}} {{.State.Pid}}')).split(' ');
+    const startedAt = Date.parse(await inspect(name, '{{.State.StartedAt}}'));
+    const exitFile = join(suite.execRoot, 'bundles', id!, 'conmon', 'exits', id!);
+    const mon = suite.monitorPid();
+    const cmd = readFileSync(`/proc/${mon}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const conmon = Number(readFileSync(join(suite.execRoot, 'bundles', id!, 'conmon', 'conmon.pid'), 'utf8'));
+    const sup = suite.state().children.supervisor!.pid;
+    process.kill(sup, 'SIGSTOP');
+    try {
+      process.kill(mon, 'SIGKILL');
+      await eventually(async () => alive(mon), (a) => !a);
+      process.kill(Number(pid), 'SIGKILL');
+      expect(await eventually(async () => existsSync(exitFile), (e) => e, 30_000)).toBe(true);
+      rmSync(exitFile);
+      // conmon ends after writing it: the monitor must find it gone (one that still runs would be watched to its end).
+      expect(await eventually(async () => ended(conmon), (e) => e, 30_000)).toBe(true);
+      const again = spawn(cmd[0]!, cmd.slice(1), { detached: true, stdio: 'ignore', cwd: join(suite.execRoot, 'monitor') });
+      again.unref();
+      expect(await eventually(() => listens(join(suite.execRoot, 'monitor.sock')), (l) => l, 30_000)).toBe(true);
+      if (supervisor === 'resumed') await new Promise((r) => setTimeout(r, 11_000));
+    } finally {
+      // SIGKILL ends a stopped process; no SIGCONT after it (it races the launcher's reaping).
+      process.kill(sup, supervisor === 'resumed' ? 'SIGCONT' : 'SIGKILL');
+    }
+    if (supervisor === 'restarted') {
+      await eventually(async () => suite.state().children.supervisor!.pid, (p) => p !== sup && p > 0, 60_000);
+      await eventually(() => suite.docker(['inspect', name]), (r) => r.code === 0, 60_000);
+    }
+    // Settled by the kernel's truth: not running, and no exit code of an earlier run.
+    const wait = await suite.docker(['wait', name], { timeoutMs: 60_000 });
+    expect(wait.stderr).toBe('');
+    expect(wait.code).toBe(0);
+    expect(wait.stdout.trim()).toBe('255');
+    expect(await inspect(name, '{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}')).toBe('exited false 255');
+    expect(Date.parse(await inspect(name, '{{.State.FinishedAt}}'))).toBeGreaterThanOrEqual(startedAt);
+    expect((await suite.docker(['stop', '-t', '1', name], { timeoutMs: 60_000 })).code).toBe(0);
+    // The container is not stuck: it starts again under the monitor that came back.
+    expect((await suite.docker(['start', name], { timeoutMs: 60_000 })).code).toBe(0);
+    expect(await inspect(name, '{{.State.Status}}')).toBe('running');
+    expect((await suite.docker(['rm', '-f', name], { timeoutMs: 60_000 })).code).toBe(0);
+  }
+
+  /** A container that exits 3 on its first run and sleeps on the next, now in its second run. */
+  async function secondRun(name: string): Promise<void> {
+    expect((await suite.docker(['run', '-d', '--name', name, 'busybox', 'sh', '-c', '[ -e /ran ] && exec sleep 300; touch /ran; exit 3'])).code).toBe(0);
+    expect((await suite.docker(['wait', name], { timeoutMs: 60_000 })).stdout.trim()).toBe('3');
+    // The supervisor takes an exit record from within a second of the start as this run's.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await suite.docker(['start', name])).code).toBe(0);
+  }
+
+  for (const supervisor of ['resumed', 'restarted'] as const) {
+    it(`its first run: the exit is 255, never "running" or a hang (supervisor ${supervisor})`, async () => {
+      expect((await suite.docker(['run', '-d', '--name', `md-lost1-${supervisor}`, 'busybox', 'sleep', '300'])).code).toBe(0);
+      await lostExit(`md-lost1-${supervisor}`, supervisor);
+    });
+
+    it(`a later run: not the earlier run's exit code (supervisor ${supervisor})`, async () => {
+      await secondRun(`md-lost2-${supervisor}`);
+      await lostExit(`md-lost2-${supervisor}`, supervisor);
+    });
+  }
+});
+
+describe('stop, kill, pause and top while the monitor is down', () => {
+  it('killed: each answers as with a monitor (the next call that needs one starts it)', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'md-ops', 'busybox', 'sleep', '300'])).code).toBe(0);
+    await killMonitor();
+    const top = await suite.docker(['top', 'md-ops'], { timeoutMs: 60_000 });
+    expect(top.stderr).toBe('');
+    expect(top.stdout).toContain('sleep 300');
+    await killMonitor();
+    const pause = await suite.docker(['pause', 'md-ops'], { timeoutMs: 60_000 });
+    expect(pause.stderr).toBe('');
+    expect(await inspect('md-ops', '{{.State.Status}}')).toBe('paused');
+    await killMonitor();
+    expect((await suite.docker(['unpause', 'md-ops'], { timeoutMs: 60_000 })).stderr).toBe('');
+    expect(await inspect('md-ops', '{{.State.Status}}')).toBe('running');
+    await killMonitor();
+    const kill = await suite.docker(['kill', 'md-ops'], { timeoutMs: 60_000 });
+    expect(kill.stderr).toBe('');
+    expect(await eventually(() => inspect('md-ops', '{{.State.Status}} {{.State.ExitCode}}'), (s) => !s.startsWith('running'), 30_000)).toBe('exited 137');
+    expect((await suite.docker(['wait', 'md-ops'], { timeoutMs: 60_000 })).stdout.trim()).toBe('137');
+  });
+
+  it('killed: stop of a paused container ends it', async () => {
+    expect((await suite.docker(['run', '-d', '--name', 'md-pstop', 'busybox', 'sleep', '300'])).code).toBe(0);
+    expect((await suite.docker(['pause', 'md-pstop'])).code).toBe(0);
+    await killMonitor();
+    const stop = await suite.docker(['stop', '-t', '1', 'md-pstop'], { timeoutMs: 60_000 });
+    expect(stop.stderr).toBe('');
+    expect(await inspect('md-pstop', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 137');
+  });
+
+  it('hung (SIGSTOP): stop and kill end the container, top answers, pause says why; none hangs', async () => {
+    for (const n of ['md-hstop', 'md-hkill', 'md-hop']) expect((await suite.docker(['run', '-d', '--name', n, 'busybox', 'sleep', '300'])).code).toBe(0);
+    const mon = suite.monitorPid();
+    process.kill(mon, 'SIGSTOP');
+    try {
+      const [stop, kill, top, pause] = await Promise.all([
+        suite.docker(['stop', '-t', '1', 'md-hstop'], { timeoutMs: 60_000 }),
+        suite.docker(['kill', 'md-hkill'], { timeoutMs: 60_000 }),
+        suite.docker(['top', 'md-hop'], { timeoutMs: 60_000 }),
+        suite.docker(['pause', 'md-hop'], { timeoutMs: 60_000 }),
+      ]);
+      expect(stop.stderr).toBe('');
+      expect(await inspect('md-hstop', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 137');
+      expect(kill.stderr).toBe('');
+      expect(await eventually(() => inspect('md-hkill', '{{.State.Status}} {{.State.ExitCode}}'), (s) => !s.startsWith('running'), 30_000)).toBe('exited 137');
+      expect(top.stderr).toBe('');
+      expect(top.stdout).toContain('sleep 300');
+      expect(pause.code).toBe(1);
+      expect(pause.stderr.trim()).toMatch(/^Error response from daemon: Cannot pause container [0-9a-f]{64}: its monitor does not answer$/);
+      expect(await inspect('md-hop', '{{.State.Status}}')).toBe('running');
+    } finally {
+      // SIGKILL ends a stopped process; no SIGCONT after it (it races the reaper).
+      process.kill(mon, 'SIGKILL');
+    }
+    await eventually(async () => alive(mon), (a) => !a);
+    expect((await suite.docker(['pause', 'md-hop'], { timeoutMs: 60_000 })).code).toBe(0);
+    expect((await suite.docker(['rm', '-f', 'md-hop'], { timeoutMs: 60_000 })).code).toBe(0);
   });
 });

@@ -52,6 +52,7 @@ export const isAlreadyExists = is('already_exists');
 export const isConflict = is('conflict');
 export const isFailedPrecondition = is('failed_precondition');
 export const isUnavailable = is('unavailable');
+export const isDeadlineExceeded = is('deadline_exceeded');
 
 /** HTTP status Docker answers for each kind (moby's errdefs mapping). */
 export const HTTP_STATUS: Record<ErrorKind, number> = {

@@ -176,6 +176,19 @@ export class ConmonContainer implements ShimContainer {
       this.status = runtime === 'paused' ? 'paused' : 'running';
       this.exit = undefined;
       this.watchExit();
+      return;
+    }
+    // A run started after the last recorded exit (its init.pid is written at each start) ended
+    // while no monitor watched, and conmon's exit file is gone: its code is lost, and the exit
+    // of the run before is not this run's.
+    if (this.startedSince(this.exit)) await this.finish(255);
+  }
+
+  private startedSince(exit: ExitRecord | undefined): boolean {
+    try {
+      return Math.floor(statSync(this.p.initPid).mtimeMs) > (exit?.exitedUnixMs ?? 0);
+    } catch {
+      return false;
     }
   }
 

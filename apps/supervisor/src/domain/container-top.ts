@@ -2,16 +2,29 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { unary } from '@berth/clients';
 import { conflict, invalidArgument, messageOf } from '@berth/errors';
+import { MONITOR_ANSWER_MS, monitorDidNotAnswer } from './exit-probe';
+import { cgroupPids } from './kernel-direct';
 import type { LifecycleContext } from './lifecycle-context';
+import type { ContainerRecord } from './model';
 
 const execFileP = promisify(execFile);
+
+/** The container's pids as its monitor reports them; the cgroup's when no monitor answers (the same list: the runtime reads it there). */
+async function containerPids(ctx: LifecycleContext, rec: ContainerRecord): Promise<number[]> {
+  try {
+    return (await ctx.shims.with(rec, (shim) => unary('shim', shim.pids.bind(shim), {}, { deadlineMs: MONITOR_ANSWER_MS }))).pids;
+  } catch (err) {
+    if (!monitorDidNotAnswer(err)) throw err;
+    ctx.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'monitor did not answer Pids: the cgroup lists them');
+    return cgroupPids(rec);
+  }
+}
 
 /** docker top: the host's ps, narrowed to the container's pids as the shim reports them. */
 export async function topContainer(ctx: LifecycleContext, ref: string, psArgs: string): Promise<{ titles: string[]; processes: { columns: string[] }[] }> {
   const rec = ctx.d.containers.get(ref);
   if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`);
-  const shim = ctx.shims.get(rec);
-  const pids = new Set((await unary('shim', shim.pids.bind(shim), {})).pids);
+  const pids = new Set(await containerPids(ctx, rec));
   const args = (psArgs || '-ef').split(/\s+/).filter(Boolean);
   let out: string;
   try {

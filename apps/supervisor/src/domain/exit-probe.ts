@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { unary } from '@berth/clients';
-import { isUnavailable } from '@berth/errors';
+import { isDeadlineExceeded, isUnavailable } from '@berth/errors';
 import type { shimV1 } from '@berth/proto';
 import { socketAnswers } from '../clients/shim-client';
+import { containerAlive, signalDirect } from './kernel-direct';
 import type { LifecycleContext } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 
@@ -17,62 +18,18 @@ export interface Exit {
   error: string;
 }
 
-/** The bundle's exit record of the current run (one older than the run's start is a past run's). */
+/** An exit of the current run: one older than the run's start is a past run's (a monitor that lost this run's may still hold it). */
+export function ofThisRun(rec: ContainerRecord, exitedUnixMs: number): boolean {
+  return exitedUnixMs >= Date.parse(rec.state.StartedAt) - 1_000;
+}
+
+/** The bundle's exit record of the current run. */
 export function readExitRecord(rec: ContainerRecord): { exitCode: number; exitedUnixMs: number } | undefined {
   try {
     const e = JSON.parse(readFileSync(join(rec.bundle, 'exit.json'), 'utf8')) as { exitCode: number; exitedUnixMs: number };
-    return e.exitedUnixMs >= Date.parse(rec.state.StartedAt) - 1_000 ? e : undefined;
+    return ofThisRun(rec, e.exitedUnixMs) ? e : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** The container's cgroup (v1 or v2 path) as its init process sees it, when `pid` is that init. */
-function cgroupOf(pid: number, id: string): string | undefined {
-  try {
-    const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
-    // A recycled pid is some other process: the container's cgroup path names its id.
-    const line = lines.find((l) => l.startsWith('0::') && l.includes(id)) ?? lines.find((l) => l.includes(id));
-    return line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
-  } catch {
-    return undefined;
-  }
-}
-
-export function containerAlive(rec: ContainerRecord): boolean {
-  if (rec.state.Pid <= 0) return false;
-  try {
-    // A zombie has exited: its parent (the runtime) has not reaped it yet.
-    if (/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${rec.state.Pid}/stat`, 'utf8'))) return false;
-  } catch {
-    return false;
-  }
-  return cgroupOf(rec.state.Pid, rec.id) !== undefined;
-}
-
-/**
- * Signals a container straight through the kernel, for when its monitor does not answer: its
- * init, or with `all` every process of its cgroup.
- */
-export function signalDirect(rec: ContainerRecord, signal: number, all: boolean): void {
-  const pids = new Set<number>([rec.state.Pid]);
-  const cg = all ? cgroupOf(rec.state.Pid, rec.id) : undefined;
-  if (cg) {
-    for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory']) {
-      try {
-        for (const p of readFileSync(join(base, cg, 'cgroup.procs'), 'utf8').split('\n')) if (Number(p) > 0) pids.add(Number(p));
-        break;
-      } catch {
-        // not this hierarchy
-      }
-    }
-  }
-  for (const p of pids) {
-    try {
-      process.kill(p, signal);
-    } catch {
-      // already gone
-    }
   }
 }
 
@@ -83,7 +40,8 @@ const RECORD_GRACE_MS = 5_000;
 
 /**
  * Resolves with the container's exit. Asks the monitor (Wait) and meanwhile probes every second:
- * when the monitor does not answer, the exit record and the kernel decide. A container that
+ * when the monitor does not answer (gone, or hung past a grace once the container is gone), the
+ * exit record and the kernel decide. A container that
  * still runs without its monitor stays running (it is), until its process is gone. A monitor
  * started again after a crash (conmon's finds the exit on disk) is asked again, and while one
  * answers, a container gone without a record waits a few seconds for the record it writes: the
@@ -109,7 +67,9 @@ export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signa
       waitFailed = false;
       askedAt = Date.now();
       call = shim.wait({}, new Metadata(), { deadline: Date.now() + 365 * 24 * 3600_000 }, (err, res) => {
-        if (!err) finish({ exitCode: res.exitCode, exitedUnixMs: Number(res.exitedUnixMs), error: '' });
+        // A monitor that lost this run (its exit happened while it was down, the record gone) may
+        // answer with the exit of the run before: that is no answer.
+        if (!err && ofThisRun(rec, Number(res.exitedUnixMs))) finish({ exitCode: res.exitCode, exitedUnixMs: Number(res.exitedUnixMs), error: '' });
         else waitFailed = true;
       });
     };
@@ -119,7 +79,13 @@ export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signa
       probing = true;
       try {
         const answers = await socketAnswers(rec.shimSocket);
-        if (!waitFailed && answers) return;
+        // An open Wait on a monitor that answers hears the exit first. The kernel is still asked:
+        // a hung monitor accepts connections and never answers, and must not keep a dead
+        // container "running" (the grace below is its time to answer).
+        if (!waitFailed && answers && containerAlive(rec)) {
+          goneSince = 0;
+          return;
+        }
         if (waitFailed && answers && Date.now() - askedAt > REASK_MS) ask();
         const exit = readExitRecord(rec);
         if (exit) return finish({ ...exit, error: '' });
@@ -128,8 +94,10 @@ export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signa
           return;
         }
         goneSince ||= Date.now();
-        if (answers && Date.now() - goneSince < RECORD_GRACE_MS) return;
         const sig = signalled();
+        // A SIGKILL sent past its monitor ended it: 137, no record to wait for (another signal
+        // may have been handled, and the monitor's record then has the true code).
+        if (answers && sig !== 9 && Date.now() - goneSince < RECORD_GRACE_MS) return;
         finish({ exitCode: sig ? 128 + sig : 255, exitedUnixMs: Date.now(), error: sig ? '' : 'container monitor lost: exit status unknown' });
       } finally {
         probing = false;
@@ -140,15 +108,27 @@ export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signa
 }
 
 /**
+ * How long the supervisor waits for a monitor's answer to a call on a user's request (kill, pause,
+ * pids): below the gateway's own deadline for the supervisor's answer, so the user hears why.
+ */
+export const MONITOR_ANSWER_MS = 5_000;
+
+/** A monitor call that failed because no monitor answered (gone and not started again, or hung). */
+export function monitorDidNotAnswer(err: unknown): boolean {
+  return isUnavailable(err) || isDeadlineExceeded(err);
+}
+
+/**
  * Signals through the container's shim; a shim that does not answer is bypassed (the kernel
  * still takes signals), and the signal is remembered as the likely cause of the exit.
  */
 export async function signalContainer(ctx: LifecycleContext, rec: ContainerRecord, signal: number, all: boolean): Promise<void> {
   const shim = ctx.shims.get(rec);
   try {
-    await unary('shim', shim.kill.bind(shim), { signal, all }, { deadlineMs: 5_000, idempotent: false });
+    await unary('shim', shim.kill.bind(shim), { signal, all }, { deadlineMs: MONITOR_ANSWER_MS, idempotent: false });
   } catch (err) {
-    if (!isUnavailable(err) && (await socketAnswers(rec.shimSocket))) throw err;
+    // A monitor that is gone, or one that does not answer in time (hung), is gone round.
+    if (!monitorDidNotAnswer(err) && (await socketAnswers(rec.shimSocket))) throw err;
     if (!containerAlive(rec)) return;
     ctx.d.logger.warn({ id: rec.id, signal }, 'shim does not answer: signalling the container directly');
     ctx.signalledDirect.set(rec.id, signal);

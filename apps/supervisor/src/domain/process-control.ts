@@ -1,7 +1,8 @@
 import { unary } from '@berth/clients';
-import { conflict, failedPrecondition } from '@berth/errors';
+import { conflict, failedPrecondition, messageOf } from '@berth/errors';
 import { startSettled } from './container-run';
-import { signalContainer } from './exit-probe';
+import { MONITOR_ANSWER_MS, monitorDidNotAnswer, signalContainer } from './exit-probe';
+import { thawDirect } from './kernel-direct';
 import { type LifecycleContext, sleep } from './lifecycle-context';
 import { parseSignal } from './signals';
 
@@ -25,8 +26,16 @@ export async function stopContainer(ctx: LifecycleContext, ref: string, timeoutS
   const timeout = timeoutSeconds >= 0 ? timeoutSeconds : (rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S);
   const sig = parseSignal(signal || rec.config.StopSignal);
   const exited = ctx.waiters.nextExit(rec.id);
-  const shim = ctx.shims.get(rec);
-  if (rec.state.Paused) await unary('shim', shim.resume.bind(shim), {}).catch(() => undefined);
+  if (rec.state.Paused) {
+    // A frozen process takes no signal, SIGKILL included (cgroup v1): thawed by the kernel when
+    // the monitor cannot resume it.
+    await ctx.shims
+      .with(rec, (shim) => unary('shim', shim.resume.bind(shim), {}, { deadlineMs: MONITOR_ANSWER_MS }))
+      .catch((err: unknown) => {
+        ctx.d.logger.warn({ id: rec.id, err: messageOf(err) }, 'monitor did not resume: thawing the container directly');
+        thawDirect(rec);
+      });
+  }
   await signalContainer(ctx, rec, sig, false).catch(() => undefined);
   const timedOut = await Promise.race([exited.then(() => false), sleep(timeout * 1000).then(() => true)]);
   if (timedOut) {
@@ -59,8 +68,12 @@ export async function pauseContainer(ctx: LifecycleContext, ref: string, pause: 
   if (!rec.state.Running) throw conflict(`Container ${rec.id} is not running`);
   if (pause && rec.state.Paused) throw conflict(`Container ${rec.id} is already paused`);
   if (!pause && !rec.state.Paused) throw conflict(`Container ${rec.id} is not paused`);
-  const shim = ctx.shims.get(rec);
-  await unary('shim', (pause ? shim.pause : shim.resume).bind(shim), {});
+  // A monitor that is gone is started again (conmon's finds the container as it left it).
+  await ctx.shims.with(rec, (shim) => unary('shim', (pause ? shim.pause : shim.resume).bind(shim), {}, { deadlineMs: MONITOR_ANSWER_MS })).catch((err: unknown) => {
+    // Not unavailable: the gateway takes that for a supervisor restarting and asks again.
+    if (monitorDidNotAnswer(err)) throw failedPrecondition(`Cannot ${pause ? 'pause' : 'unpause'} container ${rec.id}: its monitor does not answer`, { cause: err });
+    throw err;
+  });
   Object.assign(rec.state, { Paused: pause, Status: pause ? 'paused' : 'running' });
   d.containers.save(rec);
   d.event(pause ? 'pause' : 'unpause', rec);

@@ -3,7 +3,8 @@ import { messageOf } from '@berth/errors';
 import { socketAnswers } from '../clients/shim-client';
 import { watchExit } from './exit-handling';
 import { contractMismatch, monitorInfo, monitorOf } from './monitor-record';
-import { containerAlive, readExitRecord } from './exit-probe';
+import { ofThisRun, readExitRecord } from './exit-probe';
+import { containerAlive } from './kernel-direct';
 import type { LifecycleContext } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 import { retain as retainNetworks } from './network-attach';
@@ -36,10 +37,15 @@ export async function reconcileContainers(ctx: LifecycleContext): Promise<void> 
           d.containers.save(rec);
           watchExit(ctx, rec.id);
           ctx.health.resume(rec);
-        } else {
-          ctx.exited(rec.id, st.exitCode, st.exitedUnixMs || Date.now());
+          continue;
         }
-        continue;
+        if (st.status === 'stopped' && ofThisRun(rec, Number(st.exitedUnixMs))) {
+          ctx.exited(rec.id, st.exitCode, Number(st.exitedUnixMs));
+          continue;
+        }
+        // A monitor that was down when this run ended, and found no exit of it, knows at most an
+        // earlier run's: the record and the kernel decide below.
+        d.logger.warn({ id: rec.id, status: st.status }, 'monitor has no exit of the current run');
       } catch (err) {
         d.logger.warn({ id: rec.id, err: messageOf(err) }, 'shim did not answer State');
       }

@@ -1,6 +1,6 @@
 import { readOptions, Runtime, unmountRootfs } from '@berth/shim-core';
 import { messageOf } from '@berth/errors';
-import { containerAlive } from './exit-probe';
+import { containerAlive } from './kernel-direct';
 import { type LifecycleContext, sleep } from './lifecycle-context';
 import type { ContainerRecord } from './model';
 
