@@ -18,12 +18,7 @@ afterAll(async () => {
   }
 });
 
-async function killMonitor(): Promise<void> {
-  const mon = suite.monitorPid();
-  expect(mon).toBeGreaterThan(0);
-  process.kill(mon, 'SIGKILL');
-  await eventually(async () => alive(mon), (a) => !a);
-}
+const killMonitor = () => suite.killMonitor();
 
 const inspect = async (name: string, f: string) => (await suite.docker(['inspect', '--format', f, name])).stdout.trim();
 

@@ -133,6 +133,14 @@ export class Suite {
     return conmonMonitor;
   }
 
+  /** SIGKILL of the conmon monitor (the one process for every conmon container), once it has gone. */
+  async killMonitor(): Promise<void> {
+    const mon = this.monitorPid();
+    if (!(mon > 0)) throw new Error('no conmon monitor runs');
+    process.kill(mon, 'SIGKILL');
+    await eventually(async () => alive(mon), (a) => !a);
+  }
+
   admin(args: string[]): Promise<RunResult> {
     return run(process.execPath, [ADMIN, '--exec-root', this.execRoot, ...args]);
   }

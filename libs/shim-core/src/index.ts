@@ -1,4 +1,5 @@
 export * from './activity';
+export * from './argv';
 export * from './execs';
 export * from './exit-record';
 export * from './fanout';
@@ -9,6 +10,7 @@ export * from './rootfs';
 export * from './runc-exec-fifo';
 export * from './runc-stopped';
 export * from './runtime';
+export * from './runtime-container';
 export * from './shim-container';
 export * from './shim-service';
 export * from './stdio';

@@ -6,18 +6,14 @@ import { type Logger, span, traced, traceDuration } from '@berth/logging';
 import {
   assertLogReadable,
   type AttachHandle,
-  type ExecHandle,
-  type ExecState,
-  Execs,
   type ExitRecord,
   keepsNoLog,
   type LogsOptions,
   mountRootfs,
   readExitRecord,
-  Runtime,
+  RuntimeContainer,
   type ShimContainer,
   type ShimOptions,
-  type Status,
   type Subscriber,
   unmountRootfs,
   writeExitRecord,
@@ -98,15 +94,12 @@ function readPid(path: string): number {
  * process: the pid files, conmon's exit file and the log are on disk, so a monitor started
  * again reads them and carries on (`recover`).
  */
-export class ConmonContainer implements ShimContainer {
-  status: Status = 'created';
+export class ConmonContainer extends RuntimeContainer implements ShimContainer {
   private pid = 0;
   private exit: ExitRecord | undefined;
   /** Exits seen; a follower of one run stops once this passes the count it started with. */
   private exits = 0;
   private waiters: ((r: ExitRecord) => void)[] = [];
-  private readonly rt: Runtime;
-  private readonly execs: Execs;
   private readonly p: ConmonPaths;
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
@@ -133,12 +126,11 @@ export class ConmonContainer implements ShimContainer {
   };
 
   constructor(
-    readonly o: ShimOptions,
-    readonly bundle: string,
+    o: ShimOptions,
+    bundle: string,
     private readonly logger: Logger,
   ) {
-    this.rt = new Runtime(o);
-    this.execs = new Execs(this.rt, bundle, o.id);
+    super(o, bundle);
     this.p = conmonPaths(bundle, o);
     this.noLog = keepsNoLog(o);
     this.stdin = new ConmonStdin(bundle, this.noLog ? (p) => this.output.packet(p) : undefined);
@@ -202,10 +194,6 @@ export class ConmonContainer implements ShimContainer {
 
   state() {
     return { status: this.status, pid: this.live() ? this.pid : 0, exitCode: this.exit?.exitCode ?? 0, exitedUnixMs: this.exit?.exitedUnixMs ?? 0 };
-  }
-
-  private live(): boolean {
-    return this.status === 'running' || this.status === 'paused';
   }
 
   /**
@@ -406,26 +394,6 @@ export class ConmonContainer implements ShimContainer {
     throw failedPrecondition(`container ${this.o.id} has not been started`);
   }
 
-  private running(): void {
-    if (!this.live()) throw failedPrecondition(`container ${this.o.id} is not running`);
-  }
-
-  async kill(signal: number, all: boolean): Promise<void> {
-    this.running();
-    await this.rt.kill(signal, all);
-  }
-
-  async pause(pause: boolean): Promise<void> {
-    this.running();
-    await this.rt.call(pause ? 'pause' : 'resume', this.o.id);
-    this.status = pause ? 'paused' : 'running';
-  }
-
-  async pids(): Promise<number[]> {
-    this.running();
-    return this.rt.pids();
-  }
-
   resize(rows: number, cols: number): void {
     if (!this.o.tty) throw failedPrecondition(`container ${this.o.id} has no TTY`);
     this.running();
@@ -531,15 +499,6 @@ export class ConmonContainer implements ShimContainer {
     }, this.rotator?.onRotate);
   }
 
-  async exec(execId: string, processJson: Buffer, out: (s: StreamName, b: Buffer) => void): Promise<ExecHandle> {
-    if (this.status !== 'running') throw failedPrecondition(`container ${this.o.id} is not running`);
-    return this.execs.run(execId, processJson, out);
-  }
-
-  execState(execId: string): ExecState {
-    return this.execs.state(execId);
-  }
-
   /** Leaves nothing behind: kills what runs, removes runtime state, unmounts the rootfs. */
   async shutdown(): Promise<void> {
     // A prepare still on its way must be done before what it makes is taken down below.
@@ -547,11 +506,7 @@ export class ConmonContainer implements ShimContainer {
     this.prepared = undefined;
     if (made) clearTimeout(made.timer);
     await this.dropping;
-    if (this.live()) {
-      if (this.status === 'paused') await this.rt.call('resume', this.o.id).catch(() => undefined);
-      await this.rt.kill(9, true).catch(() => undefined);
-      await Promise.race([this.wait().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
-    }
+    await this.endRun(() => this.wait());
     this.stopWatching();
     await this.finishing;
     // An --rm removal comes right after the exit: attached clients must have their last output

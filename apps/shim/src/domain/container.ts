@@ -6,10 +6,7 @@ import { JsonLogWriter, LineSplitter, type LogLine, nowNano, openJsonLogPacked, 
 import {
   assertLogReadable,
   clearExitRecord,
-  type ExecHandle,
-  type ExecState,
   type LogsOptions,
-  Execs,
   Fanout,
   keepsNoLog,
   mountRootfs,
@@ -17,10 +14,9 @@ import {
   ProcessRun,
   ptyStdio,
   readExitRecord,
-  Runtime,
+  RuntimeContainer,
   type ShimContainer,
   type ShimOptions,
-  type Status,
   type Subscriber,
   unmountRootfs,
   writeExitRecord,
@@ -35,8 +31,7 @@ const HARD_EARLY_STDIN_BYTES = 8 << 20;
  * The one container this shim holds: its runs (start, exit, start again), its output (log and
  * attached clients), and the execs inside it.
  */
-export class Container implements ShimContainer {
-  status: Status;
+export class Container extends RuntimeContainer implements ShimContainer {
   private run: ProcessRun | undefined;
   private exit: { exitCode: number; exitedUnixMs: number } | undefined;
   /**
@@ -50,8 +45,6 @@ export class Container implements ShimContainer {
   private log: JsonLogWriter | undefined;
   /** Counts runs, so a follower of one run stops at its exit even when the next run has begun. */
   private runs = 0;
-  private readonly rt: Runtime;
-  private readonly execs: Execs;
   private stdinTaken = false;
   /** Stdin that arrived before the process runs (docker run attaches first), applied at start. */
   private earlyStdin: Buffer[] = [];
@@ -60,13 +53,12 @@ export class Container implements ShimContainer {
   private earlyWaiters: (() => void)[] = [];
 
   constructor(
-    readonly o: ShimOptions,
-    readonly bundle: string,
+    o: ShimOptions,
+    bundle: string,
     private readonly logger: Logger,
   ) {
+    super(o, bundle);
     this.exit = readExitRecord(bundle);
-    this.rt = new Runtime(o);
-    this.execs = new Execs(this.rt, bundle, o.id);
     this.status = this.exit ? 'stopped' : 'created';
   }
 
@@ -83,7 +75,7 @@ export class Container implements ShimContainer {
   }
 
   async start(): Promise<number> {
-    if (this.status === 'running' || this.status === 'paused') throw failedPrecondition(`container ${this.o.id} is already running`);
+    if (this.live()) throw failedPrecondition(`container ${this.o.id} is already running`);
     await this.ended;
     await this.rt.delete();
     clearExitRecord(this.bundle);
@@ -135,26 +127,6 @@ export class Container implements ShimContainer {
     throw failedPrecondition(`container ${this.o.id} has not been started`);
   }
 
-  private running(): void {
-    if (this.status !== 'running' && this.status !== 'paused') throw failedPrecondition(`container ${this.o.id} is not running`);
-  }
-
-  async kill(signal: number, all: boolean): Promise<void> {
-    this.running();
-    await this.rt.kill(signal, all);
-  }
-
-  async pause(pause: boolean): Promise<void> {
-    this.running();
-    await this.rt.call(pause ? 'pause' : 'resume', this.o.id);
-    this.status = pause ? 'paused' : 'running';
-  }
-
-  async pids(): Promise<number[]> {
-    this.running();
-    return this.rt.pids();
-  }
-
   resize(rows: number, cols: number): void {
     if (!this.o.tty) throw failedPrecondition(`container ${this.o.id} has no TTY`);
     this.running();
@@ -199,7 +171,7 @@ export class Container implements ShimContainer {
   async logs(opts: LogsOptions): Promise<AsyncGenerator<Buffer>> {
     assertLogReadable(this.o);
     const run = this.runs;
-    const live = opts.follow && (this.status === 'running' || this.status === 'paused');
+    const live = opts.follow && this.live();
     const log = this.log;
     return openJsonLogPacked(this.o.logPath, {
       maxFiles: Math.max(1, this.o.logMaxFile),
@@ -209,28 +181,14 @@ export class Container implements ShimContainer {
       frames: opts.frames,
       follow:
         live && log
-          ? { onChange: (fn) => log.onChange(fn), onRotate: (fn) => log.onRotate(fn), ended: () => opts.left() || this.runs !== run || (this.status !== 'running' && this.status !== 'paused') }
+          ? { onChange: (fn) => log.onChange(fn), onRotate: (fn) => log.onRotate(fn), ended: () => opts.left() || this.runs !== run || !this.live() }
           : undefined,
     });
   }
 
-  /** Runs an extra process in the container (docker exec). */
-  async exec(execId: string, processJson: Buffer, out: (s: StreamName, b: Buffer) => void): Promise<ExecHandle> {
-    if (this.status !== 'running') throw failedPrecondition(`container ${this.o.id} is not running`);
-    return this.execs.run(execId, processJson, out);
-  }
-
-  execState(execId: string): ExecState {
-    return this.execs.state(execId);
-  }
-
   /** Leaves nothing behind: kills what runs, removes runtime state, unmounts the rootfs. */
   async shutdown(): Promise<void> {
-    if (this.status === 'running' || this.status === 'paused') {
-      if (this.status === 'paused') await this.rt.call('resume', this.o.id).catch(() => undefined);
-      await this.rt.kill(9, true).catch(() => undefined);
-      await Promise.race([this.ended, new Promise((r) => setTimeout(r, 10_000))]);
-    }
+    await this.endRun(() => this.ended ?? Promise.resolve());
     await this.rt.delete();
     unmountRootfs(this.bundle);
     this.log?.close();
