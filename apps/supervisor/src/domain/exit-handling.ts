@@ -13,7 +13,7 @@ export function watchExit(ctx: LifecycleContext, id: string): void {
   const rec = ctx.d.containers.byId(id);
   if (!rec || !rec.state.Running) return;
   ctx.watching.add(id);
-  void waitForExit(rec, ctx.shims.get(rec), () => ctx.signalledDirect.get(id)).then((e) => {
+  void waitForExit(rec, () => ctx.shims.get(rec), () => ctx.signalledDirect.get(id)).then((e) => {
     ctx.watching.delete(id);
     ctx.signalledDirect.delete(id);
     if (e.error) ctx.d.logger.warn({ id, err: e.error }, 'container exit seen without its monitor');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { unary } from '@berth/clients';
-import { isDeadlineExceeded, isUnavailable } from '@berth/errors';
+import { isDeadlineExceeded, isFailedPrecondition, isUnavailable } from '@berth/errors';
 import type { shimV1 } from '@berth/proto';
 import { socketAnswers } from '../clients/shim-client';
 import { containerAlive, signalDirect } from './kernel-direct';
@@ -48,7 +48,7 @@ const RECORD_GRACE_MS = 5_000;
  * exit code is the monitor's, not a guess. `signalled` is the signal Berth sent straight to it,
  * which then gives the exit code (the runtime that knew it is gone too).
  */
-export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signalled: () => number | undefined): Promise<Exit> {
+export function waitForExit(rec: ContainerRecord, shim: () => shimV1.ShimClient, signalled: () => number | undefined): Promise<Exit> {
   return new Promise((resolve) => {
     let done = false;
     let waitFailed = false;
@@ -66,12 +66,17 @@ export function waitForExit(rec: ContainerRecord, shim: shimV1.ShimClient, signa
     const ask = () => {
       waitFailed = false;
       askedAt = Date.now();
-      call = shim.wait({}, new Metadata(), { deadline: Date.now() + 365 * 24 * 3600_000 }, (err, res) => {
-        // A monitor that lost this run (its exit happened while it was down, the record gone) may
-        // answer with the exit of the run before: that is no answer.
-        if (!err && ofThisRun(rec, Number(res.exitedUnixMs))) finish({ exitCode: res.exitCode, exitedUnixMs: Number(res.exitedUnixMs), error: '' });
-        else waitFailed = true;
-      });
+      try {
+        // The pool's client of now: one it closed when it started the monitor again throws.
+        call = shim().wait({}, new Metadata(), { deadline: Date.now() + 365 * 24 * 3600_000 }, (err, res) => {
+          // A monitor that lost this run (its exit happened while it was down, the record gone) may
+          // answer with the exit of the run before: that is no answer.
+          if (!err && ofThisRun(rec, Number(res.exitedUnixMs))) finish({ exitCode: res.exitCode, exitedUnixMs: Number(res.exitedUnixMs), error: '' });
+          else waitFailed = true;
+        });
+      } catch {
+        waitFailed = true;
+      }
     };
     ask();
     const probe = async () => {
@@ -127,8 +132,9 @@ export async function signalContainer(ctx: LifecycleContext, rec: ContainerRecor
   try {
     await unary('shim', shim.kill.bind(shim), { signal, all }, { deadlineMs: MONITOR_ANSWER_MS, idempotent: false });
   } catch (err) {
-    // A monitor that is gone, or one that does not answer in time (hung), is gone round.
-    if (!monitorDidNotAnswer(err) && (await socketAnswers(rec.shimSocket))) throw err;
+    // A monitor that is gone, one that does not answer in time (hung), and one that does not know
+    // the run (a Node shim started again after a kill -9 does not adopt it) are gone round.
+    if (!monitorDidNotAnswer(err) && !isFailedPrecondition(err) && (await socketAnswers(rec.shimSocket))) throw err;
     if (!containerAlive(rec)) return;
     ctx.d.logger.warn({ id: rec.id, signal }, 'shim does not answer: signalling the container directly');
     ctx.signalledDirect.set(rec.id, signal);
