@@ -170,7 +170,8 @@ export class ConmonContainer extends RuntimeContainer implements ShimContainer {
       this.watchExit();
       return;
     }
-    // A run started after the last recorded exit (its init.pid is written at each start) ended
+    // A run started after the last recorded exit (its init.pid is written at each runc create;
+    // a dropped prepare removes it) ended
     // while no monitor watched, and conmon's exit file is gone: its code is lost, and the exit
     // of the run before is not this run's.
     if (this.startedSince(this.exit)) await this.finish(255);
@@ -253,6 +254,8 @@ export class ConmonContainer extends RuntimeContainer implements ShimContainer {
       }
       await this.deleteRuntimeState('monitor prepare: drop');
       rmSync(this.exitFile, { force: true });
+      // Never run: a monitor started later must not take its init.pid for a run that ended unseen.
+      rmSync(this.p.initPid, { force: true });
       if (unmount) unmountRootfs(this.bundle);
       this.status = this.exit ? 'stopped' : 'created';
     })();
