@@ -60,6 +60,15 @@ describe('a container prepared at create', () => {
     expect(r.stdout.trim(), r.stderr).toBe(String(96 * 1024 * 1024));
   });
 
+  it('runs a spec changed while the prepare is on its way', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-race', '--memory', '64m', 'busybox', 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']);
+    expect(c.code, c.stderr).toBe(0);
+    // No wait: the update lands while the monitor's `runc create` may still read the old spec.
+    expect((await suite.docker(['update', '--memory', '80m', '--memory-swap', '160m', 'prep-race'])).code).toBe(0);
+    const r = await suite.docker(['start', '-a', 'prep-race']);
+    expect(r.stdout.trim(), r.stderr).toBe(String(80 * 1024 * 1024));
+  });
+
   it('starts after kill -9 of the monitor that prepared it', async () => {
     const c = await suite.docker(['create', '--name', 'prep-crash', 'busybox', 'echo', 'after the crash']);
     expect(c.code, c.stderr).toBe(0);

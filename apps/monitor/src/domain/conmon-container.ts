@@ -206,10 +206,12 @@ export class ConmonContainer extends RuntimeContainer implements ShimContainer {
     if (this.live() || this.starting || this.prepared || this.exit || this.dropping) return false;
     this.prepared = (async (): Promise<Prepared | undefined> => {
       try {
+        // Taken before the runtime reads the spec: an update written while it does must void what it makes.
+        const stamp = bundleStamp(this.bundle);
         const pid = await this.createRuntime('monitor prepare: conmon + runc create');
         const timer = setTimeout(() => void this.dropPrepared(), PREPARED_TTL_MS);
         timer.unref();
-        return { pid, stamp: bundleStamp(this.bundle), timer };
+        return { pid, stamp, timer };
       } catch (err) {
         // The start will do it again and report what fails.
         this.logger.info({ err: String(err) }, 'prepare failed');
