@@ -180,6 +180,13 @@ describe('openRotatedK8sLog', () => {
       expect(await all(await openRotatedK8sLog(log, 3, opts))).toBe(lines(0, 25));
     });
 
+    it('--tail within the live file does not inflate the compressed ones', async () => {
+      // Not gzip: a read that inflated it would fail.
+      writeFileSync(`${log}.1.gz`, rows(0, 10));
+      writeFileSync(log, rows(10, 15));
+      expect(await all(await openRotatedK8sLog(log, 2, { ...opts, tail: 3 }))).toBe(lines(12, 15));
+    });
+
     it('a .gz that is not gzip fails the call', async () => {
       writeFileSync(`${log}.1.gz`, rows(0, 10));
       writeFileSync(log, rows(10, 12));

@@ -133,8 +133,6 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
         add(openPiece(path));
       });
     }
-    // Inflated once all are open (and a follower is told of rotations): a rotation meanwhile renames what we hold, it takes nothing away.
-    for (const p of found) await inflate(p, path);
     startAt = o.fromOffset !== undefined ? pieces.length - 1 : 0;
     startOffset = o.fromOffset ?? 0;
     if (o.fromOffset === undefined && o.tail >= 0) {
@@ -142,6 +140,8 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
       const counted = { rows: 0 };
       for (let i = pieces.length - 1; i >= 0; i--) {
         startAt = i;
+        // A compressed file is inflated only when the count reaches it: `--tail 5` reads the live file alone.
+        await inflate(pieces[i]!, path);
         // A file with a newer one after it: its trailing P rows are the head of a line counted there.
         startOffset = await rowsFromEnd(pieces[i]!, left, counted, i < pieces.length - 1);
         left -= counted.rows;
@@ -164,8 +164,10 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
     return now !== undefined && now !== p.ino;
   };
   const isLast = (i: number) => i === pieces.length - 1;
-  const read = (i: number, fromOffset: number) => {
+  const read = async (i: number, fromOffset: number) => {
     const p = pieces[i]!;
+    // Held open since the call, so a shift that drops its name meanwhile takes nothing away.
+    await inflate(p, path);
     return openK8sLog(byDescriptor(p), {
       ...o,
       tail: -1,
