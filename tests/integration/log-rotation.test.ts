@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
@@ -192,3 +193,80 @@ describe('rotation under the conmon monitor', () => {
     expect(seen).toEqual(lines.slice(0, seen.length));
   });
 });
+
+describe('compress=true under the conmon monitor', () => {
+  /** The log's files as dockerd's json-file with compress leaves them: `.N.gz` oldest first, then the plain current one. */
+  async function compressedFiles(name: string): Promise<{ path: string; gz: string[] }> {
+    const path = await inspect(name, '{{.LogPath}}');
+    expect(existsSync(path)).toBe(true);
+    const others = readdirSync(dirname(path)).filter((f) => f.startsWith(`${basename(path)}.`));
+    const gz = others.filter((f) => /\.\d+\.gz$/.test(f)).sort((a, b) => Number(b.split('.').at(-2)) - Number(a.split('.').at(-2)));
+    // Nothing plain, partial or held left beside them once the container has exited.
+    expect(others.sort()).toEqual([...gz].sort());
+    return { path, gz: gz.map((f) => join(dirname(path), f)) };
+  }
+
+  it('keeps .1.gz and .2.gz beside the plain current file; docker logs and --tail read through them', async () => {
+    if (process.env.BERTH_TEST_MONITOR === 'shim') return;
+    const n = 800;
+    const r = await suite.docker(['run', '--name', 'rot-gz', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'sh', '-c', paced(n)], { timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const { path, gz } = await compressedFiles('rot-gz');
+    expect(gz.map((f) => f.slice(path.length))).toEqual(['.2.gz', '.1.gz']);
+    // Valid gzip holding k8s-file rows of about max-size each (the check follows the writes: a little past it).
+    const inflated = gz.map((f) => gunzipSync(readFileSync(f)).toString());
+    for (const t of inflated) {
+      expect(t).toMatch(/^(\S+ stdout [PF] line-\d*\n)+$/);
+      expect(t.length).toBeGreaterThanOrEqual(2_000);
+    }
+    const rowList = [...inflated, readFileSync(path, 'utf8')].join('').split('\n').filter(Boolean);
+    const rows = rowList.length;
+    // The lines the files hold, oldest first (a P row is the head of the line its next F row ends).
+    const held: string[] = [];
+    let head = '';
+    for (const row of rowList) {
+      const [, tag, text] = /^\S+ \S+ ([PF]) (.*)$/.exec(row)!;
+      head += text;
+      if (tag !== 'F') continue;
+      held.push(head);
+      head = '';
+    }
+    const all = await logLines('rot-gz');
+    expect(all).toEqual(held);
+    const first = Number(all[0]!.slice(5));
+    expect(first).toBeGreaterThan(0);
+    expect(all).toEqual(counted(first, n));
+    // --tail counts back across the current file into the compressed ones (a line cut by a rotation is given whole, see above).
+    const cut = inflated.some((t) => / stdout P [^\n]*\n$/.test(t));
+    for (const t of [5, rows - 3]) {
+      const tail = await logLines('rot-gz', ['--tail', String(t)]);
+      if (cut) expect(tail, `--tail ${t}`).toEqual(all.slice(all.length - tail.length));
+      else expect(tail, `--tail ${t}`).toEqual(all.slice(-Math.min(t, all.length)));
+    }
+    expect(await logLines('rot-gz', ['--tail', '5'])).toEqual(counted(n - 5, n));
+  });
+
+  it('kill -9 of the monitor while it rotates and compresses: a monitor started again leaves only .N.gz and every line once', async () => {
+    if (process.env.BERTH_TEST_MONITOR === 'shim') return;
+    const script = 'i=0; while [ ! -f /stop ]; do echo line-$i; i=$((i+1)); usleep 1000; done; usleep 500000';
+    expect((await suite.docker(['run', '-d', '--name', 'rot-gz-kill', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=50', '--log-opt', 'compress=true', 'busybox', 'sh', '-c', script])).code).toBe(0);
+    const path = await inspect('rot-gz-kill', '{{.LogPath}}');
+    const gzCount = () => readdirSync(dirname(path)).filter((f) => f.startsWith(`${basename(path)}.`) && f.endsWith('.gz')).length;
+    await eventually(async () => gzCount(), (k) => k > 3, 60_000);
+    const mon = suite.monitorPid();
+    expect(mon).toBeGreaterThan(0);
+    process.kill(mon, 'SIGKILL');
+    await eventually(async () => alive(mon), (a) => !a);
+    expect(await eventually(() => inspect('rot-gz-kill', '{{.State.Status}}'), (s) => s === 'running', 60_000)).toBe('running');
+    expect((await suite.docker(['logs', '--tail', '1', 'rot-gz-kill'])).code).toBe(0);
+    const before = gzCount();
+    await eventually(async () => gzCount(), (k) => k > before + 2 || k >= 49, 60_000);
+    expect((await suite.docker(['exec', 'rot-gz-kill', 'touch', '/stop'])).code).toBe(0);
+    expect((await suite.docker(['wait', 'rot-gz-kill'], { timeoutMs: 60_000 })).stdout.trim()).toBe('0');
+    await compressedFiles('rot-gz-kill');
+    const lines = await logLines('rot-gz-kill');
+    expect(lines.length).toBeGreaterThan(200);
+    expect(lines).toEqual(counted(Number(lines[0]!.slice(5)), Number(lines[0]!.slice(5)) + lines.length));
+  });
+});
+

@@ -8,3 +8,4 @@ export * from './packed';
 export * from './frames';
 export * from './log-names';
 export * from './log-split';
+export * from './log-compress';

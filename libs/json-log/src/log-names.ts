@@ -11,3 +11,8 @@ export function rotatedName(log: string, n: number): string {
 export function heldName(log: string): string {
   return `${log}.rotating`;
 }
+
+/** `<log>.<n>.gz`: a rotated file with `compress=true`, as dockerd names it. */
+export function compressedName(log: string, n: number): string {
+  return `${rotatedName(log, n)}.gz`;
+}

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { rotatedName } from './log-names';
+import { compressedName, rotatedName } from './log-names';
 
 /** Bytes read or copied at a time: memory stays at this whatever the log's size. */
 const CHUNK = 1024 * 1024;
@@ -12,7 +12,7 @@ interface Journal {
   maxFile: number;
   /** How many of the pieces are kept (the newest ones); piece 0 is the newest, the live file to be. */
   pieces: number;
-  /** Inodes of `.1 … .(maxFile-1)` when the pieces were written (0: no file), to find each one again. */
+  /** Inodes of `.1 … .(maxFile-1)` (or of `.n.gz`) when the pieces were written (0: no file), to find each one again. */
   olds: number[];
 }
 
@@ -102,9 +102,12 @@ function commit(log: string, j: Journal, step?: SplitStep): void {
   for (let n = j.maxFile - 1; n >= 1; n--) {
     const ino = j.olds[n - 1] ?? 0;
     const to = n + j.pieces - 1;
-    if (!ino || to === n || inodeAt(rotatedName(log, n)) !== ino) continue;
-    if (to <= j.maxFile - 1) renameSync(rotatedName(log, n), rotatedName(log, to));
-    else rmSync(rotatedName(log, n));
+    if (!ino || to === n) continue;
+    // With compress, the old file is `.n.gz`: it moves as one.
+    const name = inodeAt(rotatedName(log, n)) === ino ? rotatedName : inodeAt(compressedName(log, n)) === ino ? compressedName : undefined;
+    if (!name) continue;
+    if (to <= j.maxFile - 1) renameSync(name(log, n), name(log, to));
+    else rmSync(name(log, n));
     step?.(`old .${n}`);
   }
   for (let i = j.pieces - 1; i >= 0; i--) {
@@ -177,7 +180,7 @@ export async function splitOverSize(log: string, maxSize: number, maxFile: numbe
   } finally {
     await src.close();
   }
-  const j: Journal = { maxFile, pieces, olds: Array.from({ length: maxFile - 1 }, (_, k) => inodeAt(rotatedName(log, k + 1))) };
+  const j: Journal = { maxFile, pieces, olds: Array.from({ length: maxFile - 1 }, (_, k) => inodeAt(rotatedName(log, k + 1)) || inodeAt(compressedName(log, k + 1))) };
   const tmp = `${journalOf(log)}.tmp`;
   writeFileSync(tmp, JSON.stringify(j));
   const fd = openSync(tmp, 'r');

@@ -12,6 +12,8 @@ export interface ShimOptions {
   /** Bytes; 0 means the log is never rotated. */
   logMaxSize: number;
   logMaxFile: number;
+  /** json-file's `compress`: rotated files are gzipped (`<log>.N.gz`). Absent from an older supervisor: false. */
+  logCompress?: boolean;
   /** `none` keeps no log at all; anything else (or absent, from an older supervisor) is json-file. */
   logDriver?: string;
   tty: boolean;

@@ -134,7 +134,7 @@ export class ConmonContainer extends RuntimeContainer implements ShimContainer {
     this.p = conmonPaths(bundle, o);
     this.noLog = keepsNoLog(o);
     this.stdin = new ConmonStdin(bundle, this.noLog ? (p) => this.output.packet(p) : undefined);
-    this.rotator = o.logMaxSize > 0 ? new LogRotator(this.p.log, this.p.ctl, o.logMaxSize, Math.max(1, o.logMaxFile), logger) : undefined;
+    this.rotator = o.logMaxSize > 0 ? new LogRotator(this.p.log, this.p.ctl, o.logMaxSize, Math.max(1, o.logMaxFile), logger, o.logCompress === true) : undefined;
   }
 
   private get maxFile(): number {

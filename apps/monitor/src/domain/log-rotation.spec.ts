@@ -3,7 +3,8 @@ import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LogLine } from '@berth/json-log';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { compressRotated, type LogLine } from '@berth/json-log';
 import type { Logger } from '@berth/logging';
 import { LogRotator } from './log-rotation';
 import { openRotatedK8sLog } from './rotated-log';
@@ -31,8 +32,8 @@ const lines = (from: number, to: number) => Array.from({ length: to - from }, (_
 const ROW = row(0).length;
 const names = () => readdirSync(dir).filter((f) => f.startsWith('c-k8s.log')).sort();
 
-function rotator(maxSize: number, maxFile: number): LogRotator {
-  const r = new LogRotator(log, ctl, maxSize, maxFile, quiet);
+function rotator(maxSize: number, maxFile: number, compress = false): LogRotator {
+  const r = new LogRotator(log, ctl, maxSize, maxFile, quiet, compress);
   rotators.push(r);
   return r;
 }
@@ -127,5 +128,62 @@ describe('LogRotator', () => {
     expect(await text(holding)).toBe(lines(10, 100));
     expect(await text(await openRotatedK8sLog(log, 3, { tail: -1, sinceNano: 0n, untilNano: 0n }))).toBe(lines(70, 100));
     expect(await text(await openRotatedK8sLog(log, 3, { tail: 15, sinceNano: 0n, untilNano: 0n }))).toBe(lines(85, 100));
+  });
+
+  describe('compress=true', () => {
+    const gunzipped = (f: string) => gunzipSync(readFileSync(f)).toString();
+
+    it('each rotated file becomes .N.gz, the shift moves them, the current file stays plain', async () => {
+      const conmon = fakeConmon();
+      writeFileSync(`${log}.1.gz`, gzipSync(rows(0, 10)));
+      writeFileSync(log, rows(10, 30));
+      const r = rotator(10 * ROW, 3, true);
+      r.start();
+      await until(() => existsSync(`${log}.1.gz`) && existsSync(`${log}.2.gz`) && !existsSync(`${log}.1`));
+      writeFileSync(log, rows(30, 50));
+      await until(() => gunzipped(`${log}.2.gz`) === rows(10, 30) && existsSync(`${log}.1.gz`) && !existsSync(`${log}.1`));
+      conmon.stop();
+      await r.settle();
+      expect(names()).toEqual(['c-k8s.log', 'c-k8s.log.1.gz', 'c-k8s.log.2.gz']);
+      expect(gunzipped(`${log}.1.gz`)).toBe(rows(30, 50));
+      expect(readFileSync(log, 'utf8')).toBe('');
+      expect(await text(await openRotatedK8sLog(log, 3, { tail: -1, sinceNano: 0n, untilNano: 0n }))).toBe(lines(10, 50));
+      expect(await text(await openRotatedK8sLog(log, 3, { tail: 25, sinceNano: 0n, untilNano: 0n }))).toBe(lines(25, 50));
+    });
+
+    // A kill after each step of the compression: the monitor started again ends with `.1.gz` only, every row once.
+    for (const at of ['before', 'written', 'renamed'] as const) {
+      it(`a monitor killed ${at === 'before' ? 'before the compression' : `after the compression is ${at}`} finishes it when started again`, async () => {
+        writeFileSync(`${log}.2.gz`, gzipSync(rows(0, 10)));
+        writeFileSync(`${log}.1`, rows(10, 20));
+        writeFileSync(log, rows(20, 22));
+        if (at !== 'before') {
+          await compressRotated(log, 1, (step) => {
+            if (step === at) throw new Error('killed');
+          }).catch(() => undefined);
+          // A kill in the middle of the write: a partial gzip under the temporary name.
+          if (at === 'written') writeFileSync(`${log}.1.gz.tmp`, gzipSync(rows(10, 15)).subarray(0, 20));
+        }
+        const r = rotator(10 * ROW, 3, true);
+        r.start();
+        await until(() => !existsSync(`${log}.1`) && !existsSync(`${log}.1.gz.tmp`) && existsSync(`${log}.1.gz`));
+        await r.settle();
+        expect(names()).toEqual(['c-k8s.log', 'c-k8s.log.1.gz', 'c-k8s.log.2.gz']);
+        expect(gunzipped(`${log}.1.gz`)).toBe(rows(10, 20));
+        expect(await text(await openRotatedK8sLog(log, 3, { tail: -1, sinceNano: 0n, untilNano: 0n }))).toBe(lines(0, 22));
+      });
+    }
+
+    it('after the exit, the cut of an over-size file is compressed and the old .N.gz move up', async () => {
+      writeFileSync(`${log}.1.gz`, gzipSync(rows(0, 10)));
+      writeFileSync(log, rows(10, 30));
+      const r = rotator(10 * ROW - 5, 4, true);
+      await r.settle();
+      expect(names()).toEqual(['c-k8s.log', 'c-k8s.log.1.gz', 'c-k8s.log.2.gz']);
+      expect(gunzipped(`${log}.2.gz`)).toBe(rows(0, 10));
+      expect(gunzipped(`${log}.1.gz`)).toBe(rows(10, 20));
+      expect(readFileSync(log, 'utf8')).toBe(rows(20, 30));
+      expect(await text(await openRotatedK8sLog(log, 4, { tail: 15, sinceNano: 0n, untilNano: 0n }))).toBe(lines(15, 30));
+    });
   });
 });

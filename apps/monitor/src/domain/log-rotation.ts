@@ -1,7 +1,7 @@
 import { closeSync, constants, existsSync, openSync, renameSync, rmSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '@berth/logging';
-import { finishSplit, heldName, rotatedName, splitOverSize } from '@berth/json-log';
+import { compressAll, compressedName, compressRotated, finishSplit, heldName, rotatedName, splitOverSize } from '@berth/json-log';
 
 
 /** After a write is seen, the size is looked at once this much later: a fast writer costs a stat per period, not per write. */
@@ -24,12 +24,17 @@ const REOPEN_DEADLINE_MS = 5_000;
  * Everything it needs is on disk: a monitor started again after `kill -9` finds a rename whose
  * reopen was never sent (`.rotating` there, the live path missing) and sends it, or a reopen
  * whose move to `.1` was not done and does it.
+ *
+ * With `compress`, each new `.1` is gzipped to `.1.gz` in the background (`log-compress.ts`); the
+ * next rotation and the exit's cut wait for it, so only `.1` is ever plain, and only for a while.
  */
 export class LogRotator {
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private rotating = false;
+  /** The compression of `.1` (or, after a restart, of what a crash left plain) under way. */
+  private compressing: Promise<void> | undefined;
   private stopped = false;
   private readonly listeners = new Set<(reshaping?: boolean) => void>();
 
@@ -39,6 +44,7 @@ export class LogRotator {
     private readonly maxSize: number,
     private readonly maxFile: number,
     private readonly logger: Logger,
+    private readonly compress = false,
   ) {}
 
   /**
@@ -90,6 +96,7 @@ export class LogRotator {
    */
   async settle(): Promise<void> {
     this.stop();
+    await this.compressing;
     this.finishOnDisk();
     if (!existsSync(this.log)) {
       // Its followers hold the renamed file open already and read it to its end.
@@ -107,6 +114,20 @@ export class LogRotator {
       this.finishOnDisk();
     }
     if (this.maxFile === 1) rmSync(rotatedName(this.log, 1), { force: true });
+    // The cut's pieces are plain: compressed before the exit is answered, as they would have been one at a time.
+    if (this.compress) await this.compressInBackground(() => compressAll(this.log, this.maxFile));
+  }
+
+  /** Runs one compression at a time; a failure leaves the file plain, which reads the same. */
+  private compressInBackground(job: () => Promise<unknown>): Promise<void> {
+    const run = (this.compressing ?? Promise.resolve())
+      .then(job)
+      .catch((err: unknown) => this.logger.warn({ err: String(err), log: this.log }, 'log compression failed'))
+      .then(() => {
+        if (this.compressing === run) this.compressing = undefined;
+      });
+    this.compressing = run;
+    return run;
   }
 
   /** A split a crash cut short is finished (or dropped when not all of it was written); before anything reads the log. */
@@ -133,6 +154,8 @@ export class LogRotator {
       }
     } else if (held) this.moveHeld();
     if (this.maxFile === 1 && existsSync(this.log)) rmSync(first, { force: true });
+    // A compression the crash cut short: its partial file goes, a finished one loses its plain twin, the rest is compressed.
+    if (this.compress) void this.compressInBackground(() => compressAll(this.log, this.maxFile));
   }
 
   private soon(): void {
@@ -165,6 +188,8 @@ export class LogRotator {
   }
 
   private async rotate(): Promise<void> {
+    // The shift renames `.1`: not while it is being compressed.
+    await this.compressing;
     renameSync(this.log, heldName(this.log));
     // A reopen cut short by the exit leaves the held file: settle() makes it the live one again.
     if (await this.reopen()) this.moveHeld();
@@ -180,15 +205,16 @@ export class LogRotator {
     if (this.maxFile === 1) rmSync(held, { force: true });
     else {
       for (let n = this.maxFile - 1; n >= 2; n--) {
-        try {
-          renameSync(rotatedName(this.log, n - 1), rotatedName(this.log, n));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
+        // With compress the file is `.n-1.gz`, or `.n-1` when its compression failed: the one
+        // that moves takes the name's place whole, so `.n` never is both (a restart would keep only the `.gz`).
+        if (moved(rotatedName(this.log, n - 1), rotatedName(this.log, n))) {
+          if (this.compress) rmSync(compressedName(this.log, n), { force: true });
+        } else if (this.compress && moved(compressedName(this.log, n - 1), compressedName(this.log, n))) rmSync(rotatedName(this.log, n), { force: true });
       }
       renameSync(held, rotatedName(this.log, 1));
     }
     this.rotated();
+    if (this.compress && this.maxFile > 1) void this.compressInBackground(() => compressRotated(this.log, 1));
   }
 
   /**
@@ -217,5 +243,16 @@ export class LogRotator {
       if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, 2));
     }
+  }
+}
+
+/** A rename of a file that may not be there; whether it was. */
+function moved(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return false;
   }
 }

@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
 import type { LogLine } from '@berth/json-log';
 import { openRotatedK8sLog } from './rotated-log';
 
@@ -157,5 +158,39 @@ describe('openRotatedK8sLog', () => {
     const d = join(dir, 'd');
     mkdirSync(d);
     await expect(openRotatedK8sLog(d, 2, opts)).rejects.toThrow();
+  });
+
+  describe('compressed rotated files (.N.gz)', () => {
+    it('reads .2.gz, .1.gz then the live file; --tail counts back across them', async () => {
+      writeFileSync(`${log}.2.gz`, gzipSync(rows(0, 10)));
+      writeFileSync(`${log}.1.gz`, gzipSync(rows(10, 20)));
+      writeFileSync(log, rows(20, 25));
+      expect(await all(await openRotatedK8sLog(log, 3, opts))).toBe(lines(0, 25));
+      for (const [n, from] of [[0, 25], [5, 20], [6, 19], [12, 13], [100, 0]] as const) {
+        expect(await all(await openRotatedK8sLog(log, 3, { ...opts, tail: n })), `tail ${n}`).toBe(lines(from, 25));
+      }
+      expect(await all(await openRotatedK8sLog(log, 3, { ...opts, frames: { merge: true, raw: true, stdout: true, stderr: true } }))).toBe(lines(0, 25));
+    });
+
+    it('a .1 whose compression is renamed in but not yet removed is read once', async () => {
+      writeFileSync(`${log}.2.gz`, gzipSync(rows(0, 10)));
+      writeFileSync(`${log}.1`, rows(10, 20));
+      writeFileSync(`${log}.1.gz`, gzipSync(rows(10, 20)));
+      writeFileSync(log, rows(20, 25));
+      expect(await all(await openRotatedK8sLog(log, 3, opts))).toBe(lines(0, 25));
+    });
+
+    it('--tail within the live file does not inflate the compressed ones', async () => {
+      // Not gzip: a read that inflated it would fail.
+      writeFileSync(`${log}.1.gz`, rows(0, 10));
+      writeFileSync(log, rows(10, 15));
+      expect(await all(await openRotatedK8sLog(log, 2, { ...opts, tail: 3 }))).toBe(lines(12, 15));
+    });
+
+    it('a .gz that is not gzip fails the call', async () => {
+      writeFileSync(`${log}.1.gz`, rows(0, 10));
+      writeFileSync(log, rows(10, 12));
+      await expect(openRotatedK8sLog(log, 2, opts)).rejects.toThrow(/header|gzip/i);
+    });
   });
 });

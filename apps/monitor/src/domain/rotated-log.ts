@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type K8sReadOptions, openK8sLog, tailOffset } from './k8s-log';
-import { heldName, type LogLine, rotatedName } from '@berth/json-log';
+import { compressedName, heldName, inflatedCopy, type LogLine, rotatedName } from '@berth/json-log';
 
 /** How often a follower looks for a log not created yet (conmon creates it when the container starts). */
 const APPEAR_POLL_MS = 50;
@@ -9,10 +9,13 @@ const APPEAR_POLL_MS = 50;
 /** One file of the log, held open by descriptor: a rotation renames (or, with max-file 1, removes) its name. */
 interface Piece {
   fd: number;
+  /** Of the file at the name (a `.gz` one's, not its inflated copy's): the same file met twice is read once. */
   ino: number;
+  /** A `.N.gz` whose fd is still the compressed file; `inflate` swaps in a plain copy. */
+  gz?: boolean;
 }
 
-function openPiece(path: string): Piece | undefined {
+function openPiece(path: string, gz?: boolean): Piece | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -20,7 +23,20 @@ function openPiece(path: string): Piece | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  return { fd, ino: fstatSync(fd).ino };
+  return { fd, ino: fstatSync(fd).ino, ...(gz ? { gz } : {}) };
+}
+
+/** A rotated file as plain `.n`, or (compress=true) as `.n.gz`: the plain one first, it is there until its `.gz` is whole. */
+function openRotated(path: string, n: number): Piece | undefined {
+  return openPiece(rotatedName(path, n)) ?? openPiece(compressedName(path, n), true);
+}
+
+async function inflate(p: Piece, path: string): Promise<void> {
+  if (!p.gz) return;
+  const plain = await inflatedCopy(p.fd, path);
+  closeSync(p.fd);
+  p.fd = plain;
+  delete p.gz;
 }
 
 function inodeAt(path: string): number | undefined {
@@ -89,8 +105,9 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
   try {
     // Newest first; the held file and max-file 1's `.1` are there only for a moment, while conmon opens the new file.
     const found: Piece[] = [];
-    for (const name of [path, heldName(path), ...Array.from({ length: Math.max(1, maxFile - 1) }, (_, i) => rotatedName(path, i + 1))]) {
-      const p = openPiece(name);
+    const opens = [() => openPiece(path), () => openPiece(heldName(path)), ...Array.from({ length: Math.max(1, maxFile - 1) }, (_, i) => () => openRotated(path, i + 1))];
+    for (const openOne of opens) {
+      const p = openOne();
       if (!p) continue;
       if (seen.has(p.ino)) {
         closeSync(p.fd);
@@ -123,6 +140,8 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
       const counted = { rows: 0 };
       for (let i = pieces.length - 1; i >= 0; i--) {
         startAt = i;
+        // A compressed file is inflated only when the count reaches it: `--tail 5` reads the live file alone.
+        await inflate(pieces[i]!, path);
         // A file with a newer one after it: its trailing P rows are the head of a line counted there.
         startOffset = await rowsFromEnd(pieces[i]!, left, counted, i < pieces.length - 1);
         left -= counted.rows;
@@ -145,8 +164,10 @@ export async function openRotatedK8sLog(path: string, maxFile: number, o: K8sRea
     return now !== undefined && now !== p.ino;
   };
   const isLast = (i: number) => i === pieces.length - 1;
-  const read = (i: number, fromOffset: number) => {
+  const read = async (i: number, fromOffset: number) => {
     const p = pieces[i]!;
+    // Held open since the call, so a shift that drops its name meanwhile takes nothing away.
+    await inflate(p, path);
     return openK8sLog(byDescriptor(p), {
       ...o,
       tail: -1,

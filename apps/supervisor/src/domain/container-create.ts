@@ -29,7 +29,7 @@ import { groupAddGids, validateLogConfig } from './host-config-defaults';
 import { resolveUser } from './user';
 import { adaptHostConfig, specResources } from './resources';
 import { containerRemap, idMappingsFor, validateUserns } from './userns';
-import { parseSize } from './json-file-opts';
+import { compressOn, parseSize } from './json-file-opts';
 import { chooseMonitor } from './monitor-choice';
 import { prepareRuntime } from './prepare-runtime';
 
@@ -190,6 +190,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
         logPath: rec.logPath,
         logMaxSize: parseSize(logOpts['max-size']),
         logMaxFile: Math.max(1, Number(logOpts['max-file'] ?? 1) || 1),
+        logCompress: compressOn(logOpts),
         logDriver: hostConfig.LogConfig?.Type || 'json-file',
         tty: merged.config.Tty,
         openStdin: merged.config.OpenStdin,

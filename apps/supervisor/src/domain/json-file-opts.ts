@@ -12,6 +12,11 @@ export function parseSize(s: string | undefined): number {
   return Math.floor(Number(m[1]) * mult);
 }
 
+const TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
+
+/** json-file's `compress` as dockerd reads it (strconv.ParseBool); the options are validated before. */
+export const compressOn = (opts: Record<string, string>): boolean => TRUE.includes(opts.compress ?? '');
+
 /** dockerd's checks of json-file options, in its words (a 400 at create here rather than a failed start). */
 export function validateJsonFileOpts(opts: Record<string, string>): void {
   for (const key of Object.keys(opts)) if (!JSON_FILE_OPTS.has(key)) throw invalidArgument(`unknown log opt '${key}' for json-file log driver`);
@@ -26,7 +31,7 @@ export function validateJsonFileOpts(opts: Record<string, string>): void {
   }
   const compress = opts.compress;
   if (compress !== undefined) {
-    const on = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(compress);
+    const on = TRUE.includes(compress);
     if (!on && !['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(compress)) throw invalidArgument(`strconv.ParseBool: parsing ${JSON.stringify(compress)}: invalid syntax`);
     if (on && (maxFile === 1 || size === undefined)) throw invalidArgument('compress cannot be true when max-file is less than 2 or max-size is not set');
   }

@@ -2,7 +2,7 @@
  * Which monitor a new container gets: conmon for both drivers when it is the default. With
  * `--log-driver none` conmon keeps no log and the monitor serves attach from conmon's attach
  * socket. max-size and max-file are the conmon monitor's own rotation (apps/monitor
- * log-rotation.ts); `compress` is accepted and not done by either monitor (rotated files stay plain).
+ * log-rotation.ts), `compress` too (the Node shim keeps its rotated files plain).
  */
 export function chooseMonitor(
   defaultMonitor: 'shim' | 'conmon',
