@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
@@ -67,6 +68,26 @@ describe('a container prepared at create', () => {
     expect((await suite.docker(['update', '--memory', '80m', '--memory-swap', '160m', 'prep-race'])).code).toBe(0);
     const r = await suite.docker(['start', '-a', 'prep-race']);
     expect(r.stdout.trim(), r.stderr).toBe(String(80 * 1024 * 1024));
+  });
+
+  it('runs in the network namespace a disconnect and connect before the start gave it (as compose does)', async () => {
+    expect((await suite.docker(['network', 'create', 'prep-net'])).code).toBe(0);
+    const c = await suite.docker(['create', '--name', 'prep-net-web', '--network', 'prep-net', '-p', '127.0.0.1::80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/']);
+    expect(c.code, c.stderr).toBe(0);
+    await prepared(c.stdout.trim());
+    expect((await suite.docker(['network', 'disconnect', 'prep-net', 'prep-net-web'])).code).toBe(0);
+    expect((await suite.docker(['network', 'connect', 'prep-net', 'prep-net-web'])).code).toBe(0);
+    expect((await suite.docker(['start', 'prep-net-web'])).code).toBe(0);
+    const port = Number((await suite.docker(['port', 'prep-net-web', '80'])).stdout.trim().split(':').pop());
+    // busybox httpd answers 404 for a directory without an index: an answer is what counts.
+    const status = await eventually(
+      () => new Promise<number>((resolve) => get({ host: '127.0.0.1', port, path: '/' }, (res) => resolve(res.statusCode ?? 0)).on('error', () => resolve(0))),
+      (code) => code > 0,
+      20_000,
+    );
+    expect(status).toBe(404);
+    await suite.docker(['rm', '-f', 'prep-net-web']);
+    await suite.docker(['network', 'rm', 'prep-net']);
   });
 
   it('starts after kill -9 of the monitor that prepared it', async () => {

@@ -32,18 +32,28 @@ const POLL_MS = 500;
  */
 const PREPARED_TTL_MS = 30_000;
 
-/** What a prepared runtime container was made from: a spec rewritten since (`docker update`) voids it. */
+/**
+ * What a prepared runtime container was made from: a spec rewritten since (`docker update`) voids
+ * it, and so does a namespace file replaced since (a network disconnect and connect before the
+ * start, as compose does, gives the container a new network namespace at the same path).
+ */
 function bundleStamp(bundle: string): string {
-  return ['config.json', 'rootfs-mounts.json']
-    .map((f) => {
-      try {
-        const st = statSync(join(bundle, f));
-        return `${st.ino}:${st.size}:${st.mtimeMs}`;
-      } catch {
-        return '-';
-      }
-    })
-    .join('/');
+  const id = (f: string) => {
+    try {
+      const st = statSync(f);
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  };
+  let namespaces: string[] = [];
+  try {
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { namespaces?: { path?: string }[] } };
+    namespaces = (spec.linux?.namespaces ?? []).flatMap((n) => (n.path ? [n.path] : []));
+  } catch {
+    // no spec: the stamp says so, and a start makes the container again
+  }
+  return [join(bundle, 'config.json'), join(bundle, 'rootfs-mounts.json'), ...namespaces].map(id).join('/');
 }
 
 /** A runtime container made ahead of the first start: conmon is its parent, its init waits on runc's exec FIFO. */
