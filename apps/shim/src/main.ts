@@ -2,6 +2,7 @@ import { messageOf } from '@berth/errors';
 import { ServiceServer } from '@berth/grpc';
 import { createLogger } from '@berth/logging';
 import { shimV1 } from '@berth/proto';
+import { shimServiceWire } from '@berth/log-stream';
 import { Activity, readOptions, shimService } from '@berth/shim-core';
 import { parseShimArgs } from './domain/args';
 import { Container } from './domain/container';
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const server = new ServiceServer({ name: 'shim', version: VERSION, details: () => ({ bundle: args.bundle }) });
   const exit = () => void server.close(1_000).then(() => process.exit(0));
   const activity = new Activity();
-  server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, activity.track(shimService(container, exit)));
+  server.add<shimV1.ShimServer>('berth.shim.v1', shimServiceWire, activity.track(shimService(container, exit)));
   await server.listen(`unix://${opts.socket}`);
   logger.info({ socket: opts.socket, version: VERSION }, 'shim serving');
   // A stopped container needs no process: its exit record, log and rootfs are all on disk, and

@@ -1,1 +1,2 @@
 export * from './serve-logs';
+export * from './log-entry-wire';

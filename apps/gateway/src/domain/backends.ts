@@ -3,6 +3,7 @@ import { ShimLookups } from './shim-lookups';
 import { Peers, unary } from '@berth/clients';
 import { fromServiceError, SharedChannels } from '@berth/grpc';
 import { type imagesV1, shimV1, type supervisorV1 } from '@berth/proto';
+import { ShimWireClient } from '@berth/log-stream';
 import type { ServiceError } from '@grpc/grpc-js';
 import { histogram } from '@berth/metrics';
 
@@ -114,7 +115,7 @@ export class Backends {
    */
   async shim(reference: string, servingOnly = false): Promise<{ client: shimV1.ShimClient; tty: boolean; openStdin: boolean; id: string }> {
     const a = await unary('supervisor', this.c.shimAddress.bind(this.c), { reference, servingOnly: servingOnly || undefined });
-    const client = this.shims.client(shimV1.ShimClient, a.address);
+    const client = this.shims.client(ShimWireClient, a.address);
     if (servingOnly) client.getChannel().getConnectivityState(true);
     return { client, tty: a.tty, openStdin: a.openStdin, id: reference };
   }

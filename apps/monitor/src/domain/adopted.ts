@@ -4,6 +4,7 @@ import { invalidArgument, messageOf } from '@berth/errors';
 import { ServiceServer } from '@berth/grpc';
 import type { Logger } from '@berth/logging';
 import { shimV1 } from '@berth/proto';
+import { shimServiceWire } from '@berth/log-stream';
 import { readOptions, shimService } from '@berth/shim-core';
 import { writeFileReplace } from '@berth/store';
 import { ConmonContainer } from './conmon-container';
@@ -74,7 +75,7 @@ export class Adopted {
     await container.recover();
     writeFileReplace(join(this.stateDir, 'containers', id), JSON.stringify({ bundle }));
     const server = new ServiceServer({ name: 'monitor', version: this.version, details: () => ({ bundle, monitor: 'conmon' }) });
-    server.add<shimV1.ShimServer>('berth.shim.v1', shimV1.ShimService, shimService(container, () => void this.forget(id)));
+    server.add<shimV1.ShimServer>('berth.shim.v1', shimServiceWire, shimService(container, () => void this.forget(id)));
     await server.listen(`unix://${o.socket}`);
     this.served.set(id, { container, server });
     logger.info({ socket: o.socket, status: container.status }, 'serving');

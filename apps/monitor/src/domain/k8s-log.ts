@@ -284,15 +284,20 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
   let fh = await openOrAbsent(path);
   let pos = 0;
   let first: { buffer: Buffer; bytesRead: number } | undefined;
+  const fw = o.frames && o.sinceNano === 0n && o.untilNano === 0n ? new FrameWriter(o.frames) : undefined;
+  // Frames are copies, so one buffer serves every read (room for a held row and a chunk): the
+  // services' malloc settings give each fresh buffer over 128 KiB its own mapping, and its pages
+  // faulted in and zeroed cost more than the read (docs/decisions.md). Entries are views: a
+  // fresh buffer each read there.
+  const reused = fw ? Buffer.allocUnsafe(MAX_ROW + CHUNK) : undefined;
   try {
     pos = o.fromOffset ?? (o.tail >= 0 && fh ? await tailOffset(fh, o.tail) : 0);
-    if (fh) first = await fh.read(Buffer.allocUnsafe(CHUNK), 0, CHUNK, pos);
+    if (fh) first = await fh.read(reused ?? Buffer.allocUnsafe(CHUNK), 0, CHUNK, pos);
   } catch (err) {
     await fh?.close();
     throw err;
   }
   const keep = (l: LogLine) => (o.sinceNano === 0n || l.timeNano >= o.sinceNano) && (o.untilNano === 0n || l.timeNano <= o.untilNano);
-  const fw = o.frames && o.sinceNano === 0n && o.untilNano === 0n ? new FrameWriter(o.frames) : undefined;
   async function* gen(): AsyncGenerator<Buffer | LogLine[]> {
     let carry = Buffer.alloc(0);
     try {
@@ -306,7 +311,7 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
             // A fresh buffer each read: the entries are views into it, not copies. The read
             // lands after the unfinished row of the last one, so no chunk is copied to join it.
             const held = carry.length;
-            const into = first ? undefined : Buffer.allocUnsafe(held + CHUNK);
+            const into = first ? undefined : (reused ?? Buffer.allocUnsafe(held + CHUNK));
             if (into && held) carry.copy(into, 0);
             const { buffer: buf, bytesRead } = first ?? (await fh.read(into!, held, CHUNK, pos));
             first = undefined;
@@ -318,6 +323,7 @@ export async function openK8sLog(path: string, o: K8sReadOptions): Promise<Async
               const last = data.lastIndexOf(NL);
               const framed = last >= 0 ? framesOfRows(data, last, fw) : undefined;
               data = data.subarray(last + 1);
+              // Its own bytes: the next read lands where they are.
               carry = data.length > MAX_ROW ? Buffer.alloc(0) : Buffer.from(data);
               if (framed) yield framed;
             } else {
