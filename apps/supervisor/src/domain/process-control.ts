@@ -25,6 +25,8 @@ export async function stopContainer(ctx: LifecycleContext, ref: string, timeoutS
   d.containers.save(rec);
   const timeout = timeoutSeconds >= 0 ? timeoutSeconds : (rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S);
   const sig = parseSignal(signal || rec.config.StopSignal);
+  // A monitor this supervisor refused to adopt: the refusal is the answer (rm -f still ends it).
+  ctx.shims.get(rec);
   const exited = ctx.waiters.nextExit(rec.id);
   if (rec.state.Paused) {
     // A frozen process takes no signal, SIGKILL included (cgroup v1): thawed by the kernel when
