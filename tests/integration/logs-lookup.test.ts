@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 
 // The gateway looks up a container's monitor during an inspect, for the logs call the docker CLI
 // sends next (apps/gateway/src/domain/shim-lookups.ts), stopped containers included: that lookup
 // must never start a monitor, and a monitor gone or replaced since must not fail the logs.
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox(['--default-monitor', 'conmon']);
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s), ['--default-monitor', 'conmon']);
 
 async function killMonitor(): Promise<void> {
   const mon = suite.monitorPid();

@@ -2,21 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 
 // The conmon monitor (one process for every container), killed where the services are between
 // two steps: each call must get a clear answer, never a hang or a 500 (issue 13).
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox(['--default-monitor', 'conmon']);
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s), ['--default-monitor', 'conmon']);
 
 const killMonitor = () => suite.killMonitor();
 

@@ -1,19 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, eventually, Suite } from '../support/berth';
+import { busyboxSuiteForFile } from '../support/file-suite';
 
 // The conmon monitor, whatever the suite's default: a monitor killed with SIGKILL loses nothing.
 let suite: Suite;
-beforeAll(async () => {
-  suite = await Suite.startWithBusybox(['--default-monitor', 'conmon']);
-});
-afterAll(async () => {
-  if (suite) {
-    await suite.removeAllContainers();
-    await suite.stop();
-  }
-});
+busyboxSuiteForFile((s) => (suite = s), ['--default-monitor', 'conmon']);
 
 
 function rssMiB(pid: number): number {

@@ -4,12 +4,12 @@ import { Suite } from './berth';
 /**
  * One suite with busybox loaded for a whole test file: started before its first test, its
  * containers removed and the suite stopped after its last. `use` receives it (the file keeps it
- * in its own `let suite`).
+ * in its own `let suite`). `extraArgs` go to the launcher (e.g. `--default-monitor conmon`).
  */
-export function busyboxSuiteForFile(use: (s: Suite) => void): void {
+export function busyboxSuiteForFile(use: (s: Suite) => void, extraArgs: string[] = []): void {
   let suite: Suite | undefined;
   beforeAll(async () => {
-    suite = await Suite.startWithBusybox();
+    suite = await Suite.startWithBusybox(extraArgs);
     use(suite);
   });
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip, createGzip, type Gunzip, type Gzip } from 'node:zlib';
 import { compressedName, rotatedName } from './log-names';
+import { fsyncDir } from '@berth/store';
 
 const CHUNK = 256 * 1024;
 const readAt = promisify(read);
@@ -36,14 +37,6 @@ export const partialName = (log: string, n: number) => `${compressedName(log, n)
 /** Called after each step that is on disk: a spec stops there (as a SIGKILL would). */
 export type CompressStep = (step: 'written' | 'renamed' | 'removed') => void;
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * `.n` becomes `.n.gz`: gzip to a name no reader opens, fsync, rename, then the plain file goes.
@@ -76,7 +69,7 @@ export async function compressRotated(log: string, n: number, step?: CompressSte
       }
       step?.('written');
       renameSync(tmp, gz);
-      syncDir(dirname(log));
+      fsyncDir(dirname(log));
       step?.('renamed');
     }
   } finally {

@@ -2,6 +2,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, 
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { compressedName, rotatedName } from './log-names';
+import { fsyncDir } from '@berth/store';
 
 /** Bytes read or copied at a time: memory stays at this whatever the log's size. */
 const CHUNK = 1024 * 1024;
@@ -34,14 +35,6 @@ function inodeAt(path: string): number {
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * Where each piece of the file starts, as dockerd would have cut it writing the same rows: a file
@@ -115,9 +108,9 @@ function commit(log: string, j: Journal, step?: SplitStep): void {
     renameSync(pieceName(log, i), i === 0 ? log : rotatedName(log, i));
     step?.(`piece ${i}`);
   }
-  syncDir(dirname(log));
+  fsyncDir(dirname(log));
   rmSync(journalOf(log), { force: true });
-  syncDir(dirname(log));
+  fsyncDir(dirname(log));
 }
 
 /**
@@ -190,7 +183,7 @@ export async function splitOverSize(log: string, maxSize: number, maxFile: numbe
     closeSync(fd);
   }
   renameSync(tmp, journalOf(log));
-  syncDir(dirname(log));
+  fsyncDir(dirname(log));
   o.step?.('journal');
   o.beforeCommit?.();
   commit(log, j, o.step);
