@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
@@ -88,6 +90,18 @@ describe('a container prepared at create', () => {
     expect(status).toBe(404);
     await suite.docker(['rm', '-f', 'prep-net-web']);
     await suite.docker(['network', 'rm', 'prep-net']);
+  });
+
+  it('takes a docker cp right after create, while the prepare mounts the rootfs', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-cp', 'busybox', 'cat', '/copied']);
+    expect(c.code, c.stderr).toBe(0);
+    const src = join(mkdtempSync(join(tmpdir(), 'berth-prep-')), 'copied');
+    writeFileSync(src, 'through cp\n');
+    const cp = await suite.docker(['cp', src, 'prep-cp:/copied']);
+    expect(cp.code, cp.stderr).toBe(0);
+    const r = await suite.docker(['start', '-a', 'prep-cp']);
+    expect(r.stdout, r.stderr).toBe('through cp\n');
+    rmSync(dirname(src), { recursive: true, force: true });
   });
 
   it('starts after kill -9 of the monitor that prepared it', async () => {

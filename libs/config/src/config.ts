@@ -11,6 +11,8 @@ const ON_DEMAND_BY_DEFAULT: readonly ServiceName[] = ['builder'];
 const DEFAULT_IDLE_EXIT_SECONDS = 600;
 /** The exit status of a service leaving because it was idle: the launcher listens for it again. */
 export const IDLE_EXIT_CODE = 64;
+/** The label the builder puts on its step containers (the build's id): most are never started. */
+export const BUILD_STEP_LABEL = 'com.berth.build';
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/run/berth';

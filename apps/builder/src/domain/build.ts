@@ -23,9 +23,10 @@ import { resolveChown } from './chown';
 import { inContext, unpackContext } from './context';
 import { copyTar, matchSources, planContextCopy, type Ownership, type PlannedEntry, renameArchive } from './copy-sources';
 import { fetchToFile } from './fetch-url';
+import { BUILD_STEP_LABEL } from '@berth/config';
 
 /** Label on every container a build makes, so a restarted builder can find and remove them. */
-export const BUILD_LABEL = 'com.berth.build';
+export const BUILD_LABEL = BUILD_STEP_LABEL;
 export const DEFAULT_MAX_URL_BYTES = 4 * 1024 * 1024 * 1024;
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { internal, messageOf } from '@berth/errors';
 import { fitMountData, isMounted, type MountSpec, resolveInRoot } from '@berth/rootfs';
 import type { ContainerRecord } from './model';
+import { prepareSettled } from './prepare-runtime';
 
 const run = promisify(execFile);
 
@@ -60,6 +61,7 @@ export class ContainerRoots {
     if (withMounts && rec.state.Running && rec.state.Pid > 0 && existsSync(`/proc/${rec.state.Pid}/root`)) {
       return fn(`/proc/${rec.state.Pid}/root`);
     }
+    await prepareSettled(rec.id);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-`));
     let mounted = false;
