@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alive, eventually, run, Suite } from '../support/berth';
+import { alive, eventually, run, Suite, pipedCli } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
 
 // `--log-driver none` under the suite's monitor: conmon by default (attach output from conmon's
@@ -15,15 +14,7 @@ const idOf = async (name: string) => (await suite.docker(['inspect', '--format',
 const monitorOf = async (name: string) =>
   (JSON.parse(readFileSync(join(suite.dataRoot, 'supervisor', 'records', `${await idOf(name)}.json`), 'utf8')) as { monitor?: { name: string } }).monitor?.name ?? 'shim';
 
-/** A docker CLI with a pipe for stdin; `out` grows as the CLI prints. */
-function cli(args: string[]) {
-  const p = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
-  const r = { p, out: '', err: '', done: new Promise<number>((res) => p.on('close', (code, sig) => res(code ?? (sig ? -1 : -2)))) };
-  p.stdout.on('data', (d: Buffer) => (r.out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (r.err += d.toString()));
-  p.stdin.on('error', () => undefined);
-  return r;
-}
+const cli = (args: string[]) => pipedCli(suite.dockerHost, args);
 
 const counted = (n: number) => Array.from({ length: n }, (_, i) => `line-${i}\n`).join('');
 /** Prints `tick` until /tmp/go exists (an attach sees it is live), then `done` and exits 3. */

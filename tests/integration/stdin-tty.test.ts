@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, eventually, Suite } from '../support/berth';
+import { alive, eventually, Suite, pipedCli } from '../support/berth';
 
 // The conmon monitor (stdin through its attach socket, the terminal and resize through conmon),
 // or the one BERTH_TEST_MONITOR names: both monitors keep the same behaviour.
@@ -23,15 +22,7 @@ const idOf = async (name: string) => (await suite.docker(['inspect', '--format',
 const monitorOf = async (name: string) =>
   (JSON.parse(readFileSync(join(suite.dataRoot, 'supervisor', 'records', `${await idOf(name)}.json`), 'utf8')) as { monitor?: { name: string } }).monitor?.name;
 
-/** A docker CLI with a pipe for stdin; `out` grows as the CLI prints. */
-function cli(args: string[]) {
-  const p = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: suite.dockerHost } });
-  const r = { p, out: '', err: '', done: new Promise<number>((res) => p.on('close', (code, sig) => res(code ?? (sig ? -1 : -2)))) };
-  p.stdout.on('data', (d: Buffer) => (r.out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (r.err += d.toString()));
-  p.stdin.on('error', () => undefined);
-  return r;
-}
+const cli = (args: string[]) => pipedCli(suite.dockerHost, args);
 
 
 describe(`stdin, attach and the terminal (${MONITOR})`, () => {

@@ -335,3 +335,13 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A docker CLI against `dockerHost` with a pipe for stdin; `out` and `err` grow as the CLI prints. */
+export function pipedCli(dockerHost: string, args: string[]) {
+  const p = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: dockerHost } });
+  const r = { p, out: '', err: '', done: new Promise<number>((res) => p.on('close', (code, sig) => res(code ?? (sig ? -1 : -2)))) };
+  p.stdout.on('data', (d: Buffer) => (r.out += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (r.err += d.toString()));
+  p.stdin.on('error', () => undefined);
+  return r;
+}
