@@ -15,8 +15,12 @@ const killMonitor = () => suite.killMonitor();
 
 const inspect = async (name: string, f: string) => (await suite.docker(['inspect', '--format', f, name])).stdout.trim();
 
-/** A counter line every 10 ms until /stop exists, then exit 42. */
-const COUNTER = 'i=0; while [ ! -f /stop ]; do echo $i; i=$((i+1)); usleep 10000; done; exit 42';
+/**
+ * A counter line every 10 ms until /stop exists, then exit 42. The pause before the exit lets the
+ * exec that made /stop end first: when a container's init exits, the kernel kills what else runs in
+ * its pid namespace, and a `touch` not yet reaped exits 137.
+ */
+const COUNTER = 'i=0; while [ ! -f /stop ]; do echo $i; i=$((i+1)); usleep 10000; done; usleep 500000; exit 42';
 
 async function counter(name: string): Promise<void> {
   expect((await suite.docker(['run', '-d', '--name', name, 'busybox', 'sh', '-c', COUNTER])).code).toBe(0);
