@@ -127,6 +127,19 @@ describe('json-file max-size and max-file', () => {
     expect(rm.stdout.split('\n').slice(0, -1)).toEqual(counted(0, 300));
   });
 
+  // Bug pinned: a rotation that came while a burst ran left `.1` far past max-size and the live file
+  // under it; the cut at the exit looked at the live file only, so every line stayed (CI, under load).
+  it('a rotation that lands late in a burst still ends in dockerd\'s files', async () => {
+    const script = 'i=0; while [ $i -lt 290 ]; do echo line-$i; i=$((i+1)); done; sleep 1.5; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done';
+    expect((await suite.docker(['run', '--name', 'rot-late', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', script])).code).toBe(0);
+    const { files } = await logFiles('rot-late');
+    expect(files.map((f) => f.slice(-2))).toEqual(['.1', 'og']);
+    expect(Math.abs(statSync(files[0]!).size - 1000)).toBeLessThan(100);
+    const all = await logLines('rot-late');
+    expect(all.length).toBeLessThan(60);
+    expect(all).toEqual(counted(300 - all.length, 300));
+  });
+
   it('--since and --until apply across the files', async () => {
     const script = `${paced(300)}; sleep 2; i=300; while [ $i -lt 600 ]; do echo line-$i; i=$((i+1)); [ $((i % 20)) = 0 ] && usleep 2000; done`;
     expect((await suite.docker(['run', '--name', 'rot-times', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=50', 'busybox', 'sh', '-c', script], { timeoutMs: 60_000 })).code).toBe(0);

@@ -15,6 +15,24 @@ interface Journal {
   pieces: number;
   /** Inodes of `.1 … .(maxFile-1)` (or of `.n.gz`) when the pieces were written (0: no file), to find each one again. */
   olds: number[];
+  /** `.1` was cut with the live file, as the start of one stream: its rows are in the pieces, the pieces take its name. */
+  joined?: boolean;
+}
+
+/** What the cut reads: a file, or `.1` and the live file read as one. */
+interface Source {
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+type Handle = Awaited<ReturnType<typeof open>>;
+
+/** `.1` then the live file, as one run of bytes: a position past the end of `.1` is in the live file. */
+function joinedSource(first: Handle, firstSize: number, live: Handle): Source {
+  return {
+    async read(buf, offset, length, position) {
+      if (position >= firstSize) return live.read(buf, offset, length, position - firstSize);
+      return first.read(buf, offset, Math.min(length, firstSize - position), position);
+    },
+  };
 }
 
 const journalOf = (log: string) => `${log}.split`;
@@ -43,7 +61,7 @@ function inodeAt(path: string): number {
  * 1 GiB file with a small max-size costs one chunk, not a list of its pieces. The bytes after the
  * last newline (a row conmon never finished) stay in the last piece.
  */
-async function pieceStarts(fd: Awaited<ReturnType<typeof open>>, size: number, maxSize: number, keep: number): Promise<{ starts: number[]; total: number }> {
+async function pieceStarts(fd: Source, size: number, maxSize: number, keep: number): Promise<{ starts: number[]; total: number }> {
   const starts = [0];
   let total = 1;
   const buf = Buffer.allocUnsafe(CHUNK);
@@ -68,7 +86,7 @@ async function pieceStarts(fd: Awaited<ReturnType<typeof open>>, size: number, m
   return { starts, total };
 }
 
-async function copyRange(src: Awaited<ReturnType<typeof open>>, to: string, start: number, end: number, mode: number): Promise<void> {
+async function copyRange(src: Source, to: string, start: number, end: number, mode: number): Promise<void> {
   rmSync(to, { force: true });
   const out = await open(to, 'wx', mode);
   try {
@@ -91,10 +109,12 @@ async function copyRange(src: Awaited<ReturnType<typeof open>>, to: string, star
  * a SIGKILL left it at. The live file is replaced last, by a rename: until then it holds every row.
  */
 function commit(log: string, j: Journal, step?: SplitStep): void {
-  // Top down: an old `.n` goes up by pieces - 1 names, past the top it is dropped (as dockerd drops it).
-  for (let n = j.maxFile - 1; n >= 1; n--) {
+  // Top down: an old `.n` goes up by pieces - 1 names (pieces - 2 when `.1` is among the pieces),
+  // past the top it is dropped (as dockerd drops it). A joined `.1` is replaced by piece 1.
+  const shift = j.pieces - 1 - (j.joined ? 1 : 0);
+  for (let n = j.maxFile - 1; n >= (j.joined ? 2 : 1); n--) {
     const ino = j.olds[n - 1] ?? 0;
-    const to = n + j.pieces - 1;
+    const to = n + shift;
     if (!ino || to === n) continue;
     // With compress, the old file is `.n.gz`: it moves as one.
     const name = inodeAt(rotatedName(log, n)) === ino ? rotatedName : inodeAt(compressedName(log, n)) === ino ? compressedName : undefined;
@@ -140,40 +160,62 @@ export function finishSplit(log: string, step?: SplitStep): boolean {
 }
 
 /**
+ * The newest rotated file when it is plain and past max-size by more than its last row: the
+ * writer outran the rotation (a burst faster than a check), and dockerd would have cut it too.
+ */
+async function overshotFirst(log: string, maxSize: number): Promise<{ fd: Handle; size: number } | undefined> {
+  let fd: Handle;
+  try {
+    fd = await open(rotatedName(log, 1), 'r');
+  } catch {
+    return undefined;
+  }
+  const { size } = await fd.stat();
+  if (size >= maxSize && (await pieceStarts(fd, size, maxSize, 2)).total >= 2) return { fd, size };
+  await fd.close();
+  return undefined;
+}
+
+/**
  * A live file past max-size that nothing writes any more (conmon has exited) cut as dockerd would
  * have cut it while writing: pieces of max-size at row boundaries, the newest max-file of them kept,
- * the rotated files before them moved up (and dropped past max-file). The file is read by
+ * the rotated files before them moved up (and dropped past max-file). A `.1` that a late rotation
+ * left past max-size is cut with it, as the start of the same stream. The files are read by
  * descriptor and copied a chunk at a time; the pieces are written under names no reader opens, a
  * journal says they are complete, then each takes its name, the live file last. `beforeCommit` runs
  * in the same turn as the renames (a follower still waiting for its first file opens the live one
  * then, so it reads every row of the run). Returns whether the file was cut.
  */
 export async function splitOverSize(log: string, maxSize: number, maxFile: number, o: { beforeCommit?: () => void; step?: SplitStep } = {}): Promise<boolean> {
-  let src: Awaited<ReturnType<typeof open>>;
+  let live: Handle;
   try {
-    src = await open(log, 'r');
+    live = await open(log, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
+  const first = maxFile > 1 ? await overshotFirst(log, maxSize) : undefined;
   let pieces: number;
   try {
-    const st = await src.stat();
-    if (st.size < maxSize) return false;
-    const { starts, total } = await pieceStarts(src, st.size, maxSize, maxFile);
+    const st = await live.stat();
+    const src: Source = first ? joinedSource(first.fd, first.size, live) : live;
+    const size = (first?.size ?? 0) + st.size;
+    if (size < maxSize) return false;
+    const { starts, total } = await pieceStarts(src, size, maxSize, maxFile);
     if (total < 2) return false;
     pieces = starts.length;
     // Newest first: piece 0 ends at the end of the file.
     for (let i = 0; i < pieces; i++) {
       const start = starts[pieces - 1 - i]!;
-      const end = i === 0 ? st.size : starts[pieces - i]!;
+      const end = i === 0 ? size : starts[pieces - i]!;
       await copyRange(src, pieceName(log, i), start, end, st.mode & 0o777);
       o.step?.(`write ${i}`);
     }
   } finally {
-    await src.close();
+    await live.close();
+    await first?.fd.close();
   }
-  const j: Journal = { maxFile, pieces, olds: Array.from({ length: maxFile - 1 }, (_, k) => inodeAt(rotatedName(log, k + 1)) || inodeAt(compressedName(log, k + 1))) };
+  const j: Journal = { maxFile, pieces, joined: first !== undefined, olds: Array.from({ length: maxFile - 1 }, (_, k) => inodeAt(rotatedName(log, k + 1)) || inodeAt(compressedName(log, k + 1))) };
   const tmp = `${journalOf(log)}.tmp`;
   writeFileSync(tmp, JSON.stringify(j));
   const fd = openSync(tmp, 'r');

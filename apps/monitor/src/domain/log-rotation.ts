@@ -19,7 +19,7 @@ const REOPEN_DEADLINE_MS = 5_000;
  * up and the renamed file becomes `.1`. With max-file 1 Docker keeps only the current file, so the
  * renamed one is removed then (a reader that has it open still reads it to its end). After the
  * exit, a live file left past max-size (a burst shorter than a check) is cut as dockerd would have
- * cut it (`log-split.ts`).
+ * cut it (`log-split.ts`), with a `.1` that a late rotation left past max-size.
  *
  * Everything it needs is on disk: a monitor started again after `kill -9` finds a rename whose
  * reopen was never sent (`.rotating` there, the live path missing) and sends it, or a reopen
@@ -190,6 +190,8 @@ export class LogRotator {
   private async rotate(): Promise<void> {
     // The shift renames `.1`: not while it is being compressed.
     await this.compressing;
+    // settle() may have begun meanwhile: the file is its to put in shape now.
+    if (this.stopped) return;
     renameSync(this.log, heldName(this.log));
     // A reopen cut short by the exit leaves the held file: settle() makes it the live one again.
     if (await this.reopen()) this.moveHeld();

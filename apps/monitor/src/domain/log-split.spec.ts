@@ -54,6 +54,33 @@ describe('splitOverSize', () => {
     expect(await readAll(4)).toBe(lines(10, 45));
   });
 
+  // Bug pinned: a rotation that came late in a burst left `.1` far past max-size, the live file
+  // under it; the cut at the exit looked at the live file only, and the files were not dockerd's.
+  it('a .1 that a late rotation left past max-size is cut with the live file, as one stream', async () => {
+    writeFileSync(`${log}.2`, rows(0, 10));
+    writeFileSync(`${log}.1`, rows(10, 45));
+    writeFileSync(log, rows(45, 48));
+    expect(await splitOverSize(log, 10 * ROW, 3)).toBe(true);
+    expect(names()).toEqual(['c-k8s.log', 'c-k8s.log.1', 'c-k8s.log.2']);
+    expect(readFileSync(`${log}.2`, 'utf8')).toBe(rows(20, 30));
+    expect(readFileSync(`${log}.1`, 'utf8')).toBe(rows(30, 40));
+    expect(readFileSync(log, 'utf8')).toBe(rows(40, 48));
+    expect(await readAll(3)).toBe(lines(20, 48));
+  });
+
+  it('with .1 cut into three pieces, the older files move up by one and the top one goes', async () => {
+    writeFileSync(`${log}.3`, rows(0, 10));
+    writeFileSync(`${log}.2`, rows(10, 20));
+    writeFileSync(`${log}.1`, rows(20, 45));
+    writeFileSync(log, rows(45, 47));
+    expect(await splitOverSize(log, 10 * ROW, 4)).toBe(true);
+    expect(names()).toEqual(['c-k8s.log', 'c-k8s.log.1', 'c-k8s.log.2', 'c-k8s.log.3']);
+    expect(readFileSync(`${log}.3`, 'utf8')).toBe(rows(10, 20));
+    expect(readFileSync(`${log}.2`, 'utf8')).toBe(rows(20, 30));
+    expect(readFileSync(`${log}.1`, 'utf8')).toBe(rows(30, 40));
+    expect(readFileSync(log, 'utf8')).toBe(rows(40, 47));
+  });
+
   it('max-file 1 keeps the newest piece only; a row with no newline stays in the last piece', async () => {
     writeFileSync(log, rows(0, 25) + row(25).slice(0, 20));
     expect(await splitOverSize(log, 10 * ROW, 1)).toBe(true);
@@ -91,17 +118,20 @@ describe('splitOverSize', () => {
 
   // Bug pinned: a SIGKILL between the split's renames must leave files that a monitor started again
   // finishes, with no row lost or read twice. Each step on disk is a point a kill can stop at.
-  it('stopped after any step, a monitor started again finishes it with every row once', async () => {
+  it.each([
+    { name: 'the live file', rotated: rows(10, 20), live: rows(20, 50), want: lines(10, 50) },
+    { name: 'a .1 past max-size and the live file', rotated: rows(10, 35), live: rows(35, 38), want: lines(0, 38) },
+  ])('stopped after any step of a cut of $name, a monitor started again finishes it with every row once', async ({ rotated, live, want: wantText }) => {
     const setup = () => {
       for (const f of readdirSync(dir)) rmSync(join(dir, f));
       writeFileSync(`${log}.2`, rows(0, 10));
-      writeFileSync(`${log}.1`, rows(10, 20));
-      writeFileSync(log, rows(20, 50));
+      writeFileSync(`${log}.1`, rotated);
+      writeFileSync(log, live);
     };
     setup();
     await splitOverSize(log, 10 * ROW, 4);
     const want = { names: names(), text: await readAll(4) };
-    expect(want.text).toBe(lines(10, 50));
+    expect(want.text).toBe(wantText);
     let steps = 0;
     for (let stopAt = 1; ; stopAt++) {
       setup();
