@@ -5,7 +5,7 @@ import type { Adopted } from '../domain/adopted';
 export function monitorService(adopted: Adopted): ContractImpl<monitorV1.MonitorServer> {
   return {
     adopt: unaryHandler(async (r: monitorV1.AdoptRequest) => {
-      await adopted.adopt(r.id, r.bundle);
+      await adopted.adopt(r.id, r.bundle, r.prepare);
       return {};
     }),
     release: unaryHandler(async (r: monitorV1.ReleaseRequest) => {

@@ -55,16 +55,19 @@ export class Adopted {
     );
   }
 
-  adopt(id: string, bundle: string): Promise<void> {
-    if (!/^[a-f0-9]{64}$/.test(id)) return Promise.reject(invalidArgument('Adopt: id must be a 64-hex container id'));
-    if (!bundle.startsWith('/')) return Promise.reject(invalidArgument('Adopt: bundle must be an absolute path'));
-    if (this.served.has(id)) return Promise.resolve();
-    let p = this.pending.get(id);
-    if (!p) {
-      p = this.serve(id, bundle).finally(() => this.pending.delete(id));
-      this.pending.set(id, p);
+  /** Serves the container (once); `prepare` begins its Prepare then, which the caller does not wait for. */
+  async adopt(id: string, bundle: string, prepare = false): Promise<void> {
+    if (!/^[a-f0-9]{64}$/.test(id)) throw invalidArgument('Adopt: id must be a 64-hex container id');
+    if (!bundle.startsWith('/')) throw invalidArgument('Adopt: bundle must be an absolute path');
+    if (!this.served.has(id)) {
+      let p = this.pending.get(id);
+      if (!p) {
+        p = this.serve(id, bundle).finally(() => this.pending.delete(id));
+        this.pending.set(id, p);
+      }
+      await p;
     }
-    return p;
+    if (prepare) void this.served.get(id)?.container.prepare();
   }
 
   private async serve(id: string, bundle: string): Promise<void> {

@@ -213,7 +213,9 @@ export class ConmonContainer extends RuntimeContainer implements ShimContainer {
    * container that has never run. The start then finds it made (`takePrepared`).
    */
   async prepare(): Promise<boolean> {
-    if (this.live() || this.starting || this.prepared || this.exit || this.dropping) return false;
+    // Asked twice (at Adopt, then on the container's socket): the second waits for the first.
+    if (this.prepared && !this.starting) return (await this.prepared) !== undefined;
+    if (this.live() || this.starting || this.exit || this.dropping) return false;
     this.prepared = (async (): Promise<Prepared | undefined> => {
       try {
         // Taken before the runtime reads the spec: an update written while it does must void what it makes.

@@ -48,7 +48,7 @@ export function monitorClient(socket: string): monitorV1.MonitorClient {
   return connect(monitorV1.MonitorClient, `unix://${socket}`);
 }
 
-/** Hands a container to the monitor; resolves once the container's socket is served. */
-export async function adopt(client: monitorV1.MonitorClient, id: string, bundle: string): Promise<void> {
-  await unary('monitor', client.adopt.bind(client), { id, bundle }, { deadlineMs: 15_000 });
+/** Hands a container to the monitor; resolves once the container's socket is served (and its prepare, if asked, has begun). */
+export async function adopt(client: monitorV1.MonitorClient, id: string, bundle: string, prepare = false): Promise<void> {
+  await unary('monitor', client.adopt.bind(client), { id, bundle, prepare }, { deadlineMs: 15_000 });
 }

@@ -31,7 +31,7 @@ import { adaptHostConfig, specResources } from './resources';
 import { containerRemap, idMappingsFor, validateUserns } from './userns';
 import { compressOn, parseSize } from './json-file-opts';
 import { chooseMonitor } from './monitor-choice';
-import { prepareRuntime } from './prepare-runtime';
+import { preparable, prepareRuntime } from './prepare-runtime';
 
 const TINI = '/usr/bin/tini-static';
 
@@ -202,7 +202,8 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
     // The shim is wanted now so that an attach before start sees every byte; if it cannot
     // come up, start (or attach) will try again and report the reason.
     end();
-    const ensured = await traced('create: monitor ensure', id, ctx.shims.ensure(rec)).then(
+    // A monitor that is adopting the container begins its prepare at once (prepareRuntime below joins it).
+    const ensured = await traced('create: monitor ensure', id, ctx.shims.ensure(rec, { prepare: preparable(rec) })).then(
       () => true,
       (err: unknown) => {
         ctx.d.logger.warn({ id, err: messageOf(err) }, 'shim did not start at create');

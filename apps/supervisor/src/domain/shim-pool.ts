@@ -79,12 +79,12 @@ export class ShimPool {
   }
 
   /** Makes sure the container's shim serves; starts one when none does (first use, or after a reboot). */
-  async ensure(rec: ContainerRecord): Promise<void> {
+  async ensure(rec: ContainerRecord, o: { prepare?: boolean } = {}): Promise<void> {
     if (this.connected(rec) || (await socketAnswers(rec.shimSocket))) return;
     this.drop(rec.id);
     this.refused.delete(rec.id);
     if (rec.monitor?.name === 'conmon' && this.monitorDeps) {
-      const path = await this.ensureMonitor(rec);
+      const path = await this.ensureMonitor(rec, o.prepare === true);
       // Connected now, not on the attach, start and Wait that follow a create (and while it holds,
       // the next ensure needs no probe of the socket).
       this.get(rec).getChannel().getConnectivityState(true);
@@ -106,7 +106,7 @@ export class ShimPool {
   }
 
   /** The monitor process serves the container's socket once Adopt returns; returns its artifact. */
-  private async ensureMonitor(rec: ContainerRecord): Promise<string> {
+  private async ensureMonitor(rec: ContainerRecord, prepare: boolean): Promise<string> {
     const deps = this.monitorDeps!;
     const { socket } = monitorPaths(deps.execRoot);
     const kept = rec.monitor?.path;
@@ -122,7 +122,7 @@ export class ShimPool {
     }
     this.monitor ??= monitorClient(socket);
     // A monitor started again serves what it had already; Adopt is then a no-op.
-    await traced('ensure: monitor.Adopt', rec.id, adopt(this.monitor, rec.id, rec.bundle));
+    await traced('ensure: monitor.Adopt', rec.id, adopt(this.monitor, rec.id, rec.bundle, prepare));
     return path;
   }
 

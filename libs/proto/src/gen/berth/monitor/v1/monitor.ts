@@ -25,6 +25,12 @@ export const protobufPackage = "berth.monitor.v1";
 export interface AdoptRequest {
   id: string;
   bundle: string;
+  /**
+   * Also begin the container's Prepare once it is served, without waiting for it: a create
+   * then costs one call, and the runtime container is made while the client sends its start.
+   * A Prepare on the container's socket joins the one under way.
+   */
+  prepare: boolean;
 }
 
 export interface AdoptResponse {
@@ -45,7 +51,7 @@ export interface ListResponse {
 }
 
 function createBaseAdoptRequest(): AdoptRequest {
-  return { id: "", bundle: "" };
+  return { id: "", bundle: "", prepare: false };
 }
 
 export const AdoptRequest: MessageFns<AdoptRequest> = {
@@ -55,6 +61,9 @@ export const AdoptRequest: MessageFns<AdoptRequest> = {
     }
     if (message.bundle !== "") {
       writer.uint32(18).string(message.bundle);
+    }
+    if (message.prepare !== false) {
+      writer.uint32(24).bool(message.prepare);
     }
     return writer;
   },
@@ -82,6 +91,14 @@ export const AdoptRequest: MessageFns<AdoptRequest> = {
           message.bundle = reader.string();
           continue;
         }
+        case 3: {
+          if (tag !== 24) {
+            break;
+          }
+
+          message.prepare = reader.bool();
+          continue;
+        }
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -95,6 +112,7 @@ export const AdoptRequest: MessageFns<AdoptRequest> = {
     return {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       bundle: isSet(object.bundle) ? globalThis.String(object.bundle) : "",
+      prepare: isSet(object.prepare) ? globalThis.Boolean(object.prepare) : false,
     };
   },
 
@@ -106,6 +124,9 @@ export const AdoptRequest: MessageFns<AdoptRequest> = {
     if (message.bundle !== "") {
       obj.bundle = message.bundle;
     }
+    if (message.prepare !== false) {
+      obj.prepare = message.prepare;
+    }
     return obj;
   },
 
@@ -116,6 +137,7 @@ export const AdoptRequest: MessageFns<AdoptRequest> = {
     const message = createBaseAdoptRequest();
     message.id = object.id ?? "";
     message.bundle = object.bundle ?? "";
+    message.prepare = object.prepare ?? false;
     return message;
   },
 };
