@@ -28,6 +28,8 @@ describe(`--log-driver none (${MONITOR})`, () => {
     expect(r.stderr).toBe('to-stderr\n');
     expect(r.code).toBe(7);
     expect(await monitorOf('none-run')).toBe(MONITOR);
+    // dockerd names no file for a driver that keeps none.
+    expect((await suite.docker(['inspect', '--format', '{{.LogPath}}', 'none-run'])).stdout).toBe('\n');
     // A second run of the same container: its attach gets that run's output only.
     const again = cli(['start', '-a', 'none-run']);
     expect(await again.done).toBe(7);

@@ -107,7 +107,8 @@ export function inspect(rec: ContainerRecord): Record<string, unknown> {
     ResolvConfPath: rec.resolvConfPath,
     HostnamePath: rec.hostnamePath,
     HostsPath: rec.hostsPath,
-    LogPath: rec.logPath,
+    // As dockerd: only the json-file driver's file is named (none keeps no file; the path of another driver is not an API).
+    LogPath: (rec.hostConfig.LogConfig?.Type || 'json-file') === 'json-file' ? rec.logPath : '',
     Name: `/${rec.name}`,
     RestartCount: rec.restartCount,
     Driver: rec.driver,
