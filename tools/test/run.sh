@@ -39,7 +39,7 @@ stage "deploy scripts" bash deploy/install-app.test.sh
 stage "conformance kits (every implementation)" bash -c 'set -o pipefail; npx --no-install tsx tools/conformance/implementations.ts | tee "$0"' "$out/conformance.txt"
 stage "integration tests" npx --no-install vitest run --config tests/vitest.integration.mts --reporter=default --reporter=json --outputFile.json="$out/integration.json"
 # The default monitor is conmon; these lifecycle files run again under the Node shim, which stays a supported monitor.
-stage "integration tests (Node shim)" env BERTH_TEST_MONITOR=shim npx --no-install vitest run --config tests/vitest.integration.mts tests/integration/containers.test.ts tests/integration/container-ops.test.ts tests/integration/stdin-tty.test.ts tests/integration/log-driver-none.test.ts --reporter=default --reporter=json --outputFile.json="$out/integration-shim.json"
+stage "integration tests (Node shim)" env BERTH_TEST_MONITOR=shim npx --no-install vitest run --config tests/vitest.integration.mts tests/integration/containers.test.ts tests/integration/container-ops.test.ts tests/integration/stdin-tty.test.ts tests/integration/log-driver-none.test.ts tests/integration/monitor-loss.test.ts --reporter=default --reporter=json --outputFile.json="$out/integration-shim.json"
 # The real clients, each against its own private suite (tests/clients).
 stage "clients: docker-py" npx --no-install tsx tests/clients/with-suite.ts -- /usr/bin/pytest-3 -q -p no:cacheprovider --junitxml="$out/docker-py.xml" tests/clients/python
 for client in dockerode testcontainers compose; do

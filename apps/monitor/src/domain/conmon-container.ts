@@ -88,7 +88,8 @@ function ended(pid: number): boolean {
  * container's last output into the log: the output is complete only once conmon has ended.
  */
 async function conmonEnded(pid: number, deadlineMs = 2_000): Promise<void> {
-  for (const until = Date.now() + deadlineMs; !ended(pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+  // conmon is not this process's child (it daemonizes): polled, finely, as it is on every exit's path.
+  for (const until = Date.now() + deadlineMs; !ended(pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 1));
 }
 
 function readPid(path: string): number {
