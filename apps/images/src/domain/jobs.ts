@@ -63,7 +63,9 @@ export class ImageJobs {
     const conn = connection(opts.redisUrl);
     this.redis = new Redis(conn as never);
     this.redis.on('error', onError);
-    const make = (kind: JobKind) => new Queue(`images-${kind}`, { connection: conn, prefix: PREFIX });
+    // One connection for every queue and worker (each worker adds the blocking one it must have
+    // to itself): the service held seven where three do.
+    const make = (kind: JobKind) => new Queue(`images-${kind}`, { connection: this.redis, prefix: PREFIX });
     this.queues = { pull: make('pull'), push: make('push') };
     for (const kind of ['pull', 'push'] as const) {
       const w = new Worker(
@@ -88,7 +90,7 @@ export class ImageJobs {
           }
         },
         {
-          connection: conn,
+          connection: this.redis,
           prefix: PREFIX,
           concurrency: Math.max(1, opts.concurrency[kind]),
           lockDuration: opts.lockDurationMs,
