@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   try {
     claim = await claimStateDir(args.state, args.socket, CLAIM_WAIT_MS);
   } catch (err) {
-    logger.error({ err: messageOf(err) }, 'another monitor holds this state dir');
+    logger.error({ err: messageOf(err) }, 'cannot claim this state dir');
     process.exit(1);
   }
   if (claim.owner === 'other') {
