@@ -3,3 +3,4 @@ export * from './pty';
 export * from './idmap-mount';
 export * from './seqpacket';
 export * from './mount-calls';
+export * from './file-lock';

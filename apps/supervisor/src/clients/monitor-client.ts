@@ -22,7 +22,10 @@ export function monitorPaths(execRoot: string): { socket: string; state: string;
 
 /**
  * Starts the monitor in its own session, so it outlives the supervisor; returns once its socket
- * answers. It serves every container it adopted before on its own.
+ * answers. It serves every container it adopted before on its own. The monitor started here may
+ * find another one already holding the exec root (started by a supervisor that died before it
+ * answered): it then exits 0 and the other one's answer is as good. Returns the pid of the one
+ * started here, or 0 when it left the exec root to the other.
  */
 export async function spawnMonitor(monitorPath: string, execRoot: string, timeoutMs = 15_000): Promise<number> {
   const p = monitorPaths(execRoot);
@@ -37,11 +40,12 @@ export async function spawnMonitor(monitorPath: string, execRoot: string, timeou
   child.unref();
   const deadline = Date.now() + timeoutMs;
   while (!(await socketAnswers(p.socket))) {
-    if (child.exitCode !== null) throw unavailable(`monitor exited at start (code ${child.exitCode}); see ${p.log}`);
+    if (child.exitCode !== null && child.exitCode !== 0) throw unavailable(`monitor exited at start (code ${child.exitCode}); see ${p.log}`);
+    if (child.signalCode !== null) throw unavailable(`monitor was killed at start (${child.signalCode}); see ${p.log}`);
     if (Date.now() > deadline) throw unavailable(`monitor did not come up within ${timeoutMs} ms; see ${p.log}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return child.pid ?? 0;
+  return child.exitCode === 0 ? 0 : (child.pid ?? 0);
 }
 
 export function monitorClient(socket: string): monitorV1.MonitorClient {
