@@ -4,3 +4,4 @@ export * from './client';
 export * from './health';
 export * from './request-messages';
 export * from './shared-channels';
+export * from './socket-probe';

@@ -1,21 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { socketAnswers } from '@berth/grpc';
 import { tryLockPath } from '@berth/sys';
 
 export type StateClaim = { owner: 'us'; fd: number } | { owner: 'other'; pid: string };
-
-/** True when something accepts a connection on the unix socket `path`. */
-export function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /**
  * Makes this process the one monitor of `stateDir`: two would adopt the same containers, watch
