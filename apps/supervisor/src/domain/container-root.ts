@@ -13,7 +13,12 @@ async function mountSnapshot(bundle: string, target: string): Promise<void> {
   const shimMount = join(bundle, 'rootfs');
   if (isMounted(shimMount)) {
     await run('mount', ['--bind', shimMount, target]);
-    return;
+    // The monitor may have unmounted it since the check (a prepared container's TTL drop): the
+    // bind then shows the empty directory under it, on the bundle's filesystem, and what cp wrote
+    // there would be hidden by the next mount of the rootfs. Once bound, the view keeps the mount's
+    // filesystem alive whatever the monitor does.
+    if (statSync(target).dev !== statSync(bundle).dev) return;
+    await run('umount', [target]);
   }
   // Never started: the shim has not mounted it yet; mount the snapshot the same way it would.
   const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as MountSpec[];
