@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -79,6 +80,25 @@ describe('a container prepared at create', () => {
     const r = await suite.docker(['start', '-a', 'prep-cp']);
     expect(r.stdout, r.stderr).toBe('through cp\n');
     rmSync(dirname(src), { recursive: true, force: true });
+  });
+
+  it('starts only once a docker cp into it is done, as dockerd (its container lock) does', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-cp-start', 'busybox', 'sh', '-c', 'md5sum /big | cut -d" " -f1']);
+    expect(c.code, c.stderr).toBe(0);
+    await prepared(c.stdout.trim());
+    const dir = mkdtempSync(join(tmpdir(), 'berth-prep-'));
+    const big = join(dir, 'big');
+    // Large enough that the start below comes while the copy is still writing the file.
+    const data = Buffer.alloc(192 << 20);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    writeFileSync(big, data);
+    const md5 = createHash('md5').update(data).digest('hex');
+    const cp = suite.docker(['cp', big, 'prep-cp-start:/big']);
+    await new Promise((r) => setTimeout(r, 400));
+    const r = await suite.docker(['start', '-a', 'prep-cp-start']);
+    expect((await cp).code).toBe(0);
+    expect(r.stdout, r.stderr).toBe(`${md5}\n`);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('starts after kill -9 of the monitor that prepared it', async () => {

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { internal, messageOf } from '@berth/errors';
 import { fitMountData, isMounted, type MountSpec, resolveInRoot } from '@berth/rootfs';
 import type { ContainerRecord } from './model';
+import { startInFlight } from './container-run';
+import { holdView } from './container-views';
 import { prepareSettled } from './prepare-runtime';
 
 const run = promisify(execFile);
@@ -63,9 +65,21 @@ export class ContainerRoots {
    * alone (`docker export`). Temporary mounts are private to a temp dir and removed after.
    */
   async with<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+    // A start on its way comes first (the view is then the running container's own), and one that
+    // comes later waits for this view (`viewsSettled`): the check and the hold with no await between.
+    for (let start = startInFlight(rec.id); start; start = startInFlight(rec.id)) await start;
     if (withMounts && rec.state.Running && rec.state.Pid > 0 && existsSync(`/proc/${rec.state.Pid}/root`)) {
       return fn(`/proc/${rec.state.Pid}/root`);
     }
+    const release = holdView(rec.id);
+    try {
+      return await this.mounted(rec, withMounts, fn);
+    } finally {
+      release();
+    }
+  }
+
+  private async mounted<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
     await prepareSettled(rec.id);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-`));
