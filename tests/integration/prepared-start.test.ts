@@ -1,10 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
+import { conmonMonitor, killService, leftovers, mountsOf, NOTHING_LEFT, prepared as prepareDone, processesOf } from '../support/prepared';
 
 // The conmon monitor makes a new container's runtime container at create (Prepare), so that its
 // first start only starts it. What a start runs must be what the container is at start: a spec
@@ -12,33 +14,9 @@ import { busyboxSuiteForFile } from '../support/file-suite';
 let suite: Suite;
 busyboxSuiteForFile((s) => (suite = s));
 
-const conmon = process.env.BERTH_TEST_MONITOR !== 'shim';
+const conmon = conmonMonitor;
 const idOf = async (name: string) => (await suite.docker(['inspect', '--format', '{{.Id}}', name])).stdout.trim();
-
-/** Host pids whose command line names the container (its conmon, and `runc init` under it). */
-function processesOf(id: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes(id) && cmd.startsWith('/usr/bin/conmon')) out.push(Number(p));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-const mountsOf = (id: string) => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(id));
-
-/** conmon is up for a created container: its runtime container is made. */
-async function prepared(id: string): Promise<void> {
-  if (!conmon) return;
-  const found = await eventually(async () => processesOf(id).length, (n) => n > 0, 20_000);
-  expect(found, 'a conmon for the created container').toBeGreaterThan(0);
-  expect((await suite.docker(['inspect', '--format', '{{.State.Status}} {{.State.Pid}}', id])).stdout.trim()).toBe('created 0');
-}
+const prepared = (id: string) => prepareDone(suite, id);
 
 describe('a container prepared at create', () => {
   it('starts from what create made, with the files start writes', async () => {
@@ -104,6 +82,25 @@ describe('a container prepared at create', () => {
     rmSync(dirname(src), { recursive: true, force: true });
   });
 
+  it('starts only once a docker cp into it is done, as dockerd (its container lock) does', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-cp-start', 'busybox', 'sh', '-c', 'md5sum /big | cut -d" " -f1']);
+    expect(c.code, c.stderr).toBe(0);
+    await prepared(c.stdout.trim());
+    const dir = mkdtempSync(join(tmpdir(), 'berth-prep-'));
+    const big = join(dir, 'big');
+    // Large enough that the start below comes while the copy is still writing the file.
+    const data = Buffer.alloc(192 << 20);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    writeFileSync(big, data);
+    const md5 = createHash('md5').update(data).digest('hex');
+    const cp = suite.docker(['cp', big, 'prep-cp-start:/big']);
+    await new Promise((r) => setTimeout(r, 400));
+    const r = await suite.docker(['start', '-a', 'prep-cp-start']);
+    expect((await cp).code).toBe(0);
+    expect(r.stdout, r.stderr).toBe(`${md5}\n`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('starts after kill -9 of the monitor that prepared it', async () => {
     const c = await suite.docker(['create', '--name', 'prep-crash', 'busybox', 'echo', 'after the crash']);
     expect(c.code, c.stderr).toBe(0);
@@ -130,5 +127,80 @@ describe('a container prepared at create', () => {
     expect(processesOf(id)).toEqual([]);
     expect(mountsOf(id)).toEqual([]);
     expect(await idOf('prep-rm')).toBe('');
+  });
+});
+
+/** `docker rm` of a container that ran leaves nothing of it. */
+async function removedCleanly(name: string, id: string): Promise<void> {
+  const rm = await suite.docker(['rm', name]);
+  expect(rm.code, rm.stderr).toBe(0);
+  expect(leftovers(suite, id)).toEqual(NOTHING_LEFT);
+}
+
+describe('a container prepared at create, when a service dies before its start', () => {
+  it('starts after kill -9 of the supervisor between the create and the start', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-sup', 'busybox', 'sh', '-c', 'echo from prep-sup; echo to stderr >&2; exit 3']);
+    expect(c.code, c.stderr).toBe(0);
+    const id = c.stdout.trim();
+    await prepared(id);
+    await killService(suite, 'supervisor');
+    // The monitor kept the prepared container; the supervisor started again knows nothing of it.
+    expect((await suite.docker(['inspect', '--format', '{{.State.Status}}', id])).stdout.trim()).toBe('created');
+    const r = await suite.docker(['start', '-a', 'prep-sup']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe('from prep-sup\n');
+    expect(r.stderr).toBe('to stderr\n');
+    expect((await suite.docker(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id])).stdout.trim()).toBe('exited 3');
+    await removedCleanly('prep-sup', id);
+  });
+
+  it('starts after kill -9 of the monitor while the prepare is on its way', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-mid', 'busybox', 'sh', '-c', 'echo from prep-mid; exit 5']);
+    expect(c.code, c.stderr).toBe(0);
+    const id = c.stdout.trim();
+    // At once: the monitor is mounting the rootfs or has conmon running `runc create`.
+    if (conmon) await suite.killMonitor();
+    const r = await suite.docker(['start', '-a', 'prep-mid']);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stdout).toBe('from prep-mid\n');
+    // One run, from one runtime container: whatever the killed prepare left was not run beside it.
+    expect((await suite.docker(['logs', 'prep-mid'])).stdout).toBe('from prep-mid\n');
+    expect(processesOf(id)).toEqual([]);
+    await removedCleanly('prep-mid', id);
+  });
+
+  it('leaves nothing when it is removed without a start after kill -9 of the monitor that prepared it', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-kill-rm', 'busybox', 'sleep', '300']);
+    expect(c.code, c.stderr).toBe(0);
+    const id = c.stdout.trim();
+    await prepared(id);
+    if (conmon) await suite.killMonitor();
+    const rm = await suite.docker(['rm', 'prep-kill-rm']);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(leftovers(suite, id)).toEqual(NOTHING_LEFT);
+    expect(await idOf('prep-kill-rm')).toBe('');
+  });
+
+  it('leaves nothing when the monitor is killed during the prepare and the container removed without a start', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-mid-rm', 'busybox', 'sleep', '300']);
+    expect(c.code, c.stderr).toBe(0);
+    const id = c.stdout.trim();
+    if (conmon) await suite.killMonitor();
+    // A conmon the killed monitor had begun may still be making the runtime container.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const rm = await suite.docker(['rm', 'prep-mid-rm']);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(await eventually(async () => leftovers(suite, id), (l) => l.conmon.length === 0, 5_000)).toEqual(NOTHING_LEFT);
+  });
+
+  it('starts after kill -9 of the snapshotter right after the create', async () => {
+    const c = await suite.docker(['create', '--name', 'prep-snap', 'busybox', 'sh', '-c', 'echo from prep-snap; ls /bin/busybox']);
+    expect(c.code, c.stderr).toBe(0);
+    const id = c.stdout.trim();
+    await killService(suite, 'snapshotter');
+    const r = await suite.docker(['start', '-a', 'prep-snap']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('from prep-snap\n/bin/busybox\n');
+    await removedCleanly('prep-snap', id);
   });
 });

@@ -87,8 +87,8 @@ export class Suite {
   }
 
   /** A suite with the busybox fixture image loaded, which most tests run. */
-  static async startWithBusybox(extraArgs: string[] = []): Promise<Suite> {
-    const [suite, fx] = await Promise.all([Suite.start(extraArgs), fixtures()]);
+  static async startWithBusybox(extraArgs: string[] = [], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Suite> {
+    const [suite, fx] = await Promise.all([Suite.start(extraArgs, undefined, opts), fixtures()]);
     const load = await suite.docker(['load', '-i', fx.busybox]);
     if (load.code !== 0) {
       await suite.stop();

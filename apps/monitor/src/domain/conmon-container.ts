@@ -30,7 +30,15 @@ const POLL_MS = 500;
  * A runtime container made at `docker create` waits this long for its first start; then it is
  * dropped, so a container left in Created holds no process, as under Docker.
  */
-const PREPARED_TTL_MS = 30_000;
+export const DEFAULT_PREPARED_TTL_MS = 30_000;
+/** Read once: tests of the drop cannot wait 30 s for each case. */
+const PREPARED_TTL_MS = preparedTtlMs(process.env.BERTH_MONITOR_PREPARED_TTL_MS);
+
+/** A positive number of milliseconds from the environment, else the default. */
+export function preparedTtlMs(value: string | undefined): number {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== '' && Number.isFinite(n) && n > 0 ? n : DEFAULT_PREPARED_TTL_MS;
+}
 
 /**
  * What a prepared runtime container was made from: a spec rewritten since (`docker update`) voids

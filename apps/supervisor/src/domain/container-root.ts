@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { internal, messageOf } from '@berth/errors';
 import { fitMountData, isMounted, type MountSpec, resolveInRoot } from '@berth/rootfs';
 import type { ContainerRecord } from './model';
+import { startInFlight } from './container-run';
+import { holdView } from './container-views';
 import { prepareSettled } from './prepare-runtime';
 
 const run = promisify(execFile);
@@ -13,7 +15,12 @@ async function mountSnapshot(bundle: string, target: string): Promise<void> {
   const shimMount = join(bundle, 'rootfs');
   if (isMounted(shimMount)) {
     await run('mount', ['--bind', shimMount, target]);
-    return;
+    // The monitor may have unmounted it since the check (a prepared container's TTL drop): the
+    // bind then shows the empty directory under it, on the bundle's filesystem, and what cp wrote
+    // there would be hidden by the next mount of the rootfs. Once bound, the view keeps the mount's
+    // filesystem alive whatever the monitor does.
+    if (statSync(target).dev !== statSync(bundle).dev) return;
+    await run('umount', [target]);
   }
   // Never started: the shim has not mounted it yet; mount the snapshot the same way it would.
   const mounts = JSON.parse(readFileSync(join(bundle, 'rootfs-mounts.json'), 'utf8')) as MountSpec[];
@@ -58,9 +65,21 @@ export class ContainerRoots {
    * alone (`docker export`). Temporary mounts are private to a temp dir and removed after.
    */
   async with<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+    // A start on its way comes first (the view is then the running container's own), and one that
+    // comes later waits for this view (`viewsSettled`): the check and the hold with no await between.
+    for (let start = startInFlight(rec.id); start; start = startInFlight(rec.id)) await start;
     if (withMounts && rec.state.Running && rec.state.Pid > 0 && existsSync(`/proc/${rec.state.Pid}/root`)) {
       return fn(`/proc/${rec.state.Pid}/root`);
     }
+    const release = holdView(rec.id);
+    try {
+      return await this.mounted(rec, withMounts, fn);
+    } finally {
+      release();
+    }
+  }
+
+  private async mounted<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
     await prepareSettled(rec.id);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-`));

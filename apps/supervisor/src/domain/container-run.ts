@@ -8,6 +8,7 @@ import { type ContainerRecord, ZERO_TIME } from './model';
 import { publish, unpublish } from './published-ports';
 import { watchExit } from './exit-handling';
 import { mountShm } from './ipc-shm';
+import { viewsSettled } from './container-views';
 
 /** Docker's exit codes for a process that could not be started. */
 export function startFailureCode(message: string): number {
@@ -61,8 +62,15 @@ export function startSettled(id: string): Promise<void> {
   return starting.get(id) ?? Promise.resolve();
 }
 
+/** The start on its way, if any: a caller that must not overlap one checks it without yielding first. */
+export function startInFlight(id: string): Promise<void> | undefined {
+  return starting.get(id);
+}
+
 async function startProcess(ctx: LifecycleContext, rec: ContainerRecord): Promise<void> {
   const { d } = ctx;
+  // Taken before this start is counted as on its way (runContainer): a view made after that waits for it.
+  await viewsSettled(rec.id);
   const end = span('start: files, publish', rec.id);
   writeFilesFor(rec, d.config, linkHostsOf(ctx, rec));
   await mountShm(rec);
