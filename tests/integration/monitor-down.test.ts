@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { socketAnswers } from '@berth/grpc';
 import { alive, eventually, Suite } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
 
@@ -138,18 +138,6 @@ function ended(pid: number): boolean {
   }
 }
 
-/** Connects once to a unix socket: true when something listens. */
-function listens(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 describe('a monitor started again without the exit of the run that ended while it was down', () => {
   // The supervisor is held (SIGSTOP) so it neither probes nor starts the monitor itself: the
   // monitor comes back (started here with its own command line, as the supervisor would) to
@@ -175,7 +163,7 @@ describe('a monitor started again without the exit of the run that ended while i
       expect(await eventually(async () => ended(conmon), (e) => e, 30_000)).toBe(true);
       const again = spawn(cmd[0]!, cmd.slice(1), { detached: true, stdio: 'ignore', cwd: join(suite.execRoot, 'monitor') });
       again.unref();
-      expect(await eventually(() => listens(join(suite.execRoot, 'monitor.sock')), (l) => l, 30_000)).toBe(true);
+      expect(await eventually(() => socketAnswers(join(suite.execRoot, 'monitor.sock')), (l) => l, 30_000)).toBe(true);
       if (supervisor === 'resumed') await new Promise((r) => setTimeout(r, 11_000));
     } finally {
       // SIGKILL ends a stopped process; no SIGCONT after it (it races the launcher's reaping).
