@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -6,7 +5,7 @@ import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
-import { conmonMonitor, killService, leftovers, mountsOf, NOTHING_LEFT, prepared as prepareDone, processesOf } from '../support/prepared';
+import { bigFile, conmonMonitor, killService, leftovers, mountsOf, NOTHING_LEFT, prepared as prepareDone, processesOf } from '../support/prepared';
 
 // The conmon monitor makes a new container's runtime container at create (Prepare), so that its
 // first start only starts it. What a start runs must be what the container is at start: a spec
@@ -86,13 +85,8 @@ describe('a container prepared at create', () => {
     const c = await suite.docker(['create', '--name', 'prep-cp-start', 'busybox', 'sh', '-c', 'md5sum /big | cut -d" " -f1']);
     expect(c.code, c.stderr).toBe(0);
     await prepared(c.stdout.trim());
-    const dir = mkdtempSync(join(tmpdir(), 'berth-prep-'));
-    const big = join(dir, 'big');
     // Large enough that the start below comes while the copy is still writing the file.
-    const data = Buffer.alloc(192 << 20);
-    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
-    writeFileSync(big, data);
-    const md5 = createHash('md5').update(data).digest('hex');
+    const { dir, path: big, md5 } = bigFile(192, 'berth-prep-');
     const cp = suite.docker(['cp', big, 'prep-cp-start:/big']);
     await new Promise((r) => setTimeout(r, 400));
     const r = await suite.docker(['start', '-a', 'prep-cp-start']);

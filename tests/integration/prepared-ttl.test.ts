@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually, Suite } from '../support/berth';
 import { busyboxSuiteForFile } from '../support/file-suite';
-import { conmonMonitor, leftovers, mountsOf, NOTHING_LEFT, prepared, processesOf } from '../support/prepared';
+import { bigFile, conmonMonitor, leftovers, mountsOf, NOTHING_LEFT, prepared, processesOf } from '../support/prepared';
 
 // A runtime container made at create and never started is dropped after the monitor's TTL, so a
 // container left in Created holds no process, as under Docker. 30 s by default; short here.
@@ -63,13 +61,8 @@ describe('a prepared container not started within the TTL', () => {
     const c = await suite.docker(['create', '--name', 'ttl-cp', 'busybox', 'sh', '-c', 'md5sum /big | cut -d" " -f1; cat /small']);
     expect(c.code, c.stderr).toBe(0);
     const id = c.stdout.trim();
-    const dir = mkdtempSync(join(tmpdir(), 'berth-ttl-'));
-    const big = join(dir, 'big');
     // Large enough that a copy takes a while: the TTL's end lands inside one.
-    const data = Buffer.alloc(48 << 20);
-    for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
-    writeFileSync(big, data);
-    const md5 = createHash('md5').update(data).digest('hex');
+    const { dir, path: big, md5 } = bigFile(48, 'berth-ttl-');
     await prepared(suite, id);
     const until = Date.now() + TTL_MS + 1_500;
     let n = 0;

@@ -1,4 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { eventually, type Suite } from './berth';
@@ -48,4 +50,17 @@ export async function killService(suite: Suite, name: string): Promise<void> {
   process.kill(before, 'SIGKILL');
   await eventually(async () => suite.state().children[name]!, (c) => c.pid !== before && c.pid > 0 && c.status === 'running', 60_000);
   await eventually(async () => (await suite.docker(['ps', '-aq'])).code, (code) => code === 0, 60_000);
+}
+
+/**
+ * A file of `mib` MiB that no two 4 KiB blocks share (a copy cut short or misplaced shows in its
+ * md5), in a new temp dir the caller removes.
+ */
+export function bigFile(mib: number, prefix: string): { dir: string; path: string; md5: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const path = join(dir, 'big');
+  const data = Buffer.alloc(mib << 20);
+  for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+  writeFileSync(path, data);
+  return { dir, path, md5: createHash('md5').update(data).digest('hex') };
 }
