@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { unavailable } from '@berth/errors';
-import { connect, unary } from '@berth/grpc';
+import { connect, socketAnswers, unary } from '@berth/grpc';
 import { monitorV1 } from '@berth/proto';
-import { socketAnswers } from './shim-client';
 
 /** Where the monitor artifact is: beside this app's artifact, or the installed current one. */
 export function findMonitor(configured: string | undefined): string {

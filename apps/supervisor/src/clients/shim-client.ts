@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { unavailable } from '@berth/errors';
-import { connect } from '@berth/grpc';
+import { connect, socketAnswers } from '@berth/grpc';
 import { shimV1 } from '@berth/proto';
-import { socketAnswers } from '@berth/grpc';
 
 /**
  * Where the shim artifact is: configured, the installed current one (deploy/), the current one of
@@ -22,7 +21,6 @@ export function findShim(configured: string | undefined): string {
   throw unavailable(`shim not found (looked in ${candidates.join(', ')}); set "shim-path"`);
 }
 
-export { socketAnswers };
 
 /**
  * Starts a container's shim in its own session, so it outlives the supervisor and is outside

@@ -1,5 +1,5 @@
 import { unary } from '@berth/clients';
-import { socketAnswers } from '../clients/shim-client';
+import { socketAnswers } from '@berth/grpc';
 import type { ExecRecord } from './execs';
 import type { LifecycleContext } from './lifecycle-context';
 

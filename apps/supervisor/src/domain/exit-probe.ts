@@ -4,7 +4,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { unary } from '@berth/clients';
 import { isDeadlineExceeded, isFailedPrecondition, isUnavailable } from '@berth/errors';
 import type { shimV1 } from '@berth/proto';
-import { socketAnswers } from '../clients/shim-client';
+import { socketAnswers } from '@berth/grpc';
 import { containerAlive, signalDirect } from './kernel-direct';
 import type { LifecycleContext } from './lifecycle-context';
 import type { ContainerRecord } from './model';

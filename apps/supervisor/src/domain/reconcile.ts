@@ -1,6 +1,6 @@
 import { unary } from '@berth/clients';
 import { messageOf } from '@berth/errors';
-import { socketAnswers } from '../clients/shim-client';
+import { socketAnswers } from '@berth/grpc';
 import { watchExit } from './exit-handling';
 import { contractMismatch, monitorInfo, monitorOf } from './monitor-record';
 import { ofThisRun, readExitRecord } from './exit-probe';

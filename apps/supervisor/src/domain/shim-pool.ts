@@ -4,7 +4,8 @@ import { failedPrecondition, isUnavailable, messageOf } from '@berth/errors';
 import { traced } from '@berth/logging';
 import type { monitorV1, shimV1 } from '@berth/proto';
 import { adopt, monitorClient, monitorPaths, spawnMonitor } from '../clients/monitor-client';
-import { shimClient, socketAnswers, spawnShim } from '../clients/shim-client';
+import { socketAnswers } from '@berth/grpc';
+import { shimClient, spawnShim } from '../clients/shim-client';
 import type { ContainerRecord, MonitorRef } from './model';
 import { monitorInfo, monitorPathFor } from './monitor-record';
 
