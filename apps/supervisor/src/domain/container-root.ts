@@ -34,6 +34,12 @@ async function mountSnapshot(bundle: string, target: string): Promise<void> {
   }
 }
 
+/** A mount command's failure, in its own words; any other error as it is. */
+function mountFailure(err: unknown): unknown {
+  const stderr = (err as { stderr?: string }).stderr;
+  return stderr !== undefined ? internal(`mounting the container's filesystem: ${stderr.trim() || messageOf(err)}`) : err;
+}
+
 /**
  * Temporary views of containers' filesystems, under one directory of the exec root so that
  * what a killed supervisor left mounted is found and undone at the next start.
@@ -79,13 +85,63 @@ export class ContainerRoots {
     }
   }
 
+  /**
+   * One mount of a container's root filesystem for all of its views at a time, each view a bind of
+   * it: two mounts of the same overlay directories at once (two `docker cp` side by side) is what
+   * overlayfs warns "accessing files from both mounts will result in undefined behavior" about.
+   */
+  private readonly bases = new Map<string, { dir: string; users: number; ready: Promise<void> }>();
+
+  private async base(rec: ContainerRecord): Promise<string> {
+    let b = this.bases.get(rec.id);
+    if (!b) {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      const dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-base-`));
+      const ready = mountSnapshot(rec.bundle, dir)
+        .then(() => run('mount', ['--make-private', dir]))
+        .then(() => undefined)
+        .catch(async (err: unknown) => {
+          if (isMounted(dir)) await run('umount', ['-l', dir]).catch(() => undefined);
+          this.bases.delete(rec.id);
+          rmdirSync(dir);
+          throw err;
+        });
+      b = { dir, users: 0, ready };
+      this.bases.set(rec.id, b);
+    }
+    b.users++;
+    try {
+      await b.ready;
+    } catch (err) {
+      b.users--;
+      throw err;
+    }
+    return b.dir;
+  }
+
+  private async releaseBase(id: string): Promise<void> {
+    const b = this.bases.get(id);
+    if (!b || --b.users > 0) return;
+    this.bases.delete(id);
+    await run('umount', [b.dir]).catch(() => run('umount', ['-l', b.dir]));
+    rmdirSync(b.dir);
+  }
+
   private async mounted<T>(rec: ContainerRecord, withMounts: boolean, fn: (root: string) => Promise<T>): Promise<T> {
     await prepareSettled(rec.id);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-`));
+    const base = await this.base(rec).catch((err: unknown) => {
+      throw mountFailure(err);
+    });
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(this.dir, `${rec.id.slice(0, 12)}-`));
+    } catch (err) {
+      await this.releaseBase(rec.id);
+      throw err;
+    }
     let mounted = false;
     try {
-      await mountSnapshot(rec.bundle, dir);
+      await run('mount', ['--bind', base, dir]);
       mounted = true;
       await run('mount', ['--make-private', dir]);
       if (withMounts) {
@@ -100,11 +156,11 @@ export class ContainerRoots {
       }
       return await fn(dir);
     } catch (err) {
-      if ((err as { stderr?: string }).stderr !== undefined) throw internal(`mounting the container's filesystem: ${(err as { stderr: string }).stderr.trim() || messageOf(err)}`);
-      throw err;
+      throw mountFailure(err);
     } finally {
       if (mounted) await run('umount', ['-R', dir]).catch(() => run('umount', ['-R', '-l', dir]));
       rmdirSync(dir);
+      await this.releaseBase(rec.id);
     }
   }
 }
