@@ -302,6 +302,21 @@ describe('hostile registries', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(await listed()).toContain(`${hostile.host}/slow/img:v2`);
   });
+
+  it('a pull whose images service was killed is run again by the next one, with nobody asking', async () => {
+    // The restarted service loads its job queues only when Redis holds an unfinished job: this
+    // is the case that must load them at start-up, not at the next pull.
+    const name = `${hostile.host}/slow/img:v5`;
+    const pid = suite.state().children.images!.pid;
+    hostile.slow = true;
+    const pulling = suite.docker(['pull', name]);
+    await eventually(async () => hostile.blobGets.get(hostile.layerDigest('slow', 'v5')) ?? 0, (n) => n > 0);
+    process.kill(pid, 'SIGKILL');
+    expect((await pulling).code).not.toBe(0);
+    hostile.slow = false;
+    const seen = await eventually(async () => (await listed()).includes(`${hostile.host}/slow/img:v5`), (x) => x, 60_000);
+    expect(seen, 'the stalled pull ran again and finished').toBe(true);
+  });
 });
 
 describe("Berth's own registry endpoint", () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
+import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BerthError, type ErrorKind, internal, kindOf, messageOf } from '@berth/errors';
 import type { Emit, JsonMessage } from './progress';
@@ -49,59 +49,89 @@ function connection(url: string): ConnectionOptions {
 
 const progressKey = (job: Job) => `${PREFIX}:images:progress:${job.id}:${job.timestamp}`;
 
+/**
+ * bullmq's keys (its QueueKeys) that hold a job not yet finished: waiting, running (a worker
+ * that died leaves its job here, for the stalled check to run again), delayed or parked.
+ * Finished jobs are removed (removeOnComplete, removeOnFail), so an empty set means no work.
+ */
+export const UNFINISHED_KEY_TYPES = ['wait', 'active', 'waiting-children', 'paused', 'delayed', 'prioritized'] as const;
+const KINDS = ['pull', 'push'] as const;
+const queueName = (kind: JobKind) => `images-${kind}`;
+
+interface Started {
+  queues: Record<JobKind, Queue>;
+  workers: Worker[];
+}
+
 export class ImageJobs {
-  private readonly queues: Record<JobKind, Queue>;
-  private readonly workers: Worker[] = [];
   private readonly redis: Redis;
+  private started: Promise<Started> | undefined;
   private closed = false;
 
   constructor(
     private readonly opts: JobOptions,
-    process: JobProcessor,
-    onError: (err: unknown) => void,
+    private readonly processor: JobProcessor,
+    private readonly onError: (err: unknown) => void,
   ) {
     const conn = connection(opts.redisUrl);
     this.redis = new Redis(conn as never);
     this.redis.on('error', onError);
-    // One connection for every queue and worker (each worker adds the blocking one it must have
-    // to itself): the service held seven where three do.
-    const make = (kind: JobKind) => new Queue(`images-${kind}`, { connection: this.redis, prefix: PREFIX });
-    this.queues = { pull: make('pull'), push: make('push') };
-    for (const kind of ['pull', 'push'] as const) {
-      const w = new Worker(
-        `images-${kind}`,
-        async (job: Job) => {
-          const key = progressKey(job);
-          const append = (fields: string[]) => this.redis.multi().xadd(key, '*', ...fields).expire(key, opts.progressTtlSeconds).exec();
-          // A rerun after a crash starts its watchers' view afresh.
-          await this.redis.del(key);
-          let chain = Promise.resolve() as Promise<unknown>;
-          const emit = (m: JsonMessage) => {
-            chain = chain.then(() => append(['m', JSON.stringify(m)])).catch(onError);
-          };
-          try {
-            await process(kind, job.data as Record<string, unknown>, emit);
-            await chain;
-            await append(['end', '']);
-          } catch (err) {
-            await chain;
-            await append(['error', JSON.stringify({ kind: kindOf(err), message: messageOf(err) })]);
-            throw err;
-          }
-        },
-        {
-          connection: this.redis,
-          prefix: PREFIX,
-          concurrency: Math.max(1, opts.concurrency[kind]),
-          lockDuration: opts.lockDurationMs,
-          stalledInterval: opts.lockDurationMs,
-          // Rerun once after a crash; a job that kills its worker twice fails.
-          maxStalledCount: 1,
-        },
-      );
-      w.on('error', onError);
-      this.workers.push(w);
-    }
+    // bullmq (its code, queues, workers and their Lua scripts: ~4 MiB of an idle service) is
+    // loaded by the first pull or push, or now if Redis holds a job a previous `images` left
+    // unfinished, which its workers must run again.
+    const keys = KINDS.flatMap((kind) => UNFINISHED_KEY_TYPES.map((t) => `${PREFIX}:${queueName(kind)}:${t}`));
+    this.redis.exists(...keys).then(
+      (n) => n > 0 && void this.start().catch(onError),
+      () => void this.start().catch(onError),
+    );
+  }
+
+  private start(): Promise<Started> {
+    this.started ??= import('bullmq').then(({ Queue, Worker }) => {
+      if (this.closed) throw internal('image jobs are closed');
+      const { opts, processor, onError } = this;
+      // One connection for every queue and worker (each worker adds the blocking one it must have
+      // to itself): the service held seven where three do.
+      const make = (kind: JobKind) => new Queue(queueName(kind), { connection: this.redis, prefix: PREFIX });
+      const queues = { pull: make('pull'), push: make('push') };
+      const workers = KINDS.map((kind) => {
+        const w = new Worker(
+          queueName(kind),
+          async (job: Job) => {
+            const key = progressKey(job);
+            const append = (fields: string[]) => this.redis.multi().xadd(key, '*', ...fields).expire(key, opts.progressTtlSeconds).exec();
+            // A rerun after a crash starts its watchers' view afresh.
+            await this.redis.del(key);
+            let chain = Promise.resolve() as Promise<unknown>;
+            const emit = (m: JsonMessage) => {
+              chain = chain.then(() => append(['m', JSON.stringify(m)])).catch(onError);
+            };
+            try {
+              await processor(kind, job.data as Record<string, unknown>, emit);
+              await chain;
+              await append(['end', '']);
+            } catch (err) {
+              await chain;
+              await append(['error', JSON.stringify({ kind: kindOf(err), message: messageOf(err) })]);
+              throw err;
+            }
+          },
+          {
+            connection: this.redis,
+            prefix: PREFIX,
+            concurrency: Math.max(1, opts.concurrency[kind]),
+            lockDuration: opts.lockDurationMs,
+            stalledInterval: opts.lockDurationMs,
+            // Rerun once after a crash; a job that kills its worker twice fails.
+            maxStalledCount: 1,
+          },
+        );
+        w.on('error', onError);
+        return w;
+      });
+      return { queues, workers };
+    });
+    return this.started;
   }
 
   /**
@@ -109,7 +139,7 @@ export class ImageJobs {
    * until it ends; rejects with the job's own error.
    */
   async run(spec: JobSpec, emit: Emit, signal: AbortSignal): Promise<void> {
-    const q = this.queues[spec.kind];
+    const q = (await this.start()).queues[spec.kind];
     const jobId = createHash('sha256').update(`${spec.kind}\0${spec.identity}`).digest('hex');
     for (let tries = 0; ; tries++) {
       await q.add(spec.kind, spec.data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
@@ -164,9 +194,12 @@ export class ImageJobs {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Forced: a running job is not awaited; it stays active and the next start reruns it.
-    await Promise.allSettled(this.workers.map((w) => w.close(true)));
-    await Promise.allSettled(Object.values(this.queues).map((q) => q.close()));
+    const started = await this.started?.catch(() => undefined);
+    if (started) {
+      // Forced: a running job is not awaited; it stays active and the next start reruns it.
+      await Promise.allSettled(started.workers.map((w) => w.close(true)));
+      await Promise.allSettled(Object.values(started.queues).map((q) => q.close()));
+    }
     this.redis.disconnect();
   }
 }

@@ -17,6 +17,7 @@ import { linkEnv, linkHosts, resolveLinks } from './links';
 import { shmDir } from './ipc-shm';
 import { namespaceModes } from './namespace-modes';
 import { daemonEnv } from './process-env';
+import { CONTAINER_SNAPSHOT_LABEL } from './container-leftovers';
 import { type ContainerRecord, type HostConfig, ZERO_TIME } from './model';
 import { ociMounts } from './mounts';
 import { generateName } from './names';
@@ -82,7 +83,7 @@ export async function createContainer(ctx: LifecycleContext, nameIn: string, bod
   let snapshotMade = false;
   // The rootfs snapshot and the network endpoint are independent: prepared side by side. Both
   // have settled before the undo below runs, so it never races a step still on its way.
-  const preparing = traced('create: snapshotter.prepare', id, unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: {} }));
+  const preparing = traced('create: snapshotter.prepare', id, unary('snapshotter', snaps.prepare.bind(snaps), { key: id, parent: chain[chain.length - 1] ?? '', labels: { [CONTAINER_SNAPSHOT_LABEL]: id } }));
   try {
     const networking = (async () => {
       if (choice.kind !== 'network') return;

@@ -6,9 +6,11 @@ import { conflict, invalidArgument, isNotFound, messageOf } from '@berth/errors'
 import { releaseMounts } from './container-mounts';
 import { signalContainer } from './exit-probe';
 import { unmountShm } from './ipc-shm';
-import { type LifecycleContext, filesDir, sleep } from './lifecycle-context';
+import { type LifecycleContext, sleep } from './lifecycle-context';
 import type { ContainerRecord } from './model';
-import { release as releaseNetwork, withRetry } from './network-attach';
+import { withRetry } from './background-retry';
+import { clearLeftovers } from './container-leftovers';
+import { release as releaseNetwork } from './network-attach';
 import { retireUnmanaged } from './unmanaged-removal';
 
 /** docker rm: refuses a running container unless forced. */
@@ -58,7 +60,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   // Volumes, the shm mount and the network endpoint are independent and each release is
   // idempotent: one at a time only added their round trips up. Once the process has ended
   // nothing of the container holds them, so they go while the monitor unmounts the rootfs; only
-  // the rootfs snapshot has to wait for that unmount. A failure still fails the removal (the
+  // the bundle and the rootfs snapshot have to wait for that unmount. A failure still fails the removal (the
   // record stays in "removing" and the next call finishes it).
   const releases = () => [
     traced('remove: release mounts', rec.id, releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger)),
@@ -74,18 +76,11 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
     );
   }
   ctx.shims.forget(rec.id);
-  const snaps = d.peers.snapshots;
-  const late = Promise.allSettled([
-    traced('remove: snapshotter.remove', rec.id, unary('snapshotter', snaps.remove.bind(snaps), { key: rec.rootfsKey })).catch((err: unknown) => {
-      if (!isNotFound(err)) throw err;
-    }),
-    ...(alongside.length ? [] : releases()),
-  ]);
-  // The container's own files go while the snapshotter works (the rootfs is unmounted by now);
-  // a crash before the record goes leaves it "removing", and these removals are idempotent.
-  end = span('remove: files', rec.id);
+  const late = Promise.allSettled(alongside.length ? [] : releases());
+  // The bundle holds the exit record and the rootfs mount point: it goes before the record, so
+  // a removed container's id never names one (the rootfs is unmounted by now).
+  end = span('remove: bundle', rec.id);
   rmSync(rec.bundle, { recursive: true, force: true });
-  rmSync(filesDir(d, rec.id), { recursive: true, force: true });
   rmSync(rec.shimSocket, { force: true });
   end();
   const released = [...(await early), ...(await late)];
@@ -96,6 +91,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   d.event('destroy', rec);
   ctx.waiters.removed(rec.id, { exitCode: rec.state.ExitCode, error: rec.state.Error });
   end();
+  clearLeftovers(ctx, rec.id, rec.rootfsKey);
 }
 
 /** docker container prune: every stopped container matching the label and until filters. */

@@ -163,28 +163,3 @@ export async function setPublished(peers: Peers, containers: Containers, id: str
   for (const a of now.networks) a.ports = (out.endpoints.find((e) => e.networkId === a.networkId)?.ports ?? []).map((p) => ({ ...p }));
   containers.save(now);
 }
-
-const RETRY_INTERVAL_MS = 2000;
-const RETRY_FOR_MS = 10 * 60_000;
-
-/**
- * Runs a call to netproxy now and, if netproxy is down, again in the background until it
- * answers: a container's removal or exit must not wait for netproxy, nor leave its ports or
- * namespace behind once netproxy is back. Resolves after the first try.
- */
-export async function withRetry(what: string, fn: () => Promise<unknown>, logger: Logger): Promise<void> {
-  try {
-    await fn();
-    return;
-  } catch (err) {
-    logger.warn({ what, err: messageOf(err) }, 'netproxy call failed; retrying in the background');
-  }
-  const deadline = Date.now() + RETRY_FOR_MS;
-  const again = () => {
-    fn().catch((err: unknown) => {
-      if (Date.now() < deadline) setTimeout(again, RETRY_INTERVAL_MS).unref();
-      else logger.error({ what, err: messageOf(err) }, 'netproxy call gave up; the next supervisor start reconciles it');
-    });
-  };
-  setTimeout(again, RETRY_INTERVAL_MS).unref();
-}

@@ -2,7 +2,8 @@ import { type Peers, unary } from '@berth/clients';
 import type { Logger } from '@berth/logging';
 import { conflict, invalidArgument, notFound } from '@berth/errors';
 import type { Containers } from './containers';
-import { attach, detach, portBindings, withRetry } from './network-attach';
+import { withRetry } from './background-retry';
+import { attach, detach, portBindings } from './network-attach';
 
 /**
  * `docker network connect/disconnect`: netproxy does the plumbing (a running container's

@@ -1,5 +1,6 @@
 import type { LifecycleDeps } from './lifecycle-context';
-import { setPublished, withRetry } from './network-attach';
+import { withRetry } from './background-retry';
+import { setPublished } from './network-attach';
 
 /** Publishes a container's host ports as it starts. */
 export async function publish(d: LifecycleDeps, id: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { unary } from '@berth/clients';
 import { messageOf } from '@berth/errors';
 import { socketAnswers } from '@berth/grpc';
+import { sweepLeftovers } from './container-leftovers';
 import { watchExit } from './exit-handling';
 import { contractMismatch, monitorInfo, monitorOf } from './monitor-record';
 import { ofThisRun, readExitRecord } from './exit-probe';
@@ -64,6 +65,8 @@ export async function reconcileContainers(ctx: LifecycleContext): Promise<void> 
     (released) => released.length && d.logger.info({ released }, 'released networking of unknown containers'),
     (err: unknown) => d.logger.warn({ err: messageOf(err) }, 'could not reconcile networking with netproxy'),
   );
+  // Snapshots, bundles and files of containers whose removal a crash cut short after its answer.
+  await sweepLeftovers(ctx);
 }
 
 /**

@@ -1,0 +1,89 @@
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { unary } from '@berth/clients';
+import { isNotFound, messageOf } from '@berth/errors';
+import { withRetry } from './background-retry';
+import { type LifecycleContext, bundleDir, filesDir } from './lifecycle-context';
+
+/**
+ * The label a container's rootfs snapshot carries: the snapshots the supervisor may collect
+ * once no record names them (the images service's own active snapshots do not carry it).
+ */
+export const CONTAINER_SNAPSHOT_LABEL = 'berth.supervisor.container';
+
+/**
+ * What a removed container leaves that nobody can see through the API: its rootfs snapshot and
+ * its files (the log can be gigabytes, and an unlink of one takes as long). They go after the
+ * removal has been answered, as containerd's garbage collector removes a deleted container's
+ * snapshot after the delete returns; a crash before they are gone is what `sweepLeftovers`
+ * finishes at the next start.
+ */
+export function clearLeftovers(ctx: LifecycleContext, id: string, rootfsKey: string): void {
+  const { d } = ctx;
+  const snaps = d.peers.snapshots;
+  void withRetry(
+    `remove snapshot ${rootfsKey}`,
+    () =>
+      unary('snapshotter', snaps.remove.bind(snaps), { key: rootfsKey }).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      }),
+    d.logger,
+  );
+  try {
+    rmSync(filesDir(d, id), { recursive: true, force: true });
+  } catch (err) {
+    d.logger.warn({ id, err: messageOf(err) }, 'could not remove the files of a removed container; the next start does');
+  }
+}
+
+/** Ids of containers in neither the store nor a create in progress: theirs to collect. */
+function unknownIds(ctx: LifecycleContext, ids: string[]): string[] {
+  return ids.filter((id) => !ctx.d.containers.byId(id) && !ctx.creating.has(id));
+}
+
+/**
+ * At start-up, after the records are reconciled: removes the rootfs snapshots, bundles and file
+ * directories of containers that no record names, left by a crash between a removal's answer
+ * and its cleanup (or in a create). A bundle with a mount under it is left alone and logged: only
+ * the monitor's shutdown unmounts a rootfs, and removing files through a mount would reach into it.
+ */
+export async function sweepLeftovers(ctx: LifecycleContext): Promise<void> {
+  const { d } = ctx;
+  const snaps = d.peers.snapshots;
+  let snapshots: { name: string; kind: number; labels: Record<string, string> }[] = [];
+  try {
+    snapshots = (await unary('snapshotter', snaps.list.bind(snaps), {})).snapshots;
+  } catch (err) {
+    d.logger.warn({ err: messageOf(err) }, 'could not list snapshots to collect those of removed containers');
+  }
+  const owned = snapshots.filter((s) => s.labels[CONTAINER_SNAPSHOT_LABEL] === s.name).map((s) => s.name);
+  for (const key of unknownIds(ctx, owned)) {
+    await unary('snapshotter', snaps.remove.bind(snaps), { key }).then(
+      () => d.logger.info({ key }, 'removed the snapshot of a removed container'),
+      (err: unknown) => d.logger.warn({ key, err: messageOf(err) }, 'could not remove the snapshot of a removed container'),
+    );
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const [dir, of] of [
+    [join(d.config.execRoot, 'bundles'), (id: string) => bundleDir(d, id)],
+    [join(d.dataDir, 'containers'), (id: string) => filesDir(d, id)],
+  ] as const) {
+    for (const id of unknownIds(ctx, entries(dir))) {
+      const path = of(id);
+      if (mounts.includes(` ${path}/`) || mounts.includes(` ${path} `)) {
+        d.logger.warn({ id, path }, 'a removed container still has a mount here; left in place');
+        continue;
+      }
+      rmSync(path, { recursive: true, force: true });
+      d.logger.info({ id, path }, 'removed what a removed container left');
+    }
+  }
+}
+
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch {
+    return [];
+  }
+}
