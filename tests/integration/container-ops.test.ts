@@ -159,7 +159,8 @@ describe('container options and housekeeping', () => {
     const shims = (await run('pgrep', ['-f', join(suite.execRoot, 'shims')])).stdout.trim();
     expect(shims).toBe('');
     for (const id of ids) {
-      expect(existsSync(join(suite.execRoot, 'bundles', id))).toBe(false);
+      // The bundle goes just after the answer (removal-leftovers.test.ts).
+      expect(await eventually(async () => existsSync(join(suite.execRoot, 'bundles', id)), (e) => !e, 15_000)).toBe(false);
       expect(cgroupDirs(id)).toEqual([]);
     }
     const runc = (await run('runc', ['--root', join(suite.execRoot, 'runtime', 'runc'), 'list', '-q'])).stdout.trim();

@@ -87,7 +87,7 @@ describe('kill -9 of the conmon monitor while it hands over an exit', () => {
       expect((await suite.docker(['wait', 'mk-drain'], { timeoutMs: 60_000 })).stdout.trim()).toBe('3');
       expect(await inspect('mk-drain', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
       expect((await suite.docker(['rm', 'mk-drain'], { timeoutMs: 60_000 })).code).toBe(0);
-      expect(existsSync(join(suite.execRoot, 'bundles', id))).toBe(false);
+      expect(await eventually(async () => existsSync(join(suite.execRoot, 'bundles', id)), (e) => !e, 15_000)).toBe(false);
       expect(existsSync(join(suite.execRoot, 'runtime', 'runc', id))).toBe(false);
     } finally {
       sock.destroy();

@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unary } from '@berth/clients';
 import { isNotFound, messageOf } from '@berth/errors';
 import { withRetry } from './background-retry';
 import { type LifecycleContext, bundleDir, filesDir } from './lifecycle-context';
+import type { ContainerRecord } from './model';
 
 /**
  * The label a container's rootfs snapshot carries: the snapshots the supervisor may collect
@@ -12,13 +14,14 @@ import { type LifecycleContext, bundleDir, filesDir } from './lifecycle-context'
 export const CONTAINER_SNAPSHOT_LABEL = 'berth.supervisor.container';
 
 /**
- * What a removed container leaves that nobody can see through the API: its rootfs snapshot and
- * its files (the log can be gigabytes, and an unlink of one takes as long). They go after the
+ * What a removed container leaves that nobody can see through the API: its rootfs snapshot, its
+ * bundle and its files (the log can be gigabytes, and an unlink of one takes as long). They go after the
  * removal has been answered, as containerd's garbage collector removes a deleted container's
  * snapshot after the delete returns; a crash before they are gone is what `sweepLeftovers`
  * finishes at the next start.
  */
-export function clearLeftovers(ctx: LifecycleContext, id: string, rootfsKey: string): void {
+export function clearLeftovers(ctx: LifecycleContext, rec: Pick<ContainerRecord, 'id' | 'rootfsKey' | 'bundle'>): void {
+  const { id, rootfsKey } = rec;
   const { d } = ctx;
   const snaps = d.peers.snapshots;
   void withRetry(
@@ -29,10 +32,29 @@ export function clearLeftovers(ctx: LifecycleContext, id: string, rootfsKey: str
       }),
     d.logger,
   );
+  // In the thread pool, not on the event loop: the removal's answer is still on its way out.
+  void (async () => {
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    for (const path of [rec.bundle, filesDir(d, id)]) await removeUnlessMounted(ctx, id, path, mounts);
+  })().catch((err: unknown) => d.logger.warn({ id, err: messageOf(err) }, 'could not clear what a removed container left; the next start does'));
+}
+
+/**
+ * Removes a container's directory, unless something is mounted at or under it (a rootfs whose
+ * monitor failed to unmount it): removing files through a mount would reach into the
+ * container's filesystem. That one is logged and left for a later start.
+ */
+async function removeUnlessMounted(ctx: LifecycleContext, id: string, path: string, mounts: string): Promise<boolean> {
+  if (mounts.includes(` ${path}/`) || mounts.includes(` ${path} `)) {
+    ctx.d.logger.warn({ id, path }, 'a removed container still has a mount here; left in place');
+    return false;
+  }
   try {
-    rmSync(filesDir(d, id), { recursive: true, force: true });
+    await rm(path, { recursive: true, force: true });
+    return true;
   } catch (err) {
-    d.logger.warn({ id, err: messageOf(err) }, 'could not remove the files of a removed container; the next start does');
+    ctx.d.logger.warn({ id, path, err: messageOf(err) }, 'could not remove what a removed container left; the next start does');
+    return false;
   }
 }
 
@@ -63,19 +85,13 @@ export async function sweepLeftovers(ctx: LifecycleContext): Promise<void> {
       (err: unknown) => d.logger.warn({ key, err: messageOf(err) }, 'could not remove the snapshot of a removed container'),
     );
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   for (const [dir, of] of [
     [join(d.config.execRoot, 'bundles'), (id: string) => bundleDir(d, id)],
     [join(d.dataDir, 'containers'), (id: string) => filesDir(d, id)],
   ] as const) {
     for (const id of unknownIds(ctx, entries(dir))) {
-      const path = of(id);
-      if (mounts.includes(` ${path}/`) || mounts.includes(` ${path} `)) {
-        d.logger.warn({ id, path }, 'a removed container still has a mount here; left in place');
-        continue;
-      }
-      rmSync(path, { recursive: true, force: true });
-      d.logger.info({ id, path }, 'removed what a removed container left');
+      if (await removeUnlessMounted(ctx, id, of(id), mounts)) d.logger.info({ id, path: of(id) }, 'collected what a removed container left');
     }
   }
 }

@@ -59,9 +59,9 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   end();
   // Volumes, the shm mount and the network endpoint are independent and each release is
   // idempotent: one at a time only added their round trips up. Once the process has ended
-  // nothing of the container holds them, so they go while the monitor unmounts the rootfs; only
-  // the bundle and the rootfs snapshot have to wait for that unmount. A failure still fails the removal (the
-  // record stays in "removing" and the next call finishes it).
+  // nothing of the container holds them, so they go while the monitor unmounts the rootfs; the
+  // bundle and the rootfs snapshot, which wait for that unmount, go after the answer. A failure
+  // still fails the removal (the record stays in "removing" and the next call finishes it).
   const releases = () => [
     traced('remove: release mounts', rec.id, releaseMounts(d.peers, rec.id, rec.removeVolumes ?? false, d.logger)),
     rec.networks?.length ? withRetry(`release ${rec.id}`, () => releaseNetwork(d.peers, rec.id), d.logger) : undefined,
@@ -77,12 +77,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   }
   ctx.shims.forget(rec.id);
   const late = Promise.allSettled(alongside.length ? [] : releases());
-  // The bundle holds the exit record and the rootfs mount point: it goes before the record, so
-  // a removed container's id never names one (the rootfs is unmounted by now).
-  end = span('remove: bundle', rec.id);
-  rmSync(rec.bundle, { recursive: true, force: true });
   rmSync(rec.shimSocket, { force: true });
-  end();
   const released = [...(await early), ...(await late)];
   const failed = released.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -91,7 +86,7 @@ async function removeNow(ctx: LifecycleContext, rec: ContainerRecord, force: boo
   d.event('destroy', rec);
   ctx.waiters.removed(rec.id, { exitCode: rec.state.ExitCode, error: rec.state.Error });
   end();
-  clearLeftovers(ctx, rec.id, rec.rootfsKey);
+  clearLeftovers(ctx, rec);
 }
 
 /** docker container prune: every stopped container matching the label and until filters. */
