@@ -6,6 +6,11 @@ export function newId(): string {
   return randomBytes(32).toString('hex');
 }
 
+/** A full 64-hex object ID, as newId makes (not a prefix, not a name). */
+export function isFullId(s: string): boolean {
+  return /^[0-9a-f]{64}$/.test(s);
+}
+
 export function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }

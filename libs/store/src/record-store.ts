@@ -10,6 +10,7 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
  */
 export class RecordStore<T> {
   private readonly records = new Map<string, T>();
+  private readonly unreadable = new Set<string>();
 
   constructor(private readonly dir: string) {}
 
@@ -17,6 +18,7 @@ export class RecordStore<T> {
   load(onCorrupt?: (id: string, err: unknown) => void): this {
     mkdirSync(this.dir, { recursive: true });
     this.records.clear();
+    this.unreadable.clear();
     for (const name of readdirSync(this.dir)) {
       if (isTempName(name)) {
         unlinkSync(join(this.dir, name));
@@ -27,6 +29,7 @@ export class RecordStore<T> {
       try {
         this.records.set(id, JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as T);
       } catch (err) {
+        this.unreadable.add(id);
         onCorrupt?.(id, err);
       }
     }
@@ -39,6 +42,14 @@ export class RecordStore<T> {
 
   has(id: string): boolean {
     return this.records.has(id);
+  }
+
+  /**
+   * Whether a record of this id is on disk, read or not: one that could not be parsed at load
+   * is still somebody's, and what it names must not be collected as an orphan's.
+   */
+  claims(id: string): boolean {
+    return this.records.has(id) || this.unreadable.has(id);
   }
 
   values(): T[] {

@@ -28,6 +28,14 @@ describe('RecordStore', () => {
     expect(readdirSync(dir)).toEqual(['bad.json']);
   });
 
+  it('still claims the id of a record it could not read, and of one it holds', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'bad.json'), '{"half');
+    const s = new RecordStore<{ n: number }>(dir).load();
+    s.put('good', { n: 1 });
+    expect([s.claims('bad'), s.has('bad'), s.claims('good'), s.claims('none')]).toEqual([true, false, true, false]);
+  });
+
   it('refuses ids that could escape the directory', () => {
     const s = new RecordStore(tmp()).load();
     expect(() => s.put('../x', {})).toThrow(/invalid record id/);

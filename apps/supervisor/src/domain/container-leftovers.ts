@@ -3,6 +3,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unary } from '@berth/clients';
 import { isNotFound, messageOf } from '@berth/errors';
+import { isFullId } from '@berth/ids';
+import type { snapshotterV1 } from '@berth/proto';
 import { withRetry } from './background-retry';
 import { type LifecycleContext, bundleDir, filesDir } from './lifecycle-context';
 import type { ContainerRecord } from './model';
@@ -15,10 +17,10 @@ export const CONTAINER_SNAPSHOT_LABEL = 'berth.supervisor.container';
 
 /**
  * What a removed container leaves that nobody can see through the API: its rootfs snapshot, its
- * bundle and its files (the log can be gigabytes, and an unlink of one takes as long). They go after the
- * removal has been answered, as containerd's garbage collector removes a deleted container's
- * snapshot after the delete returns; a crash before they are gone is what `sweepLeftovers`
- * finishes at the next start.
+ * bundle and its files (the log can be gigabytes, and an unlink of one takes as long). They go
+ * after the removal has been answered, as containerd's garbage collector removes a deleted
+ * container's snapshot after the delete returns; a crash before they are gone is what
+ * `sweepLeftovers` finishes at the next start.
  */
 export function clearLeftovers(ctx: LifecycleContext, rec: Pick<ContainerRecord, 'id' | 'rootfsKey' | 'bundle'>): void {
   const { id, rootfsKey } = rec;
@@ -58,9 +60,12 @@ async function removeUnlessMounted(ctx: LifecycleContext, id: string, path: stri
   }
 }
 
-/** Ids of containers in neither the store nor a create in progress: theirs to collect. */
+/**
+ * Ids no record claims (an unreadable one still does) and no create in progress holds: theirs to
+ * collect.
+ */
 function unknownIds(ctx: LifecycleContext, ids: string[]): string[] {
-  return ids.filter((id) => !ctx.d.containers.byId(id) && !ctx.creating.has(id));
+  return ids.filter((id) => !ctx.d.containers.claims(id) && !ctx.creating.has(id));
 }
 
 /**
@@ -72,7 +77,7 @@ function unknownIds(ctx: LifecycleContext, ids: string[]): string[] {
 export async function sweepLeftovers(ctx: LifecycleContext): Promise<void> {
   const { d } = ctx;
   const snaps = d.peers.snapshots;
-  let snapshots: { name: string; kind: number; labels: Record<string, string> }[] = [];
+  let snapshots: snapshotterV1.SnapshotInfo[] = [];
   try {
     snapshots = (await unary('snapshotter', snaps.list.bind(snaps), {})).snapshots;
   } catch (err) {
@@ -80,9 +85,10 @@ export async function sweepLeftovers(ctx: LifecycleContext): Promise<void> {
   }
   const owned = snapshots.filter((s) => s.labels[CONTAINER_SNAPSHOT_LABEL] === s.name).map((s) => s.name);
   for (const key of unknownIds(ctx, owned)) {
+    // A removal the reconcile finished just now may have removed it first: not found is done.
     await unary('snapshotter', snaps.remove.bind(snaps), { key }).then(
       () => d.logger.info({ key }, 'removed the snapshot of a removed container'),
-      (err: unknown) => d.logger.warn({ key, err: messageOf(err) }, 'could not remove the snapshot of a removed container'),
+      (err: unknown) => isNotFound(err) || d.logger.warn({ key, err: messageOf(err) }, 'could not remove the snapshot of a removed container'),
     );
   }
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
@@ -98,7 +104,7 @@ export async function sweepLeftovers(ctx: LifecycleContext): Promise<void> {
 
 function entries(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    return readdirSync(dir).filter(isFullId);
   } catch {
     return [];
   }

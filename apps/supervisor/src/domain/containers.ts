@@ -37,6 +37,11 @@ export class Containers {
     return this.store.values();
   }
 
+  /** A record of this id exists, even one unreadable at load (see RecordStore.claims). */
+  claims(id: string): boolean {
+    return this.store.claims(id);
+  }
+
   /** Docker's name rule and uniqueness, with its exact messages. */
   checkName(name: string, selfId?: string): string {
     if (!NAME.test(name)) throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
