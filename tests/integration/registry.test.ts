@@ -284,16 +284,21 @@ describe('hostile registries', () => {
     expect((await suite.docker(['rm', c.stdout.trim()])).code).toBe(0);
   });
 
-  it('kill -9 of images mid-pull leaves no half image, and the next pull completes', async () => {
-    const name = `${hostile.host}/slow/img:v2`;
+  /** A slow pull of slow/img:<tag> whose images service gets SIGKILL once the layer is flowing (after `afterMs`). */
+  async function pullKilledMidway(tag: string, afterMs: number): Promise<{ name: string; code: number }> {
+    const name = `${hostile.host}/slow/img:${tag}`;
     const pid = suite.state().children.images!.pid;
     hostile.slow = true;
     const pulling = suite.docker(['pull', name]);
-    await eventually(async () => hostile.blobGets.get(hostile.layerDigest('slow', 'v2')) ?? 0, (n) => n > 0);
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(async () => hostile.blobGets.get(hostile.layerDigest('slow', tag)) ?? 0, (n) => n > 0);
+    await new Promise((r) => setTimeout(r, afterMs));
     process.kill(pid, 'SIGKILL');
-    const r = await pulling;
-    expect(r.code).not.toBe(0);
+    return { name, code: (await pulling).code };
+  }
+
+  it('kill -9 of images mid-pull leaves no half image, and the next pull completes', async () => {
+    const { name, code } = await pullKilledMidway('v2', 300);
+    expect(code).not.toBe(0);
     await eventually(() => suite.docker(['images', '-q']), (x) => x.code === 0, 20_000);
     expect(await listed()).not.toContain('slow/img:v2');
     expect(ingest()).toEqual([]);
@@ -306,13 +311,8 @@ describe('hostile registries', () => {
   it('a pull whose images service was killed is run again by the next one, with nobody asking', async () => {
     // The restarted service loads its job queues only when Redis holds an unfinished job: this
     // is the case that must load them at start-up, not at the next pull.
-    const name = `${hostile.host}/slow/img:v5`;
-    const pid = suite.state().children.images!.pid;
-    hostile.slow = true;
-    const pulling = suite.docker(['pull', name]);
-    await eventually(async () => hostile.blobGets.get(hostile.layerDigest('slow', 'v5')) ?? 0, (n) => n > 0);
-    process.kill(pid, 'SIGKILL');
-    expect((await pulling).code).not.toBe(0);
+    const { code } = await pullKilledMidway('v5', 0);
+    expect(code).not.toBe(0);
     hostile.slow = false;
     const seen = await eventually(async () => (await listed()).includes(`${hostile.host}/slow/img:v5`), (x) => x, 60_000);
     expect(seen, 'the stalled pull ran again and finished').toBe(true);
